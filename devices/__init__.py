@@ -1,0 +1,1 @@
+"""Device catalogue (types, metrics) and registry (communes, sites, devices, topology)."""

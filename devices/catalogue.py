@@ -1,0 +1,187 @@
+"""The device catalogue: types, their metrics, units, value kinds and report intervals.
+
+One place to add a device type: append a ``DeviceType`` to ``CATALOGUE``. ``ioc migrate``
+copies the catalogue into the ``device_types`` / ``metrics`` tables so SQL readers see it too.
+Values on the wire are numbers; ``bool`` metrics accept true/false, ``enum`` metrics accept
+one of their labels and are stored as the label's index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+MetricKind = Literal["gauge", "counter", "bool", "enum"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measurable quantity of a device type."""
+
+    name: str
+    unit: str
+    kind: MetricKind
+    vi: str
+    en: str
+    enum_values: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind == "enum") != bool(self.enum_values):
+            raise ValueError(f"metric {self.name}: enum_values go with kind 'enum' only")
+
+
+@dataclass(frozen=True)
+class DeviceType:
+    """A kind of device: its metrics, events and how often it reports."""
+
+    name: str
+    vi: str
+    en: str
+    interval_s: int
+    metrics: tuple[Metric, ...]
+    events: tuple[str, ...] = ()
+    metric_index: dict[str, Metric] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric_index", {m.name: m for m in self.metrics})
+
+
+def _pct(name: str, vi: str, en: str) -> Metric:
+    return Metric(name, "%", "gauge", vi, en, min=0, max=100)
+
+
+def _flag(name: str, vi: str, en: str) -> Metric:
+    return Metric(name, "", "bool", vi, en)
+
+
+ONLINE = _flag("online", "Trực tuyến", "Online")
+
+CATALOGUE: tuple[DeviceType, ...] = (
+    DeviceType(
+        "camera",
+        "Camera",
+        "Camera",
+        60,
+        (
+            ONLINE,
+            _flag("stream_up", "Luồng video", "Stream up"),
+            Metric("fps", "fps", "gauge", "Khung hình/giây", "Frames per second", min=0, max=240),
+            Metric("fps_configured", "fps", "gauge", "FPS cấu hình", "Configured FPS", min=0),
+            Metric("bitrate_kbps", "kbps", "gauge", "Tốc độ bit", "Bitrate", min=0),
+            Metric(
+                "bitrate_configured_kbps",
+                "kbps",
+                "gauge",
+                "Tốc độ bit cấu hình",
+                "Configured bitrate",
+                min=0,
+            ),
+            _pct("cpu_pct", "CPU", "CPU"),
+            _pct("mem_pct", "Bộ nhớ", "Memory"),
+            Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0),
+        ),
+        events=("tamper", "video_loss", "storage_failure", "reboot", "motion"),
+    ),
+    DeviceType(
+        "nvr",
+        "Đầu ghi hình",
+        "NVR",
+        300,
+        (
+            ONLINE,
+            _pct("disk_used_pct", "Dung lượng đĩa đã dùng", "Disk used"),
+            Metric(
+                "disk_status",
+                "",
+                "enum",
+                "Trạng thái đĩa",
+                "Disk status",
+                enum_values=("normal", "abnormal", "smartfailed", "notonline"),
+            ),
+            _flag("recording", "Đang ghi hình", "Recording"),
+            Metric(
+                "channels_recording", "", "gauge", "Số kênh đang ghi", "Channels recording", min=0
+            ),
+            _pct("cpu_pct", "CPU", "CPU"),
+            Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0),
+        ),
+        events=("disk_failure", "recording_stopped", "storage_failure", "reboot"),
+    ),
+    DeviceType(
+        "speaker",
+        "Cụm loa truyền thanh",
+        "Loudspeaker cluster",
+        30,
+        (
+            ONLINE,
+            Metric("rsrp_dbm", "dBm", "gauge", "Cường độ tín hiệu RSRP", "RSRP", min=-160, max=0),
+            Metric("rsrq_db", "dB", "gauge", "Chất lượng tín hiệu RSRQ", "RSRQ", min=-40, max=10),
+            Metric("sinr_db", "dB", "gauge", "SINR", "SINR", min=-30, max=50),
+            Metric("volume", "", "gauge", "Âm lượng", "Volume", min=0, max=100),
+            Metric(
+                "state",
+                "",
+                "enum",
+                "Trạng thái phát",
+                "Playback state",
+                enum_values=("idle", "playing", "emergency"),
+            ),
+            _flag("mains_ok", "Điện lưới", "Mains power"),
+            Metric("battery_v", "V", "gauge", "Điện áp ắc quy", "Battery voltage", min=0, max=60),
+            _flag("amp_ok", "Bộ khuếch đại", "Amplifier OK"),
+            Metric("temp_c", "°C", "gauge", "Nhiệt độ", "Temperature", min=-40, max=125),
+            Metric("data_mb_month", "MB", "counter", "Dữ liệu tháng", "Data this month", min=0),
+            Metric("data_plan_mb", "MB", "gauge", "Gói dữ liệu", "Data plan", min=0),
+        ),
+        events=("broadcast", "amp_fault", "power_lost", "power_restored", "reboot"),
+    ),
+    DeviceType(
+        "link",
+        "Đường truyền",
+        "Network link",
+        60,
+        (
+            ONLINE,
+            _flag("up", "Kết nối", "Link up"),
+            _pct("loss_pct", "Mất gói", "Packet loss"),
+            Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0),
+            Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0),
+            _pct("util_in_pct", "Tải vào", "Utilisation in"),
+            _pct("util_out_pct", "Tải ra", "Utilisation out"),
+            Metric("errors_per_s", "1/s", "gauge", "Lỗi/giây", "Errors per second", min=0),
+            Metric(
+                "wan",
+                "",
+                "enum",
+                "Đường WAN đang dùng",
+                "Active WAN",
+                enum_values=("fiber", "dedicated", "4g"),
+            ),
+            Metric("bandwidth_mbps", "Mbps", "gauge", "Băng thông", "Bandwidth", min=0),
+        ),
+        events=("link_down", "link_up", "failover"),
+    ),
+)
+
+TYPES: dict[str, DeviceType] = {t.name: t for t in CATALOGUE}
+
+
+def all_metrics() -> dict[str, Metric]:
+    """Every metric of the catalogue by name (a name means the same thing on every type)."""
+    merged: dict[str, Metric] = {}
+    for device_type in CATALOGUE:
+        for metric in device_type.metrics:
+            known = merged.setdefault(metric.name, metric)
+            if known.unit != metric.unit or known.kind != metric.kind:
+                raise ValueError(f"metric {metric.name} differs between device types")
+    return merged
+
+
+def get_type(name: str) -> DeviceType:
+    """The device type called ``name``; KeyError names the known types."""
+    try:
+        return TYPES[name]
+    except KeyError:
+        raise KeyError(f"unknown device type {name!r}; known: {', '.join(TYPES)}") from None

@@ -1,0 +1,283 @@
+"""Registry files: the YAML/CSV form of communes, sites and devices, validated strictly.
+
+Errors name the file, the line (YAML) or row (CSV) and the field, e.g.
+``demo.yaml:42: devices[3].type: unknown device type 'cam'; known: camera, nvr, speaker, link``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from devices.catalogue import TYPES
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+
+class SiteIn(BaseModel):
+    """A site (a building, a hamlet's cabinet) of a commune."""
+
+    model_config = STRICT
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+
+class CommuneIn(BaseModel):
+    """A commune-level unit, identified by its official 5-digit code."""
+
+    model_config = STRICT
+    code: str = Field(pattern=r"^[0-9]{5}$")
+    name: str = Field(min_length=1, max_length=200)
+    province: str = ""
+    sites: list[SiteIn] = []
+
+
+class DeviceIn(BaseModel):
+    """A monitored device; ``parent`` is one id or a list (cut off only when all are down)."""
+
+    model_config = STRICT
+    id: str = Field(pattern=ID_PATTERN)
+    type: str
+    commune: str = Field(pattern=r"^[0-9]{5}$")
+    site: str | None = None
+    parent: str | list[str] | None = None
+    name: str = Field(min_length=1, max_length=200)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    interval_s: int | None = Field(None, ge=1, le=86400)
+    metadata: dict[str, Any] = {}
+    decommissioned: bool = False
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in TYPES:
+            raise ValueError(f"unknown device type {value!r}; known: {', '.join(TYPES)}")
+        return value
+
+    @property
+    def parents(self) -> list[str]:
+        """All topology parents, first one primary."""
+        if self.parent is None:
+            return []
+        return [self.parent] if isinstance(self.parent, str) else list(self.parent)
+
+    @property
+    def interval(self) -> int:
+        """Expected report interval: the device's own or its type's default."""
+        return self.interval_s or TYPES[self.type].interval_s
+
+
+class RegistryFile(BaseModel):
+    """A whole registry document."""
+
+    model_config = STRICT
+    communes: list[CommuneIn] = []
+    devices: list[DeviceIn] = []
+
+
+@dataclass
+class Registry:
+    """A parsed registry document, or the errors that stopped it."""
+
+    communes: list[CommuneIn] = field(default_factory=list)
+    devices: list[DeviceIn] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class RegistryError(ValueError):
+    """A registry file could not be read; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _yaml_lines(text: str) -> dict[tuple[str, int], int]:
+    """1-based line of each item of the top-level ``communes`` and ``devices`` lists."""
+    lines: dict[tuple[str, int], int] = {}
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return lines
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if isinstance(value, yaml.SequenceNode):
+                for i, item in enumerate(value.value):
+                    lines[(key.value, i)] = item.start_mark.line + 1
+    return lines
+
+
+def parse_yaml(text: str, source: str = "<yaml>") -> Registry:
+    """Validate a YAML registry document; never raises, errors are collected."""
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        return Registry(errors=[f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"])
+    if not isinstance(doc, dict):
+        return Registry(errors=[f"{source}:1: expected a mapping with 'communes' and 'devices'"])
+    lines = _yaml_lines(text)
+    try:
+        parsed = RegistryFile.model_validate(doc)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            loc = err["loc"]
+            line = (
+                lines.get((str(loc[0]), loc[1]))
+                if len(loc) > 1 and isinstance(loc[1], int)
+                else None
+            )
+            where = f"{source}:{line}" if line else source
+            errors.append(f"{where}: {_loc(loc)}: {err['msg']}")
+        return Registry(errors=errors)
+    registry = Registry(communes=parsed.communes, devices=parsed.devices)
+    registry.errors = check_references(registry, source, lines)
+    return registry
+
+
+CSV_FIELDS = ("id", "type", "commune", "site", "parent", "name", "lat", "lon", "interval_s")
+
+
+def parse_devices_csv(text: str, source: str = "<csv>") -> Registry:
+    """Validate a CSV of devices (header: id,type,commune,site,parent,name,lat,lon,interval_s).
+
+    Several parents are separated by ``;``. Row numbers in errors are file line numbers.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    unknown = set(reader.fieldnames or ()) - set(CSV_FIELDS)
+    if unknown:
+        return Registry(errors=[f"{source}:1: unknown column(s): {', '.join(sorted(unknown))}"])
+    registry = Registry()
+    lines: dict[tuple[str, int], int] = {}
+    for row in reader:
+        line = reader.line_num
+        data: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+        if "parent" in data:
+            parents = [p.strip() for p in data["parent"].split(";") if p.strip()]
+            data["parent"] = parents[0] if len(parents) == 1 else parents
+        try:
+            device = DeviceIn.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                registry.errors.append(f"{source}:{line}: {_loc(err['loc'])}: {err['msg']}")
+            continue
+        lines[("devices", len(registry.devices))] = line
+        registry.devices.append(device)
+    registry.errors += check_references(registry, source, lines)
+    return registry
+
+
+def check_references(
+    registry: Registry,
+    source: str,
+    lines: dict[tuple[str, int], int],
+    known_sites: dict[str, str] | None = None,
+    known_devices: set[str] | None = None,
+) -> list[str]:
+    """Cross-checks inside one document: duplicates, site/commune agreement, parent cycles.
+
+    References to objects not in the document are left to the database (``known_*`` lets a
+    caller that has loaded the database check them here too).
+    """
+    errors: list[str] = []
+    sites = dict(known_sites or {})
+    for i, commune in enumerate(registry.communes):
+        for site in commune.sites:
+            if site.id in sites and sites[site.id] != commune.code:
+                line = lines.get(("communes", i))
+                errors.append(
+                    f"{source}:{line}: communes[{i}].sites: site {site.id!r} "
+                    f"already belongs to commune {sites[site.id]}"
+                )
+            sites[site.id] = commune.code
+    seen: set[str] = set()
+    ids = {d.id for d in registry.devices} | set(known_devices or ())
+    for i, device in enumerate(registry.devices):
+        where = f"{source}:{lines.get(('devices', i))}: devices[{i}]"
+        if device.id in seen:
+            errors.append(f"{where}.id: duplicate device id {device.id!r}")
+        seen.add(device.id)
+        if device.site and device.site in sites and sites[device.site] != device.commune:
+            errors.append(
+                f"{where}.site: site {device.site!r} is in commune "
+                f"{sites[device.site]}, not {device.commune}"
+            )
+        for parent in device.parents:
+            if parent == device.id:
+                errors.append(f"{where}.parent: a device cannot be its own parent")
+            elif known_devices is not None and parent not in ids:
+                errors.append(f"{where}.parent: unknown device {parent!r}")
+    errors += _cycles(registry.devices, source, lines)
+    return errors
+
+
+def _cycles(devices: list[DeviceIn], source: str, lines: dict[tuple[str, int], int]) -> list[str]:
+    parents = {d.id: d.parents for d in devices}
+    index = {d.id: i for i, d in enumerate(devices)}
+    errors = []
+    done: set[str] = set()
+    for start in parents:
+        path: list[str] = []
+        stack = [(start, iter(parents.get(start, [])))]
+        on_path = {start}
+        path.append(start)
+        while stack:
+            node, children = stack[-1]
+            nxt = next(children, None)
+            if nxt is None:
+                stack.pop()
+                on_path.discard(node)
+                path.pop()
+                done.add(node)
+                continue
+            if nxt in on_path:
+                i = index[start]
+                cycle = " → ".join([*path[path.index(nxt) :], nxt])
+                errors.append(
+                    f"{source}:{lines.get(('devices', i))}: devices[{i}].parent: "
+                    f"topology cycle {cycle}"
+                )
+                return errors
+            if nxt in done or nxt not in parents:
+                continue
+            on_path.add(nxt)
+            path.append(nxt)
+            stack.append((nxt, iter(parents.get(nxt, []))))
+    return errors
+
+
+def load_file(path: Path) -> Registry:
+    """Read a registry file by its extension (.yaml/.yml or .csv); raise ``RegistryError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError([f"{path}: cannot read: {exc}"]) from exc
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        registry = parse_yaml(text, str(path))
+    elif suffix == ".csv":
+        registry = parse_devices_csv(text, str(path))
+    else:
+        raise RegistryError([f"{path}: unknown file type {suffix!r}; use .yaml, .yml or .csv"])
+    if registry.errors:
+        raise RegistryError(registry.errors)
+    return registry

@@ -1,0 +1,121 @@
+"""Schema migrations with yoyo-migrations: versioned ``.sql`` files in ``ioc/migrations``.
+
+Areas add their own files there (``NNNN_area_what.sql``); yoyo applies them in name order and
+records them in ``_yoyo_migration``. ``post-apply.sql`` (roles and grants) runs on every
+``ioc migrate``, so grants also cover tables added later.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
+from yoyo import get_backend, read_migrations
+
+from ioc.db import connect
+from ioc.errors import DatabaseUnavailable, SchemaNotCurrent
+
+log = logging.getLogger(__name__)
+
+PARTITIONED_TABLES = ("telemetry_points", "device_events")
+ROLES = {
+    "ioc_ingest": "ingest_db_password",
+    "ioc_app": "app_db_password",
+    "ioc_grafana": "grafana_db_password",
+}
+
+
+def migrations_dir() -> str:
+    """Filesystem path of the packaged migration files."""
+    return str(resources.files("ioc") / "migrations")
+
+
+def _yoyo_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        scheme = "postgresql+psycopg"
+    return f"{scheme}://{rest}"
+
+
+def create_database_if_missing(url: str) -> bool:
+    """Create the target database through the ``postgres`` database when it does not exist."""
+    name = urlsplit(url).path.lstrip("/")
+    if not name:
+        return False
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+        return False
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise DatabaseUnavailable(str(exc).strip()) from exc
+    admin_url = urlsplit(url)._replace(path="/postgres").geturl()
+    with connect(admin_url, autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            return False
+    log.info("created database %s", name)
+    return True
+
+
+def pending(url: str) -> list[str]:
+    """Ids of migrations not yet applied to the database at ``url``."""
+    backend = get_backend(_yoyo_url(url))
+    try:
+        return [m.id for m in backend.to_apply(read_migrations(migrations_dir()))]
+    finally:
+        backend.connection.close()
+
+
+def require_current(url: str) -> None:
+    """Raise ``SchemaNotCurrent`` when migrations are pending."""
+    todo = pending(url)
+    if todo:
+        raise SchemaNotCurrent(
+            f"database schema is not current ({len(todo)} migration(s) pending, first "
+            f"{todo[0]}). Fix: run `ioc migrate`."
+        )
+
+
+def apply(url: str) -> list[str]:
+    """Apply pending migrations under yoyo's lock, then the post-apply grants; return ids."""
+    backend = get_backend(_yoyo_url(url))
+    try:
+        migrations = read_migrations(migrations_dir())
+        with backend.lock(timeout=60):
+            todo = backend.to_apply(migrations)
+            backend.apply_migrations_only(todo)
+            backend.run_post_apply(migrations)
+        return [m.id for m in todo]
+    finally:
+        backend.connection.close()
+
+
+def ensure_partitions(conn: psycopg.Connection, back_days: int, ahead_days: int) -> int:
+    """Create the missing daily partitions around today; return how many were created."""
+    today = datetime.now(UTC).date()
+    created = 0
+    for table in PARTITIONED_TABLES:
+        row = conn.execute(
+            "SELECT ioc_ensure_partitions(%s, %s, %s)",
+            (table, today - timedelta(days=back_days), today + timedelta(days=ahead_days)),
+        ).fetchone()
+        created += row[0] if row else 0
+    return created
+
+
+def set_role_passwords(conn: psycopg.Connection, passwords: dict[str, str]) -> list[str]:
+    """Give the least-privilege roles LOGIN and the given passwords; return the roles changed."""
+    changed = []
+    for role, password in passwords.items():
+        conn.execute(
+            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+        changed.append(role)
+    return changed
