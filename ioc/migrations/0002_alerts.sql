@@ -9,6 +9,16 @@ CREATE TABLE device_reachability (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Every reachability transition (for availability: unreachable time is not the device's fault).
+CREATE TABLE device_reachability_changes (
+    time timestamptz NOT NULL,
+    device_id text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    state text NOT NULL,
+    root_cause_id text,
+    PRIMARY KEY (device_id, time)
+);
+CREATE INDEX device_reachability_changes_time_idx ON device_reachability_changes (time);
+
 CREATE TABLE alerts (
     id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
     fingerprint text NOT NULL,
@@ -21,6 +31,8 @@ CREATE TABLE alerts (
     site_id text,
     device_type text,
     labels jsonb NOT NULL DEFAULT '{}',
+    -- Alertmanager-style annotations: description, impact {"camera": 12}, runbook, ...
+    annotations jsonb NOT NULL DEFAULT '{}',
     summary text NOT NULL DEFAULT '',       -- Vietnamese
     summary_en text NOT NULL DEFAULT '',
     value double precision,

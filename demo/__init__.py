@@ -1,0 +1,1 @@
+"""`ioc demo`: the whole product in one process."""

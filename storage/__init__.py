@@ -1,0 +1,1 @@
+"""Storage lifecycle (rollups, retention, partitions) and availability reports."""
