@@ -1,0 +1,36 @@
+"""Notification settings from ``IOC_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings
+
+from ioc.settings import ENV_CONFIG
+
+
+class NotifySettings(BaseSettings):
+    """Routes file, links, language and channel credentials for notifications."""
+
+    model_config = ENV_CONFIG
+
+    alerts_config: Path | None = Field(
+        None, description="Routes/receivers YAML (see alerts/notify/example_config.yaml)."
+    )
+    public_url: str = Field(
+        "http://localhost:8000", description="Base URL for links in messages (the API)."
+    )
+    language: Literal["vi", "en"] = Field("vi", description="Default message language.")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone for times in messages.")
+    smtp_host: str = Field("localhost", description="SMTP server host.")
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS on the SMTP connection.")
+    smtp_user: str | None = Field(None, description="SMTP login user (none: no login).")
+    smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
+    smtp_from: str = Field("ioc@localhost", description="Default sender address of e-mails.")
+    telegram_bot_token: SecretStr | None = Field(None, description="Telegram bot token.")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Telegram Bot API base URL (tests: loopback)."
+    )
