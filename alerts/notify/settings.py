@@ -34,3 +34,20 @@ class NotifySettings(BaseSettings):
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Telegram Bot API base URL (tests: loopback)."
     )
+    notify_batch: int = Field(200, ge=1, description="Most notifications sent per deliver call.")
+    notify_deliver_budget_s: float = Field(
+        10.0, gt=0, description="Seconds one deliver call may spend before returning."
+    )
+    notify_lease_s: float = Field(
+        60.0, gt=0, description="Lease on a row being sent; must exceed channel timeouts."
+    )
+    notify_backoff_base_s: float = Field(2.0, gt=0, description="First retry delay (seconds).")
+    notify_backoff_max_s: float = Field(300.0, gt=0, description="Longest retry delay (seconds).")
+    notify_max_attempts: int = Field(
+        40, ge=1, description="Attempts before a retryable failure is given up as 'failed'."
+    )
+    notify_resend_interrupted: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="After a crash mid-send: resend (at-least-once) for channels whose "
+        "receivers dedupe by key (auto: webhooks), always, or never (at-most-once).",
+    )

@@ -1,0 +1,86 @@
+"""E-mail channel over SMTP (STARTTLS and login optional); subject and body in UTF-8."""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from alerts.notify.channels.base import Channel, DeliveryError, Outgoing
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where and how to connect."""
+
+    host: str
+    port: int
+    starttls: bool
+    user: str | None
+    password: str | None
+    timeout: float
+
+
+class EmailChannel(Channel):
+    """One e-mail per note to a fixed list of recipients."""
+
+    kind = "email"
+
+    def __init__(self, server: SmtpServer, sender: str, to: list[str]) -> None:
+        self.server = server
+        self.sender = sender
+        self.to = to
+
+    def build(self, note: Outgoing) -> EmailMessage:
+        """The message; ``EmailMessage`` encodes a non-ASCII subject per RFC 2047."""
+        msg = EmailMessage()
+        msg["Subject"] = note.rendered.title
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.to)
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(idstring=f"ioc-{note.id}")
+        msg["X-IOC-Notification-Id"] = str(note.id)
+        msg["X-IOC-Dedup-Key"] = note.dedup_key
+        msg.set_content(note.rendered.text, charset="utf-8")
+        return msg
+
+    def send(self, note: Outgoing) -> None:
+        """Connect, optionally STARTTLS and log in, and send."""
+        msg = self.build(note)
+        s = self.server
+        try:
+            with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
+                if s.starttls:
+                    smtp.starttls()
+                if s.user:
+                    smtp.login(s.user, s.password or "")
+                refused = smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(
+                f"smtp: recipients refused: {_codes(exc.recipients)}",
+                retryable=_soft(exc.recipients),
+            ) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(
+                f"smtp: authentication failed: {exc.smtp_code}", retryable=False
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            reason = f"smtp: {exc.smtp_code} {exc.smtp_error!r}"
+            raise DeliveryError(reason, retryable=400 <= exc.smtp_code < 500) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"smtp: {type(exc).__name__}: {exc}", retryable=True) from exc
+        if refused:
+            # Some recipients accepted: resending would duplicate for them, so record only.
+            raise DeliveryError(
+                f"smtp: delivered, but refused for {_codes(refused)}", retryable=False
+            )
+
+
+def _codes(recipients: dict[str, tuple[int, bytes]]) -> str:
+    return ", ".join(f"{addr} ({code})" for addr, (code, _) in recipients.items())
+
+
+def _soft(recipients: dict[str, tuple[int, bytes]]) -> bool:
+    """Only temporary (4xx) refusals are worth a retry."""
+    return all(400 <= code < 500 for code, _ in recipients.values())

@@ -1,0 +1,64 @@
+"""Telegram channel: Bot API ``sendMessage`` (plain text, UTF-8 JSON)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from alerts.notify.channels.base import (
+    Channel,
+    DeliveryError,
+    Outgoing,
+    http_status_error,
+    http_transport_error,
+)
+from alerts.notify.config import TelegramConfig
+
+MAX_TEXT = 4096
+
+
+class TelegramChannel(Channel):
+    """Sends the rendered text to one chat."""
+
+    kind = "telegram"
+
+    def __init__(self, config: TelegramConfig, token: str, api_url: str) -> None:
+        self.config = config
+        self.token = token
+        self.url = f"{(config.api_url or api_url).rstrip('/')}/bot{token}/sendMessage"
+        self.client = httpx.Client(timeout=config.timeout.total_seconds())
+
+    def send(self, note: Outgoing) -> None:
+        """POST sendMessage; Telegram's ``retry_after`` is honoured on 429."""
+        text = note.rendered.text
+        if len(text) > MAX_TEXT:
+            text = text[: MAX_TEXT - 1] + "…"
+        body = {"chat_id": self.config.chat_id, "text": text, "disable_web_page_preview": True}
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            response = self.client.post(
+                self.url, content=data, headers={"Content-Type": "application/json; charset=utf-8"}
+            )
+        except httpx.HTTPError as exc:
+            raise self._redact(http_transport_error(exc, "telegram")) from None
+        if response.is_success:
+            return
+        error = http_status_error(response, "telegram")
+        try:
+            retry_after = response.json().get("parameters", {}).get("retry_after")
+        except (ValueError, AttributeError):
+            retry_after = None
+        if retry_after is not None and error.retry_after is None:
+            error.retry_after = float(retry_after)
+        raise self._redact(error)
+
+    def _redact(self, error: DeliveryError) -> DeliveryError:
+        """Never let the bot token reach logs or the outbox's ``last_error``."""
+        error.reason = error.reason.replace(self.token, "***")
+        error.args = (error.reason,)
+        return error
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.client.close()

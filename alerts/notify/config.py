@@ -1,0 +1,281 @@
+"""The routes file (``IOC_ALERTS_CONFIG``): receivers, routes, grouping and escalation."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from ioc.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+LABELS = ("commune", "site", "device", "type", "rule", "severity")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse ``2s``, ``5m``, ``4h``, ``1d``, ``500ms`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 2s, 5m, 4h)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Matcher(Strict):
+    """One label test, like a silence matcher: ``label op value``."""
+
+    label: str
+    op: Literal["=", "!=", "=~", "!~"] = "="
+    value: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            match = _MATCHER.match(data)
+            if not match:
+                raise ValueError(f'matcher {data!r} is not like severity="critical"')
+            return {"label": match.group(1), "op": match.group(2), "value": match.group(3)}
+        return data
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> Matcher:
+        if self.op in ("=~", "!~"):
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {self.value!r}: {exc}") from exc
+        return self
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Whether the label set passes this test (a missing label is the empty string)."""
+        value = labels.get(self.label, "")
+        if self.op == "=":
+            return value == self.value
+        if self.op == "!=":
+            return value != self.value
+        found = re.fullmatch(self.value, value) is not None
+        return found if self.op == "=~" else not found
+
+
+class WebhookConfig(Strict):
+    """POST JSON to a URL; ``alertmanager`` sends the Alertmanager webhook v4 body."""
+
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["ioc", "alertmanager"] = "ioc"
+    headers: dict[str, str] = {}
+    timeout: Duration = timedelta(seconds=5)
+
+
+class EmailConfig(Strict):
+    """Send e-mail over SMTP; server settings default to ``IOC_SMTP_*``."""
+
+    to: list[str] = Field(min_length=1)
+    sender: str | None = Field(None, alias="from")
+    host: str | None = None
+    port: int | None = None
+    starttls: bool | None = None
+    user: str | None = None
+    password_env: str | None = None
+    timeout: Duration = timedelta(seconds=10)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TelegramConfig(Strict):
+    """Telegram Bot API ``sendMessage``; the token comes from an environment variable."""
+
+    chat_id: str | int
+    bot_token_env: str | None = None
+    api_url: str | None = Field(None, pattern=r"^https?://")
+    timeout: Duration = timedelta(seconds=5)
+
+
+class ConsoleConfig(Strict):
+    """Log the rendered message (``ioc demo``, development)."""
+
+    level: Literal["INFO", "WARNING"] = "WARNING"
+
+
+class Receiver(Strict):
+    """A named destination with exactly one channel."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    language: Literal["vi", "en"] | None = None
+    webhook: WebhookConfig | None = None
+    email: EmailConfig | None = None
+    telegram: TelegramConfig | None = None
+    console: ConsoleConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_channel(self) -> Receiver:
+        given = [c for c in ("webhook", "email", "telegram", "console") if getattr(self, c)]
+        if len(given) != 1:
+            raise ValueError(
+                f"receiver {self.name!r} needs exactly one of webhook, email, telegram, "
+                f"console (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+    @property
+    def channel(self) -> str:
+        """The channel kind of this receiver."""
+        for kind in ("webhook", "email", "telegram", "console"):
+            if getattr(self, kind) is not None:
+                return kind
+        raise AssertionError("validated receiver without channel")
+
+
+class EscalationStep(Strict):
+    """Notify ``receiver`` when a firing alert is unacknowledged ``after`` it fired."""
+
+    after: Duration
+    receiver: str
+
+
+class Timing(Strict):
+    """Grouping knobs (Alertmanager semantics)."""
+
+    group_by: list[str] = ["commune"]
+    group_wait: Duration = timedelta(seconds=2)
+    group_interval: Duration = timedelta(minutes=5)
+    repeat_interval: Duration = timedelta(hours=4)
+
+
+class Route(Strict):
+    """Alerts matching all ``matchers`` go to ``receiver``; routes are tried in order."""
+
+    name: str | None = None
+    receiver: str
+    matchers: list[Matcher] = []
+    continue_: bool = Field(False, alias="continue")
+    group_by: list[str] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    escalation: list[EscalationStep] = []
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class NotifyConfig(Strict):
+    """The whole routes file."""
+
+    language: Literal["vi", "en"] | None = None
+    defaults: Timing = Timing()
+    receivers: list[Receiver] = Field(min_length=1)
+    routes: list[Route] = []
+    default_receiver: str | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> NotifyConfig:
+        names = [r.name for r in self.receivers]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"receiver names must be unique: {', '.join(sorted(dupes))}")
+        for i, route in enumerate(self.routes):
+            where = f"routes[{i}] ({route.name or route.receiver})"
+            for field, ref in [("receiver", route.receiver)] + [
+                (f"escalation[{j}].receiver", s.receiver) for j, s in enumerate(route.escalation)
+            ]:
+                if ref not in names:
+                    raise ValueError(f"{where}: {field} {ref!r} is not a defined receiver")
+            afters = [s.after for s in route.escalation]
+            if afters != sorted(afters):
+                raise ValueError(f"{where}: escalation steps must have increasing 'after'")
+        if self.default_receiver is not None and self.default_receiver not in names:
+            raise ValueError(f"default_receiver {self.default_receiver!r} is not a receiver")
+        route_names = [name for name, _ in self.named_routes()]
+        if len(set(route_names)) != len(route_names):
+            raise ValueError("route names must be unique (give routes a 'name')")
+        return self
+
+    def named_routes(self) -> list[tuple[str, Route]]:
+        """Routes with their stable names; the default route comes last."""
+        named = [(r.name or f"{i}-{r.receiver}", r) for i, r in enumerate(self.routes)]
+        if self.default_receiver:
+            named.append(("default", Route(receiver=self.default_receiver)))
+        return named
+
+    def timing(self, route: Route) -> Timing:
+        """The route's grouping knobs, falling back to ``defaults``."""
+        d = self.defaults
+        return Timing(
+            group_by=route.group_by if route.group_by is not None else d.group_by,
+            group_wait=route.group_wait if route.group_wait is not None else d.group_wait,
+            group_interval=route.group_interval
+            if route.group_interval is not None
+            else d.group_interval,
+            repeat_interval=route.repeat_interval
+            if route.repeat_interval is not None
+            else d.repeat_interval,
+        )
+
+    def receiver(self, name: str) -> Receiver | None:
+        """The receiver called ``name``, if defined."""
+        return next((r for r in self.receivers if r.name == name), None)
+
+
+def default_config() -> NotifyConfig:
+    """Used without ``IOC_ALERTS_CONFIG``: every alert to a console receiver."""
+    return NotifyConfig(
+        receivers=[Receiver(name="console", console=ConsoleConfig())],
+        default_receiver="console",
+    )
+
+
+def load_config(path: Path | None) -> NotifyConfig:
+    """Read and validate the routes file; errors name the route, receiver and field."""
+    if path is None:
+        return default_config()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read IOC_ALERTS_CONFIG {path}: {exc}") from exc
+    try:
+        return NotifyConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid IOC_ALERTS_CONFIG {path}:\n{_explain(exc, data)}") from exc
+
+
+def _explain(exc: ValidationError, data: Any) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(p) for p in loc) or "(file)"
+        name = _named(data, loc)
+        lines.append(f"  {where}{f' ({name})' if name else ''}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _named(data: Any, loc: list[Any]) -> str | None:
+    """The ``name`` (or receiver) of the receiver/route an error location points into."""
+    if len(loc) >= 2 and loc[0] in ("receivers", "routes") and isinstance(loc[1], int):
+        try:
+            item = data[loc[0]][loc[1]]
+        except (KeyError, IndexError, TypeError):
+            return None
+        if isinstance(item, dict):
+            value = item.get("name") or item.get("receiver")
+            return f"{loc[0][:-1]} {value!r}" if value else None
+    return None

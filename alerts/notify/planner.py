@@ -1,0 +1,217 @@
+"""Grouping and escalation decisions: pure functions of config, alerts, group state and time.
+
+Alertmanager semantics per aggregation group (route + ``group_by`` labels):
+a group that had nothing notified waits ``group_wait`` after its first alert fired, then sends
+one message with every alert of the group; later changes (new firing or resolved alerts) wait
+until ``group_interval`` after the previous message; with no change, unacknowledged firing
+alerts are re-notified every ``repeat_interval``. An alert once notified as firing stays in
+its group until its resolution has been notified, even if it was acknowledged, silenced or
+suppressed meanwhile (it is then not re-notified, but its resolution still is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from alerts.notify.config import NotifyConfig, Route, Timing
+from alerts.notify.model import AlertInfo, group_key, group_labels
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """One ``notify_groups`` row."""
+
+    route: str
+    group_key: str
+    receiver: str
+    labels: dict[str, str]
+    alert_ids: frozenset[int] = frozenset()
+    flushes: int = 0
+    last_flush_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """An outbox row to write: one message to one receiver about one group."""
+
+    kind: str  # firing, resolved, repeat, escalation
+    route: str
+    group_key: str
+    receiver: str
+    group_labels: dict[str, str]
+    firing: list[AlertInfo]
+    resolved: list[AlertInfo] = field(default_factory=list)
+    level: int = 0
+
+    @property
+    def alert_ids(self) -> list[int]:
+        """Every alert the message is about."""
+        return [a.id for a in self.firing + self.resolved]
+
+    def dedup_key(self, seq: int) -> str:
+        """Deterministic key: the same decision made twice yields the same key."""
+        ids = (
+            ",".join(str(a.id) for a in self.firing)
+            + "/"
+            + ",".join(str(a.id) for a in self.resolved)
+        )
+        digest = hashlib.sha256(ids.encode()).hexdigest()[:16]
+        tag = f"L{self.level}" if self.kind == "escalation" else str(seq)
+        return f"{self.kind}|{self.route}|{self.group_key}|{tag}|{digest}"
+
+    def payload(self, language: str, seq: int) -> dict[str, Any]:
+        """The outbox ``payload``: a snapshot of what the message says."""
+        return {
+            "kind": self.kind,
+            "route": self.route,
+            "group_key": self.group_key,
+            "group_labels": self.group_labels,
+            "receiver": self.receiver,
+            "language": language,
+            "level": self.level,
+            "seq": seq,
+            "alerts": [a.snapshot("firing") for a in self.firing]
+            + [a.snapshot("resolved") for a in self.resolved],
+        }
+
+
+def matching_routes(config: NotifyConfig, labels: dict[str, str]) -> list[tuple[str, Route]]:
+    """Routes an alert goes to: in order, stopping at the first match without ``continue``."""
+    found: list[tuple[str, Route]] = []
+    default: tuple[str, Route] | None = None
+    for name, route in config.named_routes():
+        if name == "default" and config.default_receiver:
+            default = (name, route)
+            continue
+        if all(m.matches(labels) for m in route.matchers):
+            found.append((name, route))
+            if not route.continue_:
+                break
+    if not found and default:
+        found.append(default)
+    return found
+
+
+def _sort(alerts: list[AlertInfo]) -> list[AlertInfo]:
+    return sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), a.since, a.id))
+
+
+def plan_flushes(
+    config: NotifyConfig,
+    alerts: dict[int, AlertInfo],
+    groups: dict[tuple[str, str], GroupState],
+    now: datetime,
+) -> tuple[list[Message], dict[tuple[str, str], GroupState]]:
+    """Messages due at ``now`` and the group states after sending them."""
+    routes = dict(config.named_routes())
+    current: dict[tuple[str, str], set[int]] = {}
+    fresh: dict[tuple[str, str], GroupState] = {}
+    for alert in alerts.values():
+        if not alert.notifiable:
+            continue
+        for name, route in matching_routes(config, alert.labels):
+            grouped = group_labels(alert.labels, config.timing(route).group_by)
+            key = (name, group_key(name, grouped))
+            current.setdefault(key, set()).add(alert.id)
+            fresh.setdefault(key, GroupState(name, key[1], route.receiver, grouped))
+    messages: list[Message] = []
+    updated: dict[tuple[str, str], GroupState] = {}
+    for key in sorted(set(current) | set(groups)):
+        state = groups.get(key) or fresh[key]
+        found = routes.get(key[0])
+        timing = config.timing(found) if found else config.defaults
+        message = _decide(state, current.get(key, set()), alerts, timing, now)
+        if message is None:
+            continue
+        if message.firing or message.resolved:
+            messages.append(message)
+        # Resolved (or deleted) alerts leave the group; notified muted ones stay in it.
+        carried = {i for i in state.alert_ids if i in alerts and alerts[i].state != "resolved"}
+        ids = frozenset(carried | {a.id for a in message.firing})
+        updated[key] = replace(state, alert_ids=ids, flushes=state.flushes + 1, last_flush_at=now)
+    return messages, updated
+
+
+def _decide(
+    state: GroupState,
+    cur: set[int],
+    alerts: dict[int, AlertInfo],
+    timing: Timing,
+    now: datetime,
+) -> Message | None:
+    prev = state.alert_ids
+    gone = [i for i in prev if i not in alerts or alerts[i].state == "resolved"]
+    new = cur - prev
+    kind: str | None = None
+    if new or gone:
+        if new and (not prev or state.last_flush_at is None):
+            due = min(alerts[i].since for i in new) + timing.group_wait
+        else:
+            due = (state.last_flush_at or now) + timing.group_interval
+        if now >= due:
+            kind = "firing" if cur else "resolved"
+    elif (
+        cur
+        and state.last_flush_at is not None
+        and now >= state.last_flush_at + timing.repeat_interval
+        and any(alerts[i].acknowledged_at is None for i in cur)
+    ):
+        kind = "repeat"
+    if kind is None:
+        return None
+    return Message(
+        kind=kind,
+        route=state.route,
+        group_key=state.group_key,
+        receiver=state.receiver,
+        group_labels=state.labels,
+        firing=_sort([alerts[i] for i in cur]),
+        resolved=_sort([alerts[i] for i in gone if i in alerts]),
+    )
+
+
+def plan_escalations(
+    config: NotifyConfig,
+    alerts: dict[int, AlertInfo],
+    groups: dict[tuple[str, str], GroupState],
+    now: datetime,
+) -> list[Message]:
+    """Escalation messages due: notified, firing, unacknowledged past a step's ``after``."""
+    by_target: dict[tuple[str, str, int], list[AlertInfo]] = {}
+    receivers: dict[tuple[str, str, int], tuple[str, dict[str, str]]] = {}
+    for alert in alerts.values():
+        if not alert.notifiable or alert.acknowledged_at is not None:
+            continue
+        chain = next(
+            ((n, r) for n, r in matching_routes(config, alert.labels) if r.escalation), None
+        )
+        if chain is None:
+            continue
+        name, route = chain
+        grouped = group_labels(alert.labels, config.timing(route).group_by)
+        gkey = group_key(name, grouped)
+        state = groups.get((name, gkey))
+        if state is None or alert.id not in state.alert_ids:
+            continue  # not notified yet: escalate only what someone was told about
+        level = sum(1 for step in route.escalation if now >= alert.since + step.after)
+        if level > alert.escalation_level:
+            target = (name, gkey, level)
+            by_target.setdefault(target, []).append(alert)
+            receivers[target] = (route.escalation[level - 1].receiver, grouped)
+    return [
+        Message(
+            kind="escalation",
+            route=name,
+            group_key=gkey,
+            receiver=receivers[(name, gkey, level)][0],
+            group_labels=receivers[(name, gkey, level)][1],
+            firing=_sort(found),
+            level=level,
+        )
+        for (name, gkey, level), found in sorted(by_target.items())
+    ]

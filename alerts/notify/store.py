@@ -1,0 +1,172 @@
+"""SQL for the notifier's reads of ``alerts`` and its own group state (one tick transaction)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from alerts.notify.model import AlertInfo
+from alerts.notify.planner import GroupState, Message
+
+# Serialises ticks of several processes; the value is arbitrary but fixed ("notify").
+TICK_LOCK = 0x6E6F74696679
+
+TRY_TICK_LOCK = "SELECT pg_try_advisory_xact_lock(%(key)s) AS locked"
+
+SELECT_GROUPS = """
+SELECT route, group_key, receiver, group_labels, alert_ids, flushes, last_flush_at
+FROM notify_groups
+"""
+
+SELECT_ALERTS = """
+SELECT a.id, a.fingerprint, a.rule, a.severity, a.state, a.labels, a.annotations, a.summary,
+       a.summary_en, a.started_at, a.fired_at, a.resolved_at, a.suppressed_by, a.silenced_by,
+       a.acknowledged_at, a.acknowledged_by, a.escalation_level, a.device_id, a.device_type,
+       a.site_id, a.commune_code,
+       d.name AS device_name, s.name AS site_name, c.name AS commune_name
+FROM alerts a
+LEFT JOIN devices d ON d.id = a.device_id
+LEFT JOIN sites s ON s.id = a.site_id
+LEFT JOIN communes c ON c.code = a.commune_code
+WHERE a.state = 'firing' OR a.id = ANY(%(ids)s)
+"""
+
+UPSERT_GROUP = """
+INSERT INTO notify_groups
+    (route, group_key, receiver, group_labels, alert_ids, flushes, last_flush_at, updated_at)
+VALUES (%(route)s, %(group_key)s, %(receiver)s, %(labels)s, %(alert_ids)s, %(flushes)s,
+        %(last_flush_at)s, now())
+ON CONFLICT (route, group_key) DO UPDATE SET
+    alert_ids = EXCLUDED.alert_ids, flushes = EXCLUDED.flushes,
+    last_flush_at = EXCLUDED.last_flush_at, updated_at = now()
+"""
+
+ENQUEUE = """
+INSERT INTO notifications
+    (dedup_key, receiver, channel, group_key, route, kind, alert_ids, payload, next_attempt_at,
+     created_at)
+VALUES (%(dedup_key)s, %(receiver)s, %(channel)s, %(group_key)s, %(route)s, %(kind)s,
+        %(alert_ids)s, %(payload)s, %(now)s, %(now)s)
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id
+"""
+
+ESCALATE = """
+UPDATE alerts SET escalation_level = %(level)s, updated_at = now()
+WHERE id = ANY(%(ids)s) AND state = 'firing' AND acknowledged_at IS NULL
+  AND escalation_level < %(level)s
+RETURNING id
+"""
+
+RECORD_HISTORY = """
+INSERT INTO alert_history (alert_id, time, action, actor, note, data)
+SELECT unnest(%(ids)s::bigint[]), %(now)s, %(action)s, 'notifier', %(note)s, %(data)s
+"""
+
+
+def try_tick_lock(conn: psycopg.Connection) -> bool:
+    """Take the transaction-scoped tick lock unless another process holds it."""
+    row = conn.execute(TRY_TICK_LOCK, {"key": TICK_LOCK}).fetchone()
+    return bool(row and row[0])
+
+
+def load_groups(conn: psycopg.Connection) -> dict[tuple[str, str], GroupState]:
+    """Every aggregation group's state."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(SELECT_GROUPS).fetchall()
+    return {
+        (r["route"], r["group_key"]): GroupState(
+            route=r["route"],
+            group_key=r["group_key"],
+            receiver=r["receiver"],
+            labels=dict(r["group_labels"]),
+            alert_ids=frozenset(r["alert_ids"]),
+            flushes=r["flushes"],
+            last_flush_at=r["last_flush_at"],
+        )
+        for r in rows
+    }
+
+
+def load_alerts(conn: psycopg.Connection, carried: set[int]) -> dict[int, AlertInfo]:
+    """Firing alerts plus the notified ones still carried by groups, with registry names."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(SELECT_ALERTS, {"ids": sorted(carried)}).fetchall()
+    return {r["id"]: AlertInfo.from_row(r) for r in rows}
+
+
+def save_group(conn: psycopg.Connection, state: GroupState) -> None:
+    """Write one group's state after a flush."""
+    conn.execute(
+        UPSERT_GROUP,
+        {
+            "route": state.route,
+            "group_key": state.group_key,
+            "receiver": state.receiver,
+            "labels": Jsonb(state.labels),
+            "alert_ids": sorted(state.alert_ids),
+            "flushes": state.flushes,
+            "last_flush_at": state.last_flush_at,
+        },
+    )
+
+
+def enqueue(
+    conn: psycopg.Connection,
+    message: Message,
+    *,
+    channel: str,
+    language: str,
+    seq: int,
+    now: datetime,
+) -> int | None:
+    """Insert the outbox row; None when an identical one was already enqueued."""
+    row = conn.execute(
+        ENQUEUE,
+        {
+            "dedup_key": message.dedup_key(seq),
+            "receiver": message.receiver,
+            "channel": channel,
+            "group_key": message.group_key,
+            "route": message.route,
+            "kind": message.kind,
+            "alert_ids": message.alert_ids,
+            "payload": Jsonb(message.payload(language, seq)),
+            "now": now,
+        },
+    ).fetchone()
+    return row[0] if row else None
+
+
+def escalate(conn: psycopg.Connection, message: Message, now: datetime) -> list[int]:
+    """Raise ``escalation_level`` where still due and record it; the ids actually escalated."""
+    ids = [r[0] for r in conn.execute(ESCALATE, {"level": message.level, "ids": message.alert_ids})]
+    if ids:
+        record_history(
+            conn,
+            ids,
+            now,
+            "escalated",
+            f"level {message.level} -> {message.receiver}",
+            {"level": message.level, "receiver": message.receiver, "route": message.route},
+        )
+    return ids
+
+
+def record_history(
+    conn: psycopg.Connection,
+    ids: list[int],
+    now: datetime,
+    action: str,
+    note: str,
+    data: dict[str, Any],
+) -> None:
+    """Append one ``alert_history`` entry per alert."""
+    conn.execute(
+        RECORD_HISTORY,
+        {"ids": ids, "now": now, "action": action, "note": note, "data": Jsonb(data)},
+    )

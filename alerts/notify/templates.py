@@ -1,0 +1,194 @@
+"""Message text in Vietnamese (default) or English, rendered from an outbox payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from devices.catalogue import TYPES
+
+MAX_LISTED = 30
+
+TEXT: dict[str, dict[str, str]] = {
+    "vi": {
+        "firing": "ĐANG CẢNH BÁO",
+        "resolved": "ĐÃ KHẮC PHỤC",
+        "repeat": "NHẮC LẠI",
+        "escalation": "CHUYỂN CẤP {level}",
+        "critical": "Nghiêm trọng",
+        "warning": "Cảnh báo",
+        "info": "Thông tin",
+        "count": "{n} cảnh báo",
+        "firing_head": "Đang cảnh báo ({n}):",
+        "resolved_head": "Đã khắc phục ({n}):",
+        "escalation_note": "Chưa được xác nhận trong thời hạn, chuyển cấp {level}.",
+        "device": "Thiết bị",
+        "place": "Địa điểm",
+        "commune": "Xã",
+        "since": "Từ lúc",
+        "resolved_at": "Khắc phục lúc",
+        "impact": "Ảnh hưởng",
+        "unreachable": "không truy cập được",
+        "root_cause": "Nguyên nhân gốc",
+        "acked": "Đã xác nhận bởi",
+        "link": "Chi tiết",
+        "more": "… và {n} cảnh báo khác",
+        "tz": "giờ Việt Nam",
+    },
+    "en": {
+        "firing": "FIRING",
+        "resolved": "RESOLVED",
+        "repeat": "REMINDER",
+        "escalation": "ESCALATION {level}",
+        "critical": "Critical",
+        "warning": "Warning",
+        "info": "Info",
+        "count": "{n} alerts",
+        "firing_head": "Firing ({n}):",
+        "resolved_head": "Resolved ({n}):",
+        "escalation_note": "Not acknowledged in time, escalated to level {level}.",
+        "device": "Device",
+        "place": "Site",
+        "commune": "Commune",
+        "since": "Since",
+        "resolved_at": "Resolved at",
+        "impact": "Impact",
+        "unreachable": "unreachable",
+        "root_cause": "Root cause",
+        "acked": "Acknowledged by",
+        "link": "Details",
+        "more": "… and {n} more alerts",
+        "tz": "Vietnam time",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready for a channel: subject line and plain-text body."""
+
+    title: str
+    text: str
+
+
+def local_zone(name: str) -> tzinfo:
+    """The named zone; Vietnam's fixed +07:00 when the tz database lacks it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone(timedelta(hours=7), "ICT")
+
+
+def format_time(value: str | None, zone: tzinfo) -> str:
+    """``HH:MM DD/MM/YYYY`` in the local zone."""
+    if not value:
+        return ""
+    return datetime.fromisoformat(value).astimezone(zone).strftime("%H:%M %d/%m/%Y")
+
+
+def alert_link(public_url: str, alert_id: int) -> str:
+    """The API URL of one alert."""
+    return f"{public_url.rstrip('/')}/api/v1/alerts/{alert_id}"
+
+
+def summary_of(alert: dict[str, Any], lang: str) -> str:
+    """What is wrong, in the language asked for, with sensible fallbacks."""
+    text = alert.get("summary_en") if lang == "en" else alert.get("summary")
+    return str(
+        text
+        or alert.get("summary")
+        or alert.get("annotations", {}).get("description")
+        or alert.get("rule")
+        or "?"
+    )
+
+
+def _type_name(device_type: str | None, lang: str) -> str:
+    known = TYPES.get(device_type or "")
+    if known is None:
+        return device_type or ""
+    return known.en if lang == "en" else known.vi
+
+
+def impact_text(impact: Any, lang: str) -> str:
+    """``12 camera, 5 cụm loa truyền thanh không truy cập được``."""
+    if not isinstance(impact, dict) or not impact:
+        return ""
+    t = TEXT[lang]
+    parts = []
+    for device_type, count in sorted(impact.items(), key=lambda kv: -int(kv[1] or 0)):
+        name = _type_name(device_type, lang)
+        parts.append(f"{count} {name.lower() if lang == 'vi' else name}")
+    return f"{', '.join(parts)} {t['unreachable']}"
+
+
+def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str) -> list[str]:
+    t = TEXT[lang]
+    severity = t.get(alert.get("severity") or "", alert.get("severity") or "")
+    lines = [f"• [{severity}] {summary_of(alert, lang)}"]
+    if alert.get("device_id"):
+        kind = _type_name(alert.get("device_type"), lang)
+        name = alert.get("device_name") or alert["device_id"]
+        label = " ".join(p for p in (kind, name) if p)
+        lines.append(f"  {t['device']}: {label} ({alert['device_id']})")
+    place = [p for p in (alert.get("site_name") or alert.get("site_id"),) if p]
+    commune = alert.get("commune_name") or alert.get("commune_code")
+    if commune:
+        place.append(f"{t['commune']} {commune}" if lang == "vi" else f"{commune} commune")
+    if place:
+        lines.append(f"  {t['place']}: {' - '.join(place)}")
+    lines.append(f"  {t['since']}: {format_time(alert.get('started_at'), zone)} ({t['tz']})")
+    if alert.get("status") == "resolved" and alert.get("resolved_at"):
+        lines.append(f"  {t['resolved_at']}: {format_time(alert['resolved_at'], zone)}")
+    annotations = alert.get("annotations") or {}
+    impact = impact_text(annotations.get("impact"), lang)
+    if impact:
+        lines.append(f"  {t['impact']}: {impact}")
+    if annotations.get("root_cause_device"):
+        lines.append(f"  {t['root_cause']}: {annotations['root_cause_device']}")
+    if alert.get("acknowledged_by"):
+        lines.append(f"  {t['acked']}: {alert['acknowledged_by']}")
+    lines.append(f"  {t['link']}: {alert_link(public_url, alert['id'])}")
+    return lines
+
+
+def render(payload: dict[str, Any], lang: str, public_url: str, zone: tzinfo) -> Rendered:
+    """Title and body for a notification payload (see ``planner.Message.payload``)."""
+    t = TEXT[lang]
+    alerts = payload.get("alerts", [])
+    firing = [a for a in alerts if a.get("status") == "firing"]
+    resolved = [a for a in alerts if a.get("status") == "resolved"]
+    kind = payload.get("kind", "firing")
+    tag = t.get(kind, kind).format(level=payload.get("level", 0))
+    where = _group_place(payload, alerts, lang)
+    about = firing or resolved
+    what = summary_of(about[0], lang) if len(about) == 1 else t["count"].format(n=len(about))
+    title = f"[{tag}] {where}: {what}" if where else f"[{tag}] {what}"
+    body = [title, ""]
+    if kind == "escalation":
+        body += [t["escalation_note"].format(level=payload.get("level", 0)), ""]
+    listed = 0
+    for head, items in (("firing_head", firing), ("resolved_head", resolved)):
+        if not items:
+            continue
+        body.append(t[head].format(n=len(items)))
+        for alert in items:
+            if listed >= MAX_LISTED:
+                break
+            body += _alert_lines(alert, lang, zone, public_url)
+            listed += 1
+        body.append("")
+    if len(alerts) > listed:
+        body.append(t["more"].format(n=len(alerts) - listed))
+    return Rendered(title=title, text="\n".join(body).rstrip() + "\n")
+
+
+def _group_place(payload: dict[str, Any], alerts: list[dict[str, Any]], lang: str) -> str:
+    communes = {a.get("commune_name") or a.get("commune_code") for a in alerts} - {None, ""}
+    if len(communes) == 1:
+        name = next(iter(communes))
+        return f"{TEXT[lang]['commune']} {name}" if lang == "vi" else f"{name} commune"
+    grouped = payload.get("group_labels") or {}
+    return ", ".join(f"{k}={v}" for k, v in sorted(grouped.items()) if v)
