@@ -1,0 +1,66 @@
+"""`ioc ingest`: run the MQTT → PostgreSQL ingest (one process, or a supervisor of workers)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ingest.settings import IngestSettings
+    from ioc.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@click.command(
+    epilog="Settings: IOC_DATABASE_URL, IOC_MQTT_URL and IOC_INGEST_* (see "
+    "docs/device-integration.md and ingest/settings.py)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes sharing the subscription (default: CPU count; 1 = in-process).",
+)
+@click.option("--worker-index", type=int, default=None, hidden=True)
+def command(workers: int | None, worker_index: int | None) -> None:
+    """Consume device telemetry, events and status from MQTT into PostgreSQL."""
+    from ingest.settings import IngestSettings
+    from ioc.migrate import require_current
+    from ioc.settings import Settings
+
+    settings = Settings()
+    ingest = IngestSettings()
+    count = workers or os.cpu_count() or 1
+    if worker_index is None and count > 1:
+        from ingest.supervisor import Supervisor
+
+        require_current(settings.database_url)
+        Supervisor(count, ingest).run()
+        return
+    if worker_index is not None:
+        from ingest.supervisor import become_worker
+
+        ingest = become_worker(ingest, worker_index)
+    else:
+        require_current(settings.database_url)
+    run_service(settings, ingest)
+
+
+def run_service(settings: Settings, ingest: IngestSettings) -> None:
+    """Run one IngestService until SIGTERM/SIGINT."""
+    from ingest.service import IngestService
+
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    service = IngestService(settings, ingest).start()
+    try:
+        done.wait()
+    finally:
+        service.stop()

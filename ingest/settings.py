@@ -1,0 +1,100 @@
+"""Settings of the ingest service, read from ``IOC_INGEST_*`` environment variables."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ioc.settings import ENV_CONFIG
+
+
+def _default_instance() -> str:
+    return socket.gethostname().split(".")[0] or "ingest"
+
+
+class IngestSettings(BaseSettings):
+    """Batching, MQTT session, validation limits and self-monitoring of ``ioc ingest``."""
+
+    model_config = SettingsConfigDict(**{**ENV_CONFIG, "env_prefix": "IOC_INGEST_"})
+
+    instance: str = Field(
+        default_factory=_default_instance,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Name of this ingest instance (default: host name). It makes the MQTT "
+        "client id `ioc-ingest-{instance}`, so keep it stable across restarts: the broker keeps "
+        "the persistent session (and unacknowledged messages) under that id.",
+    )
+    group: str = Field(
+        "ioc-ingest",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="MQTT 5 shared-subscription group: processes with the same group share "
+        "`$share/{group}/ioc/v1/+/+/+`.",
+    )
+    topic_prefix: str = Field(
+        "ioc/v1", description="Topic root; the subscription is `{prefix}/+/+/+`."
+    )
+    session_expiry_s: int = Field(
+        86400,
+        ge=0,
+        description="MQTT session expiry interval: how long the broker keeps queuing for this "
+        "instance while it is down.",
+    )
+    keepalive_s: int = Field(30, ge=5, description="MQTT keepalive in seconds.")
+    batch_size: int = Field(
+        2000, ge=1, le=30000, description="Messages per batch: a batch is written when full..."
+    )
+    batch_max_wait_s: float = Field(
+        0.1, gt=0, description="...or when its oldest message has waited this long."
+    )
+    receive_maximum: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="MQTT 5 Receive Maximum (in-flight unacknowledged messages the broker may "
+        "send). Default: 2 × batch_size, so one batch fills while the previous one commits.",
+    )
+    max_payload_bytes: int = Field(
+        65536, ge=256, description="Larger payloads are quarantined as `oversized`."
+    )
+    max_future_s: float = Field(
+        300.0, ge=0, description="Timestamps further than this ahead of now are quarantined."
+    )
+    registry_refresh_s: float = Field(
+        60.0, gt=0, description="Reload the device registry this often."
+    )
+    unknown_refresh_min_s: float = Field(
+        2.0,
+        ge=0,
+        description="On an unknown device, reload the registry at most this often before "
+        "quarantining it (devices imported while ingest runs are accepted within seconds).",
+    )
+    heartbeat_s: float = Field(
+        5.0, gt=0, description="Update this instance's row in `ingest_instances` this often."
+    )
+    partitions_interval_s: float = Field(
+        3600.0, gt=0, description="Call `ioc_ensure_partitions` this often (and at start)."
+    )
+    retry_max_s: float = Field(
+        10.0, gt=0, description="Longest wait between retries while PostgreSQL is unavailable."
+    )
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Serve Prometheus metrics on this port (0 = off)."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus endpoint.")
+
+    @property
+    def effective_receive_maximum(self) -> int:
+        """Receive Maximum actually requested from the broker."""
+        return self.receive_maximum or min(65535, 2 * self.batch_size)
+
+    @property
+    def client_id(self) -> str:
+        """Stable MQTT client id of this instance."""
+        return f"ioc-ingest-{self.instance}"
+
+    @property
+    def subscription(self) -> str:
+        """The shared subscription all ingest processes of the group use."""
+        return f"$share/{self.group}/{self.topic_prefix}/+/+/+"

@@ -1,0 +1,244 @@
+"""Batch writes: COPY into a staging table, idempotent inserts, latest/status upserts, quarantine.
+
+Everything for one batch happens in the caller's transaction; the caller commits, then acks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+
+from ingest.decode import Decoded
+from ingest.reasons import Rejected
+
+CREATE_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
+    time timestamptz NOT NULL, value double precision NOT NULL,
+    device_key integer NOT NULL, metric_id smallint NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+COPY_STAGE = "COPY ingest_stage (time, value, device_key, metric_id) FROM STDIN (FORMAT BINARY)"
+STAGE_TYPES = ("timestamptz", "float8", "int4", "int2")
+TRUNCATE_STAGE = "TRUNCATE ingest_stage"
+INSERT_POINTS = """
+INSERT INTO telemetry_points (time, value, device_key, metric_id)
+SELECT time, value, device_key, metric_id FROM ingest_stage
+ON CONFLICT DO NOTHING
+"""
+# "Latest" is the newest device timestamp, not the last arrival; rows locked in key order.
+UPSERT_LATEST = """
+INSERT INTO device_latest AS l (device_id, metric, time, value)
+SELECT DISTINCT ON (s.device_key, s.metric_id) d.id, m.name, s.time, s.value
+FROM ingest_stage s JOIN devices d ON d.key = s.device_key JOIN metrics m ON m.id = s.metric_id
+ORDER BY s.device_key, s.metric_id, s.time DESC
+ON CONFLICT (device_id, metric) DO UPDATE SET time = excluded.time, value = excluded.value
+WHERE l.time < excluded.time
+"""
+INSERT_EVENT = """
+INSERT INTO device_events (time, device_id, seq, type, severity, data, received_at)
+VALUES (%(time)s, %(device_id)s, %(seq)s, %(type)s, %(severity)s, %(data)s::jsonb,
+        %(received_at)s)
+ON CONFLICT DO NOTHING
+"""
+ENSURE_STATUS = """
+INSERT INTO device_status (device_id) SELECT id FROM unnest(%(ids)s::text[]) AS u(id) ORDER BY 1
+ON CONFLICT DO NOTHING
+"""
+LOCK_STATUS = """
+SELECT device_id, online, status_time, last_seen, last_received_at, last_seq, seq_gaps
+FROM device_status WHERE device_id = ANY(%(ids)s) ORDER BY device_id FOR UPDATE
+"""
+UPDATE_STATUS = """
+UPDATE device_status s SET online = u.online, status_time = u.status_time,
+    last_seen = u.last_seen, last_received_at = u.last_received_at, last_seq = u.last_seq,
+    seq_gaps = u.seq_gaps, messages = s.messages + u.messages
+FROM unnest(%(id)s::text[], %(online)s::boolean[], %(status_time)s::timestamptz[],
+            %(last_seen)s::timestamptz[], %(received)s::timestamptz[], %(last_seq)s::bigint[],
+            %(gaps)s::bigint[], %(messages)s::bigint[])
+    AS u(device_id, online, status_time, last_seen, last_received_at, last_seq, seq_gaps,
+         messages)
+WHERE s.device_id = u.device_id
+"""
+INSERT_CHANGE = """
+INSERT INTO device_status_changes (time, device_id, online, received_at)
+VALUES (%(time)s, %(device_id)s, %(online)s, %(received_at)s)
+ON CONFLICT DO NOTHING
+"""
+UPSERT_QUARANTINE = """
+INSERT INTO quarantine AS q (received_at, last_received_at, topic, reason, detail, device_id,
+                             payload, payload_size, digest)
+VALUES (%(received_at)s, %(received_at)s, %(topic)s, %(reason)s, %(detail)s, %(device_id)s,
+        %(payload)s, %(payload_size)s, %(digest)s)
+ON CONFLICT (digest) DO UPDATE SET occurrences = q.occurrences + 1,
+    last_received_at = greatest(q.last_received_at, excluded.last_received_at)
+"""
+PAYLOAD_TEXT_LIMIT = 4096
+
+
+@dataclass(slots=True)
+class Item:
+    """One received message on its way to the database."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    result: Decoded | Rejected
+
+
+@dataclass
+class WriteResult:
+    """What one batch wrote."""
+
+    rows: int = 0
+    duplicates: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+
+
+def quarantine_params(item: Item, rejected: Rejected) -> dict[str, object]:
+    """Parameters of the quarantine upsert for one rejected message."""
+    raw = item.payload[:PAYLOAD_TEXT_LIMIT]
+    text = raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+    topic = item.topic.replace("\x00", "\\x00")
+    digest = hashlib.sha256(item.topic.encode("utf-8", "surrogateescape") + b"\x00" + item.payload)
+    return {
+        "received_at": item.received_at,
+        "topic": topic[:1024],
+        "reason": rejected.reason.value,
+        "detail": rejected.detail.replace("\x00", "\\x00")[:1000],
+        "device_id": rejected.device_id,
+        "payload": text,
+        "payload_size": len(item.payload),
+        "digest": digest.digest(),
+    }
+
+
+def prepare(conn: psycopg.Connection) -> None:
+    """Create this connection's staging table."""
+    conn.execute(CREATE_STAGE)
+    conn.commit()
+
+
+def write_items(
+    conn: psycopg.Connection, items: list[Item], *, truncate: bool = False
+) -> WriteResult:
+    """Write a batch's rows in the current transaction (no commit)."""
+    result = WriteResult()
+    points = []
+    events = []
+    quarantined = []
+    for item in items:
+        res = item.result
+        if isinstance(res, Rejected):
+            quarantined.append(quarantine_params(item, res))
+            result.quarantined[res.reason.value] += 1
+            continue
+        if res.points:
+            points.extend(res.points)
+        for ev in res.events:
+            events.append(
+                {
+                    "time": ev[0],
+                    "device_id": ev[1],
+                    "seq": ev[2],
+                    "type": ev[3],
+                    "severity": ev[4],
+                    "data": ev[5],
+                    "received_at": item.received_at,
+                }
+            )
+    with conn.cursor() as cur:
+        if points:
+            if truncate:
+                cur.execute(TRUNCATE_STAGE)
+            with cur.copy(COPY_STAGE) as copy:
+                copy.set_types(STAGE_TYPES)
+                for point in points:
+                    copy.write_row(point)
+            cur.execute(INSERT_POINTS)
+            inserted = max(cur.rowcount, 0)
+            result.rows += inserted
+            result.duplicates += len(points) - inserted
+            cur.execute(UPSERT_LATEST)
+        if events:
+            cur.executemany(INSERT_EVENT, events)
+            inserted = max(cur.rowcount, 0)
+            result.rows += inserted
+            result.duplicates += len(events) - inserted
+        _update_status(cur, items)
+        if quarantined:
+            cur.executemany(UPSERT_QUARANTINE, quarantined)
+    return result
+
+
+def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
+    per_device: dict[str, list[Item]] = {}
+    for item in items:
+        if isinstance(item.result, Decoded):
+            per_device.setdefault(item.result.device.id, []).append(item)
+    if not per_device:
+        return
+    ids = sorted(per_device)
+    cur.execute(ENSURE_STATUS, {"ids": ids})
+    cur.execute(LOCK_STATUS, {"ids": ids})
+    current = {row[0]: row for row in cur.fetchall()}
+    cols: dict[str, list[object]] = {
+        k: []
+        for k in (
+            "id",
+            "online",
+            "status_time",
+            "last_seen",
+            "received",
+            "last_seq",
+            "gaps",
+            "messages",
+        )
+    }
+    changes = []
+    for device_id in ids:
+        _, online, status_time, last_seen, last_received, last_seq, gaps = current[device_id]
+        messages = 0
+        seen = []
+        statuses = []
+        for item in per_device[device_id]:
+            res = item.result
+            assert isinstance(res, Decoded)
+            if res.status is not None:
+                statuses.append((res.status[1], res.status[0], item.received_at))
+                continue
+            messages += 1
+            seen.extend(res.seen)
+            if last_received is None or item.received_at > last_received:
+                last_received = item.received_at
+        for ts, seq in sorted(seen, key=lambda s: s[0]):
+            if last_seen is not None and ts <= last_seen:
+                continue  # older than what we know (out of order or redelivered)
+            if last_seq is not None and seq > last_seq + 1:
+                gaps += 1
+            last_seen, last_seq = ts, seq
+        for ts, state, received_at in sorted(statuses, key=lambda s: s[0]):
+            if status_time is not None and ts < status_time:
+                continue
+            if state != online:
+                changes.append(
+                    {
+                        "time": ts,
+                        "device_id": device_id,
+                        "online": state,
+                        "received_at": received_at,
+                    }
+                )
+            online, status_time = state, ts
+        for key, value in zip(
+            cols,
+            (device_id, online, status_time, last_seen, last_received, last_seq, gaps, messages),
+            strict=True,
+        ):
+            cols[key].append(value)
+    cur.execute(UPDATE_STATUS, cols)
+    if changes:
+        cur.executemany(INSERT_CHANGE, changes)
