@@ -1,0 +1,246 @@
+"""Incremental 5-minute and 1-hour rollups (plain PostgreSQL) or cagg refreshes (TimescaleDB).
+
+Plain path, per run: (1) move the 5-minute invalidation threshold forward under an exclusive
+advisory lock, which waits for writers still holding the shared lock taken by the
+``storage_log_late_points`` trigger; (2) aggregate new raw data from the watermark up to the
+threshold, one transaction per batch (so a job that was down catches up); (3) re-aggregate the
+(bucket, device) pairs logged as dirty by late, duplicate-updated or deleted rows; (4) the same
+for hours, computed from the 5-minute rollups, with dirt propagated by step 3.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from storage.settings import StorageSettings
+
+log = logging.getLogger(__name__)
+
+THRESHOLD_LOCK = 4242400  # shared by writers (trigger), exclusive while moving the threshold
+JOB_LOCK = 4242401  # one refresher at a time
+ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+STEP = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1)}
+
+IS_TIMESCALE = "SELECT ioc_timescaledb()"
+TRY_JOB_LOCK = "SELECT pg_try_advisory_lock(%(key)s)"
+UNLOCK_JOB = "SELECT pg_advisory_unlock(%(key)s)"
+STATE = "SELECT threshold, done FROM storage_rollup_state WHERE resolution = %(res)s"
+MOVE_THRESHOLD = """
+UPDATE storage_rollup_state SET threshold = %(target)s
+WHERE resolution = %(res)s AND (threshold IS NULL OR threshold < %(target)s)
+"""
+SET_DONE = """
+UPDATE storage_rollup_state SET done = %(done)s, refreshed_at = now() WHERE resolution = %(res)s
+"""
+RAW_START = "SELECT min(time) FROM telemetry_points"
+ROLLUP_5M_START = "SELECT min(bucket) FROM telemetry_rollup_5m"
+ENSURE_PARTITIONS = "SELECT storage_ensure_partitions(%(parent)s, %(lo)s, %(hi)s, %(step)s)"
+
+AGG_RAW = """
+SELECT date_bin(interval '5 minutes', p.time, timestamptz '2000-01-01 00:00+00') AS bucket,
+       p.device_key, p.metric_id, min(p.value), max(p.value), avg(p.value),
+       (array_agg(p.value ORDER BY p.time DESC))[1], count(*)
+"""
+AGG_5M = """
+SELECT date_bin(interval '1 hour', r.bucket, timestamptz '2000-01-01 00:00+00') AS bucket,
+       r.device_key, r.metric_id, min(r.min), max(r.max), sum(r.avg * r.count) / sum(r.count),
+       (array_agg(r.last ORDER BY r.bucket DESC))[1], sum(r.count)
+"""
+UPSERT = """
+ON CONFLICT (device_key, metric_id, bucket) DO UPDATE SET min = excluded.min,
+    max = excluded.max, avg = excluded.avg, last = excluded.last, count = excluded.count
+"""
+COLUMNS = "(bucket, device_key, metric_id, min, max, avg, last, count)"
+NEW_5M = (
+    f"INSERT INTO telemetry_rollup_5m {COLUMNS} {AGG_RAW} FROM telemetry_points p "
+    "WHERE p.time >= %(lo)s AND p.time < %(hi)s GROUP BY 1, 2, 3 " + UPSERT
+)
+NEW_1H = (
+    f"INSERT INTO telemetry_rollup_1h {COLUMNS} {AGG_5M} FROM telemetry_rollup_5m r "
+    "WHERE r.bucket >= %(lo)s AND r.bucket < %(hi)s GROUP BY 1, 2, 3 " + UPSERT
+)
+TODO_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS storage_todo (bucket timestamptz, device_key integer)
+ON COMMIT DELETE ROWS
+"""
+TAKE_DIRTY = """
+WITH d AS (
+    DELETE FROM storage_rollup_dirty WHERE resolution = %(res)s AND bucket < %(done)s
+    RETURNING bucket, device_key
+)
+INSERT INTO storage_todo SELECT DISTINCT bucket, device_key FROM d WHERE bucket >= %(horizon)s
+"""
+DELETE_TODO = """
+DELETE FROM {table} r USING storage_todo t
+WHERE r.device_key = t.device_key AND r.bucket = t.bucket
+"""
+REDO_5M = (
+    f"INSERT INTO telemetry_rollup_5m {COLUMNS} {AGG_RAW} FROM storage_todo t "
+    "JOIN telemetry_points p ON p.device_key = t.device_key AND p.time >= t.bucket "
+    "AND p.time < t.bucket + interval '5 minutes' GROUP BY 1, 2, 3"
+)
+REDO_1H = (
+    f"INSERT INTO telemetry_rollup_1h {COLUMNS} {AGG_5M} FROM storage_todo t "
+    "JOIN telemetry_rollup_5m r ON r.device_key = t.device_key AND r.bucket >= t.bucket "
+    "AND r.bucket < t.bucket + interval '1 hour' GROUP BY 1, 2, 3"
+)
+PROPAGATE_TO_1H = """
+INSERT INTO storage_rollup_dirty (resolution, bucket, device_key)
+SELECT DISTINCT '1h', date_bin(interval '1 hour', bucket, timestamptz '2000-01-01 00:00+00'),
+       device_key
+FROM storage_todo
+WHERE bucket < (SELECT done FROM storage_rollup_state WHERE resolution = '1h')
+"""
+CAGG_REFRESH = "CALL refresh_continuous_aggregate(%(view)s, NULL, %(hi)s)"
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh did."""
+
+    skipped: bool = False
+    new_5m: int = 0
+    new_1h: int = 0
+    dirty_5m: int = 0
+    dirty_1h: int = 0
+    done_5m: datetime | None = None
+    done_1h: datetime | None = None
+
+
+def floor_to(ts: datetime, step: timedelta) -> datetime:
+    """The start of the bucket of width ``step`` (aligned on 2000-01-01 UTC) holding ``ts``."""
+    return ts - (ts - ORIGIN) % step
+
+
+def is_timescale(conn: psycopg.Connection) -> bool:
+    """True when the database runs TimescaleDB."""
+    row = conn.execute(IS_TIMESCALE).fetchone()
+    return bool(row and row[0])
+
+
+def refresh(
+    conn: psycopg.Connection, settings: StorageSettings, now: datetime | None = None
+) -> RefreshResult:
+    """Bring the 5-minute and hourly rollups up to date; skip when another run holds the lock.
+
+    Needs an autocommit connection: each step commits on its own.
+    """
+    if not conn.autocommit:
+        raise ValueError("rollups.refresh needs an autocommit connection")
+    now = now or datetime.now(UTC)
+    target = floor_to(now - timedelta(seconds=settings.rollup_lag_s), STEP["5m"])
+    if is_timescale(conn):
+        return _refresh_caggs(conn, target)
+    if not _locked(conn, JOB_LOCK):
+        log.info("rollup refresh already running elsewhere; skipped")
+        return RefreshResult(skipped=True)
+    try:
+        result = RefreshResult()
+        result.new_5m, result.dirty_5m, result.done_5m = _refresh_5m(conn, settings, now, target)
+        result.new_1h, result.dirty_1h, result.done_1h = _refresh_1h(conn, settings, now)
+        return result
+    finally:
+        conn.execute(UNLOCK_JOB, {"key": JOB_LOCK})
+
+
+def _locked(conn: psycopg.Connection, key: int) -> bool:
+    row = conn.execute(TRY_JOB_LOCK, {"key": key}).fetchone()
+    return bool(row and row[0])
+
+
+def _state(conn: psycopg.Connection, res: str) -> tuple[datetime | None, datetime | None]:
+    row = conn.execute(STATE, {"res": res}).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _refresh_5m(
+    conn: psycopg.Connection, settings: StorageSettings, now: datetime, target: datetime
+) -> tuple[int, int, datetime]:
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": THRESHOLD_LOCK})
+        conn.execute(MOVE_THRESHOLD, {"res": "5m", "target": target})
+    _, done = _state(conn, "5m")
+    if done is None:
+        row = conn.execute(RAW_START).fetchone()
+        done = floor_to(row[0], STEP["5m"]) if row and row[0] else target
+    new = 0
+    batch = timedelta(hours=settings.rollup_batch_hours)
+    while done < target:
+        hi = min(target, done + batch)
+        with conn.transaction():
+            _ensure(conn, "telemetry_rollup_5m", done, hi, "1 month")
+            new += conn.execute(NEW_5M, {"lo": done, "hi": hi}).rowcount
+            conn.execute(SET_DONE, {"res": "5m", "done": hi})
+        done = hi
+    with conn.transaction():
+        conn.execute(SET_DONE, {"res": "5m", "done": done})
+    raw_days = settings.retention_raw_days or 30
+    horizon = now - timedelta(days=raw_days)
+    dirty = _redo(conn, "5m", done, horizon, "telemetry_rollup_5m", REDO_5M, PROPAGATE_TO_1H)
+    return new, dirty, done
+
+
+def _refresh_1h(
+    conn: psycopg.Connection, settings: StorageSettings, now: datetime
+) -> tuple[int, int, datetime | None]:
+    _, done_5m = _state(conn, "5m")
+    _, done = _state(conn, "1h")
+    if done_5m is None:
+        return 0, 0, done
+    target = floor_to(done_5m, STEP["1h"])
+    if done is None:
+        row = conn.execute(ROLLUP_5M_START).fetchone()
+        done = floor_to(row[0], STEP["1h"]) if row and row[0] else target
+    new = 0
+    batch = timedelta(days=max(1, settings.rollup_batch_hours // 24) * 7)
+    while done < target:
+        hi = min(target, done + batch)
+        with conn.transaction():
+            _ensure(conn, "telemetry_rollup_1h", done, hi, "1 year")
+            new += conn.execute(NEW_1H, {"lo": done, "hi": hi}).rowcount
+            conn.execute(SET_DONE, {"res": "1h", "done": hi})
+        done = hi
+    with conn.transaction():
+        conn.execute(SET_DONE, {"res": "1h", "done": done})
+    horizon = now - timedelta(days=settings.retention_5m_days)
+    dirty = _redo(conn, "1h", done, horizon, "telemetry_rollup_1h", REDO_1H, None)
+    return new, dirty, done
+
+
+def _redo(
+    conn: psycopg.Connection,
+    res: str,
+    done: datetime,
+    horizon: datetime,
+    table: str,
+    redo: str,
+    propagate: str | None,
+) -> int:
+    """Re-aggregate the dirty (bucket, device) pairs below the watermark, in one transaction."""
+    with conn.transaction():
+        conn.execute(TODO_TABLE)
+        taken = conn.execute(TAKE_DIRTY, {"res": res, "done": done, "horizon": horizon}).rowcount
+        if taken:
+            conn.execute(DELETE_TODO.format(table=table))  # table is one of two constants
+            conn.execute(redo)
+            if propagate:
+                conn.execute(propagate)
+    if taken:
+        log.info("re-aggregated %d dirty %s bucket(s)", taken, res)
+    return taken
+
+
+def _ensure(conn: psycopg.Connection, parent: str, lo: datetime, hi: datetime, step: str) -> None:
+    conn.execute(ENSURE_PARTITIONS, {"parent": parent, "lo": lo, "hi": hi, "step": step})
+
+
+def _refresh_caggs(conn: psycopg.Connection, target: datetime) -> RefreshResult:
+    """TimescaleDB: refresh both continuous aggregates up to the target (policies do it too)."""
+    # CALL refresh_continuous_aggregate refuses a transaction block: autocommit is required.
+    conn.execute(CAGG_REFRESH, {"view": "telemetry_cagg_5m", "hi": target})
+    conn.execute(CAGG_REFRESH, {"view": "telemetry_cagg_1h", "hi": floor_to(target, STEP["1h"])})
+    return RefreshResult(done_5m=target, done_1h=floor_to(target, STEP["1h"]))
