@@ -33,3 +33,184 @@ def import_command(file: Path) -> None:
             click.echo(line, err=True)
         raise click.ClickException(f"{len(exc.errors)} error(s); nothing was imported") from exc
     click.echo(f"imported {file}: {result.summary()}")
+
+
+@group.group("credentials")
+def credentials() -> None:
+    """MQTT logins: issue (secrets shown once), revoke, and write Mosquitto's files.
+
+    \b
+    Typical run after importing the registry:
+      ioc devices credentials issue --all --output-dir ./secrets/devices
+      ioc devices credentials issue --service ingest      # put it in IOC_MQTT_URL
+      ioc devices credentials write --passwd mosquitto/passwd --acl mosquitto/acl
+      docker compose kill -s HUP mosquitto                # or: kill -HUP $(pidof mosquitto)
+    """
+
+
+@credentials.command("issue")
+@click.argument("devices", nargs=-1)
+@click.option("--all", "all_devices", is_flag=True, help="Every in-service device.")
+@click.option("--commune", help="With --all: only the devices of this commune code.")
+@click.option(
+    "--service",
+    type=click.Choice(["ingest", "simulator"]),
+    help="Issue the login of a service instead of devices.",
+)
+@click.option("--rotate", is_flag=True, help="Replace existing secrets (default: keep them).")
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one <username>.json per new secret (mode 0600) instead of printing CSV.",
+)
+def issue_command(
+    devices: tuple[str, ...],
+    all_devices: bool,
+    commune: str | None,
+    service: str | None,
+    rotate: bool,
+    output_dir: Path | None,
+) -> None:
+    """Issue MQTT secrets to DEVICES (or --all, or a --service); each is shown only once.
+
+    Devices that already have a secret keep it unless --rotate; revoked devices get a new one
+    only when named. Run `write` and reload the broker afterwards.
+    """
+    from devices import credentials as creds
+    from ioc.db import connect
+    from ioc.migrate import require_current
+    from ioc.settings import Settings
+
+    if sum((bool(devices), all_devices, service is not None)) != 1:
+        raise click.UsageError("give DEVICE ids, --all, or --service (exactly one)")
+    if commune and not all_devices:
+        raise click.UsageError("--commune goes with --all")
+    settings = Settings()
+    require_current(settings.database_url)
+    with connect(settings.database_url) as conn:
+        try:
+            if service:
+                result = creds.issue_service(conn, service, rotate=rotate)
+            else:
+                result = creds.issue_devices(
+                    conn, list(devices) or None, rotate=rotate, commune=commune
+                )
+        except creds.CredentialError as exc:
+            raise click.ClickException(str(exc)) from exc
+    _show_issued(result.issued, output_dir)
+    click.echo(
+        f"{len(result.issued)} issued, {len(result.kept)} kept (use --rotate to replace)"
+        + (f", {len(result.skipped_revoked)} revoked left alone" if result.skipped_revoked else ""),
+        err=True,
+    )
+    if result.issued:
+        click.echo("next: `ioc devices credentials write ...` then reload the broker", err=True)
+
+
+def _show_issued(issued: list, output_dir: Path | None) -> None:
+    import csv
+    import json
+    import os
+    import sys
+
+    if not issued:
+        return
+    if output_dir is None:
+        click.echo("secrets are shown once and not stored; keep them now", err=True)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["username", "password", "client_id", "topic_prefix"])
+        for item in issued:
+            writer.writerow([item.username, item.password, item.username, item.topic_prefix])
+        return
+    output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for item in issued:
+        body = {
+            "username": item.username,
+            "password": item.password,
+            "client_id": item.username,
+            "topic_prefix": item.topic_prefix,
+        }
+        path = output_dir / f"{item.username}.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(body, f, ensure_ascii=False, indent=2)
+            f.write("\n")
+    click.echo(f"wrote {len(issued)} secret file(s) to {output_dir}", err=True)
+
+
+@credentials.command("revoke")
+@click.argument("usernames", nargs=-1, required=True)
+def revoke_command(usernames: tuple[str, ...]) -> None:
+    """Revoke the MQTT login of devices (by id) or services (_ioc_ingest, _ioc_simulator).
+
+    Takes effect after `write` and a broker reload (SIGHUP).
+    """
+    from devices.credentials import revoke
+    from ioc.db import connect
+    from ioc.settings import Settings
+
+    with connect(Settings().database_url) as conn:
+        missing = [name for name in usernames if not revoke(conn, name)]
+    for name in missing:
+        click.echo(f"{name}: no active credential", err=True)
+    click.echo(f"revoked {len(usernames) - len(missing)}; now run `write` and reload the broker")
+    if missing:
+        raise SystemExit(1)
+
+
+@credentials.command("list")
+def list_command() -> None:
+    """List MQTT logins (no secrets): username, role, commune, issued, revoked."""
+    from devices.credentials import list_credentials
+    from ioc.db import connect
+    from ioc.settings import Settings
+
+    with connect(Settings().database_url) as conn:
+        rows = list_credentials(conn)
+    for row in rows:
+        state = "revoked " + row.revoked_at.isoformat() if row.revoked_at else "active"
+        if row.decommissioned:
+            state += " (device decommissioned: not in the broker files)"
+        click.echo(
+            f"{row.username}\t{row.role}\t{row.commune_code or '-'}\t"
+            f"{row.issued_at.isoformat()}\t{state}"
+        )
+
+
+@credentials.command("write")
+@click.option(
+    "--passwd",
+    "passwd_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Mosquitto password_file to (re)write.",
+)
+@click.option(
+    "--acl",
+    "acl_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Mosquitto acl_file to (re)write.",
+)
+def write_command(passwd_path: Path, acl_path: Path) -> None:
+    """Write Mosquitto's password and ACL files from the active credentials (idempotent).
+
+    The broker reads them at start and on SIGHUP:
+    `docker compose kill -s HUP mosquitto` or `kill -HUP $(pidof mosquitto)`.
+    """
+    from devices.credentials import active_logins
+    from devices.mqtt_files import render_acl, render_passwd, write_atomically
+    from ioc.db import connect
+    from ioc.settings import Settings
+
+    with connect(Settings().database_url) as conn:
+        logins = active_logins(conn)
+    changed = [
+        str(path)
+        for path, text in ((passwd_path, render_passwd(logins)), (acl_path, render_acl(logins)))
+        if write_atomically(path, text)
+    ]
+    click.echo(
+        f"{len(logins)} login(s); "
+        + (f"changed: {', '.join(changed)}; reload the broker" if changed else "files unchanged")
+    )
