@@ -38,13 +38,16 @@ class Probe:
 
     def publish(self, topic: str, payload: bytes = b"{}", retain: bool = False) -> ReasonCode:
         """Publish at QoS 1 and return the broker's PUBACK reason code (135 = not authorised)."""
-        info = self.client.publish(topic, payload, qos=1, retain=retain)
-        return wait_until(lambda: self.acks.get(info.mid), 5, message=f"PUBACK for {topic}")
+        mid = self.client.publish(topic, payload, qos=1, retain=retain).mid
+        wait_until(lambda: mid in self.acks, 5, message=f"PUBACK for {topic}")
+        return self.acks[mid]
 
     def subscribe(self, topic: str) -> ReasonCode:
         """Subscribe at QoS 1 and return the SUBACK reason code."""
         _, mid = self.client.subscribe(topic, qos=1)
-        return wait_until(lambda: self.subacks.get(mid), 5, message=f"SUBACK for {topic}")[0]
+        assert mid is not None
+        wait_until(lambda: mid in self.subacks, 5, message=f"SUBACK for {topic}")
+        return self.subacks[mid][0]
 
     def close(self) -> None:
         """Disconnect (if connected) and stop the network thread."""
@@ -79,7 +82,7 @@ def connect(
 
     def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         with probe.lock:
-            probe.messages.append((msg.topic, msg.payload))
+            probe.messages.append((msg.topic, bytes(msg.payload)))
 
     def on_publish(_c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object) -> None:
         probe.acks[mid] = rc
