@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from devices.catalogue import TYPES
 
 MAX_LISTED = 30
+UNIT_PREFIXES = ("xã ", "phường ", "thị trấn ")
 
 TEXT: dict[str, dict[str, str]] = {
     "vi": {
@@ -105,6 +106,15 @@ def summary_of(alert: dict[str, Any], lang: str) -> str:
     )
 
 
+def commune_label(name: str | None, code: str | None, lang: str) -> str:
+    """``Xã Tịnh Sơn``; names that already say Xã/Phường/Thị trấn are kept as they are."""
+    if name and name.lower().startswith(UNIT_PREFIXES):
+        return name
+    if name or code:
+        return f"Xã {name or code}" if lang == "vi" else f"{name or code} commune"
+    return ""
+
+
 def _type_name(device_type: str | None, lang: str) -> str:
     known = TYPES.get(device_type or "")
     if known is None:
@@ -134,9 +144,9 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
         label = " ".join(p for p in (kind, name) if p)
         lines.append(f"  {t['device']}: {label} ({alert['device_id']})")
     place = [p for p in (alert.get("site_name") or alert.get("site_id"),) if p]
-    commune = alert.get("commune_name") or alert.get("commune_code")
+    commune = commune_label(alert.get("commune_name"), alert.get("commune_code"), lang)
     if commune:
-        place.append(f"{t['commune']} {commune}" if lang == "vi" else f"{commune} commune")
+        place.append(commune)
     if place:
         lines.append(f"  {t['place']}: {' - '.join(place)}")
     lines.append(f"  {t['since']}: {format_time(alert.get('started_at'), zone)} ({t['tz']})")
@@ -186,9 +196,9 @@ def render(payload: dict[str, Any], lang: str, public_url: str, zone: tzinfo) ->
 
 
 def _group_place(payload: dict[str, Any], alerts: list[dict[str, Any]], lang: str) -> str:
-    communes = {a.get("commune_name") or a.get("commune_code") for a in alerts} - {None, ""}
+    communes = {commune_label(a.get("commune_name"), a.get("commune_code"), lang) for a in alerts}
+    communes.discard("")
     if len(communes) == 1:
-        name = next(iter(communes))
-        return f"{TEXT[lang]['commune']} {name}" if lang == "vi" else f"{name} commune"
+        return next(iter(communes))
     grouped = payload.get("group_labels") or {}
     return ", ".join(f"{k}={v}" for k, v in sorted(grouped.items()) if v)
