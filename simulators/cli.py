@@ -1,0 +1,165 @@
+"""``ioc simulate`` and ``ioc drill``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from devices.registry import Registry, RegistryError, load_file
+from ioc.settings import MqttTarget, Settings
+from simulators.clock import SimClock, format_ts, parse_duration
+from simulators.settings import SimulatorSettings
+
+log = logging.getLogger(__name__)
+DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "devices" / "data" / "demo_commune.yaml"
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def load_registry(path: Path | None, communes: int | None) -> tuple[Registry, str]:
+    """The registry to simulate: generated communes, a file, or the demo commune."""
+    if communes:
+        from simulators.generate import generate
+
+        return generate(communes), f"{communes} generated commune(s)"
+    source = path or DEMO_REGISTRY
+    try:
+        return load_file(source), str(source)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def register_registry(database_url: str, registry: Registry, source: str) -> str:
+    """Import the simulated registry so ingest accepts its devices."""
+    from devices.store import import_registry
+    from ioc.db import connect
+
+    with connect(database_url) as conn:
+        result = import_registry(conn, registry, source)
+        conn.commit()
+    return result.summary()
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@click.command()
+@click.option(
+    "--registry",
+    "registry_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Registry file to simulate (default: the demo commune).",
+)
+@click.option(
+    "--communes",
+    type=click.IntRange(1, 4000),
+    help="Simulate N generated communes (~100 devices each) instead.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per wall second.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same run)."
+)
+@click.option("--duration", callback=_duration, help="Stop after this wall time (30s, 10m, 2h).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    help="Load mode: publish telemetry at R msg/s (QoS 1).",
+)
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Apply a scenario's fault timeline (no checks; see `ioc drill`).",
+)
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Multiplier of random fault rates (0 = only scenario/injected faults).",
+)
+@click.option(
+    "--connections",
+    type=click.Choice(["auto", "device", "site"]),
+    default="auto",
+    show_default=True,
+    help="One connection per device, or shared per site gateway.",
+)
+@click.option(
+    "--register/--no-register",
+    default=True,
+    show_default=True,
+    help="Import the simulated registry into IOC_DATABASE_URL first.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the final counters as JSON.")
+def simulate(
+    registry_path: Path | None, communes: int | None, speed: float, seed: int,
+    duration: float | None, rate: float | None, scenario_path: Path | None, fault_rate: float,
+    connections: str, register: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Simulate a fleet of commune devices over MQTT (IOC_MQTT_URL)."""
+    from simulators.fleet import Fleet
+    from simulators.world import World
+
+    settings, sim = Settings(), SimulatorSettings()
+    registry, source = load_registry(registry_path, communes)
+    scenario = None
+    if scenario_path is not None:
+        from simulators.scenario import load_scenario
+
+        scenario = load_scenario(scenario_path)
+    if register:
+        click.echo(
+            f"registered {source}: " + register_registry(settings.database_url, registry, source)
+        )
+    clock = SimClock.ending_now(speed, duration)
+    world = World(registry, seed, clock.start, fault_rate=fault_rate)
+    if scenario is not None:
+        for fault in scenario.faults:
+            world.inject(fault.fault, fault.target, fault.seconds, clock.start + fault.at_s,
+                         fault.params, source="scenario")  # fmt: skip
+    mode = connections if connections != "auto" else (
+        "site" if len(world.devices) > sim.sim_shared_above else "device")  # fmt: skip
+    fleet = Fleet(world, clock, MqttTarget(settings.mqtt_url), mode,  # type: ignore[arg-type]
+                  sim.sim_keepalive_s, sim.sim_max_inflight)  # fmt: skip
+    click.echo(
+        f"simulating {len(world.devices)} devices ({mode} connections) from {source}, "
+        f"seed {seed}, speed {speed:g}×, sim start {format_ts(clock.start)}"
+    )
+    stop = _stop_on_signals()
+    progress = fleet.run(duration, stop, lambda p: click.echo(p.line(), err=True),
+                         sim.sim_progress_s, rate)  # fmt: skip
+    left = fleet.drain()
+    fleet.close(will=True)
+    faults = [f.describe(clock.start) for f in world.fault_log]
+    click.echo(progress.line())
+    click.echo(f"faults ({len(faults)}): " + ("; ".join(faults[:20]) or "none"))
+    if as_json:
+        summary = {"devices": progress.devices, "sent": progress.sent, "acked": progress.acked,
+                   "unacked": left, "rate": progress.rate, "faults": faults}  # fmt: skip
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    if left:
+        sys.exit(1)
