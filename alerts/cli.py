@@ -1,0 +1,66 @@
+"""``ioc alerts``: run the alert engine (leader-elected), or check a rules file."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option(
+    "--check-rules",
+    "check_rules",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Validate a rules file, print its rules and exit (no database needed).",
+)
+@click.option("--once", is_flag=True, help="Evaluate once (ignoring leadership) and exit.")
+def command(check_rules: Path | None, once: bool) -> None:
+    """Evaluate alert rules every second and send notifications.
+
+    Several processes may run: one is active (PostgreSQL advisory lock), the others stand by
+    and take over within seconds. Settings: IOC_RULES, IOC_ALERTS_* (see alerts/settings.py).
+    """
+    from alerts.rules import load_rules
+    from alerts.settings import AlertSettings
+    from ioc.settings import Settings
+
+    settings = AlertSettings()
+    if check_rules is not None:
+        rules = load_rules(check_rules)
+        for rule in rules:
+            click.echo(f"{rule.name:28} {rule.kind:10} {rule.severity:9} {','.join(rule.types)}")
+        click.echo(f"{len(rules)} rule(s) OK")
+        return
+
+    from alerts.engine import AlertEngine
+    from ioc.db import open_pool
+    from ioc.migrate import require_current
+
+    core = Settings()
+    require_current(core.database_url)
+    pool = open_pool(core.database_url, max_size=core.db_pool_size, name="ioc-alerts")
+    try:
+        engine = AlertEngine(settings, pool, notify=not once)
+        if once:
+            result = engine.evaluate_once()
+            t = result.transitions
+            click.echo(
+                f"{len(t.pending)} pending, {len(t.firing)} firing, {len(t.resolved)} resolved, "
+                f"{len(result.reachability.unreachable)} unreachable in {result.seconds:.3f}s"
+            )
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        engine.start()
+        click.echo(f"ioc alerts running with {len(engine.rules)} rules; Ctrl-C to stop")
+        stop.wait()
+        engine.stop()
+    finally:
+        pool.close()

@@ -1,0 +1,213 @@
+"""The alert engine: one evaluation per tick (leader only), plus the notifier's jobs.
+
+A tick, in one transaction: self-monitoring (pipeline_down and the blind window),
+reachability and topology, every rule set-wise, then inhibition, silences and impact.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from apscheduler.schedulers.background import BackgroundScheduler
+from psycopg_pool import ConnectionPool
+
+from alerts.inhibit import apply_mutes
+from alerts.leader import LeaderLock
+from alerts.lifecycle import Transitions, apply_rule, load_open
+from alerts.pipeline import PipelineRule, blind_window
+from alerts.reachability import Reachability, ReachabilityResult
+from alerts.rules import EvalContext, RuleBase, load_rules
+from alerts.settings import AlertSettings
+from alerts.silences import Silencer
+
+log = logging.getLogger(__name__)
+
+CLEANUP_SQL = "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < %(before)s"
+
+
+class LostLeadership(Exception):
+    """The lock session no longer holds the leader lock; nothing was written."""
+
+
+@dataclass
+class EvaluationResult:
+    """What one evaluation did."""
+
+    now: datetime
+    transitions: Transitions
+    reachability: ReachabilityResult
+    mutes: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    rule_errors: list[str] = field(default_factory=list)
+
+
+def utc_now() -> datetime:
+    """The wall clock in UTC."""
+    return datetime.now(UTC)
+
+
+class AlertEngine:
+    """Rule evaluation, lifecycle and topology; with ``start()``, a leader-elected scheduler."""
+
+    def __init__(
+        self,
+        settings: AlertSettings,
+        pool: ConnectionPool,
+        *,
+        rules: list[RuleBase] | None = None,
+        notify: bool = True,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.rules = rules if rules is not None else load_rules(settings.rules_path())
+        self.clock = clock
+        self.pipeline = PipelineRule(
+            settings.alerts_pipeline_heartbeat_s, settings.alerts_pipeline_silence_s
+        )
+        self.reachability = Reachability(
+            settings.alerts_stale_factor,
+            settings.alerts_offline_factor,
+            settings.alerts_topology_refresh_s,
+        )
+        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
+        self.leader = LeaderLock(
+            conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
+        )
+        self.notifier: Any = _build_notifier(pool) if notify else None
+        self.scheduler: BackgroundScheduler | None = None
+        self.last_result: EvaluationResult | None = None
+
+    # --- evaluation -----------------------------------------------------------------------
+    def evaluate_once(
+        self, now: datetime | None = None, *, fenced: bool = False
+    ) -> EvaluationResult:
+        """Evaluate everything at ``now`` in one transaction (``fenced``: only as leader)."""
+        now = now or self.clock()
+        started = time.perf_counter()
+        with self.pool.connection() as conn, conn.transaction():
+            if fenced and not self.leader.holds(conn):
+                raise LostLeadership("the leader lock is held by someone else")
+            result = self._evaluate(conn, now)
+        result.seconds = time.perf_counter() - started
+        self.last_result = result
+        if result.transitions:
+            t = result.transitions
+            log.info(
+                "evaluation: %d pending, %d firing, %d resolved in %.3fs",
+                len(t.pending),
+                len(t.firing),
+                len(t.resolved),
+                result.seconds,
+            )
+        return result
+
+    def _evaluate(self, conn: psycopg.Connection, now: datetime) -> EvaluationResult:
+        out = Transitions()
+        open_alerts = load_open(conn)
+        apply_rule(conn, self.pipeline, self.pipeline.check(conn, now), open_alerts, now, out)
+        blind_start, blind_end = blind_window(conn)
+        reach = self.reachability.update(conn, now, blind_start, blind_end)
+        ctx = EvalContext(now, self.settings.alerts_offline_factor, blind_start, blind_end)
+        errors = []
+        for rule in self.rules:
+            try:
+                with conn.transaction():
+                    apply_rule(conn, rule, rule.evaluate(conn, ctx), open_alerts, now, out)
+            except psycopg.Error as exc:
+                log.error("rule %s failed: %s", rule.name, exc)
+                errors.append(rule.name)
+        open_alerts = load_open(conn)
+        mutes = apply_mutes(conn, now, open_alerts, reach, Silencer.load(conn, now))
+        return EvaluationResult(now, out, reach, mutes, rule_errors=errors)
+
+    def cleanup(self, now: datetime | None = None) -> int:
+        """Delete resolved alerts older than the history period; return how many."""
+        before = (now or self.clock()) - timedelta(days=self.settings.alerts_history_days)
+        with self.pool.connection() as conn:
+            return conn.execute(CLEANUP_SQL, {"before": before}).rowcount
+
+    # --- scheduled operation --------------------------------------------------------------
+    def tick(self) -> bool:
+        """One scheduled evaluation if this process leads; True when it evaluated."""
+        if not self.leader.ensure():
+            return False
+        now = self.clock()
+        try:
+            self.evaluate_once(now, fenced=True)
+        except LostLeadership as exc:
+            log.warning("stepping down: %s", exc)
+            self.leader.release()
+            return False
+        except Exception:
+            log.exception("evaluation failed")
+            return False
+        if self.notifier is not None:
+            try:
+                self.notifier.tick(now)
+            except Exception:
+                log.exception("notifier tick failed")
+        return True
+
+    def deliver(self) -> None:
+        """Send due notifications if this process leads."""
+        if self.notifier is None or not self.leader.is_leader:
+            return
+        try:
+            self.notifier.deliver(self.clock())
+        except Exception:
+            log.exception("notification delivery failed")
+
+    def _housekeeping(self) -> None:
+        if self.leader.is_leader:
+            try:
+                self.cleanup()
+            except psycopg.Error:
+                log.exception("alert cleanup failed")
+
+    def start(self) -> None:
+        """Run the leader election, evaluation and delivery in background threads."""
+        s = self.settings
+        scheduler = BackgroundScheduler(timezone="UTC")
+        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        scheduler.add_job(
+            self.tick, "interval", seconds=s.alerts_evaluation_interval_s, id="evaluate", **common
+        )
+        scheduler.add_job(
+            self.deliver, "interval", seconds=s.alerts_deliver_interval_s, id="deliver", **common
+        )
+        scheduler.add_job(self._housekeeping, "interval", hours=1, id="cleanup", **common)
+        scheduler.start()
+        self.scheduler = scheduler
+        log.info(
+            "alert engine started: %d rules, every %.1fs",
+            len(self.rules),
+            s.alerts_evaluation_interval_s,
+        )
+
+    def stop(self) -> None:
+        """Stop the jobs, release the leader lock and close the notifier."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.leader.release()
+        if self.notifier is not None:
+            try:
+                self.notifier.close()
+            except Exception:
+                log.exception("notifier close failed")
+
+
+def _build_notifier(pool: ConnectionPool) -> Any:
+    try:
+        from alerts.notify.service import build_notifier
+    except ImportError as exc:
+        log.warning("notifications disabled: alerts.notify is not available (%s)", exc)
+        return None
+    return build_notifier(pool)

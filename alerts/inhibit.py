@@ -1,0 +1,152 @@
+"""Muting pass over open alerts: topology inhibition, silences, and the root cause's impact."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from alerts.lifecycle import OpenAlert, history
+from alerts.mute import TopologyInhibitor
+from alerts.reachability import ReachabilityResult
+from alerts.rules.base import SEVERITY_RANK
+from alerts.silences import Silencer
+from alerts.texts import load_devices, root_cause_summaries
+
+log = logging.getLogger(__name__)
+
+MUTE_SQL = """
+UPDATE alerts SET suppressed_by = %(suppressed_by)s, silenced_by = %(silenced_by)s,
+    annotations = %(annotations)s, updated_at = %(now)s
+WHERE id = %(id)s AND state <> 'resolved'
+"""
+IMPACT_SQL = """
+UPDATE alerts SET annotations = %(annotations)s, summary = %(summary)s,
+    summary_en = %(summary_en)s, updated_at = %(now)s
+WHERE id = %(id)s AND state <> 'resolved'
+"""
+ROOT_METRICS = ("up", "online")
+
+
+def _root_capable(alert: OpenAlert) -> bool:
+    return alert.kind == "absence" or alert.annotations.get("metric") in ROOT_METRICS
+
+
+def root_alerts(open_alerts: list[OpenAlert], roots: set[str]) -> dict[str, int]:
+    """The alert standing for each root-cause device (offline first, then link down)."""
+    best: dict[str, OpenAlert] = {}
+    for alert in open_alerts:
+        if alert.device_id not in roots or not _root_capable(alert):
+            continue
+        known = best.get(alert.device_id)
+        rank = (alert.kind == "absence", SEVERITY_RANK.get(alert.severity, 0), -alert.id)
+        if known is None or rank > (
+            known.kind == "absence",
+            SEVERITY_RANK.get(known.severity, 0),
+            -known.id,
+        ):
+            best[alert.device_id] = alert
+    return {device: alert.id for device, alert in best.items()}
+
+
+def apply_mutes(
+    conn: psycopg.Connection,
+    now: datetime,
+    open_alerts: list[OpenAlert],
+    reach: ReachabilityResult,
+    silencer: Silencer,
+) -> dict[str, int]:
+    """Set suppressed_by / silenced_by where they changed; return counts for logs."""
+    roots = root_alerts(open_alerts, set(reach.unreachable.values()))
+    inhibitor = TopologyInhibitor(reach.unreachable, roots)
+    counts = {"suppressed": 0, "unsuppressed": 0, "silenced": 0, "unsilenced": 0}
+    for alert in open_alerts:
+        by = inhibitor.muted_by(alert.labels)
+        suppressed_by = by[0] if by else None
+        silenced_by = silencer.muted_by(alert.labels)
+        if suppressed_by == alert.suppressed_by and silenced_by == sorted(alert.silenced_by):
+            continue
+        annotations = dict(alert.annotations)
+        if suppressed_by is None:
+            annotations.pop("root_cause_device", None)
+            annotations.pop("root_cause_alert", None)
+        else:
+            annotations["root_cause_device"] = reach.unreachable[alert.device_id or ""]
+            annotations["root_cause_alert"] = suppressed_by
+        conn.execute(
+            MUTE_SQL,
+            {
+                "id": alert.id,
+                "suppressed_by": suppressed_by,
+                "silenced_by": silenced_by,
+                "annotations": Jsonb(annotations),
+                "now": now,
+            },
+        )
+        if suppressed_by != alert.suppressed_by:
+            action = "suppressed" if suppressed_by is not None else "unsuppressed"
+            data = {"by": suppressed_by, "root_cause_device": annotations.get("root_cause_device")}
+            history(conn, alert.id, now, action, data=data)
+            counts[action] += 1
+        if silenced_by != sorted(alert.silenced_by):
+            action = "silenced" if silenced_by else "unsilenced"
+            history(conn, alert.id, now, action, data={"silences": silenced_by})
+            counts[action] += 1
+        alert.suppressed_by, alert.silenced_by, alert.annotations = (
+            suppressed_by,
+            silenced_by,
+            annotations,
+        )
+    _update_impact(conn, now, open_alerts, roots, reach.impact)
+    return counts
+
+
+def _update_impact(
+    conn: psycopg.Connection,
+    now: datetime,
+    open_alerts: list[OpenAlert],
+    roots: Mapping[str, int],
+    impact: Mapping[str, dict[str, int]],
+) -> None:
+    """Root-cause alerts say what is cut off behind them; the text follows the count."""
+    by_id = {a.id: a for a in open_alerts}
+    targets: dict[int, dict[str, int]] = {aid: impact.get(dev, {}) for dev, aid in roots.items()}
+    # Alerts that carried an impact before and are no longer root causes lose it.
+    for alert in open_alerts:
+        if alert.annotations.get("impact") and alert.id not in targets:
+            targets[alert.id] = {}
+    changed = [
+        (aid, imp)
+        for aid, imp in targets.items()
+        if (by_id[aid].annotations.get("impact") or {}) != imp
+    ]
+    if not changed:
+        return
+    devices = load_devices(conn, [by_id[aid].device_id or "" for aid, _ in changed])
+    for aid, imp in changed:
+        alert = by_id[aid]
+        device = devices.get(alert.device_id or "")
+        if device is None:
+            continue
+        annotations: dict[str, Any] = dict(alert.annotations)
+        annotations["impact"] = imp
+        annotations["impact_total"] = sum(imp.values())
+        summary, summary_en = root_cause_summaries(device, imp)
+        annotations["description"], annotations["description_en"] = summary, summary_en
+        conn.execute(
+            IMPACT_SQL,
+            {
+                "id": aid,
+                "annotations": Jsonb(annotations),
+                "summary": summary,
+                "summary_en": summary_en,
+                "now": now,
+            },
+        )
+        history(conn, aid, now, "impact", data={"impact": imp})
+        alert.annotations = annotations
+        log.info("root cause %s (alert %d): impact %s", alert.device_id, aid, imp)

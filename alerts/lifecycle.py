@@ -1,0 +1,199 @@
+"""Alert lifecycle: pending → firing (after ``for``) → resolved, one open alert per fingerprint.
+
+Conditions from a rule are merged with that rule's open alerts; only transitions write. A
+pending alert whose condition goes away before ``for`` elapsed never fired and is deleted
+(like Prometheus), so every resolved row is an alert that fired.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from alerts.rules.base import AlertRule, Condition
+from alerts.texts import DeviceInfo, load_devices, render
+
+log = logging.getLogger(__name__)
+
+OPEN_SQL = """
+SELECT id, fingerprint, rule, kind, state, device_id, severity, started_at, suppressed_by,
+       silenced_by, labels, annotations
+FROM alerts WHERE state <> 'resolved'
+"""
+INSERT_SQL = """
+INSERT INTO alerts (fingerprint, rule, kind, severity, state, device_id, commune_code, site_id,
+                    device_type, labels, annotations, summary, summary_en, value, started_at,
+                    fired_at, updated_at)
+VALUES (%(fingerprint)s, %(rule)s, %(kind)s, %(severity)s, %(state)s, %(device_id)s,
+        %(commune)s, %(site)s, %(type)s, %(labels)s, %(annotations)s, %(summary)s,
+        %(summary_en)s, %(value)s, %(now)s, %(fired_at)s, %(now)s)
+ON CONFLICT (fingerprint) WHERE state <> 'resolved' DO NOTHING
+RETURNING id, state
+"""
+FIRE_SQL = """
+UPDATE alerts SET state = 'firing', fired_at = %(now)s, value = %(value)s, updated_at = %(now)s
+WHERE id = %(id)s AND state = 'pending'
+RETURNING id
+"""
+RESOLVE_SQL = """
+UPDATE alerts SET state = 'resolved', resolved_at = %(now)s, updated_at = %(now)s
+WHERE id = %(id)s AND state = 'firing'
+RETURNING id
+"""
+DROP_PENDING_SQL = "DELETE FROM alerts WHERE id = %(id)s AND state = 'pending' RETURNING id"
+HISTORY_SQL = """
+INSERT INTO alert_history (alert_id, time, action, actor, note, data)
+VALUES (%(alert_id)s, %(time)s, %(action)s, %(actor)s, %(note)s, %(data)s)
+"""
+
+
+@dataclass
+class OpenAlert:
+    """An alert that is pending or firing."""
+
+    id: int
+    fingerprint: str
+    rule: str
+    kind: str
+    state: str
+    device_id: str | None
+    severity: str
+    started_at: datetime
+    suppressed_by: int | None
+    silenced_by: list[int]
+    labels: dict[str, str]
+    annotations: dict[str, Any]
+
+
+@dataclass
+class Transitions:
+    """What one evaluation changed (for logs, tests and benchmarks)."""
+
+    pending: list[int] = field(default_factory=list)
+    firing: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.pending or self.firing or self.resolved or self.dropped)
+
+
+def load_open(conn: psycopg.Connection) -> list[OpenAlert]:
+    """Every pending or firing alert."""
+    return [OpenAlert(*row) for row in conn.execute(OPEN_SQL).fetchall()]
+
+
+def history(
+    conn: psycopg.Connection,
+    alert_id: int,
+    now: datetime,
+    action: str,
+    *,
+    actor: str | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append one row to an alert's timeline."""
+    conn.execute(
+        HISTORY_SQL,
+        {
+            "alert_id": alert_id,
+            "time": now,
+            "action": action,
+            "actor": actor,
+            "note": note,
+            "data": Jsonb(data or {}),
+        },
+    )
+
+
+def apply_rule(
+    conn: psycopg.Connection,
+    rule: AlertRule,
+    conditions: list[Condition],
+    open_alerts: list[OpenAlert],
+    now: datetime,
+    out: Transitions,
+) -> None:
+    """Merge one rule's conditions with its open alerts and write the transitions."""
+    mine = {a.fingerprint: a for a in open_alerts if a.rule == rule.name}
+    active: dict[str, Condition] = {}
+    for cond in conditions:
+        fp = rule.fingerprint(cond)
+        # A hold (hysteresis) only keeps an open alert open; a firing row wins a duplicate.
+        if (cond.fire or fp in mine) and (fp not in active or cond.fire):
+            active[fp] = cond
+    new = [(fp, c) for fp, c in active.items() if fp not in mine]
+    if new:
+        devices = load_devices(conn, [c.device_id for _, c in new if c.device_id])
+        for fp, cond in new:
+            _open(conn, rule, fp, cond, devices.get(cond.device_id or ""), now, out)
+    for fp, alert in mine.items():
+        holding = active.get(fp)
+        if holding is not None:
+            due = alert.state == "pending" and now - alert.started_at >= rule.for_
+            params = {"id": alert.id, "now": now, "value": holding.value}
+            if due and conn.execute(FIRE_SQL, params).fetchone():
+                history(conn, alert.id, now, "firing")
+                out.firing.append(alert.id)
+        elif alert.state == "firing":
+            if conn.execute(RESOLVE_SQL, {"id": alert.id, "now": now}).fetchone():
+                history(conn, alert.id, now, "resolved")
+                out.resolved.append(alert.id)
+        elif conn.execute(DROP_PENDING_SQL, {"id": alert.id}).fetchone():
+            out.dropped.append(alert.id)
+
+
+def _open(
+    conn: psycopg.Connection,
+    rule: AlertRule,
+    fp: str,
+    cond: Condition,
+    device: DeviceInfo | None,
+    now: datetime,
+    out: Transitions,
+) -> None:
+    if cond.device_id is not None and device is None:
+        return  # removed from the registry meanwhile
+    severity = cond.severity or rule.severity
+    values = {**(device.template_vars() if device else {}), **rule.template_vars(cond)}
+    texts = rule.texts()
+    labels = {**(device.labels() if device else {"type": "system"}), "rule": rule.name}
+    labels["severity"] = severity
+    summary, summary_en = render(texts.vi, values), render(texts.en, values)
+    annotations = {**rule.annotations(cond), "description": summary, "description_en": summary_en}
+    firing = rule.for_.total_seconds() <= 0
+    row = conn.execute(
+        INSERT_SQL,
+        {
+            "fingerprint": fp,
+            "rule": rule.name,
+            "kind": rule.kind,
+            "severity": severity,
+            "state": "firing" if firing else "pending",
+            "device_id": cond.device_id,
+            "commune": device.commune_code if device else None,
+            "site": device.site_id if device else None,
+            "type": device.type if device else None,
+            "labels": Jsonb(labels),
+            "annotations": Jsonb(annotations),
+            "summary": summary,
+            "summary_en": summary_en,
+            "value": cond.value,
+            "now": now,
+            "fired_at": now if firing else None,
+        },
+    ).fetchone()
+    if row is None:
+        return  # another engine opened it first (failover overlap)
+    alert_id = int(row[0])
+    history(conn, alert_id, now, "pending", data={"value": cond.value})
+    out.pending.append(alert_id)
+    if firing:
+        history(conn, alert_id, now, "firing")
+        out.firing.append(alert_id)

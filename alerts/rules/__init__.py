@@ -1,0 +1,76 @@
+"""Alert rules: one module per rule kind, loaded from a strictly validated YAML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alerts.rules.absence import AbsenceRule
+from alerts.rules.base import Condition, EvalContext, RuleBase
+from alerts.rules.event import EventRule
+from alerts.rules.flapping import FlappingRule
+from alerts.rules.threshold import StateRule, ThresholdRule
+from ioc.errors import ConfigError
+
+Rule = Annotated[
+    ThresholdRule | StateRule | AbsenceRule | EventRule | FlappingRule,
+    Field(discriminator="kind"),
+]
+RESERVED = {"pipeline_down"}
+_KIND_TAGS = {"threshold", "state", "absence", "event", "flapping"}
+
+__all__ = ["Condition", "EvalContext", "Rule", "RuleBase", "RulesFile", "load_rules", "parse_rules"]
+
+
+class RulesFile(BaseModel):
+    """The rules YAML: ``rules: [{name, kind, types, ...}, ...]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _unique(self) -> RulesFile:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in seen or rule.name in RESERVED:
+                raise ValueError(f"rule name {rule.name!r} is used twice or reserved")
+            seen.add(rule.name)
+        return self
+
+
+def _where(data: Any, loc: tuple[int | str, ...]) -> str:
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        index = loc[1]
+        raw = data["rules"][index] if isinstance(data, dict) else {}
+        name = raw.get("name", "?") if isinstance(raw, dict) else "?"
+        fields = [str(p) for p in loc[2:] if p not in _KIND_TAGS]
+        field = ".".join(fields) or "(rule)"
+        return f"rule #{index + 1} {name!r}, field {field!r}"
+    return "field " + ".".join(str(p) for p in loc) if loc else "file"
+
+
+def parse_rules(text: str, source: str = "<rules>") -> list[RuleBase]:
+    """Parse and validate rules YAML; ConfigError lists every problem by rule and field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    try:
+        parsed = RulesFile.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_where(data, e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{source}: invalid rules:\n  " + "\n  ".join(problems)) from None
+    return [rule for rule in parsed.rules if rule.enabled]
+
+
+def load_rules(path: Path) -> list[RuleBase]:
+    """Load the rules file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read rules file {path}: {exc}") from exc
+    return parse_rules(text, str(path))

@@ -1,0 +1,181 @@
+"""Threshold and state rules: one metric of the latest values compared with a limit."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import psycopg
+from pydantic import model_validator
+
+from alerts.rules.base import Condition, EvalContext, RuleBase, Texts, fmt_number
+from devices.catalogue import TYPES, Metric, all_metrics
+
+Op = Literal[">", ">=", "<", "<="]
+EqOp = Literal["==", "!="]
+
+# One constant query for every threshold/state rule: the operator is data (ioc_alert_cmp).
+# Rows are the devices still on the alerting side of the clear threshold; ``fire`` says whether
+# they are past the firing threshold too. Values older than offline_factor intervals are
+# stale (except during a pipeline outage, see ioc_alert_overdue).
+THRESHOLD_SQL = """
+SELECT l.device_id, l.value, t.fire_at, ioc_alert_cmp(l.value, %(op)s, t.fire_at) AS fire
+FROM device_latest l
+JOIN devices d ON d.id = l.device_id
+LEFT JOIN device_latest r ON r.device_id = l.device_id AND r.metric = %(percent_of)s
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN %(percent_of)s::text IS NULL THEN %(fire)s::float8
+                ELSE r.value * %(fire)s::float8 / 100.0 END AS fire_at,
+           CASE WHEN %(percent_of)s::text IS NULL THEN %(clear)s::float8
+                ELSE r.value * %(clear)s::float8 / 100.0 END AS clear_at
+) t
+WHERE l.metric = %(metric)s
+  AND d.type = ANY(%(types)s) AND d.decommissioned_at IS NULL
+  AND NOT ioc_alert_overdue(l.time, d.interval_s * %(offline_factor)s, %(now)s,
+                            %(blind_start)s, %(blind_end)s)
+  AND ioc_alert_cmp(l.value, %(op)s, t.clear_at)
+"""
+
+
+def _metric_of(types: list[str], name: str, field: str) -> Metric:
+    missing = [t for t in types if name not in TYPES[t].metric_index]
+    if missing:
+        raise ValueError(f"{field} {name!r} is not a metric of device type(s) {missing}")
+    return all_metrics()[name]
+
+
+class _MetricRule(RuleBase):
+    """Shared evaluation of threshold and state rules."""
+
+    metric: str
+
+    def _params(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def evaluate(self, conn: psycopg.Connection, ctx: EvalContext) -> list[Condition]:
+        """Devices on the alerting side of the (clear) threshold."""
+        params = {
+            "metric": self.metric,
+            "types": self.types,
+            "now": ctx.now,
+            "offline_factor": ctx.offline_factor,
+            "blind_start": ctx.blind_start,
+            "blind_end": ctx.blind_end,
+            "percent_of": None,
+            **self._params(),
+        }
+        rows = conn.execute(THRESHOLD_SQL, params).fetchall()
+        return [
+            Condition(device_id, value, bool(fire), details={"threshold_value": fire_at})
+            for device_id, value, fire_at, fire in rows
+        ]
+
+    def template_vars(self, cond: Condition) -> dict[str, Any]:
+        """Metric names, unit, value and threshold for summaries."""
+        metric = all_metrics()[self.metric]
+        return {
+            **super().template_vars(cond),
+            "metric": self.metric,
+            "metric_vi": metric.vi,
+            "metric_en": metric.en,
+            "unit": metric.unit,
+            "value": self.value_text(cond.value),
+        }
+
+    def annotations(self, cond: Condition) -> dict[str, Any]:
+        """Adds the metric (root-cause selection looks for ``up``/``online``)."""
+        return {**super().annotations(cond), "metric": self.metric}
+
+    def value_text(self, value: float | None) -> str:
+        """The value as people read it."""
+        return fmt_number(value)
+
+
+class ThresholdRule(_MetricRule):
+    """``metric op value`` (optionally a percentage of another metric) with hysteresis."""
+
+    kind: Literal["threshold"] = "threshold"
+    op: Op
+    value: float
+    clear: float | None = None
+    percent_of: str | None = None
+
+    default_summary: ClassVar[Texts] = Texts(
+        vi="{type_vi} {device_name}: {metric_vi} = {value}{unit} (ngưỡng {op} {threshold})",
+        en="{type_en} {device_name}: {metric_en} = {value}{unit} (threshold {op} {threshold})",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ThresholdRule:
+        _metric_of(self.types, self.metric, "metric")
+        if self.percent_of is not None:
+            _metric_of(self.types, self.percent_of, "percent_of")
+        if self.clear is not None:
+            above = self.op in (">", ">=")
+            if (above and self.clear > self.value) or (not above and self.clear < self.value):
+                side = "at or below" if above else "at or above"
+                raise ValueError(f"clear must be {side} value {self.value} for op {self.op!r}")
+        return self
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "fire": self.value,
+            "clear": self.value if self.clear is None else self.clear,
+            "percent_of": self.percent_of,
+        }
+
+    def template_vars(self, cond: Condition) -> dict[str, Any]:
+        """Adds the operator and threshold text."""
+        if self.percent_of:
+            threshold = f"{fmt_number(self.value)}% {self.percent_of}"
+            threshold += f" = {fmt_number(cond.details.get('threshold_value'))}"
+        else:
+            threshold = fmt_number(self.value)
+        return {**super().template_vars(cond), "op": self.op, "threshold": threshold}
+
+
+class StateRule(_MetricRule):
+    """A bool or enum metric equal (or not) to a state, e.g. ``disk_status != normal``."""
+
+    kind: Literal["state"] = "state"
+    op: EqOp = "=="
+    value: str | float
+
+    default_summary: ClassVar[Texts] = Texts(
+        vi="{type_vi} {device_name}: {metric_vi} = {value}",
+        en="{type_en} {device_name}: {metric_en} = {value}",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> StateRule:
+        metric = _metric_of(self.types, self.metric, "metric")
+        self._number(metric)
+        return self
+
+    def _number(self, metric: Metric) -> float:
+        value = self.value
+        if metric.kind == "enum":
+            if value not in metric.enum_values:
+                raise ValueError(
+                    f"value {value!r} is not a state of {metric.name}; "
+                    f"states: {list(metric.enum_values)}"
+                )
+            return float(metric.enum_values.index(str(value)))
+        if isinstance(value, str):
+            raise ValueError(f"value for {metric.kind} metric {metric.name} must be a number")
+        return float(value)
+
+    def _params(self) -> dict[str, Any]:
+        number = self._number(all_metrics()[self.metric])
+        return {"op": self.op, "fire": number, "clear": number}
+
+    def value_text(self, value: float | None) -> str:
+        """Enum values by label."""
+        metric = all_metrics()[self.metric]
+        if (
+            metric.kind == "enum"
+            and value is not None
+            and 0 <= int(value) < len(metric.enum_values)
+        ):
+            return metric.enum_values[int(value)]
+        return fmt_number(value)

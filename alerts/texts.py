@@ -1,0 +1,114 @@
+"""Alert texts in Vietnamese and English: device facts, summaries and the impact line."""
+
+from __future__ import annotations
+
+import logging
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+DEVICE_INFO_SQL = """
+SELECT d.id, d.name, d.type, d.commune_code, d.site_id, coalesce(s.name, ''), c.name,
+       t.name_vi, t.name_en
+FROM devices d
+JOIN communes c ON c.code = d.commune_code
+JOIN device_types t ON t.type = d.type
+LEFT JOIN sites s ON s.id = d.site_id
+WHERE d.id = ANY(%(ids)s)
+"""
+
+# Counted nouns for the impact line ("12 camera, 5 cụm loa").
+IMPACT_NOUNS = {
+    "camera": ("camera", "camera", "cameras"),
+    "speaker": ("cụm loa", "loudspeaker", "loudspeakers"),
+    "nvr": ("đầu ghi", "NVR", "NVRs"),
+    "link": ("đường truyền", "link", "links"),
+}
+IMPACT_ORDER = ("camera", "speaker", "nvr", "link")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What texts and labels need to know about a device."""
+
+    id: str
+    name: str
+    type: str
+    commune_code: str
+    site_id: str | None
+    site_name: str
+    commune_name: str
+    type_vi: str
+    type_en: str
+
+    def labels(self) -> dict[str, str]:
+        """The device's part of an alert's labels."""
+        return {
+            "commune": self.commune_code,
+            "site": self.site_id or "",
+            "device": self.id,
+            "type": self.type,
+        }
+
+    def template_vars(self) -> dict[str, str]:
+        """Placeholders for summaries."""
+        return {
+            "device": self.id,
+            "device_name": self.name,
+            "site": self.site_id or "",
+            "site_name": self.site_name or self.commune_name,
+            "commune": self.commune_code,
+            "commune_name": self.commune_name,
+            "type": self.type,
+            "type_vi": self.type_vi,
+            "type_en": self.type_en,
+        }
+
+
+def load_devices(conn: psycopg.Connection, ids: Iterable[str]) -> dict[str, DeviceInfo]:
+    """Device facts for the given ids (one query)."""
+    rows = conn.execute(DEVICE_INFO_SQL, {"ids": sorted(set(ids))}).fetchall()
+    return {row[0]: DeviceInfo(*row) for row in rows}
+
+
+class _Lenient(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    """Fill ``{placeholders}``; unknown ones stay visible instead of failing the alert."""
+    try:
+        return string.Formatter().vformat(template, (), _Lenient(values))
+    except (ValueError, IndexError, KeyError) as exc:
+        log.warning("bad summary template %r: %s", template, exc)
+        return template
+
+
+def impact_text(impact: Mapping[str, int], lang: str) -> str:
+    """``12 camera, 5 cụm loa`` / ``12 cameras, 5 loudspeakers``."""
+    parts = []
+    order = [t for t in IMPACT_ORDER if t in impact] + sorted(set(impact) - set(IMPACT_ORDER))
+    for device_type in order:
+        count = impact[device_type]
+        vi, one, many = IMPACT_NOUNS.get(device_type, (device_type, device_type, device_type))
+        if lang == "vi":
+            parts.append(f"{count} {vi}")
+        else:
+            parts.append(f"{count} {one if count == 1 else many}")
+    return ", ".join(parts)
+
+
+def root_cause_summaries(device: DeviceInfo, impact: Mapping[str, int]) -> tuple[str, str]:
+    """The root-cause alert's summary naming the impact."""
+    vi = f"{device.type_vi} {device.name} mất kết nối"
+    en = f"{device.type_en} {device.name} down"
+    if impact:
+        vi += f": {impact_text(impact, 'vi')} không truy cập được"
+        en += f": {impact_text(impact, 'en')} unreachable"
+    return vi, en
