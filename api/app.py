@@ -1,0 +1,149 @@
+"""The FastAPI application factory: pool in the lifespan, routers, hardening, offline docs."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import fastapi_offline
+import psycopg_pool
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import __doc__ as api_doc
+from api.middleware import BodyLimit, Metrics
+from api.models.common import ERRORS
+from api.probes import SchemaCheck
+from api.ratelimit import RateLimiter
+from api.routes import (
+    admin,
+    alerts,
+    communes,
+    device_data,
+    devices,
+    health,
+    overview,
+    registry_import,
+    silences,
+    sites,
+)
+from api.settings import ApiSettings
+from ioc import __version__
+
+log = logging.getLogger(__name__)
+STATIC = Path(fastapi_offline.__file__).parent / "static"
+
+
+def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
+    return psycopg_pool.ConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        timeout=settings.db_pool_timeout_s,
+        kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+        name="ioc-api",
+        open=False,
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(psycopg_pool.PoolTimeout)
+    def pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("no database connection for %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": "database busy or unavailable; retry"}, status_code=503)
+
+    @app.exception_handler(Exception)
+    def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s in %s %s", ref, request.method, request.url.path)
+        return JSONResponse({"detail": f"internal error (reference {ref})"}, status_code=500)
+
+
+def _add_docs(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="IOC API",
+            swagger_js_url="/static/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="IOC API",
+            redoc_js_url="/static/redoc.standalone.js",
+            redoc_favicon_url="/static/favicon.png",
+            with_google_fonts=False,
+        )
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """Build the API; the database pool opens (and is checked) when the app starts."""
+    pool = _pool(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        with _opened(pool):
+            yield
+
+    app = FastAPI(
+        title="Commune IOC API",
+        version=__version__,
+        description=api_doc or "",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.pool = pool
+    app.state.limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_limit_storage)
+    app.state.schema = SchemaCheck(settings.database_url)
+    app.state.registry = CollectorRegistry()
+    v1 = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
+    for module in (communes, sites, registry_import, devices, device_data, alerts, silences):
+        v1.include_router(module.router)
+    v1.include_router(overview.router)
+    v1.include_router(admin.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    _add_error_handlers(app)
+    _add_docs(app)
+    app.add_middleware(BodyLimit, limit=settings.api_body_limit_bytes)
+    app.add_middleware(Metrics, registry=app.state.registry)
+    return app
+
+
+@contextmanager
+def _opened(pool: psycopg_pool.ConnectionPool) -> Iterator[None]:
+    pool.open()
+    try:
+        pool.wait(timeout=10)
+        yield
+    finally:
+        pool.close()

@@ -1,0 +1,143 @@
+"""`ioc api` (serve the REST API with uvicorn) and `ioc users` (API users and tokens)."""
+
+from __future__ import annotations
+
+import click
+
+from api import security
+from api.settings import ApiSettings
+
+
+@click.command()
+@click.option("--host", default=None, help="Listen address (default IOC_API_HOST).")
+@click.option("--port", type=int, default=None, help="Listen port (default IOC_API_PORT).")
+def command(host: str | None, port: int | None) -> None:
+    """Serve the REST API (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+    from ioc import migrate
+
+    settings = ApiSettings()
+    migrate.require_current(settings.database_url)
+    app = create_app(settings)
+    click.echo(f"API on http://{host or settings.api_host}:{port or settings.api_port}/docs")
+    uvicorn.run(
+        app,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+@click.group()
+def users() -> None:
+    """API users and their bearer tokens."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option(
+    "--role", type=click.Choice(security.ROLES), required=True, help="What the user may do."
+)
+@click.option(
+    "--commune", "communes", multiple=True, help="Limit the user to this commune (repeatable)."
+)
+@click.option(
+    "--expires-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Token lifetime in days (default IOC_API_TOKEN_DAYS; 0 = never expires).",
+)
+def create(name: str, role: str, communes: tuple[str, ...], expires_days: int | None) -> None:
+    """Create a user and print their token once (it is stored only as a digest)."""
+    from ioc.db import connect
+
+    settings = ApiSettings()
+    for code in communes:
+        if not (len(code) == 5 and code.isdigit()):
+            raise click.BadParameter(
+                f"{code!r} is not a 5-digit commune code", param_hint="--commune"
+            )
+    days = security.expiry_days(expires_days, settings.api_token_days)
+    with connect(settings.database_url) as conn:
+        try:
+            token, expires = security.create_user(conn, name, role, list(communes), days)
+        except security.UserError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit(conn, "create", name, {"role": role, "communes": list(communes)})
+    click.echo(f"user {name} ({role}) created; token expires {expires or 'never'}")
+    click.echo("token (shown once):")
+    click.echo(token)
+
+
+@users.command("list")
+def list_() -> None:
+    """List users with their role, communes, tokens and last use."""
+    from ioc.db import connect
+
+    settings = ApiSettings()
+    with connect(settings.database_url) as conn:
+        rows = security.list_users(conn)
+    click.echo(f"{'NAME':20} {'ROLE':11} {'COMMUNES':18} {'TOKENS':6} {'EXPIRES':26} STATUS")
+    for u in rows:
+        status = "revoked" if u.revoked_at else "active"
+        communes = ",".join(u.communes) or "all"
+        expires = u.expires_at.isoformat(timespec="seconds") if u.expires_at else "-"
+        click.echo(
+            f"{u.name:20} {u.role:11} {communes:18} {u.active_tokens:<6} {expires:26} {status}"
+        )
+
+
+@users.command("revoke")
+@click.argument("name")
+def revoke(name: str) -> None:
+    """Revoke a user and every token of theirs."""
+    from ioc.db import connect
+
+    settings = ApiSettings()
+    with connect(settings.database_url) as conn:
+        try:
+            security.revoke_user(conn, name)
+        except security.UserError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit(conn, "revoke", name, {})
+    click.echo(f"user {name} revoked")
+
+
+@users.command("rotate")
+@click.argument("name")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Lifetime of the new token in days (default IOC_API_TOKEN_DAYS; 0 = never).",
+)
+def rotate(name: str, expires_days: int | None) -> None:
+    """Revoke a user's tokens and print a new one once."""
+    from ioc.db import connect
+
+    settings = ApiSettings()
+    days = security.expiry_days(expires_days, settings.api_token_days)
+    with connect(settings.database_url) as conn:
+        try:
+            token, expires = security.rotate_token(conn, name, days)
+        except security.UserError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit(conn, "rotate", name, {})
+    click.echo(f"new token for {name}; expires {expires or 'never'}; old tokens revoked")
+    click.echo("token (shown once):")
+    click.echo(token)
+
+
+def _audit(conn: object, action: str, name: str, details: dict[str, object]) -> None:
+    import getpass
+
+    import psycopg
+
+    from api import audit
+
+    assert isinstance(conn, psycopg.Connection)
+    audit.record(conn, f"cli:{getpass.getuser()}", action, "user", name, None, details)
+    conn.commit()

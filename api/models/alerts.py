@@ -1,0 +1,139 @@
+"""Alerts, their timeline, acknowledgement and assignment; silences."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+
+from api.models.common import Input, Timestamp
+
+AlertStateFilter = Literal["pending", "firing", "resolved", "suppressed", "open"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class AlertPublic(BaseModel):
+    """An alert; ``suppressed`` is true when topology or a silence mutes it."""
+
+    id: int
+    fingerprint: str
+    rule: str
+    kind: str
+    severity: str
+    state: str
+    suppressed: bool
+    device_id: str | None
+    commune_code: str | None
+    site_id: str | None
+    device_type: str | None
+    labels: dict[str, Any]
+    annotations: dict[str, Any]
+    summary: str
+    summary_en: str
+    value: float | None
+    started_at: Timestamp
+    fired_at: Timestamp | None
+    resolved_at: Timestamp | None
+    suppressed_by: int | None
+    silenced_by: list[int]
+    acknowledged_at: Timestamp | None
+    acknowledged_by: str | None
+    ack_note: str | None
+    assignee: str | None
+    escalation_level: int
+    updated_at: Timestamp
+
+
+class AlertsPublic(BaseModel):
+    """A page of alerts, newest first."""
+
+    data: list[AlertPublic]
+    count: int
+    limit: int
+    offset: int
+
+
+class HistoryEntry(BaseModel):
+    """One step of an alert's timeline."""
+
+    time: Timestamp
+    action: str
+    actor: str | None
+    note: str | None
+    data: dict[str, Any]
+
+
+class AlertDetail(AlertPublic):
+    """An alert with its full timeline."""
+
+    timeline: list[HistoryEntry]
+
+
+class AlertAck(Input):
+    """An acknowledgement."""
+
+    note: str = Field("", max_length=2000)
+
+
+class AlertAssign(Input):
+    """Who handles the alert (null to unassign)."""
+
+    assignee: str | None = Field(min_length=1, max_length=100)
+
+
+class Matcher(Input):
+    """One label condition; all matchers of a silence must hold."""
+
+    label: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    op: Literal["=", "!=", "=~", "!~"] = "="
+    value: str = Field(max_length=200)
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> Matcher:
+        if self.op in ("=~", "!~"):
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"value is not a valid regular expression: {exc}") from None
+        return self
+
+
+class SilenceCreate(Input):
+    """A silence or maintenance window; alerts matching every matcher are muted."""
+
+    matchers: list[Matcher] = Field(min_length=1, max_length=20)
+    starts_at: AwareDatetime | None = Field(None, description="Default: now.")
+    ends_at: AwareDatetime
+    comment: str = Field(min_length=1, max_length=1000)
+
+    @field_validator("ends_at")
+    @classmethod
+    def _future(cls, value: AwareDatetime) -> AwareDatetime:
+        if value <= datetime.now(UTC):
+            raise ValueError("ends_at must be in the future")
+        return value
+
+
+class SilencePublic(BaseModel):
+    """A silence with its current state."""
+
+    id: int
+    matchers: list[dict[str, Any]]
+    starts_at: Timestamp
+    ends_at: Timestamp
+    created_by: str
+    comment: str
+    created_at: Timestamp
+    expired_at: Timestamp | None
+    state: Literal["pending", "active", "expired"]
+
+
+class SilencesPublic(BaseModel):
+    """A page of silences, newest first."""
+
+    data: list[SilencePublic]
+    count: int
+    limit: int
+    offset: int

@@ -1,0 +1,36 @@
+"""Shared model pieces: strict input config, RFC 3339 timestamps, errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+COMMUNE_PATTERN = r"^[0-9]{5}$"
+
+# RFC 3339 with an explicit numeric offset (e.g. 2026-11-22T19:26:40+00:00), never naive.
+Timestamp = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields are refused (no mass assignment)."""
+
+    model_config = STRICT
+
+
+class Message(BaseModel):
+    """An error or status message."""
+
+    detail: str
+
+
+ERRORS = {
+    401: {"model": Message, "description": "Missing, invalid, expired or revoked token"},
+    403: {"model": Message, "description": "Role not allowed"},
+    404: {"model": Message, "description": "Not found (or outside your communes)"},
+    413: {"model": Message, "description": "Request body too large"},
+    429: {"model": Message, "description": "Rate limit exceeded"},
+}

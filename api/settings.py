@@ -1,0 +1,65 @@
+"""Settings of the REST API (``IOC_API_*`` and friends), read when ``ioc api`` starts."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from ioc.settings import ENV_CONFIG
+
+
+class ApiSettings(BaseSettings):
+    """Where the API listens, its limits, and how long tokens live."""
+
+    model_config = ENV_CONFIG
+
+    database_url: str = Field(
+        "postgresql://postgres@localhost:5432/ioc",
+        description="PostgreSQL URL of the IOC database (libpq form).",
+    )
+    mqtt_url: str = Field(
+        "mqtt://localhost:1883", description="Broker checked by /readyz (mqtt:// or mqtts://)."
+    )
+    db_pool_size: int = Field(8, ge=1, description="Maximum database connections of the API.")
+    db_pool_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a request waits for a free database connection (503)."
+    )
+    api_host: str = Field("127.0.0.1", description="Address `ioc api` listens on.")
+    api_port: int = Field(8000, ge=1, le=65535, description="TCP port `ioc api` listens on.")
+    api_workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    api_body_limit_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    api_rate_limit: str = Field(
+        "600/minute",
+        description="Requests allowed per token (per client address when unauthenticated), "
+        "in the `limits` notation, e.g. '600/minute' or '20/second;600/minute'.",
+    )
+    api_rate_limit_storage: str = Field(
+        "memory://",
+        description="Rate-limit counter storage URI of the `limits` library (memory:// per "
+        "process; redis://host:6379 to share counters between API instances).",
+    )
+    api_page_default: int = Field(50, ge=1, description="Page size when `limit` is not given.")
+    api_page_max: int = Field(500, ge=1, description="Largest page size accepted for `limit`.")
+    api_telemetry_max_days: int = Field(
+        400, ge=1, description="Longest time range of a telemetry query, in days."
+    )
+    api_telemetry_max_points: int = Field(
+        2000, ge=10, description="Most points per metric a telemetry query may return."
+    )
+    api_raw_max_step_s: int = Field(
+        300,
+        ge=1,
+        description="Steps shorter than this read raw telemetry; longer ones read the 5-minute "
+        "or hourly rollups when they exist.",
+    )
+    api_token_days: int = Field(
+        90, ge=1, description="Default lifetime of a new API token in days (`--expires-days`)."
+    )
+    api_timezone: str = Field(
+        "Asia/Ho_Chi_Minh", description="Time zone of 'today' in /overview availability."
+    )
+    api_readyz_timeout_s: float = Field(
+        2.0, gt=0, description="Timeout of each /readyz check (database, broker)."
+    )
