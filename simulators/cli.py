@@ -163,3 +163,69 @@ def simulate(
         click.echo(json.dumps(summary, ensure_ascii=False))
     if left:
         sys.exit(1)
+
+
+@click.command()
+@click.argument(
+    "scenario_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--speed", type=click.FloatRange(min=0.001), help="Override the scenario's speed.")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "alerts", "data"]),
+    default="auto",
+    show_default=True,
+    help="What to check: incidents (alert engine) or fault evidence in the data.",
+)
+@click.option(
+    "--register/--no-register",
+    default=True,
+    show_default=True,
+    help="Import the scenario's registry into IOC_DATABASE_URL first.",
+)
+@click.option("--check-only", is_flag=True, help="Only validate the scenario file.")
+def drill(scenario_path: Path, speed: float | None, mode: str, register: bool, check_only: bool) -> None:  # fmt: skip
+    """Run a fault scenario against the running stack and check the expected outcome."""
+    from simulators.drill import run_drill, scenario_registry
+    from simulators.fleet import Fleet
+    from simulators.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(scenario_path)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from exc
+    registry_path = scenario_registry(scenario, scenario_path, DEMO_REGISTRY)
+    registry, source = load_registry(registry_path, None)
+    if check_only:
+        from simulators.world import World
+
+        world = World(registry, scenario.seed, 0.0, random_faults=False)
+        try:
+            for step in scenario.faults:
+                world.inject(step.fault, step.target, step.seconds, step.at_s, step.params)
+        except ValueError as exc:
+            raise click.ClickException(f"{scenario_path}: {exc}") from exc
+        click.echo(f"{scenario_path}: ok ({len(scenario.faults)} fault(s))")
+        return
+    settings, sim = Settings(), SimulatorSettings()
+    if register:
+        click.echo(
+            f"registered {source}: " + register_registry(settings.database_url, registry, source)
+        )
+    target = MqttTarget(settings.mqtt_url)
+    eff_speed = speed or scenario.speed
+    click.echo(
+        f"drill {scenario.name!r}: {len(scenario.faults)} fault(s) over "
+        f"{scenario.duration_s / 60:g} simulated minutes at {eff_speed:g}× "
+        f"(~{scenario.duration_s / eff_speed:.0f} s)"
+    )
+    try:
+        result = run_drill(
+            scenario, registry, settings.database_url,
+            lambda world, clock: Fleet(world, clock, target, "device", sim.sim_keepalive_s, sim.sim_max_inflight),
+            mode, speed, sim.sim_drill_poll_s, sim.sim_drill_grace_s,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.ClickException(f"{scenario_path}: {exc}") from exc
+    click.echo(result.report(scenario.name))
+    sys.exit(0 if result.ok else 1)
