@@ -1,0 +1,98 @@
+"""Maintenance windows for availability: silences whose matchers select devices only.
+
+The JSON shape is the alert engine's (``silences.matchers`` = ``[{label, op, value}]``,
+``recurrence`` = ``{every: daily|weekly, start, end, days, tz}``); it is re-read here rather
+than imported so storage does not depend on the alert engine. A silence with a matcher on any
+other label (rule, severity) mutes alerts but is not a maintenance window.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from storage.intervals import Spans, intersect, merge
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LABEL_ALIASES = {
+    "commune": "commune",
+    "commune_code": "commune",
+    "site": "site",
+    "site_id": "site",
+    "device": "device",
+    "device_id": "device",
+    "type": "type",
+    "device_type": "type",
+}
+SILENCES_BETWEEN = """
+SELECT matchers, starts_at, least(ends_at, coalesce(expired_at, ends_at)), recurrence
+FROM silences
+WHERE starts_at < %(hi)s AND least(ends_at, coalesce(expired_at, ends_at)) > %(lo)s
+"""
+
+
+def _matches(matcher: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    actual = labels.get(LABEL_ALIASES.get(str(matcher.get("label")), ""), "")
+    op, value = matcher.get("op", "="), str(matcher.get("value", ""))
+    if op == "=":
+        return actual == value
+    if op == "!=":
+        return actual != value
+    try:
+        found = re.fullmatch(value, actual) is not None
+    except re.error:
+        return False
+    return found if op == "=~" else not found
+
+
+def _recurring(rec: Mapping[str, Any], lo: float, hi: float) -> Spans:
+    """Windows of a daily/weekly recurrence overlapping [lo, hi)."""
+    zone = ZoneInfo(str(rec.get("tz") or "Asia/Ho_Chi_Minh"))
+    start, end = time.fromisoformat(str(rec["start"])), time.fromisoformat(str(rec["end"]))
+    days = set(rec.get("days") or [])
+    weekly = rec.get("every") == "weekly"
+    first: date = datetime.fromtimestamp(lo, zone).date() - timedelta(days=1)
+    last: date = datetime.fromtimestamp(hi, zone).date()
+    out: Spans = []
+    day = first
+    while day <= last:
+        if not weekly or WEEKDAYS[day.weekday()] in days:
+            begin = datetime.combine(day, start, zone)
+            finish = datetime.combine(day, end, zone)
+            if finish <= begin:
+                finish += timedelta(days=1)
+            out.append((begin.timestamp(), finish.timestamp()))
+        day += timedelta(days=1)
+    return merge(out)
+
+
+class MaintenanceWindows:
+    """The device-scoped silences overlapping one period, queried once."""
+
+    def __init__(self, conn: psycopg.Connection, lo: float, hi: float) -> None:
+        self.lo, self.hi = lo, hi
+        rows = conn.execute(
+            SILENCES_BETWEEN,
+            {"lo": datetime.fromtimestamp(lo, UTC), "hi": datetime.fromtimestamp(hi, UTC)},
+        ).fetchall()
+        self.silences: list[tuple[list[Mapping[str, Any]], Spans]] = []
+        for matchers, starts, ends, rec in rows:
+            if not matchers or any(m.get("label") not in LABEL_ALIASES for m in matchers):
+                continue
+            spans = [(max(lo, starts.timestamp()), min(hi, ends.timestamp()))]
+            if rec:
+                spans = intersect(spans, _recurring(rec, lo, hi))
+            self.silences.append((matchers, merge(spans)))
+
+    def for_device(self, labels: Mapping[str, str]) -> Spans:
+        """Union of the windows whose matchers all select this device."""
+        out: Spans = []
+        for matchers, spans in self.silences:
+            if all(_matches(m, labels) for m in matchers):
+                out.extend(spans)
+        return merge(out)

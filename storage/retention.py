@@ -1,0 +1,209 @@
+"""Retention and partitions: drop whole expired partitions, create future ones, trim history.
+
+Plain PostgreSQL: a partition is dropped once its whole range is older than the horizon
+(detached CONCURRENTLY first, so ingest is never blocked behind an ACCESS EXCLUSIVE lock);
+nothing newer than the horizon is ever touched, and raw telemetry is never deleted row by row.
+Small history tables (quarantine, status and reachability changes, availability) are trimmed
+with DELETE, keeping each device's last change before the horizon so its state stays known.
+TimescaleDB: compression and retention policies do the same (``apply_timescale_policies``).
+Safe to run twice or concurrently: one run at a time holds an advisory lock, others skip.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from storage.rollups import is_timescale
+from storage.settings import StorageSettings
+
+log = logging.getLogger(__name__)
+
+RETENTION_LOCK = 4242402
+
+LIST_PARTITIONS = """
+SELECT c.relname,
+       (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz,
+       i.inhdetachpending
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = to_regclass(%(parent)s)
+ORDER BY 2
+"""
+ENSURE_DAILY = "SELECT ioc_ensure_partitions(%(parent)s, %(lo)s, %(hi)s)"
+ENSURE_STEP = "SELECT storage_ensure_partitions(%(parent)s, %(lo)s, %(hi)s, %(step)s)"
+DELETE_QUARANTINE = """
+DELETE FROM quarantine WHERE id IN (
+    SELECT id FROM quarantine WHERE last_received_at < %(horizon)s LIMIT 10000)
+"""
+# Keep the newest change at or before the horizon per device: it is the state at the horizon.
+TRIM_CHANGES = """
+DELETE FROM {table} c
+WHERE c.time < %(horizon)s
+  AND EXISTS (SELECT 1 FROM {table} n
+              WHERE n.device_id = c.device_id AND n.time > c.time AND n.time <= %(horizon)s)
+"""
+DELETE_AVAILABILITY = "DELETE FROM availability_daily WHERE day < %(day)s"
+DELETE_STALE_DIRTY = "DELETE FROM storage_rollup_dirty WHERE bucket < %(horizon)s"
+
+# (parent table, settings attribute with its retention in days, partition step)
+PLAIN_TABLES = (
+    ("telemetry_points", "raw", "1 day"),
+    ("device_events", "events", "1 day"),
+    ("telemetry_rollup_5m", "5m", "1 month"),
+    ("telemetry_rollup_1h", "1h", "1 year"),
+)
+
+
+@dataclass
+class RetentionResult:
+    """What one retention run did."""
+
+    skipped: bool = False
+    created: int = 0
+    dropped: list[str] = field(default_factory=list)
+    deleted_rows: dict[str, int] = field(default_factory=dict)
+
+
+def retention_days(settings: StorageSettings) -> dict[str, int]:
+    """Days kept per resolution/table family."""
+    return {
+        "raw": settings.retention_raw_days or 30,
+        "events": settings.retention_events_days,
+        "5m": settings.retention_5m_days,
+        "1h": settings.retention_1h_days,
+    }
+
+
+def run(
+    conn: psycopg.Connection, settings: StorageSettings, now: datetime | None = None
+) -> RetentionResult:
+    """Create partitions ahead, drop expired ones, trim history (autocommit connection)."""
+    if not conn.autocommit:
+        raise ValueError("retention.run needs an autocommit connection")
+    now = now or datetime.now(UTC)
+    row = conn.execute("SELECT pg_try_advisory_lock(%(k)s)", {"k": RETENTION_LOCK}).fetchone()
+    if not (row and row[0]):
+        log.info("retention already running elsewhere; skipped")
+        return RetentionResult(skipped=True)
+    try:
+        conn.execute(
+            "SELECT set_config('lock_timeout', %(t)s, false)",
+            {"t": f"{int(settings.retention_lock_timeout_s * 1000)}ms"},
+        )
+        result = RetentionResult()
+        if not is_timescale(conn):
+            result.created = ensure_ahead(conn, settings, now)
+            days = retention_days(settings)
+            for parent, key, _ in PLAIN_TABLES:
+                result.dropped += drop_expired(conn, parent, now - timedelta(days=days[key]))
+        result.deleted_rows = trim_history(conn, settings, now)
+        return result
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%(k)s)", {"k": RETENTION_LOCK})
+        conn.execute("RESET lock_timeout")
+
+
+def ensure_ahead(conn: psycopg.Connection, settings: StorageSettings, now: datetime) -> int:
+    """Create daily raw/event partitions and rollup partitions ahead of ``now``."""
+    ahead = timedelta(days=settings.partitions_ahead_days or 14)
+    created = 0
+    for parent, _, step in PLAIN_TABLES:
+        if step == "1 day":
+            params = {"parent": parent, "lo": now.date(), "hi": (now + ahead).date()}
+            row = conn.execute(ENSURE_DAILY, params).fetchone()
+        else:
+            params = {"parent": parent, "lo": now, "hi": now + ahead, "step": step}
+            row = conn.execute(ENSURE_STEP, params).fetchone()
+        created += row[0] if row else 0
+    return created
+
+
+def drop_expired(conn: psycopg.Connection, parent: str, horizon: datetime) -> list[str]:
+    """Detach and drop every partition of ``parent`` whose upper bound is <= ``horizon``."""
+    dropped = []
+    for name, upper, pending in conn.execute(LIST_PARTITIONS, {"parent": parent}).fetchall():
+        if upper is None or upper > horizon:
+            continue
+        mode = "FINALIZE" if pending else "CONCURRENTLY"
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {} " + mode).format(
+                sql.Identifier(parent), sql.Identifier(name)
+            )
+        )
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+        log.info("dropped partition %s (up to %s)", name, upper)
+        dropped.append(name)
+    return dropped
+
+
+def trim_history(
+    conn: psycopg.Connection, settings: StorageSettings, now: datetime
+) -> dict[str, int]:
+    """Delete expired quarantine, status/reachability changes and availability rows."""
+    deleted: dict[str, int] = {}
+    horizon = now - timedelta(days=settings.retention_quarantine_days)
+    total = 0
+    while (n := conn.execute(DELETE_QUARANTINE, {"horizon": horizon}).rowcount) > 0:
+        total += n
+    deleted["quarantine"] = total
+    horizon = now - timedelta(days=settings.retention_status_days)
+    for table in ("device_status_changes", "device_reachability_changes"):
+        query = sql.SQL(TRIM_CHANGES).format(table=sql.Identifier(table))
+        deleted[table] = conn.execute(query, {"horizon": horizon}).rowcount
+    day = (now - timedelta(days=settings.retention_availability_days)).date()
+    deleted["availability_daily"] = conn.execute(DELETE_AVAILABILITY, {"day": day}).rowcount
+    if not is_timescale(conn):
+        raw = now - timedelta(days=settings.retention_raw_days or 30)
+        conn.execute(DELETE_STALE_DIRTY, {"horizon": raw})
+    return deleted
+
+
+TS_COMPRESS = """
+ALTER TABLE telemetry_points SET (timescaledb.compress,
+    timescaledb.compress_segmentby = 'device_key, metric_id',
+    timescaledb.compress_orderby = 'time DESC')
+"""
+TS_REMOVE_COMPRESSION = "SELECT remove_compression_policy('telemetry_points', if_exists => true)"
+TS_ADD_COMPRESSION = "SELECT add_compression_policy('telemetry_points', %(after)s::interval)"
+TS_REMOVE_RETENTION = "SELECT remove_retention_policy(%(rel)s, if_exists => true)"
+TS_ADD_RETENTION = "SELECT add_retention_policy(%(rel)s, %(keep)s::interval)"
+TS_REMOVE_CAGG = "SELECT remove_continuous_aggregate_policy(%(rel)s, if_exists => true)"
+TS_ADD_CAGG = """
+SELECT add_continuous_aggregate_policy(%(rel)s, start_offset => %(start)s::interval,
+    end_offset => %(end)s::interval, schedule_interval => %(every)s::interval)
+"""
+
+
+def apply_timescale_policies(conn: psycopg.Connection, settings: StorageSettings) -> None:
+    """(Re)install compression, retention and refresh policies from the settings."""
+    days = retention_days(settings)
+    raw_days = days["raw"]
+    every = f"{int(settings.rollup_interval_s)} seconds"
+    with conn.transaction():
+        conn.execute(TS_COMPRESS)
+        conn.execute(TS_REMOVE_COMPRESSION)
+        conn.execute(TS_ADD_COMPRESSION, {"after": f"{settings.compress_after_days} days"})
+        for rel, key in (
+            ("telemetry_points", "raw"),
+            ("device_events", "events"),
+            ("telemetry_cagg_5m", "5m"),
+            ("telemetry_cagg_1h", "1h"),
+        ):
+            conn.execute(TS_REMOVE_RETENTION, {"rel": rel})
+            conn.execute(TS_ADD_RETENTION, {"rel": rel, "keep": f"{days[key]} days"})
+        # Refresh windows stay inside raw retention, so dropped raw never erases aggregates.
+        for rel, end in (("telemetry_cagg_5m", settings.rollup_lag_s), ("telemetry_cagg_1h", 3600)):
+            conn.execute(TS_REMOVE_CAGG, {"rel": rel})
+            conn.execute(
+                TS_ADD_CAGG,
+                {
+                    "rel": rel,
+                    "start": f"{raw_days - 1} days",
+                    "end": f"{int(end)} seconds",
+                    "every": every,
+                },
+            )
