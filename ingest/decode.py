@@ -121,10 +121,25 @@ def metric_value(info: MetricInfo, raw: bool | float | str) -> float:
     return raw
 
 
-def _validation_reject(exc: ValidationError) -> _Reject:
+class _NonFinite(Exception):
+    pass
+
+
+def _non_finite(token: str) -> None:
+    raise _NonFinite(token)
+
+
+def _validation_reject(exc: ValidationError, text: str) -> _Reject:
     errors = exc.errors(include_url=False, include_input=False)
     types = {e["type"] for e in errors}
     if "json_invalid" in types:
+        # NaN / Infinity are not JSON; say so rather than "invalid JSON" when that is the cause.
+        try:
+            json.loads(text, parse_constant=_non_finite)
+        except _NonFinite as token:
+            return _Reject(Reason.INVALID_NUMBER, f"{token} is not a JSON number")
+        except ValueError:
+            pass
         return _Reject(Reason.INVALID_JSON, errors[0]["msg"])
     if "finite_number" in types:
         where = next(e["loc"] for e in errors if e["type"] == "finite_number")
@@ -247,8 +262,12 @@ def decode(
         else:
             _status(out, text, received_at, limits)
     except ValidationError as exc:
-        rej = _validation_reject(exc)
+        rej = _validation_reject(exc, text)
         return Rejected(rej.reason, rej.detail, device_id)
     except _Reject as rej:
         return Rejected(rej.reason, rej.detail, device_id)
+    except Exception as exc:  # a decoder bug must not stop ingest: quarantine, say what
+        return Rejected(
+            Reason.SCHEMA, f"undecodable payload ({type(exc).__name__}: {exc})", device_id
+        )
     return out

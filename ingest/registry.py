@@ -11,6 +11,7 @@ from devices.catalogue import CATALOGUE
 SELECT_DEVICES = """
 SELECT id, key, type, commune_code, decommissioned_at IS NOT NULL FROM devices
 """
+SELECT_DEVICE = SELECT_DEVICES + " WHERE id = %(id)s"
 SELECT_METRICS = "SELECT name, id FROM metrics"
 
 
@@ -72,3 +73,10 @@ def load_view(conn: psycopg.Connection) -> RegistryView:
     metric_ids: dict[str, int] = dict(conn.execute(SELECT_METRICS).fetchall())
     conn.rollback()
     return build_view(devices, metric_ids)
+
+
+def load_device(conn: psycopg.Connection, device_id: str) -> DeviceInfo | None:
+    """Read one device (a device imported since the last full load), or None."""
+    row = conn.execute(SELECT_DEVICE, {"id": device_id}).fetchone()
+    conn.rollback()
+    return DeviceInfo(*row) if row else None

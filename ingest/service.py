@@ -19,10 +19,10 @@ import psycopg
 from prometheus_client import start_http_server
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, wait_exponential
 
-from ingest.decode import Limits, decode
+from ingest.decode import Limits, decode, parse_topic
 from ingest.mqtt import Consumer, Inbound
 from ingest.reasons import Reason, Rejected
-from ingest.registry import RegistryView, load_view
+from ingest.registry import RegistryView, load_device, load_view
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from ingest.writer import Item, WriteResult, prepare, write_items
@@ -32,6 +32,9 @@ from ioc.migrate import ensure_partitions
 from ioc.settings import MqttTarget, Settings
 
 log = logging.getLogger(__name__)
+
+# Database lookups of unknown device ids per batch (a flood of random ids stays cheap).
+MAX_LOOKUPS_PER_BATCH = 50
 
 # Errors after which the same batch is retried on a fresh connection (never acked meanwhile).
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable)
@@ -54,6 +57,8 @@ class IngestService:
         self._conn: psycopg.Connection | None = None
         self._view = RegistryView({}, {}, {})
         self._refreshed_at = 0.0
+        self._unknown: dict[str, float] = {}  # unknown device id -> monotonic time of lookup
+        self._lookups_left = MAX_LOOKUPS_PER_BATCH
         self._threads: list[threading.Thread] = []
         self._http: Any = None
 
@@ -145,6 +150,7 @@ class IngestService:
         started = time.time()
         if started - self._refreshed_at > self.ingest.registry_refresh_s:
             self._refresh_registry(quiet=True)
+        self._lookups_left = MAX_LOOKUPS_PER_BATCH
         items = [self._decode(m) for m in batch]
         result = self._write_with_retry(items)
         if result is None:
@@ -167,11 +173,35 @@ class IngestService:
         if (
             isinstance(result, Rejected)
             and result.reason is Reason.UNKNOWN_DEVICE
-            and time.time() - self._refreshed_at >= self.ingest.unknown_refresh_min_s
-            and self._refresh_registry(quiet=True)
+            and self._lookup_device(msg.topic)
         ):
             result = decode(msg.topic, msg.payload, received_at, self._view, self.limits, prefix)
         return Item(msg.topic, msg.payload, received_at, result)
+
+    def _lookup_device(self, topic: str) -> bool:
+        """Look an unknown device up (rate limited per id and per batch); True if found."""
+        parts = parse_topic(topic, self.ingest.topic_prefix)
+        if parts is None or self._lookups_left <= 0:
+            return False
+        device_id = parts[1]
+        now = time.monotonic()
+        if now - self._unknown.get(device_id, -1e9) < self.ingest.unknown_refresh_min_s:
+            return False
+        self._lookups_left -= 1
+        try:
+            info = load_device(self._connection(), device_id)
+        except TRANSIENT as exc:
+            self._drop_connection()
+            log.warning("device lookup failed: %s", exc)
+            return False
+        if info is None:
+            if len(self._unknown) > 100_000:
+                self._unknown.clear()
+            self._unknown[device_id] = now
+            return False
+        self._unknown.pop(device_id, None)
+        self._view.devices[device_id] = info
+        return True
 
     def _refresh_registry(self, quiet: bool = False) -> bool:
         self._refreshed_at = time.time()
@@ -234,7 +264,7 @@ class IngestService:
                 return result
             except TRANSIENT:
                 raise
-            except psycopg.Error as exc:
+            except Exception as exc:  # poison: isolate the message(s) the database refuses
                 log.warning("batch of %d failed (%s); writing messages one by one", len(items), exc)
                 conn.rollback()
                 return self._write_each(conn, items)
@@ -258,7 +288,7 @@ class IngestService:
                         one = write_items(conn, [item], truncate=True)
                 except TRANSIENT:
                     raise
-                except psycopg.Error as exc:
+                except Exception as exc:
                     device = getattr(item.result, "device", None)
                     reason = Rejected(
                         Reason.WRITE_FAILED, str(exc).strip()[:500], device.id if device else None

@@ -67,8 +67,8 @@ class IngestSettings(BaseSettings):
     unknown_refresh_min_s: float = Field(
         2.0,
         ge=0,
-        description="On an unknown device, reload the registry at most this often before "
-        "quarantining it (devices imported while ingest runs are accepted within seconds).",
+        description="An unknown device id is looked up in the database at most this often "
+        "(devices imported while ingest runs are accepted within seconds).",
     )
     heartbeat_s: float = Field(
         5.0, gt=0, description="Update this instance's row in `ingest_instances` this often."

@@ -1,0 +1,149 @@
+"""Round trip of every channel through a real broker into a real database."""
+
+from __future__ import annotations
+
+import psycopg
+
+from ingest.mqtt import status_topic
+from ingest.service import IngestService
+from tests.ingest.conftest import Publisher, count, iso, now_minus
+from tests.util import wait_until
+
+
+def test_telemetry_event_status_round_trip(
+    service: IngestService, publisher: Publisher, db: psycopg.Connection
+) -> None:
+    ts = now_minus(5)
+    publisher.send_all(
+        [
+            (
+                publisher.topic("ts-cam-01"),
+                {"ts": iso(ts), "seq": 1, "metrics": {"fps": 24.5, "stream_up": True, "online": 1}},
+            ),
+            (
+                publisher.topic("ts-nvr-01"),
+                {
+                    "ts": int(ts.timestamp() * 1000),
+                    "seq": 7,
+                    "metrics": {"disk_status": "abnormal"},
+                },
+            ),
+            (
+                publisher.topic("ts-spk-01", "event"),
+                {
+                    "ts": iso(ts),
+                    "seq": 3,
+                    "type": "broadcast",
+                    "severity": "warning",
+                    "data": {"result": "missed", "schedule": "sáng-06:00"},
+                },
+            ),
+            (publisher.topic("ts-uplink", "status"), "online"),
+            (publisher.topic("ts-cam-01", "status"), {"state": "offline", "ts": iso(ts)}),
+        ]
+    )
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM device_status_changes") == 2,
+        10,
+        message="status changes",
+    )
+    points = db.execute(
+        "SELECT device_id, metric, value FROM telemetry ORDER BY device_id, metric"
+    ).fetchall()
+    assert points == [
+        ("ts-cam-01", "fps", 24.5),
+        ("ts-cam-01", "online", 1.0),
+        ("ts-cam-01", "stream_up", 1.0),
+        ("ts-nvr-01", "disk_status", 1.0),  # index of "abnormal"
+    ]
+    event = db.execute("SELECT device_id, type, seq, severity, data FROM device_events").fetchone()
+    assert event == (
+        "ts-spk-01",
+        "broadcast",
+        3,
+        "warning",
+        {"result": "missed", "schedule": "sáng-06:00"},
+    )
+    status = dict(
+        db.execute("SELECT device_id, online FROM device_status WHERE online IS NOT NULL")
+    )
+    assert status == {"ts-uplink": True, "ts-cam-01": False}
+    latest = db.execute(
+        "SELECT value, time FROM device_latest WHERE device_id = 'ts-cam-01' AND metric = 'fps'"
+    ).fetchone()
+    assert latest is not None and latest[0] == 24.5 and abs((latest[1] - ts).total_seconds()) < 1e-3
+    seen = db.execute(
+        "SELECT last_seq, messages FROM device_status WHERE device_id = 'ts-nvr-01'"
+    ).fetchone()
+    assert seen == (7, 1)
+    assert count(db, "SELECT count(*) FROM quarantine") == 0
+
+
+def test_readings_duplicates_and_reordering(
+    service: IngestService, publisher: Publisher, db: psycopg.Connection
+) -> None:
+    t = [now_minus(60 - i * 10) for i in range(5)]
+    topic = publisher.topic("ts-uplink")
+    batch = {
+        "readings": [
+            {"ts": iso(t[i]), "seq": 10 + i, "metrics": {"rtt_ms": 10 + i, "loss_pct": 0}}
+            for i in (0, 1, 2)
+        ]
+    }
+    newest = {"ts": iso(t[4]), "seq": 14, "metrics": {"rtt_ms": 99}}
+    older = {"ts": iso(t[3]), "seq": 13, "metrics": {"rtt_ms": 13}}
+    # the newest first, then an older one (out of order), then the same messages again
+    publisher.send_all([(topic, batch), (topic, newest), (topic, older)])
+    publisher.send_all([(topic, batch), (topic, newest)])
+    wait_until(lambda: service.stats.snapshot()["received"] == 5, 10, message="5 messages")
+    assert count(db, "SELECT count(*) FROM telemetry WHERE metric = 'rtt_ms'") == 5
+    assert count(db, "SELECT count(*) FROM telemetry_points") == 8
+    assert service.stats.snapshot()["duplicates"] == 7
+    latest = db.execute(
+        "SELECT value FROM device_latest WHERE device_id = 'ts-uplink' AND metric = 'rtt_ms'"
+    ).fetchone()
+    assert latest == (99.0,)  # newest timestamp wins, not the last arrival
+    assert db.execute(
+        "SELECT last_seq, seq_gaps FROM device_status WHERE device_id = 'ts-uplink'"
+    ).fetchone() == (14, 0)
+
+
+def test_seq_gap_counted(
+    service: IngestService, publisher: Publisher, db: psycopg.Connection
+) -> None:
+    topic = publisher.topic("ts-cam-01")
+    for seq, age in ((1, 30), (2, 20), (5, 10)):
+        publisher.send_all(
+            [(topic, {"ts": iso(now_minus(age)), "seq": seq, "metrics": {"fps": 20}})]
+        )
+        wait_until(
+            lambda s=seq: (
+                count(db, "SELECT last_seq FROM device_status WHERE device_id = 'ts-cam-01'") == s
+            ),
+            10,
+            message=f"seq {seq}",
+        )
+    assert count(db, "SELECT seq_gaps FROM device_status WHERE device_id = 'ts-cam-01'") == 1
+
+
+def test_heartbeat_row_and_birth(
+    service: IngestService, publisher: Publisher, db: psycopg.Connection
+) -> None:
+    publisher.send_all(
+        [(publisher.topic("ts-cam-01"), {"ts": iso(now_minus(1)), "seq": 1, "metrics": {"fps": 1}})]
+    )
+    row = wait_until(
+        lambda: db.execute(
+            "SELECT received, written_rows, heartbeat_at > now() - interval '5 s'"
+            " FROM ingest_instances WHERE instance = %s AND received > 0",
+            (service.ingest.instance,),
+        ).fetchone(),
+        10,
+        message="heartbeat row with counters",
+    )
+    assert row == (1, 1, True)
+    got: list[bytes] = []
+    publisher.client.on_message = lambda _c, _u, m: got.append(m.payload)
+    publisher.client.subscribe(status_topic(service.ingest.instance), qos=1)
+    wait_until(lambda: got, 10, message="retained birth message")
+    assert got[0] == b"online"
