@@ -40,7 +40,7 @@ class EmailChannel(Channel):
         (``Mất kết`` arrives as ``Mấtkết``); ``Header`` keeps spaces inside the encoded words.
         """
         msg = MIMEText(note.rendered.text, "plain", "utf-8")
-        msg["Subject"] = Header(note.rendered.title, "utf-8")
+        msg["Subject"] = Header(note.rendered.title, "utf-8")  # type: ignore[assignment]
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
         msg["Date"] = formatdate(localtime=False)

@@ -224,4 +224,4 @@ def make_notifier(
         "notify_backoff_base_s": 1.0,
         **settings,
     }
-    return build_notifier(pool, NotifySettings(_env_file=None, **values))  # type: ignore[call-arg]
+    return build_notifier(pool, NotifySettings(_env_file=None, **values))

@@ -121,7 +121,7 @@ def test_matchers_and_continue(tmp_path: Path) -> None:
                 ],
                 "default_receiver": "all",
             }
-        ),  # fmt: skip
+        ),
         encoding="utf-8",
     )
     config = load_config(path)
