@@ -134,7 +134,7 @@ def go_float(value: float) -> str:
     _, digits, exponent = d.as_tuple()
     assert isinstance(exponent, int)
     nd, dp = len(digits), len(digits) + exponent
-    eprec = nd if (6 > nd and nd >= dp) else 6
+    eprec = nd if (nd < 6 and nd >= dp) else 6
     exp = dp - 1
     if exp < -4 or exp >= eprec:
         mantissa = "".join(map(str, digits))

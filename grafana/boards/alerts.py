@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grafana.panels import SEVERITY_MAPPING, JSON, dashboard, panel, stat, table, timeseries
+from grafana.panels import JSON, SEVERITY_MAPPING, dashboard, panel, stat, table, timeseries
 from grafana.sql import TZ, alerts_filter
 
 # Grafana's macro regex stops at the first ')': macro arguments must be plain columns.
@@ -135,8 +135,15 @@ def build() -> JSON:
         table(
             "Thiết bị cảnh báo nhiều nhất",
             NOISY_DEVICES,
-            {"device_id": "Mã", "name": "Thiết bị", "device_type": "Loại", "alerts": "Số cảnh báo",
-             "critical": "Nghiêm trọng", "rules": "Số luật", "last_fired": "Lần cuối"},
+            {
+                "device_id": "Mã",
+                "name": "Thiết bị",
+                "device_type": "Loại",
+                "alerts": "Số cảnh báo",
+                "critical": "Nghiêm trọng",
+                "rules": "Số luật",
+                "last_fired": "Lần cuối",
+            },
             description="The devices that raised the most alerts in the range.",
             size=(14, 9),
         ),
@@ -158,9 +165,16 @@ def build() -> JSON:
         table(
             "Lịch sử cảnh báo",
             HISTORY,
-            {"time": "Thời điểm", "severity": "Mức độ", "summary": "Cảnh báo", "action": "Hành động",
-             "actor": "Người thực hiện", "note": "Ghi chú", "device_id": "Thiết bị",
-             "alert_id": "Số"},
+            {
+                "time": "Thời điểm",
+                "severity": "Mức độ",
+                "summary": "Cảnh báo",
+                "action": "Hành động",
+                "actor": "Người thực hiện",
+                "note": "Ghi chú",
+                "device_id": "Thiết bị",
+                "alert_id": "Số",
+            },
             description="Every state change, acknowledgement, assignment and note, newest first.",
             overrides=[SEVERITY_OVERRIDE],
             size=(24, 10),

@@ -76,7 +76,9 @@ def build() -> JSON:
         ),
         timeseries(
             "Tốc độ bit theo địa điểm",
-            metric_series(["bitrate_kbps"], AVG, series="coalesce(s.name, d.site_id, '')", where=cam),
+            metric_series(
+                ["bitrate_kbps"], AVG, series="coalesce(s.name, d.site_id, '')", where=cam
+            ),
             unit="kbps",
             description="Average camera bitrate per site.",
             interval="1m",
@@ -85,10 +87,16 @@ def build() -> JSON:
             "Số camera có luồng video",
             metric_series(
                 ["stream_up"],
-                {"Có luồng": ("count(DISTINCT d.id) FILTER (WHERE t.value >= 1)",
-                              "count(DISTINCT d.id) FILTER (WHERE r.max >= 1)"),
-                 "Mất luồng": ("count(DISTINCT d.id) FILTER (WHERE t.value < 1)",
-                               "count(DISTINCT d.id) FILTER (WHERE r.min < 1)")},
+                {
+                    "Có luồng": (
+                        "count(DISTINCT d.id) FILTER (WHERE t.value >= 1)",
+                        "count(DISTINCT d.id) FILTER (WHERE r.max >= 1)",
+                    ),
+                    "Mất luồng": (
+                        "count(DISTINCT d.id) FILTER (WHERE t.value < 1)",
+                        "count(DISTINCT d.id) FILTER (WHERE r.min < 1)",
+                    ),
+                },
                 where=cam,
             ),
             unit="none",
@@ -126,9 +134,11 @@ def build() -> JSON:
             metric_series(["recording"], MIN, series="d.name", where=nvr),
             description="Recording state per NVR (lowest value in each interval, so a gap "
             "in recording shows).",
-            defaults={"mappings": [bool_mapping("Đang ghi", "Không ghi")],
-                      "color": {"mode": "thresholds"},
-                      "thresholds": thresholds((None, "red"), (1, "green"))},
+            defaults={
+                "mappings": [bool_mapping("Đang ghi", "Không ghi")],
+                "color": {"mode": "thresholds"},
+                "thresholds": thresholds((None, "red"), (1, "green")),
+            },
             options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
             interval="5m",
         ),
@@ -137,8 +147,7 @@ def build() -> JSON:
             metric_series(["disk_used_pct"], MAX, series="d.name", where=nvr),
             unit="percent",
             description="Disk use per NVR (overwrite keeps it below ~95%).",
-            defaults={"min": 0, "max": 100,
-                      "thresholds": thresholds((None, "green"), (95, "red"))},
+            defaults={"min": 0, "max": 100, "thresholds": thresholds((None, "green"), (95, "red"))},
             custom={"thresholdsStyle": {"mode": "line"}},
             interval="5m",
         ),
@@ -176,8 +185,13 @@ def build() -> JSON:
         table(
             "Sự kiện gần nhất",
             EVENT_LIST,
-            {"time": "Thời điểm", "name": "Thiết bị", "type": "Sự kiện",
-             "severity": "Mức độ", "data": "Chi tiết"},
+            {
+                "time": "Thời điểm",
+                "name": "Thiết bị",
+                "type": "Sự kiện",
+                "severity": "Mức độ",
+                "data": "Chi tiết",
+            },
             description="The latest video and storage events.",
         ),
     ]

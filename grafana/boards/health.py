@@ -114,17 +114,24 @@ def build() -> JSON:
             INGEST_NOW,
             description="Ingest processes with a heartbeat in the last minute, and their "
             "largest lag (publish to commit).",
-            defaults={"color": {"mode": "thresholds"},
-                      "thresholds": thresholds((None, "green"))},
+            defaults={"color": {"mode": "thresholds"}, "thresholds": thresholds((None, "green"))},
             overrides=[
-                {"matcher": {"id": "byName", "options": "Tiến trình ingest hoạt động"},
-                 "properties": [{"id": "thresholds",
-                                 "value": thresholds((None, "red"), (1, "green"))}]},
-                {"matcher": {"id": "byName", "options": "Độ trễ ingest (ms)"},
-                 "properties": [{"id": "unit", "value": "ms"},
-                                {"id": "thresholds",
-                                 "value": thresholds((None, "green"), (1000, "orange"),
-                                                     (10000, "red"))}]},
+                {
+                    "matcher": {"id": "byName", "options": "Tiến trình ingest hoạt động"},
+                    "properties": [
+                        {"id": "thresholds", "value": thresholds((None, "red"), (1, "green"))}
+                    ],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "Độ trễ ingest (ms)"},
+                    "properties": [
+                        {"id": "unit", "value": "ms"},
+                        {
+                            "id": "thresholds",
+                            "value": thresholds((None, "green"), (1000, "orange"), (10000, "red")),
+                        },
+                    ],
+                },
             ],
             size=(8, 6),
         ),
@@ -139,23 +146,41 @@ def build() -> JSON:
         table(
             "Tiến trình ingest",
             INSTANCES,
-            {"instance": "Tiến trình", "started_at": "Khởi động", "heartbeat_at": "Nhịp cuối",
-             "alive": "Hoạt động", "received": "Đã nhận", "written_rows": "Dòng đã ghi",
-             "duplicates": "Trùng lặp", "quarantined": "Cách ly", "last_commit_at": "Ghi cuối",
-             "last_batch_ms": "Lô cuối (ms)", "lag_ms": "Độ trễ (ms)"},
+            {
+                "instance": "Tiến trình",
+                "started_at": "Khởi động",
+                "heartbeat_at": "Nhịp cuối",
+                "alive": "Hoạt động",
+                "received": "Đã nhận",
+                "written_rows": "Dòng đã ghi",
+                "duplicates": "Trùng lặp",
+                "quarantined": "Cách ly",
+                "last_commit_at": "Ghi cuối",
+                "last_batch_ms": "Lô cuối (ms)",
+                "lag_ms": "Độ trễ (ms)",
+            },
             description="One row per ingest process sharing the MQTT subscription.",
             size=(24, 6),
         ),
         table(
             "Độ trễ báo cáo theo loại thiết bị",
             ARRIVAL_DELAY,
-            {"type_name": "Loại", "p50_s": "Trễ đến (p50)", "p95_s": "Trễ đến (p95)",
-             "oldest_report_s": "Báo cáo cũ nhất", "seq_gaps": "Mất thứ tự (seq)"},
+            {
+                "type_name": "Loại",
+                "p50_s": "Trễ đến (p50)",
+                "p95_s": "Trễ đến (p95)",
+                "oldest_report_s": "Báo cáo cũ nhất",
+                "seq_gaps": "Mất thứ tự (seq)",
+            },
             description="Delay between device clock and arrival of the latest message, age "
             "of the oldest latest report, and sequence gaps, per device type.",
             unit="s",
-            overrides=[{"matcher": {"id": "byName", "options": "seq_gaps"},
-                        "properties": [{"id": "unit", "value": "none"}]}],
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "seq_gaps"},
+                    "properties": [{"id": "unit", "value": "none"}],
+                }
+            ],
             size=(24, 6),
         ),
         row("Cách ly"),
@@ -170,8 +195,14 @@ def build() -> JSON:
         table(
             "Tin nhắn bị cách ly gần nhất",
             QUARANTINE_LIST,
-            {"last_received_at": "Lần cuối", "reason": "Lý do", "topic": "Topic",
-             "occurrences": "Số lần", "detail": "Chi tiết", "payload": "Nội dung"},
+            {
+                "last_received_at": "Lần cuối",
+                "reason": "Lý do",
+                "topic": "Topic",
+                "occurrences": "Số lần",
+                "detail": "Chi tiết",
+                "payload": "Nội dung",
+            },
             description="Latest quarantined messages with reason and payload (truncated).",
         ),
         row("Hàng đợi thông báo"),
@@ -179,12 +210,19 @@ def build() -> JSON:
             "Hàng đợi thông báo",
             OUTBOX_NOW,
             description="Notification outbox: pending, in flight, failed, oldest pending age.",
-            defaults={"color": {"mode": "thresholds"},
-                      "thresholds": thresholds((None, "green"), (1, "orange"))},
-            overrides=[{"matcher": {"id": "byName", "options": "Tin chờ lâu nhất (s)"},
-                        "properties": [{"id": "unit", "value": "dtdurations"},
-                                       {"id": "thresholds",
-                                        "value": thresholds((None, "green"), (300, "red"))}]}],
+            defaults={
+                "color": {"mode": "thresholds"},
+                "thresholds": thresholds((None, "green"), (1, "orange")),
+            },
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "Tin chờ lâu nhất (s)"},
+                    "properties": [
+                        {"id": "unit", "value": "dtdurations"},
+                        {"id": "thresholds", "value": thresholds((None, "green"), (300, "red"))},
+                    ],
+                }
+            ],
             size=(8, 7),
         ),
         timeseries(
@@ -199,9 +237,16 @@ def build() -> JSON:
         table(
             "Thông báo chưa gửi được",
             OUTBOX_FAILED,
-            {"created_at": "Tạo lúc", "receiver": "Người nhận", "channel": "Kênh", "kind": "Loại",
-             "state": "Trạng thái", "attempts": "Số lần thử", "next_attempt_at": "Thử lại lúc",
-             "last_error": "Lỗi cuối"},
+            {
+                "created_at": "Tạo lúc",
+                "receiver": "Người nhận",
+                "channel": "Kênh",
+                "kind": "Loại",
+                "state": "Trạng thái",
+                "attempts": "Số lần thử",
+                "next_attempt_at": "Thử lại lúc",
+                "last_error": "Lỗi cuối",
+            },
             description="Notifications not delivered yet or retried, with the last error.",
             size=(24, 7),
         ),

@@ -52,9 +52,7 @@ UNION ALL"""
     + "\nORDER BY on_4g_s DESC NULLS LAST, name"
 )
 
-UTIL_SERIES = (
-    "d.name || CASE {x}.metric WHEN 'util_in_pct' THEN ' (vào)' ELSE ' (ra)' END"
-)
+UTIL_SERIES = "d.name || CASE {x}.metric WHEN 'util_in_pct' THEN ' (vào)' ELSE ' (ra)' END"
 
 
 def build() -> JSON:
@@ -67,9 +65,11 @@ def build() -> JSON:
             metric_series(["up"], MIN, series=per_link, where=LINK),
             description="Up/down per link (lowest value in each interval, so a short outage "
             "still shows).",
-            defaults={"mappings": [bool_mapping("Lên", "Xuống")],
-                      "color": {"mode": "thresholds"},
-                      "thresholds": thresholds((None, "red"), (1, "green"))},
+            defaults={
+                "mappings": [bool_mapping("Lên", "Xuống")],
+                "color": {"mode": "thresholds"},
+                "thresholds": thresholds((None, "red"), (1, "green")),
+            },
             options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
             interval="1m",
             size=(24, 8),
@@ -107,8 +107,7 @@ def build() -> JSON:
             metric_series(["util_in_pct", "util_out_pct"], MAX, series=UTIL_SERIES, where=LINK),
             unit="percent",
             description="Utilisation in and out per link (highest in each interval).",
-            defaults={"min": 0, "max": 100,
-                      "thresholds": thresholds((None, "green"), (90, "red"))},
+            defaults={"min": 0, "max": 100, "thresholds": thresholds((None, "green"), (90, "red"))},
             custom={"thresholdsStyle": {"mode": "dashed"}},
             interval="1m",
         ),
@@ -118,8 +117,11 @@ def build() -> JSON:
             "Đường WAN đang dùng",
             metric_series(["wan"], MAX, series=per_link, where=LINK),
             description="Active WAN per link: fiber, dedicated government network, or 4G backup.",
-            defaults={"mappings": [WAN_MAPPING], "color": {"mode": "thresholds"},
-                      "thresholds": thresholds((None, "green"), (WAN_4G, "orange"))},
+            defaults={
+                "mappings": [WAN_MAPPING],
+                "color": {"mode": "thresholds"},
+                "thresholds": thresholds((None, "green"), (WAN_4G, "orange")),
+            },
             options={"showValue": "auto", "mergeValues": True, "rowHeight": 0.8},
             interval="1m",
             size=(14, 8),
@@ -131,13 +133,18 @@ def build() -> JSON:
             description="Time each link spent on the 4G backup over the selected range "
             "(estimated from rollups on ranges longer than 6 hours).",
             overrides=[
-                {"matcher": {"id": "byName", "options": "on_4g_s"},
-                 "properties": [{"id": "unit", "value": "dtdurations"}]},
-                {"matcher": {"id": "byName", "options": "share"},
-                 "properties": [{"id": "unit", "value": "percentunit"},
-                                {"id": "custom.cellOptions",
-                                 "value": {"type": "gauge", "mode": "basic"}},
-                                {"id": "max", "value": 1}]},
+                {
+                    "matcher": {"id": "byName", "options": "on_4g_s"},
+                    "properties": [{"id": "unit", "value": "dtdurations"}],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "share"},
+                    "properties": [
+                        {"id": "unit", "value": "percentunit"},
+                        {"id": "custom.cellOptions", "value": {"type": "gauge", "mode": "basic"}},
+                        {"id": "max", "value": 1},
+                    ],
+                },
             ],
             size=(10, 8),
         ),

@@ -76,9 +76,7 @@ LIMIT 500
 
 # Availability = online / (online + offline): time cut off by an uplink (unreachable) or in
 # maintenance is not held against the device; it is shown in the reports separately.
-_AVAIL = (
-    "sum(a.online_s)::float8 / nullif(sum(a.online_s) + sum(a.offline_s), 0)"
-)
+_AVAIL = "sum(a.online_s)::float8 / nullif(sum(a.online_s) + sum(a.offline_s), 0)"
 AVAILABILITY = f"""
 SELECT dt.name_vi AS type_name,
        {_AVAIL.replace("a.", "t.")} AS today,
@@ -243,8 +241,7 @@ def build() -> JSON:
                 "root_cause": "Nguyên nhân gốc",
                 "last_seen": "Lần cuối",
             },
-            description="Devices that are not online now, with the uplink blamed when "
-            "unreachable.",
+            description="Devices that are not online now, with the uplink blamed when unreachable.",
             overrides=[STATE_OVERRIDE],
             size=(24, 9),
         ),

@@ -114,8 +114,10 @@ def build() -> JSON:
             _avg_min("rsrp_dbm"),
             unit="dBm",
             description="4G RSRP: ≥ −90 dBm good, < −100 dBm poor.",
-            defaults={**signal_defaults,
-                      "thresholds": thresholds((None, "red"), (-100, "orange"), (-90, "green"))},
+            defaults={
+                **signal_defaults,
+                "thresholds": thresholds((None, "red"), (-100, "orange"), (-90, "green")),
+            },
             custom={"thresholdsStyle": {"mode": "dashed"}},
             interval="1m",
         ),
@@ -124,17 +126,27 @@ def build() -> JSON:
             _avg_min("sinr_db"),
             unit="dB",
             description="4G SINR: ≥ 10 dB good, < 0 dB poor.",
-            defaults={**signal_defaults,
-                      "thresholds": thresholds((None, "red"), (0, "orange"), (10, "green"))},
+            defaults={
+                **signal_defaults,
+                "thresholds": thresholds((None, "red"), (0, "orange"), (10, "green")),
+            },
             custom={"thresholdsStyle": {"mode": "dashed"}},
             interval="1m",
         ),
         table(
             "Tín hiệu và trạng thái phát",
             SIGNAL_LATEST,
-            {"id": "Mã", "name": "Cụm loa", "site": "Địa điểm", "rsrp_dbm": "RSRP (dBm)",
-             "rsrq_db": "RSRQ (dB)", "sinr_db": "SINR (dB)", "volume": "Âm lượng",
-             "state": "Trạng thái phát", "updated": "Cập nhật"},
+            {
+                "id": "Mã",
+                "name": "Cụm loa",
+                "site": "Địa điểm",
+                "rsrp_dbm": "RSRP (dBm)",
+                "rsrq_db": "RSRQ (dB)",
+                "sinr_db": "SINR (dB)",
+                "volume": "Âm lượng",
+                "state": "Trạng thái phát",
+                "updated": "Cập nhật",
+            },
             description="Latest signal per cluster, weakest first.",
             size=(24, 8),
         ),
@@ -143,8 +155,12 @@ def build() -> JSON:
             "Cụm loa mất điện lưới",
             metric_series(
                 ["mains_ok"],
-                {"Mất điện lưới": ("count(DISTINCT d.id) FILTER (WHERE t.value < 1)",
-                                   "count(DISTINCT d.id) FILTER (WHERE r.min < 1)")},
+                {
+                    "Mất điện lưới": (
+                        "count(DISTINCT d.id) FILTER (WHERE t.value < 1)",
+                        "count(DISTINCT d.id) FILTER (WHERE r.min < 1)",
+                    )
+                },
                 where=SPK,
             ),
             unit="none",
@@ -164,9 +180,16 @@ def build() -> JSON:
         table(
             "Nguồn và thiết bị",
             POWER_LATEST,
-            {"id": "Mã", "name": "Cụm loa", "mains_ok": "Điện lưới", "battery_v": "Ắc quy (V)",
-             "amp_ok": "Khuếch đại", "temp_c": "Nhiệt độ (°C)", "data_used": "Dữ liệu tháng",
-             "updated": "Cập nhật"},
+            {
+                "id": "Mã",
+                "name": "Cụm loa",
+                "mains_ok": "Điện lưới",
+                "battery_v": "Ắc quy (V)",
+                "amp_ok": "Khuếch đại",
+                "temp_c": "Nhiệt độ (°C)",
+                "data_used": "Dữ liệu tháng",
+                "updated": "Cập nhật",
+            },
             description="Latest power, amplifier, temperature and data-plan use per cluster.",
             overrides=[
                 {
@@ -201,8 +224,13 @@ def build() -> JSON:
         table(
             "Bản tin bỏ lỡ hoặc trễ",
             MISSED,
-            {"time": "Thời điểm", "name": "Cụm loa", "schedule_id": "Lịch",
-             "priority": "Mức ưu tiên", "result": "Kết quả"},
+            {
+                "time": "Thời điểm",
+                "name": "Cụm loa",
+                "schedule_id": "Lịch",
+                "priority": "Mức ưu tiên",
+                "result": "Kết quả",
+            },
             description="Missed or late broadcasts, newest first.",
         ),
     ]

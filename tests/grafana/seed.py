@@ -56,16 +56,42 @@ def scenario(window: Window) -> list[tuple[str, bytes, datetime]]:
     t = window.start + (window.end - window.start) / 2
     ms = int(t.timestamp() * 1000)
     items = [
-        _msg("ts-an-tho-cam03", "event", {"ts": ms, "seq": 900001, "type": "video_loss",
-                                          "severity": "critical", "data": {"channel": 1}}),
-        _msg("ts-an-tho-spk3", "event", {"ts": ms, "seq": 900002, "type": "broadcast",
-                                         "data": {"schedule_id": "S-1700", "priority": "normal",
-                                                  "result": "missed"}}),
+        _msg(
+            "ts-an-tho-cam03",
+            "event",
+            {
+                "ts": ms,
+                "seq": 900001,
+                "type": "video_loss",
+                "severity": "critical",
+                "data": {"channel": 1},
+            },
+        ),
+        _msg(
+            "ts-an-tho-spk3",
+            "event",
+            {
+                "ts": ms,
+                "seq": 900002,
+                "type": "broadcast",
+                "data": {"schedule_id": "S-1700", "priority": "normal", "result": "missed"},
+            },
+        ),
         _msg("ts-core", "telemetry", {"ts": ms, "seq": 900003, "metrics": {"wan": "4g"}}),
-        _msg("ts-core", "telemetry", {"ts": ms + 60_000, "seq": 900004,
-                                      "metrics": {"wan": "4g", "up": True}}),
-        _msg("ts-nvr-01", "telemetry", {"ts": ms, "seq": 900005, "metrics": {
-            "recording": False, "disk_status": "abnormal", "disk_used_pct": 96.5}}),
+        _msg(
+            "ts-core",
+            "telemetry",
+            {"ts": ms + 60_000, "seq": 900004, "metrics": {"wan": "4g", "up": True}},
+        ),
+        _msg(
+            "ts-nvr-01",
+            "telemetry",
+            {
+                "ts": ms,
+                "seq": 900005,
+                "metrics": {"recording": False, "disk_status": "abnormal", "disk_used_pct": 96.5},
+            },
+        ),
         (f"ioc/v1/{COMMUNE}/ts-cam-01/telemetry", b"{not json"),
         (f"ioc/v1/{COMMUNE}/ghost-device/telemetry", b'{"ts": 0, "seq": 1, "metrics": {}}'),
     ]
@@ -151,16 +177,61 @@ ON CONFLICT (day, device_id) DO NOTHING
 def _alerts(conn: psycopg.Connection, window: Window) -> None:
     t0 = window.start + timedelta(minutes=30)
     specs = [
-        ("uplink", "link_down", "state", "critical", "firing", "ts-tho-loc-sw",
-         "Mất kết nối Switch Thôn Thọ Lộc Tây", None, None),
-        ("fps", "camera_fps_low", "threshold", "warning", "resolved", "ts-cam-02",
-         "FPS thấp: Camera Sân UBND", timedelta(minutes=40), timedelta(minutes=10)),
-        ("vloss", "camera_video_loss", "event", "critical", "resolved", "ts-an-tho-cam03",
-         "Mất hình: Camera Nhà văn hóa Thôn An Thọ", timedelta(minutes=90), timedelta(minutes=5)),
-        ("disk", "nvr_disk", "state", "critical", "firing", "ts-nvr-01",
-         "Ổ đĩa bất thường: Đầu ghi UBND 1", None, timedelta(minutes=20)),
-        ("bcast", "broadcast_missed", "event", "warning", "pending", "ts-an-tho-spk3",
-         "Bỏ lỡ bản tin: Cụm loa 4G số 3 Thôn An Thọ", None, None),
+        (
+            "uplink",
+            "link_down",
+            "state",
+            "critical",
+            "firing",
+            "ts-tho-loc-sw",
+            "Mất kết nối Switch Thôn Thọ Lộc Tây",
+            None,
+            None,
+        ),
+        (
+            "fps",
+            "camera_fps_low",
+            "threshold",
+            "warning",
+            "resolved",
+            "ts-cam-02",
+            "FPS thấp: Camera Sân UBND",
+            timedelta(minutes=40),
+            timedelta(minutes=10),
+        ),
+        (
+            "vloss",
+            "camera_video_loss",
+            "event",
+            "critical",
+            "resolved",
+            "ts-an-tho-cam03",
+            "Mất hình: Camera Nhà văn hóa Thôn An Thọ",
+            timedelta(minutes=90),
+            timedelta(minutes=5),
+        ),
+        (
+            "disk",
+            "nvr_disk",
+            "state",
+            "critical",
+            "firing",
+            "ts-nvr-01",
+            "Ổ đĩa bất thường: Đầu ghi UBND 1",
+            None,
+            timedelta(minutes=20),
+        ),
+        (
+            "bcast",
+            "broadcast_missed",
+            "event",
+            "warning",
+            "pending",
+            "ts-an-tho-spk3",
+            "Bỏ lỡ bản tin: Cụm loa 4G số 3 Thôn An Thọ",
+            None,
+            None,
+        ),
     ]
     root = None
     for i, (fp, rule, kind, sev, state, device, summary, resolve_after, ack_after) in enumerate(
@@ -168,42 +239,91 @@ def _alerts(conn: psycopg.Connection, window: Window) -> None:
     ):
         fired = t0 + timedelta(minutes=5 * i)
         params = {
-            "fp": f"{fp}:{device}", "rule": rule, "kind": kind, "severity": sev, "state": state,
-            "device": device, "summary": summary, "started": fired - timedelta(minutes=2),
+            "fp": f"{fp}:{device}",
+            "rule": rule,
+            "kind": kind,
+            "severity": sev,
+            "state": state,
+            "device": device,
+            "summary": summary,
+            "started": fired - timedelta(minutes=2),
             "fired": None if state == "pending" else fired,
             "resolved": fired + resolve_after if resolve_after else None,
             "acked": fired + ack_after if ack_after else None,
-            "acked_by": "ky-thuat-xa" if ack_after else None, "suppressed_by": None,
+            "acked_by": "ky-thuat-xa" if ack_after else None,
+            "suppressed_by": None,
         }
         row = conn.execute(INSERT_ALERT, params).fetchone()
         assert row is not None
         alert_id = row[0]
         root = root or alert_id
-        conn.execute(INSERT_HISTORY, {"alert": alert_id, "time": fired, "action": "fired",
-                                      "actor": None, "note": None})
+        conn.execute(
+            INSERT_HISTORY,
+            {"alert": alert_id, "time": fired, "action": "fired", "actor": None, "note": None},
+        )
         if ack_after:
-            conn.execute(INSERT_HISTORY, {"alert": alert_id, "time": fired + ack_after,
-                                          "action": "acknowledged", "actor": "ky-thuat-xa",
-                                          "note": "Đang kiểm tra"})
+            conn.execute(
+                INSERT_HISTORY,
+                {
+                    "alert": alert_id,
+                    "time": fired + ack_after,
+                    "action": "acknowledged",
+                    "actor": "ky-thuat-xa",
+                    "note": "Đang kiểm tra",
+                },
+            )
         if resolve_after:
-            conn.execute(INSERT_HISTORY, {"alert": alert_id, "time": fired + resolve_after,
-                                          "action": "resolved", "actor": None, "note": None})
+            conn.execute(
+                INSERT_HISTORY,
+                {
+                    "alert": alert_id,
+                    "time": fired + resolve_after,
+                    "action": "resolved",
+                    "actor": None,
+                    "note": None,
+                },
+            )
     # A camera behind the failed hamlet switch: suppressed by the root-cause alert.
-    conn.execute(INSERT_ALERT, {
-        "fp": "absence:ts-tho-loc-cam01", "rule": "device_absent", "kind": "absence",
-        "severity": "critical", "state": "firing", "device": "ts-tho-loc-cam01",
-        "summary": "Không nhận được báo cáo: Camera Đầu thôn Thôn Thọ Lộc Tây",
-        "started": t0, "fired": t0 + timedelta(minutes=1), "resolved": None, "acked": None,
-        "acked_by": None, "suppressed_by": root})
+    conn.execute(
+        INSERT_ALERT,
+        {
+            "fp": "absence:ts-tho-loc-cam01",
+            "rule": "device_absent",
+            "kind": "absence",
+            "severity": "critical",
+            "state": "firing",
+            "device": "ts-tho-loc-cam01",
+            "summary": "Không nhận được báo cáo: Camera Đầu thôn Thôn Thọ Lộc Tây",
+            "started": t0,
+            "fired": t0 + timedelta(minutes=1),
+            "resolved": None,
+            "acked": None,
+            "acked_by": None,
+            "suppressed_by": root,
+        },
+    )
     for i, (state, attempts, error) in enumerate(
-        [("sent", 1, None), ("sent", 2, "timeout"), ("pending", 0, None),
-         ("failed", 8, "HTTP 502 from webhook")]
+        [
+            ("sent", 1, None),
+            ("sent", 2, "timeout"),
+            ("pending", 0, None),
+            ("failed", 8, "HTTP 502 from webhook"),
+        ]
     ):
         created = t0 + timedelta(minutes=10 * i)
-        conn.execute(INSERT_NOTIFICATION, {
-            "key": f"n{i}", "channel": "telegram" if i % 2 else "webhook", "ids": [root],
-            "state": state, "attempts": attempts, "created": created,
-            "sent": created if state == "sent" else None, "error": error})
+        conn.execute(
+            INSERT_NOTIFICATION,
+            {
+                "key": f"n{i}",
+                "channel": "telegram" if i % 2 else "webhook",
+                "ids": [root],
+                "state": state,
+                "attempts": attempts,
+                "created": created,
+                "sent": created if state == "sent" else None,
+                "error": error,
+            },
+        )
 
 
 def seed_database(url: str, window: Window) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -46,9 +47,9 @@ def _range(window: Window, tier: str) -> tuple[datetime, datetime]:
     return (window.start if span is None else window.end - span), window.end
 
 
-def _variables(conn: psycopg.Connection, query: Query, start: datetime, end: datetime) -> dict[
-    str, Variable
-]:
+def _variables(
+    conn: psycopg.Connection, query: Query, start: datetime, end: datetime
+) -> dict[str, Variable]:
     board = next(b for b in BOARDS if b["uid"] == query.dashboard)
     return resolve_variables(conn, board, start, end)
 
@@ -102,9 +103,8 @@ def check_shape(query: Query, columns: list[str], rows: list[tuple[object, ...]]
         ), f"{query.name}: non-numeric value column in {columns}"
         if "metric" in columns:
             assert all(isinstance(r[columns.index("metric")], str) for r in rows)
-        times = [r[columns.index("time")] for r in rows]
-        if "metric" not in columns:
-            assert times == sorted(times), f"{query.name}: not sorted by time"
+        times: list[Any] = [r[columns.index("time")] for r in rows]
+        assert times == sorted(times), f"{query.name}: not sorted by time"
     if query.columns is not None:
         assert columns == list(query.columns), f"{query.name}: columns {columns}"
     if query.panel_type == "geomap":
