@@ -12,7 +12,7 @@ from alerts.rules.base import Condition, EvalContext, RuleBase, Texts, fmt_numbe
 # Silence inside the latest monitoring-pipeline outage is not the devices' fault: see
 # ioc_alert_overdue in migration 0200.
 ABSENCE_SQL = """
-SELECT d.id, extract(epoch FROM %(now)s - s.last_received_at) AS age,
+SELECT d.id, extract(epoch FROM %(now)s - s.last_received_at)::float8 AS age,
        coalesce(s.online = false AND %(last_will)s, false) AS will,
        s.last_received_at
 FROM devices d

@@ -1,0 +1,97 @@
+"""Lifecycle: one open alert per fingerprint, history of ack/assign, ack never blocks resolve."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import psycopg
+import pytest
+
+from alerts.actions import acknowledge, assign
+from tests.alerts.conftest import EngineFactory, actions, alerts, report, report_all
+
+S = timedelta(seconds=1)
+OFFLINE = "rules:\n  - {name: offline, kind: absence, types: [camera, speaker, link, nvr]}\n"
+
+
+def test_one_open_alert_per_fingerprint(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    engine = make_engine(OFFLINE)
+    report_all(fleet, t0)
+    report(fleet, "solo", t0, online=False)
+    for i in range(3):
+        engine.evaluate_once(t0 + i * S)
+    assert len(alerts(fleet, "offline")) == 1
+    # A second engine evaluating the same instant (failover overlap) adds nothing.
+    make_engine(OFFLINE).evaluate_once(t0 + 3 * S)
+    assert len(alerts(fleet, "offline")) == 1
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        fleet.execute(
+            "INSERT INTO alerts (fingerprint, rule, kind, severity, state, started_at)"
+            " VALUES ('offline:solo', 'offline', 'absence', 'critical', 'firing', now())"
+        )
+    # After resolution the same fingerprint opens a new alert.
+    report(fleet, "solo", t0 + 4 * S)
+    engine.evaluate_once(t0 + 4 * S)
+    report(fleet, "solo", t0 + 5 * S, online=False)
+    engine.evaluate_once(t0 + 5 * S)
+    assert [a["state"] for a in alerts(fleet, "offline")] == ["resolved", "firing"]
+    assert len({a["fingerprint"] for a in alerts(fleet, "offline")}) == 1
+
+
+def test_ack_and_assign_history_and_resolution_still_flows(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    engine = make_engine(OFFLINE)
+    report_all(fleet, t0)
+    report(fleet, "up1", t0, online=False)
+    engine.evaluate_once(t0)
+    (alert,) = alerts(fleet, "offline")
+    assert acknowledge(fleet, alert["id"], "ky.thuat.vien", "Đang kiểm tra cáp quang", t0 + S)
+    assert assign(fleet, alert["id"], "vnpt.quang.ngai", "truc.ban", t0 + 2 * S)
+    row = alerts(fleet, "offline")[0]
+    assert (
+        row["acknowledged_by"] == "ky.thuat.vien" and row["ack_note"] == "Đang kiểm tra cáp quang"
+    )
+    assert row["acknowledged_at"] == t0 + S and row["assignee"] == "vnpt.quang.ngai"
+    assert row["state"] == "firing"  # acknowledging does not silence or resolve
+    report(fleet, "up1", t0 + 3 * S)
+    engine.evaluate_once(t0 + 3 * S)
+    row = alerts(fleet, "offline")[0]
+    assert row["state"] == "resolved"
+    assert actions(fleet, alert["id"]) == [
+        "pending",
+        "firing",
+        "acknowledged",
+        "assigned",
+        "resolved",
+    ]
+    ack = fleet.execute(
+        "SELECT actor, note FROM alert_history WHERE alert_id = %s AND action = 'acknowledged'",
+        (alert["id"],),
+    ).fetchone()
+    assert ack == ("ky.thuat.vien", "Đang kiểm tra cáp quang")
+    # A resolved alert cannot be acknowledged any more; unknown ids are refused.
+    assert not acknowledge(fleet, alert["id"], "x", "late", t0 + 4 * S)
+    assert not assign(fleet, 999999, "x", "y", t0)
+
+
+def test_rule_error_does_not_stop_other_rules(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    engine = make_engine(OFFLINE)
+    report_all(fleet, t0)
+    report(fleet, "solo", t0, online=False)
+
+    class Broken:
+        name = kind = "broken"
+
+        def evaluate(self, conn: psycopg.Connection, ctx: object) -> list[object]:
+            conn.execute("SELECT no_such_column FROM devices")
+            return []
+
+    engine.rules.insert(0, Broken())  # type: ignore[arg-type]
+    result = engine.evaluate_once(t0)
+    assert result.rule_errors == ["broken"]
+    assert alerts(fleet, "offline")[0]["state"] == "firing"

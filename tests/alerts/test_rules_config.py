@@ -1,0 +1,98 @@
+"""Rules YAML: the shipped defaults load; mistakes are reported by rule and field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from alerts.cli import command
+from alerts.durations import format_duration, parse_duration
+from alerts.rules import load_rules, parse_rules
+from alerts.settings import AlertSettings
+from devices.catalogue import TYPES
+from ioc.errors import ConfigError
+
+
+def test_default_rules_cover_every_device_type() -> None:
+    rules = load_rules(AlertSettings().rules_path())
+    covered = {t for r in rules if r.kind == "absence" for t in r.types}
+    assert covered == set(TYPES)
+    kinds = {r.kind for r in rules}
+    assert kinds == {"threshold", "state", "absence", "event", "flapping"}
+    missed = next(r for r in rules if r.name == "broadcast_missed")
+    assert missed.severity_by is not None and missed.severity_by.values["emergency"] == "critical"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "{name: a, kind: threshold, types: [camera], metric: fps, op: '<', value: 5, colour: red}",
+            "rule #1 'a', field 'colour': Extra inputs",
+        ),
+        (
+            "{name: b, kind: threshold, types: [camera], metric: rsrp_dbm, op: '<', value: 5}",
+            "rule #1 'b', field '(rule)': Value error, metric 'rsrp_dbm' is not a metric",
+        ),
+        (
+            "{name: c, kind: threshold, types: [link], metric: loss_pct, op: '>', value: 20, clear: 30}",
+            "clear must be at or below value 20",
+        ),
+        (
+            "{name: d, kind: absence, types: [cam]}",
+            "rule #1 'd', field 'types': Value error, unknown device type",
+        ),
+        (
+            "{name: e, kind: state, types: [nvr], metric: disk_status, value: broken}",
+            "value 'broken' is not a state of disk_status",
+        ),
+        (
+            "{name: f, kind: threshold, types: [camera], metric: fps, op: '<', value: 5, for: 5 minutes}",
+            "rule #1 'f', field 'for': Value error, invalid duration",
+        ),
+        ("{name: g, kind: magic, types: [camera]}", "rule #1 'g'"),
+        ("{name: Bad-Name, kind: absence, types: [camera]}", "field 'name'"),
+        (
+            "{name: h, kind: event, types: [camera], event: broadcast}",
+            "not an event of device type",
+        ),
+    ],
+)
+def test_rule_errors_name_rule_and_field(body: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_rules(f"rules:\n  - {body}\n", "test.yaml")
+    assert expected in str(info.value)
+    assert "test.yaml" in str(info.value)
+
+
+def test_duplicate_and_reserved_names_rejected() -> None:
+    rule = "{name: x, kind: absence, types: [camera]}"
+    with pytest.raises(ConfigError, match="used twice"):
+        parse_rules(f"rules:\n  - {rule}\n  - {rule}\n")
+    with pytest.raises(ConfigError, match="reserved"):
+        parse_rules("rules:\n  - {name: pipeline_down, kind: absence, types: [camera]}\n")
+
+
+def test_durations() -> None:
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration(45) == timedelta(seconds=45)
+    assert format_duration(timedelta(minutes=90)) == "1h30m"
+    for bad in ("5 minutes", "", "m5", -1, True):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_cli_check_rules(tmp_path: Path) -> None:
+    good = tmp_path / "rules.yaml"
+    good.write_text("rules:\n  - {name: cam_off, kind: absence, types: [camera]}\n")
+    result = CliRunner().invoke(command, ["--check-rules", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "cam_off" in result.output and "1 rule(s) OK" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - {name: cam_off, kind: absence, types: [camera], k: 3}\n")
+    result = CliRunner().invoke(command, ["--check-rules", str(bad)])
+    assert result.exit_code != 0
+    assert "field 'k'" in str(result.exception)
