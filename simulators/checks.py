@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from devices.catalogue import all_metrics
+from simulators.device import Message
 from simulators.scenario import DataCheck, FaultStep
 from simulators.world import World
 
@@ -37,14 +38,14 @@ FROM device_status_changes WHERE device_id = %(device)s AND received_at >= %(sin
 """
 METRIC = """
 SELECT count(*) FROM telemetry
-WHERE device_id = %(device)s AND metric = %(metric)s AND time >= %(t0)s AND time <= %(t1)s
+WHERE device_id = %(device)s AND metric = %(metric)s AND time = ANY(%(times)s)
   AND (%(eq)s::float8 IS NULL OR value = %(eq)s)
   AND (%(below)s::float8 IS NULL OR value < %(below)s)
   AND (%(above)s::float8 IS NULL OR value > %(above)s)
 """
 EVENT = """
 SELECT count(*) FROM device_events
-WHERE device_id = %(device)s AND type = %(event)s AND time >= %(t0)s AND data @> %(data)s
+WHERE device_id = %(device)s AND type = %(event)s AND time = ANY(%(times)s) AND data @> %(data)s
 """
 QUARANTINE = """
 SELECT count(*) FROM quarantine
@@ -64,14 +65,33 @@ def engine_running(conn: psycopg.Connection) -> bool:
     return bool(row and row[0])
 
 
-@dataclass
-class Window:
-    """Times of a drill: wall start (arrival times) and simulated fault windows (payload)."""
+class Evidence:
+    """What this drill published, so checks only count this run's rows (exact timestamps)."""
 
-    wall_start: datetime
-    sim_start: datetime
-    sim_now: datetime
-    fault_windows: list[tuple[datetime, datetime]]
+    def __init__(self, wall_start: datetime, devices: set[str]) -> None:
+        self.wall_start = wall_start
+        self.devices = devices
+        self.telemetry: dict[str, list[datetime]] = {d: [] for d in devices}
+        self.readings: dict[str, list[datetime]] = {d: [] for d in devices}
+        self.events: dict[str, list[datetime]] = {d: [] for d in devices}
+
+    def record(self, message: Message) -> None:
+        """Note the timestamps of a watched device's telemetry, backfill or event message."""
+        if message.device not in self.devices or message.kind not in (
+            "telemetry",
+            "readings",
+            "event",
+        ):
+            return
+        body = json.loads(message.payload)
+        if message.kind == "readings":
+            times = [datetime.fromisoformat(r["ts"]) for r in body["readings"]]
+            self.readings[message.device] += times
+            self.telemetry[message.device] += times
+        elif message.kind == "event":
+            self.events[message.device].append(datetime.fromisoformat(body["ts"]))
+        else:
+            self.telemetry[message.device].append(datetime.fromisoformat(body["ts"]))
 
 
 def _number(metric: str, value: Any) -> float | None:
@@ -88,9 +108,9 @@ def _number(metric: str, value: Any) -> float | None:
     return float(value)
 
 
-def measure(conn: psycopg.Connection, check: DataCheck, window: Window, during: int) -> float:
+def measure(conn: psycopg.Connection, check: DataCheck, seen: Evidence) -> float:
     """The observed quantity of a data check (it passes when ≥ ``check.min``)."""
-    since = window.wall_start
+    since = seen.wall_start
     device = check.device
     if check.check in ("offline", "online", "status_changes"):
         row = conn.execute(STATUS_CHANGES, {"device": device, "since": since}).fetchone()
@@ -99,17 +119,17 @@ def measure(conn: psycopg.Connection, check: DataCheck, window: Window, during: 
             {"offline": offline, "online": online_after, "status_changes": total}[check.check]
         )
     if check.check in ("metric", "backfill"):
-        t0, t1 = window.sim_start, window.sim_now
-        if check.check == "backfill":
-            t0, t1 = window.fault_windows[min(during, len(window.fault_windows) - 1)]
+        assert device is not None
+        times = (seen.readings if check.check == "backfill" else seen.telemetry)[device]
         metric = check.metric or "online"
         params: dict[str, Any] = {
-            "device": device, "metric": metric, "t0": t0, "t1": t1,
+            "device": device, "metric": metric, "times": times,
             "eq": _number(metric, check.value), "below": check.below, "above": check.above,
         }  # fmt: skip
         return float(conn.execute(METRIC, params).fetchone()[0])  # type: ignore[index]
     if check.check == "event":
-        params = {"device": device, "event": check.event, "t0": window.sim_start,
+        assert device is not None
+        params = {"device": device, "event": check.event, "times": seen.events[device],
                   "data": Jsonb(check.data)}  # fmt: skip
         return float(conn.execute(EVENT, params).fetchone()[0])  # type: ignore[index]
     if check.check == "quarantine":

@@ -23,7 +23,7 @@ from simulators.checks import (
     NEW_ALERTS,
     NEW_NOTIFICATIONS,
     NOTIFICATION_WATERMARK,
-    Window,
+    Evidence,
     derived_checks,
     describe,
     engine_running,
@@ -147,6 +147,8 @@ class Drill:
             self.data.append(
                 (during, check, Outcome(f"data {describe(check)}", f"≥ {check.min:g}", "0"))
             )
+        watched = {c.device for _, c, _ in self.data if c.device}
+        self.evidence = Evidence(self.wall_start, watched)
         self.result.outcomes = [o for _, o, _ in self.incidents] + [o for _, o in self.suppressed]
         self.result.outcomes += [o for _, _, o in self.data] + ([self.notes] if self.notes else [])
 
@@ -179,12 +181,10 @@ class Drill:
                         out.actual = (
                             f"alert {a['id']} {a['rule']} firing unsuppressed at +{offset:.1f}m"
                         )
-        window = Window(self.wall_start, to_datetime(self.clock.start), to_datetime(self.clock.now()),
-                        self._fault_windows())  # fmt: skip
-        for during, check, out in self.data:
+        for _, check, out in self.data:
             if out.ok:
                 continue
-            value = measure(self.conn, check, window, during)
+            value = measure(self.conn, check, self.evidence)
             out.actual = f"{value:g}"
             out.ok = value >= check.min
         if self.notes is not None:
@@ -201,11 +201,6 @@ class Drill:
         ]
         return not pending
 
-    def _fault_windows(self) -> list[tuple[Any, Any]]:
-        start = self.clock.start
-        return [(to_datetime(start + s.at_s), to_datetime(start + s.at_s + (s.seconds or 0)))
-                for s in self.scenario.faults]  # fmt: skip
-
     def run(self, fleet: Fleet, poll_s: float, grace_s: float) -> DrillResult:
         """Run the timeline, keep observing up to ``grace_s`` after it, then judge."""
         stop = threading.Event()
@@ -218,9 +213,12 @@ class Drill:
                 return
             state["next"] = now + poll_s
             decided = self.observe()
-            if now >= timeline_end and (decided or now >= timeline_end + grace_s):
+            # Suppression and notification counts hold only over the whole timeline.
+            early = decided and not self.suppressed and self.notes is None
+            if early or (now >= timeline_end and (decided or now >= timeline_end + grace_s)):
                 stop.set()
 
+        fleet.tap = self.evidence.record
         fleet.run(stop=stop, on_tick=tick, progress_every=3600)
         fleet.drain()
         fleet.close(will=True)

@@ -110,6 +110,7 @@ class Fleet:
             self.conn_of[device.id] = conn
         self.rate_sent = 0
         self._load_next = 0
+        self.tap: Callable[[Message], None] | None = None
 
     def inject(
         self, fault: str, target: str, duration: float | None = None,
@@ -127,6 +128,8 @@ class Fleet:
     def handle(self, message: Message) -> None:
         """Put one world message on the wire."""
         conn = self.conn_of[message.device]
+        if self.tap is not None:
+            self.tap(message)
         if message.kind == "connect":
             if message.device == conn.client_id:
                 self.mux.open(conn)
