@@ -215,3 +215,18 @@ def plan_escalations(
         )
         for (name, gkey, level), found in sorted(by_target.items())
     ]
+
+
+def escalation_group(
+    message: Message, groups: dict[tuple[str, str], GroupState], now: datetime
+) -> GroupState:
+    """The group of an escalation receiver: it carries the escalated alerts to resolution."""
+    route = f"{message.route}~L{message.level}"
+    key = (route, group_key(route, message.group_labels))
+    state = groups.get(key) or GroupState(route, key[1], message.receiver, message.group_labels)
+    return replace(
+        state,
+        alert_ids=state.alert_ids | {a.id for a in message.firing},
+        flushes=state.flushes + 1,
+        last_flush_at=now,
+    )

@@ -7,6 +7,7 @@ import os
 import socket
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import psycopg
@@ -16,7 +17,7 @@ from alerts.notify import outbox, store
 from alerts.notify.channels.base import Channel, DeliveryError, Outgoing
 from alerts.notify.channels.factory import build_channel
 from alerts.notify.config import NotifyConfig, load_config
-from alerts.notify.planner import Message, plan_escalations, plan_flushes
+from alerts.notify.planner import Message, escalation_group, plan_escalations, plan_flushes
 from alerts.notify.settings import NotifySettings
 from alerts.notify.templates import local_zone, render
 
@@ -62,17 +63,14 @@ class Notifier:
             groups.update(updated)
             for message in plan_escalations(self.config, alerts, groups, now):
                 ids = set(store.escalate(conn, message, now))
-                if ids:
-                    message = Message(
-                        kind=message.kind,
-                        route=message.route,
-                        group_key=message.group_key,
-                        receiver=message.receiver,
-                        group_labels=message.group_labels,
-                        firing=[a for a in message.firing if a.id in ids],
-                        level=message.level,
-                    )
-                    self._enqueue(conn, message, 0, now)
+                if not ids:
+                    continue
+                message = replace(message, firing=[a for a in message.firing if a.id in ids])
+                # The escalation receiver gets its own group, so the resolution reaches it too.
+                state = escalation_group(message, groups, now)
+                groups[(state.route, state.group_key)] = state
+                store.save_group(conn, state)
+                self._enqueue(conn, replace(message, group_key=state.group_key), 0, now)
 
     def _enqueue(self, conn: psycopg.Connection, message: Message, seq: int, now: datetime) -> None:
         receiver = self.config.receiver(message.receiver)
@@ -101,7 +99,6 @@ class Notifier:
         lease = timedelta(seconds=self.settings.notify_lease_s)
         skip: list[str] = []  # receivers that just failed: do not hammer them this round
         with self.pool.connection() as conn:
-            conn.autocommit = True
             for row_id, state in outbox.recover(conn, now, self._resend_channels()):
                 log.warning("notification %s was interrupted mid-send: now %s", row_id, state)
             for _ in range(self.settings.notify_batch):
@@ -114,7 +111,6 @@ class Notifier:
                     sent += 1
                 else:
                     skip.append(note.receiver)
-            conn.autocommit = False
         return sent
 
     def _resend_channels(self) -> list[str]:

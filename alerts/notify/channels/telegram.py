@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx
 
@@ -18,6 +19,20 @@ from alerts.notify.config import TelegramConfig
 MAX_TEXT = 4096
 
 
+class _RedactToken(logging.Filter):
+    """httpx logs request URLs at INFO; the bot token is part of the URL."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage().replace(self.token, "***")
+            record.args = None
+        return True
+
+
 class TelegramChannel(Channel):
     """Sends the rendered text to one chat."""
 
@@ -28,6 +43,8 @@ class TelegramChannel(Channel):
         self.token = token
         self.url = f"{(config.api_url or api_url).rstrip('/')}/bot{token}/sendMessage"
         self.client = httpx.Client(timeout=config.timeout.total_seconds())
+        self._filter = _RedactToken(token)
+        logging.getLogger("httpx").addFilter(self._filter)
 
     def send(self, note: Outgoing) -> None:
         """POST sendMessage; Telegram's ``retry_after`` is honoured on 429."""
@@ -62,3 +79,4 @@ class TelegramChannel(Channel):
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self.client.close()
+        logging.getLogger("httpx").removeFilter(self._filter)

@@ -167,8 +167,10 @@ def test_telegram_send_message(
     receiver: HttpReceiver,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     db = registry
+    caplog.set_level(logging.INFO)
     monkeypatch.setenv("TEST_TG_TOKEN", "123:secret")
     config = {
         "language": "en",
@@ -200,6 +202,7 @@ def test_telegram_send_message(
     assert body["chat_id"] == -100123
     assert body["text"].startswith("[ĐANG CẢNH BÁO] Xã Tịnh Sơn: Mất kết nối đường truyền")
     assert "Cáp quang UBND (VNPT)" in body["text"]
+    assert "sendMessage" in caplog.text and "secret" not in caplog.text
     notifier.close()
 
 

@@ -214,4 +214,17 @@ def test_escalation_when_not_acknowledged(
         [ignored],
     ).fetchone()
     assert notified == (3,)
+
+    # Resolution reaches the route's receiver and every escalation receiver, once each.
+    db.execute("UPDATE alerts SET state = 'resolved', resolved_at = %s", [at(4000)])
+    notifier.tick(at(4001))
+    notifier.tick(at(4400))
+    resolved = [(r["receiver"], r["alert_ids"]) for r in outbox(db) if r["kind"] == "resolved"]
+    assert sorted(resolved) == [
+        ("director", [ignored]),
+        ("lead", [ignored]),
+        ("tech", sorted([ignored, handled])),
+    ]
+    notifier.tick(at(9000))
+    assert len(outbox(db)) == 6
     notifier.close()
