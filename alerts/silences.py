@@ -91,9 +91,13 @@ class Recurrence(BaseModel):
             raise ValueError("start and end must differ")
         return self
 
+    def zone(self) -> ZoneInfo:
+        """The window's time zone."""
+        return ZoneInfo(self.tz)
+
     def covers(self, now: datetime) -> bool:
         """Whether ``now`` falls in one of the windows (a window may cross midnight)."""
-        local = now.astimezone(ZoneInfo(self.tz))
+        local = now.astimezone(self.zone())
         for back in (0, 1):
             day: date = local.date() - timedelta(days=back)
             if self.every == "weekly" and WEEKDAYS[day.weekday()] not in self.days:
