@@ -75,7 +75,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     def internal_error(request: Request, exc: Exception) -> JSONResponse:
         ref = uuid.uuid4().hex[:12]
-        log.exception("unhandled error %s in %s %s", ref, request.method, request.url.path)
+        log.error(
+            "unhandled error %s in %s %s", ref, request.method, request.url.path, exc_info=exc
+        )
         return JSONResponse({"detail": f"internal error (reference {ref})"}, status_code=500)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -51,28 +52,26 @@ class BodyLimit:
                     await _send_error(send, 413, message)
                     return
         seen = 0
-        started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
             msg = await receive()
-            if msg["type"] == "http.request":
+            if msg["type"] == "http.request" and not rejected:
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
+                    # Answer now: frameworks turn errors raised while reading into a 400.
+                    rejected = True
+                    await _send_error(send, 413, message)
                     raise BodyTooLarge
             return msg
 
-        async def tracking_send(msg: Message) -> None:
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
+        async def guarded_send(msg: Message) -> None:
+            if not rejected:
+                await send(msg)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _send_error(send, 413, message)
+        with contextlib.suppress(BodyTooLarge):
+            await self.app(scope, limited_receive, guarded_send)
 
 
 class Metrics:

@@ -12,7 +12,9 @@ def update_statement(table: str, key: str, changes: dict[str, Any]) -> sql.Compo
 
     Column names come from the request model's declared fields, never from the client.
     """
-    sets: list[sql.Composable] = [sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(col)) for col in changes]
+    sets: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(col)) for col in changes
+    ]
     sets.append(sql.SQL("updated_at = now()"))
     return sql.SQL("UPDATE {} SET {} WHERE {} = {}").format(
         sql.Identifier(table),

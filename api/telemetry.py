@@ -1,4 +1,8 @@
-"""Downsampled telemetry: raw points for short steps, the rollup views for long ones."""
+"""Downsampled telemetry: raw points for short steps, the rollup views for long ones.
+
+The rollup views (``telemetry_5m`` / ``telemetry_1h``, storage/) are real-time: they add the
+not-yet-materialized tail from raw data, so one query covers the whole range.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,6 @@ from api.settings import ApiSettings
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 NICE_STEPS: tuple[int, ...] = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 NICE_STEPS += (10800, 21600, 43200, *(86400 * d for d in (1, 2, 7, 14, 30)))
-# Rollups are refreshed by a job or continuous aggregate; the newest hours come from raw data.
-ROLLUP_LAG = timedelta(hours=2)
 ROLLUPS = (("telemetry_1h", 3600), ("telemetry_5m", 300))
 
 RAW = """
@@ -86,14 +88,8 @@ def query(
     if source == "raw":
         parts.append((RAW, {**base, "key": key, "from": start, "to": end}))
     else:
-        cutoff = ORIGIN + timedelta(
-            seconds=((datetime.now(UTC) - ROLLUP_LAG - ORIGIN).total_seconds() // step) * step
-        )
-        split = min(max(cutoff, start), end)
         view = sql.SQL(ROLLUP).format(view=sql.Identifier(source))
-        parts.append((view, {**base, "device": device_id, "from": start, "to": split}))
-        if split < end:
-            parts.append((RAW, {**base, "key": key, "from": split, "to": end}))
+        parts.append((view, {**base, "device": device_id, "from": start, "to": end}))
     by_metric: dict[str, list[Point]] = defaultdict(list)
     with conn.cursor(row_factory=dict_row) as cur:
         for statement, params in parts:

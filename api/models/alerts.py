@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
@@ -86,8 +87,8 @@ class AlertAssign(Input):
 class Matcher(Input):
     """One label condition; all matchers of a silence must hold."""
 
-    label: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-    op: Literal["=", "!=", "=~", "!~"] = "="
+    label: Literal["commune", "site", "device", "type", "rule", "severity"]
+    op: Literal["=", "!=", "=~", "!~"] = Field("=", description="=~ and !~ match whole values.")
     value: str = Field(max_length=200)
 
     @model_validator(mode="after")
@@ -100,12 +101,35 @@ class Matcher(Input):
         return self
 
 
+class Recurrence(Input):
+    """A daily or weekly window in local time inside the silence's validity period."""
+
+    every: Literal["daily", "weekly"] = "daily"
+    start: time
+    end: time
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field([], max_length=7)
+    tz: str = "Asia/Ho_Chi_Minh"
+
+    @model_validator(mode="after")
+    def _valid(self) -> Recurrence:
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.tz!r}") from None
+        if self.every == "weekly" and not self.days:
+            raise ValueError("a weekly window needs days, e.g. [sun]")
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
+
+
 class SilenceCreate(Input):
     """A silence or maintenance window; alerts matching every matcher are muted."""
 
     matchers: list[Matcher] = Field(min_length=1, max_length=20)
     starts_at: AwareDatetime | None = Field(None, description="Default: now.")
     ends_at: AwareDatetime
+    recurrence: Recurrence | None = Field(None, description="Optional recurring window.")
     comment: str = Field(min_length=1, max_length=1000)
 
     @field_validator("ends_at")
@@ -123,6 +147,7 @@ class SilencePublic(BaseModel):
     matchers: list[dict[str, Any]]
     starts_at: Timestamp
     ends_at: Timestamp
+    recurrence: dict[str, Any] | None
     created_by: str
     comment: str
     created_at: Timestamp

@@ -57,8 +57,8 @@ INSERT INTO devices (id, type, commune_code, site_id, parent_id, name, lat, lon,
 VALUES (%(id)s, %(type)s, %(commune_code)s, %(site_id)s, %(parent_id)s, %(name)s, %(lat)s,
         %(lon)s, %(interval_s)s, %(metadata)s)
 """
-SET_PARENTS = """
-WITH gone AS (DELETE FROM device_parents WHERE device_id = %(id)s)
+CLEAR_PARENTS = "DELETE FROM device_parents WHERE device_id = %(id)s"
+ADD_PARENTS = """
 INSERT INTO device_parents (device_id, parent_id) SELECT %(id)s, unnest(%(parents)s::text[])
 """
 UPDATE_PRIMARY = "UPDATE devices SET parent_id = %(parent)s WHERE id = %(id)s"
@@ -124,7 +124,8 @@ def _check_parents(
 
 
 def _set_parents(conn: psycopg.Connection, device_id: str, parents: list[str]) -> None:
-    conn.execute(SET_PARENTS, {"id": device_id, "parents": parents})
+    conn.execute(CLEAR_PARENTS, {"id": device_id})
+    conn.execute(ADD_PARENTS, {"id": device_id, "parents": parents})
     conn.execute(UPDATE_PRIMARY, {"id": device_id, "parent": parents[0] if parents else None})
 
 

@@ -17,14 +17,14 @@ from api.security import Principal
 router = APIRouter(prefix="/silences", tags=["alerts"])
 
 # Matcher labels that confine a silence to one commune (directly or through a device/site).
-COMMUNE_LABELS = ("commune", "commune_code")
-DEVICE_LABELS = ("device", "device_id")
-SITE_LABELS = ("site", "site_id")
+COMMUNE_LABELS = ("commune",)
+DEVICE_LABELS = ("device",)
+SITE_LABELS = ("site",)
 
 STATE = """CASE WHEN s.expired_at IS NOT NULL OR s.ends_at <= now() THEN 'expired'
      WHEN s.starts_at > now() THEN 'pending' ELSE 'active' END"""
 SELECT = f"""
-SELECT s.id, s.matchers, s.starts_at, s.ends_at, s.created_by, s.comment, s.created_at,
+SELECT s.id, s.matchers, s.starts_at, s.ends_at, s.recurrence, s.created_by, s.comment, s.created_at,
        s.expired_at, {STATE} AS state
 FROM silences s
 """
@@ -45,8 +45,9 @@ WHERE (%(id)s::bigint IS NULL OR s.id = %(id)s)
 LIST = SELECT + WHERE + "ORDER BY s.created_at DESC, s.id DESC LIMIT %(limit)s OFFSET %(offset)s"
 COUNT = "SELECT count(*) FROM silences s " + WHERE
 INSERT = """
-INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment)
-VALUES (%(matchers)s, coalesce(%(starts_at)s, now()), %(ends_at)s, %(user)s, %(comment)s)
+INSERT INTO silences (matchers, starts_at, ends_at, recurrence, created_by, comment)
+VALUES (%(matchers)s, coalesce(%(starts_at)s, now()), %(ends_at)s, %(recurrence)s, %(user)s,
+        %(comment)s)
 RETURNING id
 """
 EXPIRE = """
@@ -144,6 +145,9 @@ def create_silence(conn: ConnDep, user: Technician, body: SilenceCreate) -> Sile
                 "matchers": Jsonb(matchers),
                 "starts_at": body.starts_at,
                 "ends_at": body.ends_at,
+                "recurrence": Jsonb(body.recurrence.model_dump(mode="json"))
+                if body.recurrence
+                else None,
                 "user": user.name,
                 "comment": body.comment,
             },

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
-import httpx
 import uvicorn
 from psycopg.types.json import Jsonb
 
@@ -73,7 +73,12 @@ def seed(conn: psycopg.Connection) -> World:
         conn.execute(
             "INSERT INTO device_reachability (device_id, state, since, root_cause_id) "
             "VALUES (%s, %s, %s, %s)",
-            (device, state, now - timedelta(hours=1), "a-uplink" if state == "unreachable" else None),
+            (
+                device,
+                state,
+                now - timedelta(hours=1),
+                "a-uplink" if state == "unreachable" else None,
+            ),
         )
         conn.execute(
             "INSERT INTO device_reachability_changes (time, device_id, state) VALUES (%s, %s, %s)",
@@ -103,7 +108,13 @@ def seed(conn: psycopg.Connection) -> World:
     alerts: dict[str, int] = {}
     specs: list[dict[str, Any]] = [
         {"key": "a_root", "device": "a-uplink", "commune": A, "severity": "critical"},
-        {"key": "a_child", "device": "a-cam-1", "commune": A, "severity": "critical", "sup": "a_root"},
+        {
+            "key": "a_child",
+            "device": "a-cam-1",
+            "commune": A,
+            "severity": "critical",
+            "sup": "a_root",
+        },
         {"key": "a_warn", "device": "a-spk-1", "commune": A, "severity": "warning"},
         {"key": "b_root", "device": "b-cam-1", "commune": B, "severity": "critical"},
     ]
