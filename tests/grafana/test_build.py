@@ -78,4 +78,4 @@ def test_time_series_over_telemetry_pick_a_resolution_by_range() -> None:
 
 def test_dashboard_provider_points_at_the_mounted_json() -> None:
     provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/ioc.yaml").read_text())
-    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards/ioc"
+    assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards/ioc"
