@@ -159,7 +159,7 @@ def compute_day(
     }
     status_rows = conn.execute(STATUS, {**utc, "ids": ids}).fetchall()
     offline = _flags([(d, t, not online) for d, t, online in status_rows], lo, cap)
-    first_status = {}
+    first_status: dict[str, float] = {}
     for dev_id, when, _ in status_rows:
         first_status.setdefault(dev_id, when.timestamp())
     unreach = _flags(conn.execute(REACH, {**utc, "ids": ids}).fetchall(), lo, cap)

@@ -83,6 +83,25 @@ REDO_5M = (
     "JOIN telemetry_points p ON p.device_key = t.device_key AND p.time >= t.bucket "
     "AND p.time < t.bucket + interval '5 minutes' GROUP BY 1, 2, 3"
 )
+# Many dirty pairs (a backfill): one scan of the dirty time range with a hash join is cheaper
+# than an index probe per pair.
+REDO_5M_BULK = (
+    f"INSERT INTO telemetry_rollup_5m {COLUMNS} {AGG_RAW} FROM telemetry_points p "
+    "JOIN storage_todo t ON p.device_key = t.device_key "
+    "AND date_bin(interval '5 minutes', p.time, timestamptz '2000-01-01 00:00+00') = t.bucket "
+    "WHERE p.time >= (SELECT min(bucket) FROM storage_todo) "
+    "AND p.time < (SELECT max(bucket) FROM storage_todo) + interval '5 minutes' "
+    "GROUP BY 1, 2, 3"
+)
+REDO_1H_BULK = (
+    f"INSERT INTO telemetry_rollup_1h {COLUMNS} {AGG_5M} FROM telemetry_rollup_5m r "
+    "JOIN storage_todo t ON r.device_key = t.device_key "
+    "AND date_bin(interval '1 hour', r.bucket, timestamptz '2000-01-01 00:00+00') = t.bucket "
+    "WHERE r.bucket >= (SELECT min(bucket) FROM storage_todo) "
+    "AND r.bucket < (SELECT max(bucket) FROM storage_todo) + interval '1 hour' "
+    "GROUP BY 1, 2, 3"
+)
+BULK_PAIRS = 2000
 REDO_1H = (
     f"INSERT INTO telemetry_rollup_1h {COLUMNS} {AGG_5M} FROM storage_todo t "
     "JOIN telemetry_rollup_5m r ON r.device_key = t.device_key AND r.bucket >= t.bucket "
@@ -180,7 +199,9 @@ def _refresh_5m(
         conn.execute(SET_DONE, {"res": "5m", "done": done})
     raw_days = settings.retention_raw_days or 30
     horizon = now - timedelta(days=raw_days)
-    dirty = _redo(conn, "5m", done, horizon, "telemetry_rollup_5m", REDO_5M, PROPAGATE_TO_1H)
+    dirty = _redo(
+        conn, "5m", done, horizon, "telemetry_rollup_5m", REDO_5M, REDO_5M_BULK, PROPAGATE_TO_1H
+    )
     return new, dirty, done
 
 
@@ -207,7 +228,7 @@ def _refresh_1h(
     with conn.transaction():
         conn.execute(SET_DONE, {"res": "1h", "done": done})
     horizon = now - timedelta(days=settings.retention_5m_days)
-    dirty = _redo(conn, "1h", done, horizon, "telemetry_rollup_1h", REDO_1H, None)
+    dirty = _redo(conn, "1h", done, horizon, "telemetry_rollup_1h", REDO_1H, REDO_1H_BULK, None)
     return new, dirty, done
 
 
@@ -218,6 +239,7 @@ def _redo(
     horizon: datetime,
     table: str,
     redo: str,
+    bulk: str,
     propagate: str | None,
 ) -> int:
     """Re-aggregate the dirty (bucket, device) pairs below the watermark, in one transaction."""
@@ -226,7 +248,7 @@ def _redo(
         taken = conn.execute(TAKE_DIRTY, {"res": res, "done": done, "horizon": horizon}).rowcount
         if taken:
             conn.execute(DELETE_TODO.format(table=table))  # table is one of two constants
-            conn.execute(redo)
+            conn.execute(bulk if taken > BULK_PAIRS else redo)
             if propagate:
                 conn.execute(propagate)
     if taken:

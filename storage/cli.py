@@ -1,0 +1,95 @@
+"""``ioc maintain`` (storage jobs) and ``ioc report availability`` (monthly report)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from datetime import date, datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run every job once, then exit.")
+def maintain(once: bool) -> None:
+    """Run rollups, retention/partitions and availability jobs (APScheduler, in background)."""
+    from ioc.settings import Settings
+    from storage import jobs
+    from storage.settings import StorageSettings
+
+    settings = Settings()
+    storage = jobs.resolve(settings, StorageSettings())
+    url = settings.database_url
+    if jobs.apply_policies(url, storage):
+        click.echo("TimescaleDB: compression, retention and refresh policies applied")
+    for name, (job, _) in jobs.JOBS.items():
+        click.echo(f"{name}: {job(url, storage)}")
+    if once:
+        return
+    scheduler = jobs.build_scheduler(url, storage)
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    scheduler.start()
+    click.echo("maintenance jobs scheduled; Ctrl-C to stop")
+    stop.wait()
+    scheduler.shutdown(wait=True)
+
+
+@click.group()
+def report() -> None:
+    """Reports a commune hands to the province."""
+
+
+def _month(ctx: click.Context, param: click.Parameter, value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM, e.g. 2026-11") from None
+
+
+@report.command()
+@click.option("--commune", required=True, help="Commune code (5 digits).")
+@click.option("--month", required=True, callback=_month, help="Month, YYYY-MM.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "xlsx", "pdf"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (default: stdout for csv/json, availability-CODE-YYYY-MM.EXT otherwise).",
+)
+def availability(commune: str, month: date, fmt: str, output: Path | None) -> None:
+    """Monthly availability per device, site and type, with the worst devices (Vietnamese)."""
+    from ioc.db import connect
+    from ioc.settings import Settings
+    from storage import jobs, render
+    from storage.availability import monthly_report
+    from storage.settings import StorageSettings
+
+    settings = Settings()
+    storage = jobs.resolve(settings, StorageSettings())
+    with connect(settings.database_url, autocommit=True) as conn:
+        try:
+            result = monthly_report(conn, commune, month, settings=storage)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from exc
+    data = render.render(result, fmt)  # type: ignore[arg-type]
+    if output is None and fmt in ("csv", "json"):
+        sys.stdout.buffer.write(data)
+        return
+    path = output or Path(f"availability-{commune}-{month:%Y-%m}.{fmt}")
+    path.write_bytes(data)
+    click.echo(f"wrote {path} ({len(data)} bytes)")
