@@ -130,8 +130,9 @@ def measure(url: str, repeat: int) -> list[dict[str, object]]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET ROLE ioc_grafana")
         timescaledb = bool(
-            conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'")
-            .fetchone()[0]  # type: ignore[index]
+            conn.execute(
+                "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+            ).fetchone()[0]  # type: ignore[index]
         )
         for board in load_dashboards():
             for label, span in RANGES.items():
@@ -168,9 +169,7 @@ def measure(url: str, repeat: int) -> list[dict[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     """Command line: seed if asked, time every panel, print lines and a JSON summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--db", default="postgresql://postgres@127.0.0.1:5432/ioc_bench_dashboards"
-    )
+    parser.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/ioc_bench_dashboards")
     parser.add_argument("--seed-days", type=float, default=30.0, help="0 = do not seed")
     parser.add_argument("--prepare", action="store_true", help="rerun rollups and fixtures")
     parser.add_argument("--repeat", type=int, default=7)
