@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
     help="Worker processes sharing the subscription (default: CPU count; 1 = in-process).",
 )
 @click.option("--worker-index", type=int, default=None, hidden=True)
-def command(workers: int | None, worker_index: int | None) -> None:
+@click.option("--supervisor-pid", type=int, default=0, hidden=True)
+def command(workers: int | None, worker_index: int | None, supervisor_pid: int) -> None:
     """Consume device telemetry, events and status from MQTT into PostgreSQL."""
     from ingest.settings import IngestSettings
     from ioc.migrate import require_current
@@ -46,7 +47,7 @@ def command(workers: int | None, worker_index: int | None) -> None:
     if worker_index is not None:
         from ingest.supervisor import become_worker
 
-        ingest = become_worker(ingest, worker_index)
+        ingest = become_worker(ingest, worker_index, supervisor_pid)
     else:
         require_current(settings.database_url)
     run_service(settings, ingest)

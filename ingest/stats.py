@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from prometheus_client import CollectorRegistry, Histogram
@@ -90,7 +91,7 @@ class Stats:
             self._quarantined.labels(reason).inc(n)
         self._batch.observe(batch_s)
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> dict[str, Any]:
         """The counters as parameters of the heartbeat upsert."""
         with self.lock:
             return {

@@ -23,14 +23,15 @@ PR_SET_PDEATHSIG = 1
 WORKER_ENTRY = "from ioc.cli import main; main()"
 
 
-def become_worker(ingest: IngestSettings, index: int) -> IngestSettings:
-    """Tie this process's life to its parent's; return the worker's own settings."""
-    parent = os.getppid()
+def become_worker(ingest: IngestSettings, index: int, parent: int) -> IngestSettings:
+    """Tie this process's life to its supervisor's; return the worker's own settings."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
         log.debug("prctl unavailable; relying on the parent watchdog")
+    if os.getppid() != parent:  # the supervisor died while this worker was starting
+        raise SystemExit(f"worker {index}: supervisor {parent} is gone")
 
     def watchdog() -> None:
         while os.getppid() == parent:
@@ -55,7 +56,16 @@ class Supervisor:
 
     def spawn(self, index: int) -> None:
         """Start worker ``index``."""
-        cmd = [sys.executable, "-c", WORKER_ENTRY, "ingest", "--worker-index", str(index)]
+        cmd = [
+            sys.executable,
+            "-c",
+            WORKER_ENTRY,
+            "ingest",
+            "--worker-index",
+            str(index),
+            "--supervisor-pid",
+            str(os.getpid()),
+        ]
         self.procs[index] = subprocess.Popen(cmd)
         log.info("worker %d started (pid %d)", index, self.procs[index].pid)
 

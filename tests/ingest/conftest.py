@@ -145,5 +145,5 @@ def publisher(service: IngestService, mqtt_url: str) -> Iterator[Publisher]:
 
 def count(db: psycopg.Connection, query: str, *args: Any) -> int:
     """The first column of the first row of a query, as int."""
-    row = db.execute(query, args).fetchone()  # type: ignore[arg-type]
+    row = db.execute(query, args or None).fetchone()
     return int(row[0]) if row and row[0] is not None else 0

@@ -153,6 +153,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
             10,
             message="restarted instance heartbeat",
         )
+        assert dups is not None
     finally:
         proc.terminate()
         proc.wait(10)

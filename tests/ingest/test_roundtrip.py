@@ -64,7 +64,7 @@ def test_telemetry_event_status_round_trip(
         "warning",
         {"result": "missed", "schedule": "sáng-06:00"},
     )
-    status = dict(
+    status: dict[str, bool] = dict(
         db.execute("SELECT device_id, online FROM device_status WHERE online IS NOT NULL")
     )
     assert status == {"ts-uplink": True, "ts-cam-01": False}
@@ -116,10 +116,14 @@ def test_seq_gap_counted(
         publisher.send_all(
             [(topic, {"ts": iso(now_minus(age)), "seq": seq, "metrics": {"fps": 20}})]
         )
-        wait_until(
-            lambda s=seq: (
+
+        def at_seq(s: int = seq) -> bool:
+            return (
                 count(db, "SELECT last_seq FROM device_status WHERE device_id = 'ts-cam-01'") == s
-            ),
+            )
+
+        wait_until(
+            at_seq,
             10,
             message=f"seq {seq}",
         )
@@ -142,7 +146,7 @@ def test_heartbeat_row_and_birth(
         message="heartbeat row with counters",
     )
     assert row == (1, 1, True)
-    got: list[bytes] = []
+    got: list[bytes | bytearray] = []
     publisher.client.on_message = lambda _c, _u, m: got.append(m.payload)
     publisher.client.subscribe(status_topic(service.ingest.instance), qos=1)
     wait_until(lambda: got, 10, message="retained birth message")
