@@ -1,0 +1,131 @@
+"""Retention drops exactly the expired partitions, trims history, keeps partitions ahead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from storage import retention
+from storage.settings import StorageSettings
+from tests.storage.conftest import metric_id, write_points
+
+SETTINGS = StorageSettings(
+    retention_raw_days=30,
+    retention_events_days=20,
+    retention_5m_days=60,
+    retention_1h_days=400,
+    retention_quarantine_days=7,
+    retention_status_days=10,
+    retention_availability_days=10,
+    partitions_ahead_days=5,
+)
+NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+PARTS = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = %s::regclass ORDER BY 1
+"""
+
+
+def _parts(db: psycopg.Connection, parent: str) -> set[str]:
+    return {r[0] for r in db.execute(PARTS, (parent,)).fetchall()}
+
+
+def test_drops_whole_expired_partitions_only_and_creates_ahead(
+    db: psycopg.Connection, registry: dict[str, int]
+) -> None:
+    fps = metric_id(db, "fps")
+    cam = registry["cam1"]
+    db.execute(
+        "SELECT ioc_ensure_partitions('telemetry_points', %s, %s)",
+        ((NOW - timedelta(days=40)).date(), NOW.date()),
+    )
+    # one point every 6 hours for 40 days
+    times = [NOW - timedelta(hours=6 * i) for i in range(160)]
+    write_points(db, [(t, 1.0, cam, fps) for t in times])
+    horizon = NOW - timedelta(days=30)
+    first_kept_day = horizon.date()  # its partition ends after the horizon: kept whole
+    expect_kept = [t for t in times if t.date() >= first_kept_day]
+    result = retention.run(db, SETTINGS, now=NOW)
+    assert not result.skipped
+    kept = db.execute("SELECT count(*), min(time) FROM telemetry_points").fetchone()
+    assert kept is not None
+    assert kept[0] == len(expect_kept)
+    assert kept[1] == min(expect_kept)
+    assert kept[1] <= horizon  # nothing newer than the horizon was dropped
+    dropped_raw = [n for n in result.dropped if n.startswith("telemetry_points_p")]
+    assert dropped_raw
+    assert all(n[-8:] < first_kept_day.strftime("%Y%m%d") for n in dropped_raw)
+    names = _parts(db, "telemetry_points") | _parts(db, "device_events")
+    for i in range(6):
+        assert f"telemetry_points_p{(NOW + timedelta(days=i)):%Y%m%d}" in names
+        assert f"device_events_p{(NOW + timedelta(days=i)):%Y%m%d}" in names
+    again = retention.run(db, SETTINGS, now=NOW)
+    assert again.dropped == []
+    assert again.created == 0
+
+
+def test_rollup_partitions_expire_by_their_own_retention(db: psycopg.Connection) -> None:
+    old = NOW - timedelta(days=90)
+    db.execute(
+        "SELECT storage_ensure_partitions('telemetry_rollup_5m', %s, %s, '1 month')",
+        (old, NOW),
+    )
+    db.execute(
+        "INSERT INTO telemetry_rollup_5m (bucket, device_key, metric_id, min, max, avg, last, count)"
+        " SELECT b, 1, 1, 0, 0, 0, 0, 1 FROM generate_series(%s::timestamptz, %s, '1 day') b",
+        (old, NOW),
+    )
+    horizon = NOW - timedelta(days=60)
+    result = retention.run(db, SETTINGS, now=NOW)
+    assert any(n.startswith("telemetry_rollup_5m_p") for n in result.dropped)
+    row = db.execute("SELECT min(bucket) FROM telemetry_rollup_5m").fetchone()
+    assert row is not None
+    oldest = row[0]
+    # the oldest kept bucket sits in the partition (month) holding the horizon
+    assert (oldest.year, oldest.month) <= (horizon.year, horizon.month)
+    assert oldest >= datetime(horizon.year, horizon.month, 1, tzinfo=UTC)
+
+
+def test_trims_history_keeping_the_state_at_the_horizon(
+    db: psycopg.Connection, registry: dict[str, int]
+) -> None:
+    for days, online in ((20, False), (15, True), (12, False), (3, True)):
+        db.execute(
+            "INSERT INTO device_status_changes (time, device_id, online) VALUES (%s, 'cam1', %s)",
+            (NOW - timedelta(days=days), online),
+        )
+    for days in (9, 6):
+        db.execute(
+            "INSERT INTO quarantine (topic, reason, payload, payload_size, digest, "
+            "received_at, last_received_at) VALUES ('t', 'r', 'p', 1, %s, %s, %s)",
+            (str(days).encode(), NOW - timedelta(days=days), NOW - timedelta(days=days)),
+        )
+    result = retention.run(db, SETTINGS, now=NOW)
+    assert result.deleted_rows["device_status_changes"] == 2
+    assert result.deleted_rows["quarantine"] == 1
+    kept = [r[0] for r in db.execute("SELECT online FROM device_status_changes ORDER BY time")]
+    assert kept == [False, True]  # the change at -12 days (state at the horizon) and -3 days
+
+
+def test_concurrent_run_skips(db: psycopg.Connection, db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (retention.RETENTION_LOCK,))
+        assert retention.run(db, SETTINGS, now=NOW).skipped
+
+
+@pytest.mark.timescaledb
+def test_timescale_policies(db: psycopg.Connection) -> None:
+    if db.execute("SELECT ioc_timescaledb()").fetchone() != (True,):
+        pytest.skip("TimescaleDB extension not installed on this server (plain PostgreSQL path)")
+    retention.apply_timescale_policies(db, SETTINGS)
+    jobs = db.execute(
+        "SELECT proc_name, hypertable_name FROM timescaledb_information.jobs"
+    ).fetchall()
+    names = {p for p, _ in jobs}
+    assert {
+        "policy_compression",
+        "policy_retention",
+        "policy_refresh_continuous_aggregate",
+    } <= names
