@@ -22,7 +22,7 @@ def run_as(conn: psycopg.Connection, role: str, statement: str) -> list[tuple]:
     """Run one statement as ``role`` (SET LOCAL ROLE) in a transaction that is rolled back."""
     with conn.transaction(force_rollback=True):
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-        cur = conn.execute(statement)  # type: ignore[arg-type]
+        cur = conn.execute(statement)
         return cur.fetchall() if cur.description else []
 
 
