@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from ioc import redact
+
 
 def configure(level: str = "INFO") -> None:
     """Send log records to stderr with timestamps; quiet chatty libraries."""
@@ -13,3 +15,4 @@ def configure(level: str = "INFO") -> None:
     )
     for noisy in ("apscheduler", "yoyo", "httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    redact.install()  # no secret in any log line
