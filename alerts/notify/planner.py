@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.notify.config import NotifyConfig, Route, Timing
@@ -106,8 +106,13 @@ def plan_flushes(
     alerts: dict[int, AlertInfo],
     groups: dict[tuple[str, str], GroupState],
     now: datetime,
+    slack: timedelta = timedelta(0),
 ) -> tuple[list[Message], dict[tuple[str, str], GroupState]]:
-    """Messages due at ``now`` and the group states after sending them."""
+    """Messages due at ``now`` (or within ``slack`` after it) and the group states after them.
+
+    ``slack``: ticks come once per evaluation period, so a deadline falling just after a tick
+    would otherwise wait a whole period; sending up to ``slack`` early avoids that.
+    """
     routes = dict(config.named_routes())
     current: dict[tuple[str, str], set[int]] = {}
     fresh: dict[tuple[str, str], GroupState] = {}
@@ -125,7 +130,7 @@ def plan_flushes(
         state = groups.get(key) or fresh[key]
         found = routes.get(key[0])
         timing = config.timing(found) if found else config.defaults
-        message = _decide(state, current.get(key, set()), alerts, timing, now)
+        message = _decide(state, current.get(key, set()), alerts, timing, now + slack)
         if message is None:
             continue
         if message.firing or message.resolved:
@@ -142,7 +147,7 @@ def _decide(
     cur: set[int],
     alerts: dict[int, AlertInfo],
     timing: Timing,
-    now: datetime,
+    horizon: datetime,
 ) -> Message | None:
     prev = state.alert_ids
     gone = [i for i in prev if i not in alerts or alerts[i].state == "resolved"]
@@ -152,13 +157,13 @@ def _decide(
         if new and (not prev or state.last_flush_at is None):
             due = min(alerts[i].since for i in new) + timing.group_wait
         else:
-            due = (state.last_flush_at or now) + timing.group_interval
-        if now >= due:
+            due = (state.last_flush_at or horizon) + timing.group_interval
+        if horizon >= due:
             kind = "firing" if cur else "resolved"
     elif (
         cur
         and state.last_flush_at is not None
-        and now >= state.last_flush_at + timing.repeat_interval
+        and horizon >= state.last_flush_at + timing.repeat_interval
         and any(alerts[i].acknowledged_at is None for i in cur)
     ):
         kind = "repeat"

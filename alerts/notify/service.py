@@ -53,7 +53,8 @@ class Notifier:
             groups = store.load_groups(conn)
             carried: set[int] = set().union(*(g.alert_ids for g in groups.values()))
             alerts = store.load_alerts(conn, carried)
-            messages, updated = plan_flushes(self.config, alerts, groups, now)
+            slack = timedelta(seconds=self.settings.notify_tick_slack_s)
+            messages, updated = plan_flushes(self.config, alerts, groups, now, slack)
             for state in updated.values():
                 store.save_group(conn, state)
             for message in messages:

@@ -34,6 +34,12 @@ class NotifySettings(BaseSettings):
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Telegram Bot API base URL (tests: loopback)."
     )
+    notify_tick_slack_s: float = Field(
+        0.5,
+        ge=0,
+        description="Send a group up to this early: a tick landing just before group_wait "
+        "ends would otherwise add a whole evaluation period.",
+    )
     notify_batch: int = Field(200, ge=1, description="Most notifications sent per deliver call.")
     notify_deliver_budget_s: float = Field(
         10.0, gt=0, description="Seconds one deliver call may spend before returning."

@@ -154,7 +154,7 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
         lines.append(f"  {t['resolved_at']}: {format_time(alert['resolved_at'], zone)}")
     annotations = alert.get("annotations") or {}
     impact = impact_text(annotations.get("impact"), lang)
-    if impact:
+    if impact and t["unreachable"] not in summary_of(alert, lang):  # else the summary says it
         lines.append(f"  {t['impact']}: {impact}")
     if annotations.get("root_cause_device"):
         lines.append(f"  {t['root_cause']}: {annotations['root_cause_device']}")

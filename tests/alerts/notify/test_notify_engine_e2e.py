@@ -1,0 +1,100 @@
+"""End to end with the real alert engine: an uplink cut is one message, then one resolution."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+from psycopg_pool import ConnectionPool
+
+from alerts.engine import AlertEngine
+from alerts.rules import parse_rules
+from alerts.settings import AlertSettings
+from tests.alerts.conftest import BEHIND_UPLINK, EngineFactory, report, report_all
+from tests.alerts.notify.helpers import HttpReceiver, make_notifier, outbox, webhook_config
+from tests.util import wait_until
+
+S = timedelta(seconds=1)
+RULES = """
+rules:
+  - {name: offline, kind: absence, types: [camera, speaker, link, nvr], severity: critical}
+"""
+
+
+def test_uplink_cut_with_12_devices_is_one_message_and_one_resolution(
+    fleet: psycopg.Connection,
+    make_engine: EngineFactory,
+    pool: ConnectionPool,
+    receiver: HttpReceiver,
+    tmp_path: Path,
+    t0: datetime,
+) -> None:
+    engine = make_engine(RULES)
+    notifier = make_notifier(pool, tmp_path, webhook_config(receiver.url))
+
+    def step(at: datetime) -> None:
+        engine.evaluate_once(at)
+        notifier.tick(at)
+        notifier.deliver(at)
+
+    report_all(fleet, t0)
+    step(t0)
+    # The uplink's last will and those of the 12 devices behind it.
+    for device in ["up1", *BEHIND_UPLINK]:
+        report(fleet, device, t0 + 5 * S, online=False)
+    for second in range(6, 30):
+        step(t0 + second * S)
+    assert len(receiver.requests) == 1
+    body = receiver.requests[0].json()
+    assert body["status"] == "firing"
+    assert [a["device_id"] for a in body["alerts"]] == ["up1"]
+    assert "Cáp quang UBND" in body["title"]
+    assert "8 camera, 4 cụm loa" in body["title"]
+
+    # The uplink returns with everything behind it.
+    report_all(fleet, t0 + 40 * S)
+    for second in range(41, 120):
+        step(t0 + second * S)
+    assert len(receiver.requests) == 2
+    resolved = receiver.requests[1].json()
+    assert resolved["status"] == "resolved"
+    assert [a["device_id"] for a in resolved["alerts"]] == ["up1"]
+    assert [r["kind"] for r in outbox(fleet)] == ["firing", "resolved"]
+    notifier.close()
+
+
+@pytest.mark.slow
+def test_last_will_to_webhook_latency_with_default_timing(
+    fleet: psycopg.Connection,
+    pool: ConnectionPool,
+    receiver: HttpReceiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    t0: datetime,
+) -> None:
+    """The running engine (1 s evaluation, group_wait 2 s) delivers a few seconds after the will."""
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(yaml.safe_dump(webhook_config(receiver.url)), encoding="utf-8")
+    monkeypatch.setenv("IOC_ALERTS_CONFIG", str(routes))
+    settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
+    engine = AlertEngine(settings, pool, rules=parse_rules(RULES))
+    report_all(fleet, datetime.now(t0.tzinfo))
+    engine.start()
+    try:
+        wait_until(lambda: engine.last_result is not None, 10, message="first evaluation")
+        will = time.time()
+        report(fleet, "solo", datetime.now(t0.tzinfo), online=False)
+        wait_until(lambda: receiver.requests, 10, message="webhook notification")
+        latency = time.time() - will
+    finally:
+        engine.stop()
+    body = receiver.requests[0].json()
+    assert [a["device_id"] for a in body["alerts"]] == ["solo"]
+    print(f"last will (status row) -> webhook: {latency:.2f}s")
+    # Nominal ~4 s (next evaluation + group_wait 2 s + next tick + next deliver); the bound
+    # leaves room for a loaded CI machine so the test does not flake.
+    assert latency < 8.0
