@@ -1,0 +1,424 @@
+"""End-to-end ingest benchmark: QoS 1 publish → commit throughput, latency, naive baseline.
+
+Starts a mosquitto from the repo's config on a free port and a scratch database, registers
+``--devices`` cameras, then for each ``--workers`` count runs ``ioc ingest --workers N`` and:
+  1. peak: ``--publishers`` processes publish ``--messages`` QoS 1 messages (5 metrics each) as
+     fast as the broker accepts them; throughput = messages committed / (last commit − first
+     publish), read from the ``ingest_instances`` counters;
+  2. latency at 50 % and 80 % of that peak: paced publishers for ``--paced-s`` seconds plus a
+     probe device whose readings carry their publish time; a poller reads each probe row as it
+     is committed (±5 ms).
+Then the naive baseline (paho callback, one INSERT per metric, commit per message) on the same
+broker and database, for the ratio. One line per figure, then a JSON summary. Usage::
+
+    python bench/ingest.py --messages 60000 --workers 1,2,4 --publishers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from devices.registry import parse_yaml  # noqa: E402
+from devices.store import import_registry  # noqa: E402
+from tests.plugins.broker import Mosquitto  # noqa: E402
+from tests.plugins.postgres import migrate_database  # noqa: E402
+
+COMMUNE = "21025"
+PREFIX = "bench/ioc/v1"
+PROBE = "probe-cam"
+RESET = """
+TRUNCATE telemetry_points, device_latest, device_status, device_status_changes, quarantine,
+         ingest_instances
+"""
+
+
+def registry_yaml(devices: int) -> str:
+    lines = [f'communes: [{{code: "{COMMUNE}", name: "Xã Bench"}}]', "devices:"]
+    for i in range(devices):
+        lines.append(
+            f'  - {{id: cam-{i:05d}, type: camera, commune: "{COMMUNE}", name: "Cam {i}"}}'
+        )
+    lines.append(f'  - {{id: {PROBE}, type: camera, commune: "{COMMUNE}", name: "Probe"}}')
+    return "\n".join(lines) + "\n"
+
+
+def payload(ts_ms: int, seq: int) -> bytes:
+    return (
+        f'{{"ts":{ts_ms},"seq":{seq},"metrics":{{"fps":24.5,"bitrate_kbps":2048,'
+        f'"cpu_pct":{seq % 100},"mem_pct":41.5,"uptime_s":{seq}}}}}'
+    ).encode()
+
+
+def publisher(
+    url_port: int, index: int, count: int, devices: list[str], rate: float, out: Any
+) -> None:
+    """Publish ``count`` messages (``rate`` msg/s, 0 = as fast as possible); report timings."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}-{uuid.uuid4().hex[:6]}"
+    )
+    client.max_inflight_messages_set(2000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", url_port)
+    client.loop_start()
+    last: dict[str, int] = {}
+    infos = []
+    t0 = time.time()
+    for i in range(count):
+        if rate:
+            due = t0 + i / rate
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        device = devices[i % len(devices)]
+        ts = max(int(time.time() * 1000), last.get(device, 0) + 1)
+        last[device] = ts
+        infos.append(
+            client.publish(f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(ts, i), qos=1)
+        )
+    for info in infos:
+        info.wait_for_publish(120)
+    out.put((index, t0, time.time(), sum(1 for i in infos if i.is_published())))
+    client.disconnect()
+    client.loop_stop()
+
+
+def run_publishers(port: int, n: int, pubs: int, devices: list[str], rate: float) -> dict[str, Any]:
+    q: Any = mp.Queue()
+    share = [devices[i::pubs] for i in range(pubs)]
+    procs = [
+        mp.Process(target=publisher, args=(port, i, n // pubs, share[i], rate / pubs, q))
+        for i in range(pubs)
+    ]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    return {
+        "start": min(r[1] for r in results),
+        "end": max(r[2] for r in results),
+        "acked": sum(r[3] for r in results),
+    }
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds consumed so far by ``pids`` (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    """Direct child pids (the ingest workers of a supervisor)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def written(conn: psycopg.Connection) -> tuple[int, float | None]:
+    row = conn.execute(
+        "SELECT coalesce(sum(written_rows), 0), extract(epoch FROM max(last_commit_at))"
+        " FROM ingest_instances"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), (float(row[1]) if row[1] is not None else None)
+
+
+def start_ingest(
+    db_url: str, broker: Mosquitto, workers: int, batch: int
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "IOC_DATABASE_URL": db_url,
+        "IOC_MQTT_URL": broker.url,
+        "IOC_LOG_LEVEL": "WARNING",
+        "IOC_INGEST_INSTANCE": "bench",
+        "IOC_INGEST_TOPIC_PREFIX": PREFIX,
+        "IOC_INGEST_HEARTBEAT_S": "0.2",
+        "IOC_INGEST_BATCH_SIZE": str(batch),
+    }
+    cmd = [
+        sys.executable,
+        "-c",
+        "from ioc.cli import main; main()",
+        "ingest",
+        "--workers",
+        str(workers),
+    ]
+    return subprocess.Popen(cmd, env=env, cwd=REPO)
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def peak(
+    conn: psycopg.Connection,
+    port: int,
+    n: int,
+    pubs: int,
+    devices: list[str],
+    pids: dict[str, list[int]],
+) -> dict[str, Any]:
+    base, _ = written(conn)
+    cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
+    pub = run_publishers(port, n, pubs, devices, 0)
+    target = base + 5 * pub["acked"]
+    wait_for(lambda: written(conn)[0] >= target, 600, "all rows committed")
+    cpu = {k: cpu_seconds(v) - cpu0[k] for k, v in pids.items()}
+    rows, last_commit = written(conn)
+    assert last_commit is not None
+    elapsed = last_commit - pub["start"]
+    return {
+        "messages": pub["acked"],
+        "msg_per_s": pub["acked"] / elapsed,
+        "rows_per_s": (rows - base) / elapsed,
+        "publish_msg_per_s": pub["acked"] / (pub["end"] - pub["start"]),
+        "seconds": elapsed,
+        **{f"{k}_cpu_us_per_msg": 1e6 * v / pub["acked"] for k, v in cpu.items()},
+    }
+
+
+def paced_latency(
+    conn: psycopg.Connection, port: int, rate: float, seconds: float, pubs: int, devices: list[str]
+) -> dict[str, Any]:
+    """p50/p99 publish→commit latency of probe readings while the fleet publishes at ``rate``."""
+    key_row = conn.execute("SELECT key FROM devices WHERE id = %s", (PROBE,)).fetchone()
+    assert key_row is not None
+    probe_key = key_row[0]
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        seen = datetime.now(UTC)
+        with psycopg.connect(conn.info.dsn, autocommit=True) as c:
+            while not stop.is_set():
+                rows = c.execute(
+                    "SELECT time FROM telemetry_points WHERE device_key = %s AND metric_id ="
+                    " (SELECT id FROM metrics WHERE name = 'fps') AND time > %s ORDER BY time",
+                    (probe_key, seen),
+                ).fetchall()
+                now = time.time()
+                for (t,) in rows:
+                    latencies.append(now - t.timestamp())
+                    seen = t
+                time.sleep(0.005)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    probe = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:6]}")
+    probe.connect("127.0.0.1", port)
+    probe.loop_start()
+    fleet = threading.Thread(
+        target=run_publishers, args=(port, int(rate * seconds), pubs, devices, rate)
+    )
+    fleet.start()
+    seq = 0
+    while fleet.is_alive():
+        seq += 1
+        probe.publish(
+            f"{PREFIX}/{COMMUNE}/{PROBE}/telemetry", payload(int(time.time() * 1000), seq), qos=1
+        )
+        time.sleep(0.05)
+    fleet.join()
+    wait_for(lambda: len(latencies) >= seq * 0.98, 60, "probe readings committed")
+    stop.set()
+    poller.join()
+    probe.disconnect()
+    probe.loop_stop()
+    ordered = sorted(latencies)
+    return {
+        "rate": rate,
+        "probes": len(ordered),
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+    }
+
+
+def naive_consumer(port: int, db_url: str, ready: Any) -> None:
+    """What an integrator writes first: one INSERT per metric, commit per message."""
+    conn = psycopg.connect(db_url)
+    keys = dict(conn.execute("SELECT id, key FROM devices").fetchall())
+    metric_ids = dict(conn.execute("SELECT name, id FROM metrics").fetchall())
+    conn.commit()
+
+    def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        data = json.loads(msg.payload)
+        device = msg.topic.split("/")[-2]
+        ts = datetime.fromtimestamp(data["ts"] / 1000, UTC)
+        for name, value in data["metrics"].items():
+            conn.execute(
+                "INSERT INTO telemetry_points (time, value, device_key, metric_id)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (ts, value, keys[device], metric_ids[name]),
+            )
+        conn.commit()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-naive", clean_session=False)
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: (c.subscribe(f"{PREFIX}/+/+/telemetry", qos=1), ready.set())
+    client.connect("127.0.0.1", port)
+    client.loop_forever()
+
+
+def baseline(
+    conn: psycopg.Connection, broker: Mosquitto, db_url: str, n: int, pubs: int, devices: list[str]
+) -> dict[str, Any]:
+    conn.execute(RESET)
+    ready = mp.Event()
+    proc = mp.Process(target=naive_consumer, args=(broker.port, db_url, ready), daemon=True)
+    proc.start()
+    ready.wait(30)
+    pub = run_publishers(broker.port, n, pubs, devices, 0)
+    count = lambda: conn.execute("SELECT count(*) FROM telemetry_points").fetchone()[0]  # noqa: E731
+    wait_for(lambda: count() >= 5 * pub["acked"], 900, "naive baseline to finish")
+    elapsed = time.time() - pub["start"]
+    proc.terminate()
+    proc.join()
+    return {
+        "messages": pub["acked"],
+        "msg_per_s": pub["acked"] / elapsed,
+        "rows_per_s": 5 * pub["acked"] / elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=60000, help="messages per peak run")
+    parser.add_argument("--workers", default="1,2", help="ingest process counts, e.g. 1,2,4")
+    parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    parser.add_argument("--devices", type=int, default=1000, help="registered cameras")
+    parser.add_argument("--batch-size", type=int, default=2000, help="IOC_INGEST_BATCH_SIZE")
+    parser.add_argument(
+        "--paced-s", type=float, default=8.0, help="seconds per latency run (0 = skip)"
+    )
+    parser.add_argument("--baseline-messages", type=int, default=3000, help="0 = skip baseline")
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get(
+            "IOC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    args = parser.parse_args()
+    name = f"ioc_bench_ingest_{uuid.uuid4().hex[:8]}"
+    db_url = urlsplit(args.admin_url)._replace(path=f"/{name}").geturl()
+    with psycopg.connect(args.admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    summary: dict[str, Any] = {"messages": args.messages, "publishers": args.publishers, "runs": {}}
+    broker: Mosquitto | None = None
+    try:
+        migrate_database(db_url)
+        with psycopg.connect(db_url) as c:
+            import_registry(c, parse_yaml(registry_yaml(args.devices)), "bench")
+        devices = [f"cam-{i:05d}" for i in range(args.devices)]
+        conn = psycopg.connect(db_url, autocommit=True)
+        for workers in [int(w) for w in args.workers.split(",")]:
+            conn.execute(RESET)
+            broker = Mosquitto().start()
+            proc = start_ingest(db_url, broker, workers, args.batch_size)
+            try:
+                wait_for(
+                    lambda: (
+                        conn.execute("SELECT count(*) FROM ingest_instances").fetchone()[0]
+                        >= workers  # noqa: B023
+                    ),
+                    60,
+                    "ingest workers",
+                )
+                time.sleep(1.0)  # let every worker subscribe
+                assert broker.proc is not None
+                pids = {
+                    # `--workers 1` runs the service in the supervisor's own process
+                    "ingest": children(proc.pid) if workers > 1 else [proc.pid],
+                    "broker": [broker.proc.pid],
+                }
+                run: dict[str, Any] = {
+                    "peak": peak(conn, broker.port, args.messages, args.publishers, devices, pids)
+                }
+                p = run["peak"]
+                print(f"workers={workers} ingest_cpu_us_per_msg {p['ingest_cpu_us_per_msg']:.0f}")
+                print(f"workers={workers} broker_cpu_us_per_msg {p['broker_cpu_us_per_msg']:.0f}")
+                print(f"workers={workers} peak_msg_per_s {p['msg_per_s']:.0f}")
+                print(f"workers={workers} peak_rows_per_s {p['rows_per_s']:.0f}")
+                print(f"workers={workers} publish_msg_per_s {p['publish_msg_per_s']:.0f}")
+                if args.paced_s:
+                    for frac in (0.5, 0.8):
+                        lat = paced_latency(
+                            conn,
+                            broker.port,
+                            frac * p["msg_per_s"],
+                            args.paced_s,
+                            args.publishers,
+                            devices,
+                        )
+                        run[f"latency_{int(frac * 100)}pct"] = lat
+                        print(
+                            f"workers={workers} rate={lat['rate']:.0f} p50_ms {lat['p50_ms']:.0f}"
+                        )
+                        print(
+                            f"workers={workers} rate={lat['rate']:.0f} p99_ms {lat['p99_ms']:.0f}"
+                        )
+                summary["runs"][str(workers)] = run
+            finally:
+                proc.terminate()
+                proc.wait(30)
+                broker.close()
+                broker = None
+        if args.baseline_messages:
+            broker = Mosquitto().start()
+            base = baseline(conn, broker, db_url, args.baseline_messages, args.publishers, devices)
+            summary["baseline"] = base
+            print(f"baseline_msg_per_s {base['msg_per_s']:.0f}")
+            best = (
+                max(r["peak"]["msg_per_s"] for r in summary["runs"].values())
+                if summary["runs"]
+                else 0
+            )
+            summary["ratio_vs_baseline"] = best / base["msg_per_s"]
+            print(f"ratio_vs_baseline {summary['ratio_vs_baseline']:.1f}")
+        conn.close()
+    finally:
+        if broker is not None:
+            broker.close()
+        with psycopg.connect(args.admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    print(json.dumps(summary, indent=None, default=str))
+
+
+if __name__ == "__main__":
+    main()
