@@ -68,6 +68,11 @@ WHERE state = 'sending' AND lease_until < %(now)s
 RETURNING id, state
 """
 
+PURGE = """
+DELETE FROM notifications
+WHERE state IN ('sent', 'failed') AND created_at < %(before)s
+"""
+
 NOTIFIED = """
 INSERT INTO alert_history (alert_id, time, action, actor, note, data)
 SELECT unnest(%(ids)s::bigint[]), clock_timestamp(), 'notified', 'notifier', %(note)s, %(data)s
@@ -139,6 +144,12 @@ def recover(conn: psycopg.Connection, now: datetime, resend: list[str]) -> list[
     """Release rows whose sender's lease expired; returns (id, new state)."""
     with conn.transaction():
         return [(r[0], r[1]) for r in conn.execute(RECOVER, {"now": now, "resend": resend})]
+
+
+def purge(conn: psycopg.Connection, before: datetime) -> int:
+    """Delete finished rows created before ``before``; return how many."""
+    with conn.transaction():
+        return conn.execute(PURGE, {"before": before}).rowcount
 
 
 def backoff(attempts: int, base: float, cap: float, retry_after: float | None) -> float:

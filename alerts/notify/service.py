@@ -23,6 +23,8 @@ from alerts.notify.templates import local_zone, render
 
 log = logging.getLogger(__name__)
 
+PURGE_EVERY_S = 3600.0
+
 
 class Notifier:
     """Turns alert state into outbox rows and sends them through the configured channels."""
@@ -38,6 +40,7 @@ class Notifier:
         }
         self.zone = local_zone(settings.timezone)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._purged_at = -PURGE_EVERY_S
 
     def language(self, receiver: str) -> str:
         """Message language: the receiver's, else the file's, else ``IOC_LANGUAGE``."""
@@ -102,6 +105,12 @@ class Notifier:
         with self.pool.connection() as conn:
             for row_id, state in outbox.recover(conn, now, self._resend_channels()):
                 log.warning("notification %s was interrupted mid-send: now %s", row_id, state)
+            if time.monotonic() - self._purged_at >= PURGE_EVERY_S:
+                self._purged_at = time.monotonic()
+                keep = timedelta(days=self.settings.notify_retention_days)
+                purged = outbox.purge(conn, now - keep)
+                if purged:
+                    log.info("deleted %d finished notifications older than %s", purged, keep)
             for _ in range(self.settings.notify_batch):
                 if time.monotonic() > deadline:
                     break

@@ -52,6 +52,9 @@ class NotifySettings(BaseSettings):
     notify_max_attempts: int = Field(
         40, ge=1, description="Attempts before a retryable failure is given up as 'failed'."
     )
+    notify_retention_days: float = Field(
+        30, gt=0, description="Sent and failed outbox rows are deleted after this many days."
+    )
     notify_resend_interrupted: Literal["auto", "always", "never"] = Field(
         "auto",
         description="After a crash mid-send: resend (at-least-once) for channels whose "

@@ -195,6 +195,24 @@ def test_crash_mid_send_resends_webhooks_but_not_email(
     notifier.close()
 
 
+def test_finished_rows_are_purged_after_retention(
+    registry: psycopg.Connection, pool: ConnectionPool, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    db = registry
+    notifier = make_notifier(pool, tmp_path, webhook_config(receiver.url), notify_retention_days=1)
+    fire(db, "ts-cam-01")
+    notifier.tick(at(2))
+    assert notifier.deliver(at(2)) == 1
+    fire(db, "ts-cam-02", fired_at=at(86_000))
+    notifier.tick(at(86_400))
+    notifier.close()  # a new process: purging happens at most hourly per process
+    notifier = make_notifier(pool, tmp_path, webhook_config(receiver.url), notify_retention_days=1)
+    receiver.reply(503)
+    notifier.deliver(at(86_403))  # purges the first (sent) row; the pending one stays
+    assert [r["state"] for r in outbox(db)] == ["pending"]
+    notifier.close()
+
+
 def test_backoff_grows_with_jitter_and_caps() -> None:
     delays = [backoff(n, 2.0, 300.0, None) for n in range(1, 12)]
     assert 1.0 <= delays[0] <= 2.0
