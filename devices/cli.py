@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from devices.credentials import Issued
 
 
 @click.group()
@@ -107,7 +111,7 @@ def issue_command(
         click.echo("next: `ioc devices credentials write ...` then reload the broker", err=True)
 
 
-def _show_issued(issued: list, output_dir: Path | None) -> None:
+def _show_issued(issued: list[Issued], output_dir: Path | None) -> None:
     import csv
     import json
     import os

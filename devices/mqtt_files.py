@@ -111,8 +111,13 @@ def _key(login: Login) -> str:
     return login.username
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o640) -> bool:
-    """Replace ``path`` with ``text`` (never half-written); return whether the content changed."""
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> bool:
+    """Replace ``path`` with ``text`` (never half-written); return whether the content changed.
+
+    World-readable by default: Mosquitto re-reads the files on SIGHUP after dropping root, and
+    an unreadable file on reload is a broken broker. They hold no secret (salted hashes of
+    192-bit random secrets and topic rules).
+    """
     if path.exists() and path.read_text() == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
