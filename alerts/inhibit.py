@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerts.lifecycle import OpenAlert, history
+from alerts.lifecycle import OpenAlert, history_row, write_history
 from alerts.mute import TopologyInhibitor
 from alerts.reachability import ReachabilityResult
 from alerts.rules.base import SEVERITY_RANK
@@ -64,6 +64,8 @@ def apply_mutes(
     roots = root_alerts(open_alerts, set(reach.unreachable.values()))
     inhibitor = TopologyInhibitor(reach.unreachable, roots)
     counts = {"suppressed": 0, "unsuppressed": 0, "silenced": 0, "unsilenced": 0}
+    updates: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for alert in open_alerts:
         by = inhibitor.muted_by(alert.labels)
         suppressed_by = by[0] if by else None
@@ -77,30 +79,33 @@ def apply_mutes(
         else:
             annotations["root_cause_device"] = reach.unreachable[alert.device_id or ""]
             annotations["root_cause_alert"] = suppressed_by
-        conn.execute(
-            MUTE_SQL,
+        updates.append(
             {
                 "id": alert.id,
                 "suppressed_by": suppressed_by,
                 "silenced_by": silenced_by,
                 "annotations": Jsonb(annotations),
                 "now": now,
-            },
+            }
         )
         if suppressed_by != alert.suppressed_by:
             action = "suppressed" if suppressed_by is not None else "unsuppressed"
             data = {"by": suppressed_by, "root_cause_device": annotations.get("root_cause_device")}
-            history(conn, alert.id, now, action, data=data)
+            rows.append(history_row(alert.id, now, action, data=data))
             counts[action] += 1
         if silenced_by != sorted(alert.silenced_by):
             action = "silenced" if silenced_by else "unsilenced"
-            history(conn, alert.id, now, action, data={"silences": silenced_by})
+            rows.append(history_row(alert.id, now, action, data={"silences": silenced_by}))
             counts[action] += 1
         alert.suppressed_by, alert.silenced_by, alert.annotations = (
             suppressed_by,
             silenced_by,
             annotations,
         )
+    if updates:
+        with conn.cursor() as cur:
+            cur.executemany(MUTE_SQL, updates)
+    write_history(conn, rows)
     _update_impact(conn, now, open_alerts, roots, reach.impact)
     return counts
 
@@ -147,6 +152,6 @@ def _update_impact(
                 "now": now,
             },
         )
-        history(conn, aid, now, "impact", data={"impact": imp})
+        write_history(conn, [history_row(aid, now, "impact", data={"impact": imp})])
         alert.annotations = annotations
         log.info("root cause %s (alert %d): impact %s", alert.device_id, aid, imp)

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerts.rules.base import AlertRule, Condition
+from alerts.rules.base import AlertRule, Condition, Texts
 from alerts.texts import DeviceInfo, load_devices, render
 
 log = logging.getLogger(__name__)
@@ -36,16 +36,16 @@ ON CONFLICT (fingerprint) WHERE state <> 'resolved' DO NOTHING
 RETURNING id, state
 """
 FIRE_SQL = """
-UPDATE alerts SET state = 'firing', fired_at = %(now)s, value = %(value)s, updated_at = %(now)s
-WHERE id = %(id)s AND state = 'pending'
+UPDATE alerts SET state = 'firing', fired_at = %(now)s, updated_at = %(now)s
+WHERE id = ANY(%(ids)s) AND state = 'pending'
 RETURNING id
 """
 RESOLVE_SQL = """
 UPDATE alerts SET state = 'resolved', resolved_at = %(now)s, updated_at = %(now)s
-WHERE id = %(id)s AND state = 'firing'
+WHERE id = ANY(%(ids)s) AND state = 'firing'
 RETURNING id
 """
-DROP_PENDING_SQL = "DELETE FROM alerts WHERE id = %(id)s AND state = 'pending' RETURNING id"
+DROP_PENDING_SQL = "DELETE FROM alerts WHERE id = ANY(%(ids)s) AND state = 'pending' RETURNING id"
 HISTORY_SQL = """
 INSERT INTO alert_history (alert_id, time, action, actor, note, data)
 VALUES (%(alert_id)s, %(time)s, %(action)s, %(actor)s, %(note)s, %(data)s)
@@ -88,6 +88,33 @@ def load_open(conn: psycopg.Connection) -> list[OpenAlert]:
     return [OpenAlert(*row) for row in conn.execute(OPEN_SQL).fetchall()]
 
 
+def history_row(
+    alert_id: int,
+    now: datetime,
+    action: str,
+    *,
+    actor: str | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Parameters of one alert_history row."""
+    return {
+        "alert_id": alert_id,
+        "time": now,
+        "action": action,
+        "actor": actor,
+        "note": note,
+        "data": Jsonb(data or {}),
+    }
+
+
+def write_history(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
+    """Append rows to alerts' timelines (one pipelined batch)."""
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(HISTORY_SQL, rows)
+
+
 def history(
     conn: psycopg.Connection,
     alert_id: int,
@@ -99,17 +126,7 @@ def history(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Append one row to an alert's timeline."""
-    conn.execute(
-        HISTORY_SQL,
-        {
-            "alert_id": alert_id,
-            "time": now,
-            "action": action,
-            "actor": actor,
-            "note": note,
-            "data": Jsonb(data or {}),
-        },
-    )
+    write_history(conn, [history_row(alert_id, now, action, actor=actor, note=note, data=data)])
 
 
 def apply_rule(
@@ -120,7 +137,7 @@ def apply_rule(
     now: datetime,
     out: Transitions,
 ) -> None:
-    """Merge one rule's conditions with its open alerts and write the transitions."""
+    """Merge one rule's conditions with its open alerts and write the transitions in batches."""
     mine = {a.fingerprint: a for a in open_alerts if a.rule == rule.name}
     active: dict[str, Condition] = {}
     for cond in conditions:
@@ -128,72 +145,101 @@ def apply_rule(
         # A hold (hysteresis) only keeps an open alert open; a firing row wins a duplicate.
         if (cond.fire or fp in mine) and (fp not in active or cond.fire):
             active[fp] = cond
+    rows: list[dict[str, Any]] = []
     new = [(fp, c) for fp, c in active.items() if fp not in mine]
     if new:
-        devices = load_devices(conn, [c.device_id for _, c in new if c.device_id])
-        for fp, cond in new:
-            _open(conn, rule, fp, cond, devices.get(cond.device_id or ""), now, out)
+        _open(conn, rule, new, now, out, rows)
+    due, gone, dropped = [], [], []
     for fp, alert in mine.items():
-        holding = active.get(fp)
-        if holding is not None:
-            due = alert.state == "pending" and now - alert.started_at >= rule.for_
-            params = {"id": alert.id, "now": now, "value": holding.value}
-            if due and conn.execute(FIRE_SQL, params).fetchone():
-                history(conn, alert.id, now, "firing")
-                out.firing.append(alert.id)
+        if fp in active:
+            if alert.state == "pending" and now - alert.started_at >= rule.for_:
+                due.append(alert.id)
         elif alert.state == "firing":
-            if conn.execute(RESOLVE_SQL, {"id": alert.id, "now": now}).fetchone():
-                history(conn, alert.id, now, "resolved")
-                out.resolved.append(alert.id)
-        elif conn.execute(DROP_PENDING_SQL, {"id": alert.id}).fetchone():
-            out.dropped.append(alert.id)
+            gone.append(alert.id)
+        else:
+            dropped.append(alert.id)
+    for sql, ids, action, bucket in (
+        (FIRE_SQL, due, "firing", out.firing),
+        (RESOLVE_SQL, gone, "resolved", out.resolved),
+        (DROP_PENDING_SQL, dropped, None, out.dropped),
+    ):
+        if not ids:
+            continue
+        changed = [r[0] for r in conn.execute(sql, {"ids": ids, "now": now}).fetchall()]
+        bucket.extend(changed)
+        if action:
+            rows.extend(history_row(alert_id, now, action) for alert_id in changed)
+    write_history(conn, rows)
 
 
 def _open(
     conn: psycopg.Connection,
     rule: AlertRule,
+    new: list[tuple[str, Condition]],
+    now: datetime,
+    out: Transitions,
+    rows: list[dict[str, Any]],
+) -> None:
+    devices = load_devices(conn, [c.device_id for _, c in new if c.device_id])
+    firing = rule.for_.total_seconds() <= 0
+    texts = rule.texts()
+    params, values = [], []
+    for fp, cond in new:
+        device = devices.get(cond.device_id or "")
+        if cond.device_id is not None and device is None:
+            continue  # removed from the registry meanwhile
+        params.append(_insert_params(rule, fp, cond, device, texts, firing, now))
+        values.append(cond.value)
+    if not params:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(INSERT_SQL, params, returning=True)
+        results = []
+        while True:
+            results.append(cur.fetchone())
+            if not cur.nextset():
+                break
+    for row, value in zip(results, values, strict=True):
+        if row is None:
+            continue  # another engine opened it first (failover overlap)
+        alert_id = int(row[0])
+        rows.append(history_row(alert_id, now, "pending", data={"value": value}))
+        out.pending.append(alert_id)
+        if firing:
+            rows.append(history_row(alert_id, now, "firing"))
+            out.firing.append(alert_id)
+
+
+def _insert_params(
+    rule: AlertRule,
     fp: str,
     cond: Condition,
     device: DeviceInfo | None,
+    texts: Texts,
+    firing: bool,
     now: datetime,
-    out: Transitions,
-) -> None:
-    if cond.device_id is not None and device is None:
-        return  # removed from the registry meanwhile
+) -> dict[str, Any]:
     severity = cond.severity or rule.severity
     values = {**(device.template_vars() if device else {}), **rule.template_vars(cond)}
-    texts = rule.texts()
     labels = {**(device.labels() if device else {"type": "system"}), "rule": rule.name}
     labels["severity"] = severity
     summary, summary_en = render(texts.vi, values), render(texts.en, values)
     annotations = {**rule.annotations(cond), "description": summary, "description_en": summary_en}
-    firing = rule.for_.total_seconds() <= 0
-    row = conn.execute(
-        INSERT_SQL,
-        {
-            "fingerprint": fp,
-            "rule": rule.name,
-            "kind": rule.kind,
-            "severity": severity,
-            "state": "firing" if firing else "pending",
-            "device_id": cond.device_id,
-            "commune": device.commune_code if device else None,
-            "site": device.site_id if device else None,
-            "type": device.type if device else None,
-            "labels": Jsonb(labels),
-            "annotations": Jsonb(annotations),
-            "summary": summary,
-            "summary_en": summary_en,
-            "value": cond.value,
-            "now": now,
-            "fired_at": now if firing else None,
-        },
-    ).fetchone()
-    if row is None:
-        return  # another engine opened it first (failover overlap)
-    alert_id = int(row[0])
-    history(conn, alert_id, now, "pending", data={"value": cond.value})
-    out.pending.append(alert_id)
-    if firing:
-        history(conn, alert_id, now, "firing")
-        out.firing.append(alert_id)
+    return {
+        "fingerprint": fp,
+        "rule": rule.name,
+        "kind": rule.kind,
+        "severity": severity,
+        "state": "firing" if firing else "pending",
+        "device_id": cond.device_id,
+        "commune": device.commune_code if device else None,
+        "site": device.site_id if device else None,
+        "type": device.type if device else None,
+        "labels": Jsonb(labels),
+        "annotations": Jsonb(annotations),
+        "summary": summary,
+        "summary_en": summary_en,
+        "value": cond.value,
+        "now": now,
+        "fired_at": now if firing else None,
+    }

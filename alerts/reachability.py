@@ -19,10 +19,17 @@ log = logging.getLogger(__name__)
 
 # Own state of every device that is not plainly online (the blind window as in absence rules).
 OWN_STATE_SQL = """
-WITH own AS (
+WITH down AS (
+    SELECT device_id, max(time) AS time FROM device_latest
+    WHERE metric = ANY(%(down_metrics)s) AND value = 0
+    GROUP BY device_id
+), own AS (
     SELECT d.id,
         CASE
-            WHEN s.online = false OR dn.down THEN 'offline'
+            WHEN s.online = false THEN 'offline'
+            WHEN dn.device_id IS NOT NULL
+                 AND NOT ioc_alert_overdue(dn.time, d.interval_s * %(offline)s,
+                                           %(now)s, %(blind_start)s, %(blind_end)s) THEN 'offline'
             WHEN s.last_received_at IS NULL THEN 'unknown'
             WHEN ioc_alert_overdue(s.last_received_at, d.interval_s * %(offline)s,
                                    %(now)s, %(blind_start)s, %(blind_end)s) THEN 'offline'
@@ -32,12 +39,10 @@ WITH own AS (
         END AS state
     FROM devices d
     LEFT JOIN device_status s ON s.device_id = d.id
-    LEFT JOIN LATERAL (
-        SELECT bool_or(l.value = 0) AS down FROM device_latest l
-        WHERE l.device_id = d.id AND l.metric = ANY(%(down_metrics)s)
-          AND l.time > %(now)s - make_interval(secs => d.interval_s * %(offline)s)
-    ) dn ON true
+    LEFT JOIN down dn ON dn.device_id = d.id
     WHERE d.decommissioned_at IS NULL
+      AND (s.online = false OR dn.device_id IS NOT NULL OR s.last_received_at IS NULL
+           OR s.last_received_at < %(now)s - make_interval(secs => d.interval_s * %(stale)s))
 )
 SELECT id, state FROM own WHERE state <> 'online'
 """
@@ -94,6 +99,8 @@ WHERE state = 'unreachable' AND root_cause_id IS NOT NULL
 """
 
 DOWN = frozenset({"offline", "unreachable"})
+# Registry edits show up within this many seconds (a cheap signature query, not every tick).
+SIGNATURE_EVERY_S = 5.0
 
 
 @dataclass
@@ -160,15 +167,20 @@ class Reachability:
         self._topology: Topology | None = None
         self._signature: tuple[object, ...] | None = None
         self._loaded_at = 0.0
+        self._checked_at = 0.0
 
     def topology(self, conn: psycopg.Connection) -> Topology:
         """The graph, reloaded when the registry changed or the refresh period passed."""
+        now = time.monotonic()
+        if self._topology is not None and now < self._checked_at + SIGNATURE_EVERY_S:
+            return self._topology
+        self._checked_at = now
         signature = tuple(conn.execute(TOPOLOGY_SIGNATURE_SQL).fetchone() or ())
-        stale = time.monotonic() - self._loaded_at > self.refresh_s
+        stale = now - self._loaded_at > self.refresh_s
         if self._topology is None or signature != self._signature or stale:
             self._topology = Topology.load(conn)
             self._signature = signature
-            self._loaded_at = time.monotonic()
+            self._loaded_at = now
         return self._topology
 
     def update(
