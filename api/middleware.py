@@ -75,20 +75,20 @@ class BodyLimit:
 
 
 class Metrics:
-    """Count requests and time them per method, route template and status."""
+    """Count requests and time them per method, handler (route function) and status."""
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
         self.app = app
         self.requests = Counter(
             "ioc_api_requests_total",
-            "HTTP requests by method, route and status.",
-            ["method", "route", "status"],
+            "HTTP requests by method, handler and status.",
+            ["method", "handler", "status"],
             registry=registry,
         )
         self.latency = Histogram(
             "ioc_api_request_seconds",
-            "HTTP request latency by method and route.",
-            ["method", "route"],
+            "HTTP request latency by method and handler.",
+            ["method", "handler"],
             registry=registry,
         )
 
@@ -108,6 +108,6 @@ class Metrics:
             await self.app(scope, receive, record_send)
         finally:
             route: Any = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            self.requests.labels(scope["method"], path, str(status[0])).inc()
-            self.latency.labels(scope["method"], path).observe(time.perf_counter() - start)
+            handler = getattr(route, "name", None) or "unmatched"
+            self.requests.labels(scope["method"], handler, str(status[0])).inc()
+            self.latency.labels(scope["method"], handler).observe(time.perf_counter() - start)
