@@ -141,7 +141,7 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
     if alert.get("device_id"):
         kind = _type_name(alert.get("device_type"), lang)
         name = alert.get("device_name") or alert["device_id"]
-        label = " ".join(p for p in (kind, name) if p)
+        label = name if name.lower().startswith(kind.lower()) else f"{kind} {name}".strip()
         lines.append(f"  {t['device']}: {label} ({alert['device_id']})")
     place = [p for p in (alert.get("site_name") or alert.get("site_id"),) if p]
     commune = commune_label(alert.get("commune_name"), alert.get("commune_code"), lang)
