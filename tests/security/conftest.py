@@ -13,7 +13,7 @@ from devices.credentials import active_logins, issue_devices, issue_service
 from devices.mqtt_files import render_acl, render_passwd, write_atomically
 from devices.registry import parse_yaml
 from devices.store import import_registry
-from tests.plugins.broker import Mosquitto
+from tests.plugins.broker import Mosquitto, free_port
 
 REGISTRY = """
 communes:
@@ -41,9 +41,11 @@ class SecureBroker:
     broker: Mosquitto
     conn: psycopg.Connection
     secrets: dict[str, str]
+    service_port: int
 
     @property
     def port(self) -> int:
+        """The device listener (use_username_as_clientid)."""
         return self.broker.port
 
     def rewrite_files(self) -> None:
@@ -58,7 +60,7 @@ class SecureBroker:
         self.broker.proc.send_signal(1)
 
 
-def secure_conf(broker: Mosquitto) -> str:
+def secure_conf(broker: Mosquitto, service_port: int) -> str:
     """The auth lines of mosquitto/secure.conf.example, pointed at the broker's own files."""
     return "\n".join(
         [
@@ -69,6 +71,8 @@ def secure_conf(broker: Mosquitto) -> str:
             # Run as the test's own user: a root test run would otherwise drop to `mosquitto`,
             # which cannot read the test's private directory on reload.
             f"user {getpass.getuser()}",
+            # The internal listener for services (several ingest workers share one login).
+            f"listener {service_port} 127.0.0.1",
         ]
     )
 
@@ -80,8 +84,10 @@ def secure_broker(registry_db: psycopg.Connection) -> Iterator[SecureBroker]:
     issued += issue_service(registry_db, "ingest").issued
     issued += issue_service(registry_db, "simulator").issued
     broker = Mosquitto()
-    broker.extra_conf = secure_conf(broker)
-    secure = SecureBroker(broker, registry_db, {i.username: i.password for i in issued})
+    service_port = free_port()
+    broker.extra_conf = secure_conf(broker, service_port)
+    secrets = {i.username: i.password for i in issued}
+    secure = SecureBroker(broker, registry_db, secrets, service_port)
     secure.rewrite_files()
     broker.start()
     yield secure

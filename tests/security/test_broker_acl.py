@@ -178,3 +178,28 @@ def test_a_second_client_with_the_real_secret_takes_the_session_over(
     second = login(secure_broker, probes, "cam-a", secure_broker.secrets["cam-a"], "other-id")
     assert second.connected
     wait_until(lambda: first.disconnected is not None, message="first session taken over")
+
+
+def test_services_share_a_login_only_on_the_internal_listener(
+    secure_broker: SecureBroker, probes: list[Probe]
+) -> None:
+    """Several ingest workers use one login; on the device listener they would evict each other
+    (client id = username), so services connect to the internal listener."""
+    secret = secure_broker.secrets[INGEST_USER]
+    workers = [
+        connect(secure_broker.service_port, INGEST_USER, secret, f"ioc-ingest-w{i}")
+        for i in range(2)
+    ]
+    probes.extend(workers)
+    for worker in workers:
+        assert not worker.publish("ioc/system/ingest/health").is_failure
+    assert all(w.connected for w in workers)
+    # The ACL is the same on both listeners: a device there is still confined to its topics.
+    cam = login(secure_broker, probes, "cam-a", secure_broker.secrets["cam-a"])
+    internal = connect(secure_broker.service_port, "cam-b", secure_broker.secrets["cam-b"], "x")
+    probes.append(internal)
+    assert internal.publish("ioc/v1/21025/cam-a/telemetry").value == NOT_AUTHORISED
+    assert cam.connected
+    first = login(secure_broker, probes, INGEST_USER, secret, "ioc-ingest-a")
+    login(secure_broker, probes, INGEST_USER, secret, "ioc-ingest-b")
+    wait_until(lambda: first.disconnected is not None, message="same username evicted")
