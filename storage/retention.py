@@ -46,7 +46,14 @@ WHERE c.time < %(horizon)s
   AND EXISTS (SELECT 1 FROM {table} n
               WHERE n.device_id = c.device_id AND n.time > c.time AND n.time <= %(horizon)s)
 """
+COMPACTED = "SELECT 1 FROM storage_compacted WHERE partition = %(name)s"
+INDEX_SIZE = "SELECT pg_indexes_size(to_regclass(%(name)s))"
+MARK_COMPACTED = """
+INSERT INTO storage_compacted (partition, bytes_before, bytes_after)
+VALUES (%(name)s, %(before)s, %(after)s) ON CONFLICT (partition) DO NOTHING
+"""
 DELETE_AVAILABILITY = "DELETE FROM availability_daily WHERE day < %(day)s"
+FORGET_COMPACTED = "DELETE FROM storage_compacted WHERE to_regclass(partition) IS NULL"
 DELETE_STALE_DIRTY = "DELETE FROM storage_rollup_dirty WHERE bucket < %(horizon)s"
 
 # (parent table, settings attribute with its retention in days, partition step)
@@ -65,6 +72,7 @@ class RetentionResult:
     skipped: bool = False
     created: int = 0
     dropped: list[str] = field(default_factory=list)
+    compacted: list[str] = field(default_factory=list)
     deleted_rows: dict[str, int] = field(default_factory=dict)
 
 
@@ -100,6 +108,7 @@ def run(
             days = retention_days(settings)
             for parent, key, _ in PLAIN_TABLES:
                 result.dropped += drop_expired(conn, parent, now - timedelta(days=days[key]))
+            result.compacted = compact_closed(conn, now - timedelta(days=1))
         result.deleted_rows = trim_history(conn, settings, now)
         return result
     finally:
@@ -140,6 +149,31 @@ def drop_expired(conn: psycopg.Connection, parent: str, horizon: datetime) -> li
     return dropped
 
 
+def compact_closed(conn: psycopg.Connection, before: datetime) -> list[str]:
+    """Rebuild the indexes of raw partitions that ended before ``before``, once each."""
+    done = []
+    parts = conn.execute(LIST_PARTITIONS, {"parent": "telemetry_points"}).fetchall()
+    for name, upper, _ in parts:
+        if upper is None or upper > before:
+            continue
+        if conn.execute(COMPACTED, {"name": name}).fetchone():
+            continue
+        size_before = conn.execute(INDEX_SIZE, {"name": name}).fetchone()
+        conn.execute(sql.SQL("REINDEX TABLE CONCURRENTLY {}").format(sql.Identifier(name)))
+        size_after = conn.execute(INDEX_SIZE, {"name": name}).fetchone()
+        conn.execute(
+            MARK_COMPACTED,
+            {
+                "name": name,
+                "before": size_before[0] if size_before else 0,
+                "after": size_after[0] if size_after else 0,
+            },
+        )
+        log.info("compacted indexes of %s", name)
+        done.append(name)
+    return done
+
+
 def trim_history(
     conn: psycopg.Connection, settings: StorageSettings, now: datetime
 ) -> dict[str, int]:
@@ -156,6 +190,7 @@ def trim_history(
         deleted[table] = conn.execute(query, {"horizon": horizon}).rowcount
     day = (now - timedelta(days=settings.retention_availability_days)).date()
     deleted["availability_daily"] = conn.execute(DELETE_AVAILABILITY, {"day": day}).rowcount
+    conn.execute(FORGET_COMPACTED)
     if not is_timescale(conn):
         raw = now - timedelta(days=settings.retention_raw_days or 30)
         conn.execute(DELETE_STALE_DIRTY, {"horizon": raw})

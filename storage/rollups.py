@@ -78,10 +78,13 @@ DELETE_TODO = """
 DELETE FROM {table} r USING storage_todo t
 WHERE r.device_key = t.device_key AND r.bucket = t.bucket
 """
+# metric_id = ANY(all metrics) lets the primary key (device_key, metric_id, time) seek to each
+# series' 5 minutes instead of reading all of the device's rows in the partition.
 REDO_5M = (
     f"INSERT INTO telemetry_rollup_5m {COLUMNS} {AGG_RAW} FROM storage_todo t "
-    "JOIN telemetry_points p ON p.device_key = t.device_key AND p.time >= t.bucket "
-    "AND p.time < t.bucket + interval '5 minutes' GROUP BY 1, 2, 3"
+    "JOIN telemetry_points p ON p.device_key = t.device_key "
+    "AND p.metric_id = ANY((SELECT array_agg(id) FROM metrics)::smallint[]) "
+    "AND p.time >= t.bucket AND p.time < t.bucket + interval '5 minutes' GROUP BY 1, 2, 3"
 )
 # Many dirty pairs (a backfill): one scan of the dirty time range with a hash join is cheaper
 # than an index probe per pair.
