@@ -20,6 +20,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -183,6 +184,31 @@ def wait_for(predicate: Any, timeout: float, what: str) -> Any:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def summarize_profile(path: str, top: int = 15) -> list[tuple[float, str]]:
+    """Share of samples per innermost frame of a py-spy raw profile, largest first."""
+    own: dict[str, int] = {}
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frame = stack.split(";")[-1]
+        own[frame] = own.get(frame, 0) + int(n)
+        total += int(n)
+    ranked = sorted(own.items(), key=lambda kv: -kv[1])[:top]
+    return [(100 * n / max(total, 1), frame) for frame, n in ranked]
+
+
+def wait_workers(conn: psycopg.Connection, proc: subprocess.Popen[bytes], workers: int) -> None:
+    """Wait until every ingest worker heartbeats; stop if `ioc ingest` exited."""
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"ioc ingest exited with {proc.returncode}")
+        row = conn.execute("SELECT count(*) FROM ingest_instances").fetchone()
+        return row is not None and row[0] >= workers
+
+    wait_for(ready, 60, "ingest workers")
+
+
 def peak(
     conn: psycopg.Connection,
     port: int,
@@ -325,6 +351,9 @@ def main() -> None:
     parser.add_argument(
         "--paced-s", type=float, default=8.0, help="seconds per latency run (0 = skip)"
     )
+    parser.add_argument(
+        "--profile", default="", help="py-spy raw profile of one ingest worker to this path prefix"
+    )
     parser.add_argument("--baseline-messages", type=int, default=3000, help="0 = skip baseline")
     parser.add_argument(
         "--admin-url",
@@ -350,14 +379,7 @@ def main() -> None:
             broker = Mosquitto().start()
             proc = start_ingest(db_url, broker, workers, args.batch_size)
             try:
-                wait_for(
-                    lambda: (
-                        conn.execute("SELECT count(*) FROM ingest_instances").fetchone()[0]
-                        >= workers  # noqa: B023
-                    ),
-                    60,
-                    "ingest workers",
-                )
+                wait_workers(conn, proc, workers)
                 time.sleep(1.0)  # let every worker subscribe
                 assert broker.proc is not None
                 pids = {
@@ -365,9 +387,34 @@ def main() -> None:
                     "ingest": children(proc.pid) if workers > 1 else [proc.pid],
                     "broker": [broker.proc.pid],
                 }
+                spy = None
+                if args.profile:
+                    spy = subprocess.Popen(
+                        [
+                            str(Path(sys.executable).parent / "py-spy"),
+                            "record",
+                            "--nonblocking",
+                            "-r",
+                            "100",
+                            "-f",
+                            "raw",
+                            "-o",
+                            f"{args.profile}.w{workers}",
+                            "-p",
+                            str(pids["ingest"][0]),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
                 run: dict[str, Any] = {
                     "peak": peak(conn, broker.port, args.messages, args.publishers, devices, pids)
                 }
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(30)
+                    run["profile"] = summarize_profile(f"{args.profile}.w{workers}")
+                    for pct, frame in run["profile"]:
+                        print(f"workers={workers} profile_pct {pct:.1f} {frame}")
                 p = run["peak"]
                 print(f"workers={workers} ingest_cpu_us_per_msg {p['ingest_cpu_us_per_msg']:.0f}")
                 print(f"workers={workers} broker_cpu_us_per_msg {p['broker_cpu_us_per_msg']:.0f}")

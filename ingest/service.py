@@ -300,7 +300,7 @@ class IngestService:
                 total.duplicates += one.duplicates
                 total.quarantined.update(one.quarantined)
             if failed:
-                one = write_items(conn, failed)
+                one = write_items(conn, failed, truncate=True)
                 total.quarantined.update(one.quarantined)
         return total
 

@@ -21,9 +21,20 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
     device_key integer NOT NULL, metric_id smallint NOT NULL
 ) ON COMMIT DELETE ROWS
 """
+CREATE_STATUS_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS ingest_status_stage (
+    device_id text, online boolean, status_time timestamptz, last_seen timestamptz,
+    last_received_at timestamptz, last_seq bigint, seq_gaps bigint, messages bigint
+) ON COMMIT DELETE ROWS
+"""
+COPY_STATUS = """
+COPY ingest_status_stage (device_id, online, status_time, last_seen, last_received_at, last_seq,
+                          seq_gaps, messages) FROM STDIN (FORMAT BINARY)
+"""
+STATUS_TYPES = ("text", "bool", "timestamptz", "timestamptz", "timestamptz", "int8", "int8", "int8")
 COPY_STAGE = "COPY ingest_stage (time, value, device_key, metric_id) FROM STDIN (FORMAT BINARY)"
 STAGE_TYPES = ("timestamptz", "float8", "int4", "int2")
-TRUNCATE_STAGE = "TRUNCATE ingest_stage"
+TRUNCATE_STAGE = "TRUNCATE ingest_stage, ingest_status_stage"
 INSERT_POINTS = """
 INSERT INTO telemetry_points (time, value, device_key, metric_id)
 SELECT time, value, device_key, metric_id FROM ingest_stage
@@ -56,11 +67,7 @@ UPDATE_STATUS = """
 UPDATE device_status s SET online = u.online, status_time = u.status_time,
     last_seen = u.last_seen, last_received_at = u.last_received_at, last_seq = u.last_seq,
     seq_gaps = u.seq_gaps, messages = s.messages + u.messages
-FROM unnest(%(id)s::text[], %(online)s::boolean[], %(status_time)s::timestamptz[],
-            %(last_seen)s::timestamptz[], %(received)s::timestamptz[], %(last_seq)s::bigint[],
-            %(gaps)s::bigint[], %(messages)s::bigint[])
-    AS u(device_id, online, status_time, last_seen, last_received_at, last_seq, seq_gaps,
-         messages)
+FROM ingest_status_stage u
 WHERE s.device_id = u.device_id
 """
 INSERT_CHANGE = """
@@ -119,6 +126,7 @@ def quarantine_params(item: Item, rejected: Rejected) -> dict[str, object]:
 def prepare(conn: psycopg.Connection) -> None:
     """Create this connection's staging table."""
     conn.execute(CREATE_STAGE)
+    conn.execute(CREATE_STATUS_STAGE)
     conn.commit()
 
 
@@ -151,9 +159,9 @@ def write_items(
                 }
             )
     with conn.cursor() as cur:
+        if truncate:
+            cur.execute(TRUNCATE_STAGE)
         if points:
-            if truncate:
-                cur.execute(TRUNCATE_STAGE)
             with cur.copy(COPY_STAGE) as copy:
                 copy.set_types(STAGE_TYPES)
                 for point in points:
@@ -185,19 +193,7 @@ def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
     cur.execute(ENSURE_STATUS, {"ids": ids})
     cur.execute(LOCK_STATUS, {"ids": ids})
     current = {row[0]: row for row in cur.fetchall()}
-    cols: dict[str, list[object]] = {
-        k: []
-        for k in (
-            "id",
-            "online",
-            "status_time",
-            "last_seen",
-            "received",
-            "last_seq",
-            "gaps",
-            "messages",
-        )
-    }
+    rows: list[tuple[object, ...]] = []
     changes = []
     for device_id in ids:
         _, online, status_time, last_seen, last_received, last_seq, gaps = current[device_id]
@@ -233,12 +229,13 @@ def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
                     }
                 )
             online, status_time = state, ts
-        for key, value in zip(
-            cols,
-            (device_id, online, status_time, last_seen, last_received, last_seq, gaps, messages),
-            strict=True,
-        ):
-            cols[key].append(value)
-    cur.execute(UPDATE_STATUS, cols)
+        rows.append(
+            (device_id, online, status_time, last_seen, last_received, last_seq, gaps, messages)
+        )
+    with cur.copy(COPY_STATUS) as copy:
+        copy.set_types(STATUS_TYPES)
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(UPDATE_STATUS)
     if changes:
         cur.executemany(INSERT_CHANGE, changes)
