@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -98,3 +98,57 @@ def test_last_will_to_webhook_latency_with_default_timing(
     # Nominal ~4 s (next evaluation + group_wait 2 s + next tick + next deliver); the bound
     # leaves room for a loaded CI machine so the test does not flake.
     assert latency < 8.0
+
+
+def test_leader_failover_sends_every_notification_once(
+    fleet: psycopg.Connection,
+    db_url: str,
+    receiver: HttpReceiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two engines with notifiers; the leader's session dies; the standby carries on."""
+    routes = tmp_path / "routes.yaml"
+    config = webhook_config(receiver.url)
+    config["defaults"] = {"group_wait": "0.5s", "group_interval": "1s"}
+    routes.write_text(yaml.safe_dump(config), encoding="utf-8")
+    monkeypatch.setenv("IOC_ALERTS_CONFIG", str(routes))
+    settings = AlertSettings(
+        alerts_evaluation_interval_s=0.2,
+        alerts_deliver_interval_s=0.2,
+        alerts_leader_retry_s=0.2,
+        alerts_pipeline_heartbeat_s=0,
+        alerts_pipeline_silence_s=0,
+    )
+    pools = [ConnectionPool(db_url, min_size=1, max_size=3, open=True) for _ in range(2)]
+    a, b = (AlertEngine(settings, p, rules=parse_rules(RULES)) for p in pools)
+    now = datetime.now
+    try:
+        report_all(fleet, now(UTC))
+        a.start()
+        wait_until(lambda: a.leader.is_leader, 10, message="engine A leads")
+        b.start()
+        report(fleet, "solo", now(UTC), online=False)
+        wait_until(lambda: len(receiver.requests) == 1, 10, message="A notifies solo")
+
+        assert a.scheduler is not None
+        a.scheduler.pause()
+        fleet.execute("SELECT pg_terminate_backend(%s)", (a.leader.pid,))
+        wait_until(lambda: b.leader.is_leader, 10, message="B takes over")
+        report(fleet, "solo", now(UTC))
+        wait_until(lambda: len(receiver.requests) == 2, 10, message="B sends the resolution")
+        report(fleet, "spk-1", now(UTC), online=False)
+        wait_until(lambda: len(receiver.requests) == 3, 10, message="B notifies spk-1")
+        a.scheduler.resume()
+        wait_until(lambda: {r["state"] for r in outbox(fleet)} == {"sent"}, 10, message="all sent")
+    finally:
+        a.stop()
+        b.stop()
+        for p in pools:
+            p.close()
+    rows = outbox(fleet)
+    ids = [r.headers["X-IOC-Notification-Id"] for r in receiver.requests]
+    assert sorted(ids) == sorted(str(r["id"]) for r in rows)
+    assert [r["kind"] for r in rows] == ["firing", "resolved", "firing"]
+    devices = [[a["device_id"] for a in r.json()["alerts"]] for r in receiver.requests]
+    assert devices == [["solo"], ["solo"], ["spk-1"]]
