@@ -176,3 +176,21 @@ def test_writer_in_flight_during_threshold_move_is_not_lost(
     assert done.is_set()
     rollups.refresh(db, SETTINGS, now=BASE + timedelta(hours=1))
     _check(db, BASE + timedelta(hours=1))
+
+
+@pytest.mark.timescaledb
+def test_timescale_continuous_aggregates_equal_raw(
+    db: psycopg.Connection, registry: dict[str, int]
+) -> None:
+    if db.execute("SELECT ioc_timescaledb()").fetchone() != (True,):
+        pytest.skip("TimescaleDB extension not installed on this server (plain PostgreSQL path)")
+    fps = metric_id(db, "fps")
+    write_points(db, _points(registry, fps, BASE, 180))
+    result = rollups.refresh(db, SETTINGS, now=BASE + timedelta(hours=3))
+    assert result.done_5m == BASE + timedelta(hours=3)
+    everything = datetime.now(UTC) + timedelta(days=1)
+    _close(db.execute(VIEW_5M).fetchall(), db.execute(RAW_5M, {"hi": everything}).fetchall())
+    late = (BASE + timedelta(minutes=12, seconds=31), 99.0, registry["cam1"], fps)
+    write_points(db, [late])
+    rollups.refresh(db, SETTINGS, now=BASE + timedelta(hours=3))
+    _close(db.execute(VIEW_5M).fetchall(), db.execute(RAW_5M, {"hi": everything}).fetchall())
