@@ -127,7 +127,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_limit_storage)
     app.state.schema = SchemaCheck(settings.database_url)
     app.state.registry = CollectorRegistry()
-    v1 = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
+    v1 = APIRouter(prefix="/api/v1", responses=ERRORS)
     for module in (communes, sites, registry_import, devices, device_data, alerts, silences):
         v1.include_router(module.router)
     v1.include_router(overview.router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
@@ -27,10 +27,14 @@ class Message(BaseModel):
     detail: str
 
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Message, "description": "Missing, invalid, expired or revoked token"},
     403: {"model": Message, "description": "Role not allowed"},
     404: {"model": Message, "description": "Not found (or outside your communes)"},
     413: {"model": Message, "description": "Request body too large"},
     429: {"model": Message, "description": "Rate limit exceeded"},
+    503: {"model": Message, "description": "Database busy or unavailable"},
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Message, "description": "Already exists"}
 }

@@ -18,6 +18,7 @@ from api.models.admin import (
     UserPublic,
     UsersPublic,
 )
+from api.models.common import CONFLICT
 from api.routes.device_data import From, To
 
 router = APIRouter(tags=["admin"])
@@ -80,7 +81,7 @@ def list_users(conn: ConnDep, user: GlobalAdmin) -> UsersPublic:
     return UsersPublic(data=rows, count=len(rows))
 
 
-@router.post("/users", response_model=TokenIssued, status_code=201)
+@router.post("/users", response_model=TokenIssued, status_code=201, responses=CONFLICT)
 def create_user(
     conn: ConnDep, user: GlobalAdmin, settings: SettingsDep, body: UserCreate
 ) -> TokenIssued:

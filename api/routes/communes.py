@@ -10,7 +10,7 @@ from psycopg.rows import class_row
 
 from api import audit
 from api.deps import Admin, ConnDep, CurrentUser, PageDep, check_scope, not_found
-from api.models.common import COMMUNE_PATTERN
+from api.models.common import COMMUNE_PATTERN, CONFLICT
 from api.models.registry import CommuneCreate, CommunePublic, CommunesPublic, CommuneUpdate
 from api.sqlutil import update_statement
 
@@ -71,7 +71,7 @@ def get_commune(
     return fetch(conn, code, user.scope)
 
 
-@router.post("", response_model=CommunePublic, status_code=201)
+@router.post("", response_model=CommunePublic, status_code=201, responses=CONFLICT)
 def create_commune(conn: ConnDep, user: Admin, body: CommuneCreate) -> CommunePublic:
     """Add a commune (admin)."""
     check_scope(user, body.code, "code")

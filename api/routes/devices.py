@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from api import audit
 from api.deps import Admin, ConnDep, CurrentUser, PageDep, check_scope, invalid, not_found
-from api.models.common import COMMUNE_PATTERN, ID_PATTERN
+from api.models.common import COMMUNE_PATTERN, CONFLICT, ID_PATTERN
 from api.models.registry import (
     DeviceCreate,
     DevicePublic,
@@ -169,7 +169,7 @@ def get_device(conn: ConnDep, user: CurrentUser, device_id: DeviceId) -> DeviceP
     return fetch(conn, device_id, user.scope)
 
 
-@router.post("", response_model=DevicePublic, status_code=201)
+@router.post("", response_model=DevicePublic, status_code=201, responses=CONFLICT)
 def create_device(conn: ConnDep, user: Admin, body: DeviceCreate) -> DevicePublic:
     """Register a device (admin)."""
     if body.type not in TYPES:

@@ -10,7 +10,7 @@ from psycopg.rows import class_row
 
 from api import audit
 from api.deps import Admin, ConnDep, CurrentUser, PageDep, check_scope, invalid, not_found
-from api.models.common import COMMUNE_PATTERN, ID_PATTERN
+from api.models.common import COMMUNE_PATTERN, CONFLICT, ID_PATTERN
 from api.models.registry import SiteCreate, SitePublic, SitesPublic, SiteUpdate
 from api.sqlutil import update_statement
 
@@ -80,7 +80,7 @@ def get_site(
     return fetch(conn, site_id, user.scope)
 
 
-@router.post("", response_model=SitePublic, status_code=201)
+@router.post("", response_model=SitePublic, status_code=201, responses=CONFLICT)
 def create_site(conn: ConnDep, user: Admin, body: SiteCreate) -> SitePublic:
     """Add a site to a commune (admin)."""
     check_scope(user, body.commune_code, "commune_code")
