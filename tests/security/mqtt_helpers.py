@@ -61,12 +61,15 @@ def connect(
     password: str | None,
     client_id: str = "",
     will_topic: str | None = None,
+    tls_ca: str | None = None,
 ) -> Probe:
     """Connect with MQTT 5 and wait for the CONNACK (accepted or refused)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     probe = Probe(client)
     if username is not None:
         client.username_pw_set(username, password)
+    if tls_ca:
+        client.tls_set(ca_certs=tls_ca)
     if will_topic:
         client.will_set(will_topic, b"offline", qos=1, retain=True)
 
