@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts.inhibit import apply_mutes
 from alerts.leader import LeaderLock
-from alerts.lifecycle import Transitions, apply_rule, load_open
+from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
 from alerts.pipeline import PipelineRule, blind_window
 from alerts.reachability import Reachability, ReachabilityResult
 from alerts.rules import EvalContext, RuleBase, load_rules
@@ -129,15 +130,21 @@ class AlertEngine:
         lap("reachability")
         ctx = EvalContext(now, self.settings.alerts_offline_factor, blind_start, blind_end)
         errors = []
+        by_rule: dict[str, list[OpenAlert]] = defaultdict(list)
+        for alert in open_alerts:
+            by_rule[alert.rule].append(alert)
         for rule in self.rules:
             try:
                 with conn.transaction():
-                    apply_rule(conn, rule, rule.evaluate(conn, ctx), open_alerts, now, out)
+                    conditions = rule.evaluate(conn, ctx)
+                    apply_rule(conn, rule, conditions, by_rule[rule.name], now, out)
             except psycopg.Error as exc:
                 log.error("rule %s failed: %s", rule.name, exc)
                 errors.append(rule.name)
             lap(rule.name)
-        open_alerts = load_open(conn)
+        closed = set(out.resolved) | set(out.dropped)
+        open_alerts = [a for a in open_alerts if a.id not in closed]
+        open_alerts += load_open(conn, out.pending) if out.pending else []
         mutes = apply_mutes(conn, now, open_alerts, reach, Silencer.load(conn, now))
         lap("mutes")
         return EvaluationResult(now, out, reach, mutes, rule_errors=errors, timings=timings)

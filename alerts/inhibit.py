@@ -21,11 +21,12 @@ log = logging.getLogger(__name__)
 
 MUTE_SQL = """
 UPDATE alerts SET suppressed_by = %(suppressed_by)s, silenced_by = %(silenced_by)s,
-    annotations = %(annotations)s, updated_at = %(now)s
+    annotations = (annotations - 'root_cause_device' - 'root_cause_alert') || %(patch)s,
+    updated_at = %(now)s
 WHERE id = %(id)s AND state <> 'resolved'
 """
 IMPACT_SQL = """
-UPDATE alerts SET annotations = %(annotations)s, summary = %(summary)s,
+UPDATE alerts SET annotations = annotations || %(patch)s, summary = %(summary)s,
     summary_en = %(summary_en)s, updated_at = %(now)s
 WHERE id = %(id)s AND state <> 'resolved'
 """
@@ -33,7 +34,7 @@ ROOT_METRICS = ("up", "online")
 
 
 def _root_capable(alert: OpenAlert) -> bool:
-    return alert.kind == "absence" or alert.annotations.get("metric") in ROOT_METRICS
+    return alert.kind == "absence" or alert.metric in ROOT_METRICS
 
 
 def root_alerts(open_alerts: list[OpenAlert], roots: set[str]) -> dict[str, int]:
@@ -72,36 +73,29 @@ def apply_mutes(
         silenced_by = silencer.muted_by(alert.labels)
         if suppressed_by == alert.suppressed_by and silenced_by == sorted(alert.silenced_by):
             continue
-        annotations = dict(alert.annotations)
-        if suppressed_by is None:
-            annotations.pop("root_cause_device", None)
-            annotations.pop("root_cause_alert", None)
-        else:
-            annotations["root_cause_device"] = reach.unreachable[alert.device_id or ""]
-            annotations["root_cause_alert"] = suppressed_by
+        patch: dict[str, Any] = {}
+        if suppressed_by is not None:
+            patch["root_cause_device"] = reach.unreachable[alert.device_id or ""]
+            patch["root_cause_alert"] = suppressed_by
         updates.append(
             {
                 "id": alert.id,
                 "suppressed_by": suppressed_by,
                 "silenced_by": silenced_by,
-                "annotations": Jsonb(annotations),
+                "patch": Jsonb(patch),
                 "now": now,
             }
         )
         if suppressed_by != alert.suppressed_by:
             action = "suppressed" if suppressed_by is not None else "unsuppressed"
-            data = {"by": suppressed_by, "root_cause_device": annotations.get("root_cause_device")}
+            data = {"by": suppressed_by, "root_cause_device": patch.get("root_cause_device")}
             rows.append(history_row(alert.id, now, action, data=data))
             counts[action] += 1
         if silenced_by != sorted(alert.silenced_by):
             action = "silenced" if silenced_by else "unsilenced"
             rows.append(history_row(alert.id, now, action, data={"silences": silenced_by}))
             counts[action] += 1
-        alert.suppressed_by, alert.silenced_by, alert.annotations = (
-            suppressed_by,
-            silenced_by,
-            annotations,
-        )
+        alert.suppressed_by, alert.silenced_by = suppressed_by, silenced_by
     if updates:
         with conn.cursor() as cur:
             cur.executemany(MUTE_SQL, updates)
@@ -122,13 +116,9 @@ def _update_impact(
     targets: dict[int, dict[str, int]] = {aid: impact.get(dev, {}) for dev, aid in roots.items()}
     # Alerts that carried an impact before and are no longer root causes lose it.
     for alert in open_alerts:
-        if alert.annotations.get("impact") and alert.id not in targets:
+        if alert.impact and alert.id not in targets:
             targets[alert.id] = {}
-    changed = [
-        (aid, imp)
-        for aid, imp in targets.items()
-        if (by_id[aid].annotations.get("impact") or {}) != imp
-    ]
+    changed = [(aid, imp) for aid, imp in targets.items() if (by_id[aid].impact or {}) != imp]
     if not changed:
         return
     devices = load_devices(conn, [by_id[aid].device_id or "" for aid, _ in changed])
@@ -137,21 +127,23 @@ def _update_impact(
         device = devices.get(alert.device_id or "")
         if device is None:
             continue
-        annotations: dict[str, Any] = dict(alert.annotations)
-        annotations["impact"] = imp
-        annotations["impact_total"] = sum(imp.values())
         summary, summary_en = root_cause_summaries(device, imp)
-        annotations["description"], annotations["description_en"] = summary, summary_en
+        patch = {
+            "impact": imp,
+            "impact_total": sum(imp.values()),
+            "description": summary,
+            "description_en": summary_en,
+        }
         conn.execute(
             IMPACT_SQL,
             {
                 "id": aid,
-                "annotations": Jsonb(annotations),
+                "patch": Jsonb(patch),
                 "summary": summary,
                 "summary_en": summary_en,
                 "now": now,
             },
         )
         write_history(conn, [history_row(aid, now, "impact", data={"impact": imp})])
-        alert.annotations = annotations
+        alert.impact = imp
         log.info("root cause %s (alert %d): impact %s", alert.device_id, aid, imp)

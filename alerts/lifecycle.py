@@ -20,10 +20,13 @@ from alerts.texts import DeviceInfo, load_devices, render
 
 log = logging.getLogger(__name__)
 
+# Labels are rebuilt from columns and only two annotations are read: parsing every open
+# alert's JSON each tick dominated storms.
 OPEN_SQL = """
 SELECT id, fingerprint, rule, kind, state, device_id, severity, started_at, suppressed_by,
-       silenced_by, labels, annotations
-FROM alerts WHERE state <> 'resolved'
+       silenced_by, commune_code, site_id, device_type, annotations ->> 'metric',
+       annotations -> 'impact'
+FROM alerts WHERE state <> 'resolved' AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))
 """
 INSERT_SQL = """
 INSERT INTO alerts (fingerprint, rule, kind, severity, state, device_id, commune_code, site_id,
@@ -66,8 +69,23 @@ class OpenAlert:
     started_at: datetime
     suppressed_by: int | None
     silenced_by: list[int]
-    labels: dict[str, str]
-    annotations: dict[str, Any]
+    commune_code: str | None
+    site_id: str | None
+    device_type: str | None
+    metric: str | None  # annotations.metric (threshold/state rules)
+    impact: dict[str, int] | None  # annotations.impact (root-cause alerts)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The alert's labels (as stored at creation, from its columns)."""
+        return {
+            "commune": self.commune_code or "",
+            "site": self.site_id or "",
+            "device": self.device_id or "",
+            "type": self.device_type or ("system" if self.device_id is None else ""),
+            "rule": self.rule,
+            "severity": self.severity,
+        }
 
 
 @dataclass
@@ -83,9 +101,9 @@ class Transitions:
         return bool(self.pending or self.firing or self.resolved or self.dropped)
 
 
-def load_open(conn: psycopg.Connection) -> list[OpenAlert]:
-    """Every pending or firing alert."""
-    return [OpenAlert(*row) for row in conn.execute(OPEN_SQL).fetchall()]
+def load_open(conn: psycopg.Connection, ids: list[int] | None = None) -> list[OpenAlert]:
+    """Every pending or firing alert (or those of ``ids``)."""
+    return [OpenAlert(*row) for row in conn.execute(OPEN_SQL, {"ids": ids}).fetchall()]
 
 
 def history_row(
@@ -137,7 +155,10 @@ def apply_rule(
     now: datetime,
     out: Transitions,
 ) -> None:
-    """Merge one rule's conditions with its open alerts and write the transitions in batches."""
+    """Merge one rule's conditions with its open alerts and write the transitions in batches.
+
+    ``open_alerts`` may hold other rules' alerts too (they are ignored).
+    """
     mine = {a.fingerprint: a for a in open_alerts if a.rule == rule.name}
     active: dict[str, Condition] = {}
     for cond in conditions:

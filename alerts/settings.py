@@ -45,7 +45,7 @@ class AlertSettings(BaseSettings):
         30.0, gt=0, description="Seconds between reloads of the topology (parents) graph."
     )
     alerts_pipeline_heartbeat_s: float = Field(
-        30.0,
+        20.0,
         ge=0,
         description="Ingest is down when no ingest instance heartbeat is newer (0 = off).",
     )
