@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from dataclasses import dataclass
 from email.header import Header
 from email.mime.text import MIMEText
@@ -56,7 +57,7 @@ class EmailChannel(Channel):
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
                 if s.starttls:
-                    smtp.starttls()
+                    smtp.starttls(context=ssl.create_default_context())  # verifies the cert
                 if s.user:
                     smtp.login(s.user, s.password or "")
                 refused = smtp.send_message(msg)
@@ -72,6 +73,8 @@ class EmailChannel(Channel):
         except smtplib.SMTPResponseException as exc:
             reason = f"smtp: {exc.smtp_code} {exc.smtp_error!r}"
             raise DeliveryError(reason, retryable=400 <= exc.smtp_code < 500) from exc
+        except (ssl.SSLCertVerificationError, smtplib.SMTPNotSupportedError) as exc:
+            raise DeliveryError(f"smtp: {type(exc).__name__}: {exc}", retryable=False) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"smtp: {type(exc).__name__}: {exc}", retryable=True) from exc
         if refused:

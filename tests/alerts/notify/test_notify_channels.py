@@ -229,3 +229,23 @@ def test_english_and_console_channel(
     assert "10 Camera unreachable" in text
     assert "14:00 22/11/2026 (Vietnam time)" in text
     notifier.close()
+
+
+def test_starttls_required_but_not_offered_is_permanent(
+    registry: psycopg.Connection, pool: ConnectionPool, smtp: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    db = registry
+    box, port = smtp
+    config = {
+        "receivers": [{"name": "mail", "email": {"to": ["a@tinhson.test"], "starttls": True}}],
+        "default_receiver": "mail",
+    }
+    notifier = make_notifier(pool, tmp_path, config, smtp_host="127.0.0.1", smtp_port=port)
+    _one_alert(db)
+    notifier.tick(at(2))
+    assert notifier.deliver(at(2)) == 0
+    row = outbox(db)[0]
+    assert row["state"] == "failed"
+    assert "SMTPNotSupportedError" in row["last_error"]
+    assert box.messages == []
+    notifier.close()
