@@ -22,7 +22,7 @@ class AlertSettings(BaseSettings):
         1.0, gt=0, description="Seconds between rule evaluations by the leader."
     )
     alerts_deliver_interval_s: float = Field(
-        1.0, gt=0, description="Seconds between notification outbox deliveries by the leader."
+        0.5, gt=0, description="Seconds between notification outbox deliveries by the leader."
     )
     alerts_leader_retry_s: float = Field(
         1.0, gt=0, description="Seconds between a standby's attempts to take the leader lock."
