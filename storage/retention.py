@@ -47,6 +47,10 @@ WHERE c.time < %(horizon)s
               WHERE n.device_id = c.device_id AND n.time > c.time AND n.time <= %(horizon)s)
 """
 COMPACTED = "SELECT 1 FROM storage_compacted WHERE partition = %(name)s"
+INVALID_INDEXES = """
+SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = to_regclass(%(name)s) AND NOT i.indisvalid
+"""
 INDEX_SIZE = "SELECT pg_indexes_size(to_regclass(%(name)s))"
 MARK_COMPACTED = """
 INSERT INTO storage_compacted (partition, bytes_before, bytes_after)
@@ -159,7 +163,14 @@ def compact_closed(conn: psycopg.Connection, before: datetime) -> list[str]:
         if conn.execute(COMPACTED, {"name": name}).fetchone():
             continue
         size_before = conn.execute(INDEX_SIZE, {"name": name}).fetchone()
-        conn.execute(sql.SQL("REINDEX TABLE CONCURRENTLY {}").format(sql.Identifier(name)))
+        try:
+            conn.execute(sql.SQL("REINDEX TABLE CONCURRENTLY {}").format(sql.Identifier(name)))
+        except psycopg.errors.LockNotAvailable:
+            # A failed concurrent rebuild leaves invalid "_ccnew" indexes behind: drop them.
+            for (index,) in conn.execute(INVALID_INDEXES, {"name": name}).fetchall():
+                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY {}").format(sql.Identifier(index)))
+            log.warning("compaction of %s postponed: lock not available", name)
+            continue
         size_after = conn.execute(INDEX_SIZE, {"name": name}).fetchone()
         conn.execute(
             MARK_COMPACTED,
@@ -202,6 +213,10 @@ ALTER TABLE telemetry_points SET (timescaledb.compress,
     timescaledb.compress_segmentby = 'device_key, metric_id',
     timescaledb.compress_orderby = 'time DESC')
 """
+TS_COMPRESSION_ENABLED = """
+SELECT compression_enabled FROM timescaledb_information.hypertables
+WHERE hypertable_name = 'telemetry_points'
+"""
 TS_REMOVE_COMPRESSION = "SELECT remove_compression_policy('telemetry_points', if_exists => true)"
 TS_ADD_COMPRESSION = "SELECT add_compression_policy('telemetry_points', %(after)s::interval)"
 TS_REMOVE_RETENTION = "SELECT remove_retention_policy(%(rel)s, if_exists => true)"
@@ -219,7 +234,9 @@ def apply_timescale_policies(conn: psycopg.Connection, settings: StorageSettings
     raw_days = days["raw"]
     every = f"{int(settings.rollup_interval_s)} seconds"
     with conn.transaction():
-        conn.execute(TS_COMPRESS)
+        enabled = conn.execute(TS_COMPRESSION_ENABLED).fetchone()
+        if not (enabled and enabled[0]):  # settings cannot change once chunks are compressed
+            conn.execute(TS_COMPRESS)
         conn.execute(TS_REMOVE_COMPRESSION)
         conn.execute(TS_ADD_COMPRESSION, {"after": f"{settings.compress_after_days} days"})
         for rel, key in (

@@ -129,3 +129,22 @@ def test_timescale_policies(db: psycopg.Connection) -> None:
         "policy_retention",
         "policy_refresh_continuous_aggregate",
     } <= names
+
+
+def test_closed_partitions_are_compacted_once(
+    db: psycopg.Connection, registry: dict[str, int]
+) -> None:
+    fps = metric_id(db, "fps")
+    day = NOW - timedelta(days=3)
+    write_points(db, [(day + timedelta(seconds=i), 1.0, registry["cam2"], fps) for i in range(500)])
+    first = retention.run(db, SETTINGS, now=NOW)
+    name = f"telemetry_points_p{day:%Y%m%d}"
+    assert name in first.compacted
+    assert f"telemetry_points_p{NOW:%Y%m%d}" not in first.compacted  # today is still open
+    row = db.execute(
+        "SELECT bytes_after > 0 FROM storage_compacted WHERE partition = %s", (name,)
+    ).fetchone()
+    assert row == (True,)
+    assert retention.run(db, SETTINGS, now=NOW).compacted == []
+    count = db.execute("SELECT count(*) FROM telemetry_points").fetchone()
+    assert count == (500,)
