@@ -141,6 +141,59 @@ def run(url: str, days: float, registry: Path, skip_seed: bool, runs: int) -> di
     return figures
 
 
+BATCH_INSERT = """
+INSERT INTO telemetry_points (time, value, device_key, metric_id)
+SELECT * FROM unnest(%(t)s::timestamptz[], %(v)s::float8[], %(k)s::int[], %(m)s::smallint[])
+ON CONFLICT DO NOTHING
+"""
+MODES = {
+    "no_trigger": ("ALTER TABLE telemetry_points DISABLE TRIGGER USER", None),
+    "trigger_idle": ("ALTER TABLE telemetry_points ENABLE TRIGGER USER", None),
+    "trigger_armed": ("ALTER TABLE telemetry_points ENABLE TRIGGER USER", "threshold"),
+}
+
+
+def trigger_overhead(url: str, rounds: int, batch: int) -> dict[str, object]:
+    """Ingest-style batched inserts with the late-data trigger off, idle and armed."""
+    figures: dict[str, object] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        keys = [r[0] for r in conn.execute("SELECT key FROM devices ORDER BY key LIMIT 100")]
+        state = conn.execute("SELECT threshold FROM storage_rollup_state WHERE resolution = '5m'")
+        saved = state.fetchone()
+        elapsed = dict.fromkeys(MODES, 0.0)
+        start = datetime.now(UTC) + timedelta(hours=2)
+        try:
+            for r in range(rounds):
+                for i, (mode, (ddl, armed)) in enumerate(MODES.items()):
+                    conn.execute(ddl)
+                    conn.execute(
+                        "UPDATE storage_rollup_state SET threshold = %(t)s WHERE resolution = '5m'",
+                        {"t": datetime.now(UTC) - timedelta(hours=1) if armed else None},
+                    )
+                    t0 = start + timedelta(minutes=(r * len(MODES) + i) * 10)
+                    rows = [
+                        (t0 + timedelta(milliseconds=j), float(j % 25), keys[j % len(keys)], 3)
+                        for j in range(batch)
+                    ]
+                    params = {name: [row[n] for row in rows] for n, name in enumerate("tvkm")}
+                    with conn.transaction():
+                        began = time.perf_counter()
+                        conn.execute(BATCH_INSERT, params)
+                        elapsed[mode] += time.perf_counter() - began
+        finally:
+            conn.execute("ALTER TABLE telemetry_points ENABLE TRIGGER USER")
+            conn.execute(
+                "UPDATE storage_rollup_state SET threshold = %(t)s WHERE resolution = '5m'",
+                {"t": saved[0] if saved else None},
+            )
+    for mode, seconds in elapsed.items():
+        figures[f"insert_rows_per_s_{mode}"] = round(rounds * batch / seconds)
+    base = elapsed["no_trigger"]
+    figures["trigger_overhead_armed_pct"] = round(100 * (elapsed["trigger_armed"] - base) / base, 1)
+    figures["trigger_overhead_idle_pct"] = round(100 * (elapsed["trigger_idle"] - base) / base, 1)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -149,13 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY)
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per query (median)")
+    parser.add_argument(
+        "--trigger-overhead",
+        action="store_true",
+        help="only measure the late-data trigger's cost on batched inserts (needs seeded devices)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from ioc.migrate import apply, create_database_if_missing
 
     create_database_if_missing(args.db)
     apply(args.db)
-    figures = run(args.db, args.days, args.registry, args.skip_seed, args.runs)
+    if args.trigger_overhead:
+        figures = trigger_overhead(args.db, rounds=20, batch=5000)
+    else:
+        figures = run(args.db, args.days, args.registry, args.skip_seed, args.runs)
     for name, value in figures.items():
         print(f"{name}: {json.dumps(value) if isinstance(value, dict) else value}")
     print(json.dumps(figures, default=str))
