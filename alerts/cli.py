@@ -46,7 +46,7 @@ def command(check_rules: Path | None, once: bool) -> None:
     require_current(core.database_url)
     pool = open_pool(core.database_url, max_size=core.db_pool_size, name="ioc-alerts")
     try:
-        engine = AlertEngine(settings, pool, notify=not once)
+        engine = AlertEngine(settings, pool, notify=not once, mqtt_url=core.mqtt_url)
         if once:
             result = engine.evaluate_once()
             t = result.transitions

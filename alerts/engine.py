@@ -18,6 +18,7 @@ import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
+from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes
 from alerts.leader import LeaderLock
 from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
@@ -64,6 +65,7 @@ class AlertEngine:
         *,
         rules: list[RuleBase] | None = None,
         notify: bool = True,
+        mqtt_url: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
@@ -83,6 +85,8 @@ class AlertEngine:
             conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
         )
         self.notifier: Any = _build_notifier(pool) if notify else None
+        # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
+        self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
         self.last_result: EvaluationResult | None = None
 
@@ -123,7 +127,9 @@ class AlertEngine:
             mark = time.perf_counter()
 
         open_alerts = load_open(conn)
-        apply_rule(conn, self.pipeline, self.pipeline.check(conn, now), open_alerts, now, out)
+        ingest_offline = self.watch is not None and self.watch.all_offline()
+        down = self.pipeline.check(conn, now, ingest_offline)
+        apply_rule(conn, self.pipeline, down, open_alerts, now, out)
         blind_start, blind_end = blind_window(conn)
         lap("pipeline")
         reach = self.reachability.update(conn, now, blind_start, blind_end)
@@ -205,6 +211,8 @@ class AlertEngine:
             self.deliver, "interval", seconds=s.alerts_deliver_interval_s, id="deliver", **common
         )
         scheduler.add_job(self._housekeeping, "interval", hours=1, id="cleanup", **common)
+        if self.watch is not None:
+            self.watch.start()
         scheduler.start()
         self.scheduler = scheduler
         log.info(
@@ -219,6 +227,8 @@ class AlertEngine:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
         self.leader.release()
+        if self.watch is not None:
+            self.watch.stop()
         if self.notifier is not None:
             try:
                 self.notifier.close()

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 RULE = "pipeline_down"
 HAS_INSTANCES_SQL = "SELECT to_regclass('public.ingest_instances') IS NOT NULL"
-HEARTBEAT_SQL = "SELECT count(*), max(heartbeat_at) FROM ingest_instances"
+HEARTBEAT_SQL = "SELECT max(heartbeat_at) FROM ingest_instances"
 LAST_WRITE_SQL = "SELECT max(last_received_at) FROM device_status"
 WINDOW_SQL = """
 SELECT coalesce((annotations ->> 'blind_start')::timestamptz, started_at), resolved_at
@@ -55,6 +55,7 @@ class PipelineRule:
         reason = cond.details.get("reason", "")
         reason_vi = {
             "no_heartbeat": "ingest không còn hoạt động",
+            "ingest_offline": "ingest mất kết nối MQTT",
             "no_data": "không có dữ liệu từ thiết bị nào",
         }.get(reason, reason)
         return {"reason": reason, "reason_vi": reason_vi}
@@ -63,14 +64,19 @@ class PipelineRule:
         """Why, and since when the engine is blind."""
         return {"kind": self.kind, **cond.details}
 
-    def check(self, conn: psycopg.Connection, now: datetime) -> list[Condition]:
-        """A condition when ingest looks down, else nothing."""
+    def check(
+        self, conn: psycopg.Connection, now: datetime, ingest_offline: bool = False
+    ) -> list[Condition]:
+        """A condition when ingest looks down (``ingest_offline``: its MQTT last will)."""
         (has_table,) = conn.execute(HAS_INSTANCES_SQL).fetchone() or (False,)
-        if has_table and self.heartbeat_s > 0:
-            count, heartbeat = conn.execute(HEARTBEAT_SQL).fetchone() or (0, None)
-            late = heartbeat is not None and heartbeat < now - timedelta(seconds=self.heartbeat_s)
-            if count and late:
-                return [_down("no_heartbeat", heartbeat)]
+        heartbeat = None
+        if has_table:
+            (heartbeat,) = conn.execute(HEARTBEAT_SQL).fetchone() or (None,)
+        if ingest_offline:
+            return [_down("ingest_offline", min(heartbeat or now, now))]
+        limit = timedelta(seconds=self.heartbeat_s)
+        if self.heartbeat_s > 0 and heartbeat is not None and heartbeat < now - limit:
+            return [_down("no_heartbeat", heartbeat)]
         if self.silence_s > 0:
             (last,) = conn.execute(LAST_WRITE_SQL).fetchone() or (None,)
             if last is not None and last < now - timedelta(seconds=self.silence_s):

@@ -54,6 +54,11 @@ class AlertSettings(BaseSettings):
         ge=0,
         description="Ingest is down when no device message arrived for this long (0 = off).",
     )
+    alerts_watch_ingest: bool = Field(
+        True,
+        description="Also watch ingest's retained MQTT status (ioc/system/ingest/+/status): "
+        "every instance offline = pipeline down.",
+    )
     alerts_history_days: int = Field(
         90, ge=1, description="Days resolved alerts are kept (older ones are deleted)."
     )

@@ -85,15 +85,24 @@ def chain(
 
 
 def test_uplink_last_wills_to_one_root_alert_then_pipeline_down(
-    fleet: psycopg.Connection, pool: object, chain: tuple[IngestService, dict[str, Device]]
+    fleet: psycopg.Connection,
+    pool: object,
+    mqtt_url: str,
+    chain: tuple[IngestService, dict[str, Device]],
 ) -> None:
     service, devices = chain
     settings = AlertSettings(
         alerts_evaluation_interval_s=0.2,
-        alerts_pipeline_heartbeat_s=2,
+        alerts_pipeline_heartbeat_s=0,  # ingest's MQTT last will / offline status is watched
         alerts_pipeline_silence_s=0,
     )
-    engine = AlertEngine(settings, pool, rules=parse_rules(RULES), notify=False)  # type: ignore[arg-type]
+    engine = AlertEngine(
+        settings,
+        pool,  # type: ignore[arg-type]
+        rules=parse_rules(RULES),
+        notify=False,
+        mqtt_url=mqtt_url,
+    )
     try:
         engine.start()
         wait_until(lambda: engine.last_result is not None, 10, message="first evaluation")
@@ -111,6 +120,7 @@ def test_uplink_last_wills_to_one_root_alert_then_pipeline_down(
         # Ingest stops: one pipeline_down alert, and no new offline alerts for the rest.
         service.stop()
         wait_until(lambda: alerts(fleet, "pipeline_down", "firing"), 10, message="pipeline_down")
+        assert alerts(fleet, "pipeline_down")[0]["annotations"]["reason"] == "ingest_offline"
         assert len(alerts(fleet, "offline")) == 13
     finally:
         engine.stop()

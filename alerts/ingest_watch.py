@@ -1,0 +1,82 @@
+"""Watches ingest's retained ``ioc/system/ingest/{instance}/status`` (birth / last will).
+
+A dead ingest's last will arrives within its keepalive, sooner than a missing heartbeat row;
+the engine treats "every known instance offline" as the pipeline being down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from ioc.settings import MqttTarget
+
+log = logging.getLogger(__name__)
+
+TOPIC = "ioc/system/ingest/+/status"
+
+
+class IngestWatch:
+    """Keeps the latest retained status of every ingest instance (paho's thread only stores)."""
+
+    def __init__(self, mqtt_url: str) -> None:
+        self.target = MqttTarget(mqtt_url)
+        self.states: dict[str, str] = {}
+        self.connected = threading.Event()
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"ioc-alerts-watch-{uuid.uuid4().hex[:8]}"
+        )
+        if self.target.username:
+            self.client.username_pw_set(self.target.username, self.target.password)
+        if self.target.tls:
+            self.client.tls_set()
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def start(self) -> None:
+        """Connect in the background (paho reconnects by itself)."""
+        self.client.connect_async(self.target.host, self.target.port, keepalive=15)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and stop paho's thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def all_offline(self) -> bool:
+        """True when instances are known and none says ``online`` (False while unsure)."""
+        if not self.connected.is_set():
+            return False
+        with self._lock:
+            return bool(self.states) and "online" not in self.states.values()
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if getattr(rc, "is_failure", False):
+            log.warning("ingest watch: connection refused: %s", rc)
+            return
+        client.subscribe(TOPIC, qos=1)
+        self.connected.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _rc: Any, _p: Any = None) -> None:
+        self.connected.clear()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            instance = msg.topic.split("/")[3]
+            text = msg.payload.decode("utf-8", "replace").strip()
+            state = "online" if "online" in text else "offline" if "offline" in text else ""
+        except (IndexError, AttributeError):
+            return  # callbacks never raise; an odd topic is ignored
+        if not state:
+            return
+        with self._lock:
+            if msg.payload:
+                self.states[instance] = state
+            else:
+                self.states.pop(instance, None)  # retained status cleared
