@@ -105,7 +105,7 @@ class FaultPlan:
             self._flap(record, devices, t, down=False)
         elif fault == "emergency_broadcast":
             schedule_id = "emg-" + format_ts(t)[:16].replace("-", "").replace(":", "")
-            world.play(devices, t, schedule_id, "emergency", record.duration or 600.0)
+            world.broadcasts.play(devices, t, schedule_id, "emergency", record.duration or 600.0)
         else:
             if fault == "clock_skew":
                 skew = parse_duration(record.params.get("skew", "15m"))

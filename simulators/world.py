@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from devices.registry import DeviceIn, Registry
+from simulators.broadcasts import Broadcasts
 from simulators.clock import format_ts, local_time
 from simulators.device import BACKFILL_CHUNK, BUFFERING_TYPES, Message, SimDevice, encode
 from simulators.faultplan import FaultPlan
@@ -21,9 +22,6 @@ from simulators.faults import KINDS, FaultRecord, malformed_payload
 from simulators.models import build_model
 from simulators.models.link import guess_wan
 from simulators.models.speaker import SpeakerModel
-
-BROADCAST_HOURS = (6, 17)
-BROADCAST_LENGTH = 1800.0
 
 
 class World:
@@ -59,8 +57,8 @@ class World:
             self._emit_status(device, start, "connect")
             rng = device.model.rng
             self.at(start + rng.uniform(0, device.interval), self._reporter(device))
-        for commune in self.communes:
-            self.at(self._next_broadcast(start), self._broadcaster(commune))
+        self.broadcasts = Broadcasts(self)
+        self.broadcasts.begin(start)
         self.plan.begin(start)
 
     # -- construction -------------------------------------------------------------------
@@ -235,13 +233,14 @@ class World:
         return format_ts(t + device.params.get("skew", 0.0) if device.params else t)
 
     def event(
-        self, device: SimDevice, t: float, kind: str, severity: str | None, data: dict[str, Any]
-    ) -> None:
-        """Push an event now, keep it for later (buffering devices) or lose it."""
+        self, device: SimDevice, t: float, kind: str, severity: str | None,
+        data: dict[str, Any], stamp: float | None = None,
+    ) -> None:  # fmt: skip
+        """Push an event now (dated ``stamp`` if given), keep it for later or lose it."""
         if not device.alive:
             return
         event: dict[str, Any] = {
-            "ts": self.stamp(device, t),
+            "ts": self.stamp(device, t if stamp is None else stamp),
             "seq": device.next_seq(),
             "type": kind,
         }
@@ -284,51 +283,3 @@ class World:
         if device.held is not None:
             self._out.append(device.held)
             device.held = None
-
-    def _later(
-        self, device: SimDevice, kind: str, severity: str | None, data: dict[str, Any]
-    ) -> Callable[[float], None]:
-        return lambda t: self.event(device, t, kind, severity, data)
-
-    # -- broadcasts ---------------------------------------------------------------------
-    @staticmethod
-    def _next_broadcast(t: float) -> float:
-        hour, _, _ = local_time(t)
-        day_start = t - hour * 3600
-        for h in (*BROADCAST_HOURS, BROADCAST_HOURS[0] + 24):
-            candidate = day_start + h * 3600
-            if candidate > t + 1e-6:
-                return round(candidate)
-        raise AssertionError("unreachable")
-
-    def _broadcaster(self, commune: str) -> Callable[[float], None]:
-        speakers = [
-            d for d in self.devices.values() if d.commune == commune and d.type == "speaker"
-        ]
-
-        def broadcast(t: float) -> None:
-            self.at(self._next_broadcast(t), broadcast)
-            hour, _, _ = local_time(t)
-            schedule_id = format_ts(t)[:10].replace("-", "") + f"-{round(hour):02d}00"
-            self.play(speakers, t, schedule_id, "normal", BROADCAST_LENGTH)
-
-        return broadcast
-
-    def play(
-        self,
-        speakers: Iterable[SimDevice],
-        t: float,
-        schedule_id: str,
-        priority: str,
-        length: float,
-    ) -> None:
-        """Every live speaker attempts the programme and reports it (late ones when they start)."""
-        for speaker in speakers:
-            if not speaker.alive or not isinstance(speaker.model, SpeakerModel):
-                continue
-            kind, severity, data = speaker.model.broadcast(t, schedule_id, priority, length)
-            delay = float(data.get("delay_s", 0))
-            if delay:
-                self.at(t + delay, self._later(speaker, kind, severity, data))
-            else:
-                self.event(speaker, t, kind, severity, data)

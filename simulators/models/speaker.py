@@ -9,6 +9,7 @@ from simulators.models.base import Event, Model, clamp, diurnal
 
 BATTERY_FULL = 13.6
 BATTERY_CUTOFF = 10.5  # the controller shuts down below this voltage
+BROADCAST_LENGTH_S = 1800.0
 BROADCAST_MB = 7.2  # a 30-minute programme streamed at ~32 kbit/s
 
 
@@ -74,6 +75,13 @@ class SpeakerModel(Model):
             "data_mb_month": round(self.data_mb, 2),
             "data_plan_mb": self.plan_mb,
         }
+
+    def outcome(self, t: float, schedule_id: str, priority: str) -> Event:
+        """The logged outcome of a past programme (the cluster's last log entry)."""
+        until, emergency = self.playing_until, self.emergency_until
+        event = self.broadcast(t, schedule_id, priority, BROADCAST_LENGTH_S)
+        self.playing_until, self.emergency_until = until, emergency
+        return event
 
     def broadcast(self, t: float, schedule_id: str, priority: str, length: float) -> Event:
         """Attempt a scheduled programme; the ``broadcast`` event says how it went."""
