@@ -37,6 +37,17 @@ CSV_HEADER = [
     *(h for _, h in HOURS),
     AVAILABILITY,
 ]
+PDF_HOURS = (
+    "Hoạt động (giờ)",
+    "Ngừng (giờ)",
+    "Do cấp trên (giờ)",
+    "Bảo trì (giờ)",
+    "Không rõ (giờ)",
+)
+PDF_NOTE = (
+    "Ngừng: thiết bị tự ngừng hoạt động. Do cấp trên: mất kết nối vì thiết bị cấp trên "
+    "(đường truyền, switch) hỏng. Sẵn sàng = hoạt động / (hoạt động + ngừng)."
+)
 SYSTEM_FONTS = Path("/usr/share/fonts/truetype/dejavu")
 
 
@@ -170,48 +181,42 @@ def to_pdf(report: AvailabilityReport) -> bytes:
         new_x="LMARGIN",
         new_y="NEXT",
     )
+    pdf.set_font("DejaVu", "", 8)
+    pdf.cell(0, 5, PDF_NOTE, new_x="LMARGIN", new_y="NEXT")
     groups = [("Theo loại thiết bị", report.types), ("Theo điểm lắp đặt", report.sites[:10])]
     for heading, items in groups:
         _heading(pdf, heading)
-        _table(
-            pdf,
-            ["Tên", "Số TB", *(h for _, h in HOURS), AVAILABILITY],
+        rows = [
             [
-                [
-                    g.name,
-                    g.devices,
-                    *(_hours(getattr(g, k)) for k, _ in HOURS),
-                    _pct(g.availability_pct),
-                ]
-                for g in items
-            ],
-        )
+                g.name,
+                g.devices,
+                *(_hours(getattr(g, k)) for k, _ in HOURS),
+                _pct(g.availability_pct),
+            ]
+            for g in items
+        ]
+        _table(pdf, ["Tên", "Số TB", *PDF_HOURS, "Sẵn sàng (%)"], [80, 16] + [28] * 6, rows)
     _heading(pdf, "Thiết bị kém nhất")
-    _table(
-        pdf,
-        ["Mã", "Tên", AVAILABILITY, "Ngừng hoạt động (giờ)"],
-        [
-            [d.device_id, d.name, _pct(d.availability_pct), _hours(d.offline_s)]
-            for d in report.worst[:6]
-        ],
-    )
+    rows = [
+        [d.device_id, d.name, _pct(d.availability_pct), _hours(d.offline_s)]
+        for d in report.worst[:6]
+    ]
+    _table(pdf, ["Mã", "Tên", "Sẵn sàng (%)", "Ngừng (giờ)"], [45, 90, 28, 28], rows)
     for i in range(0, max(1, len(report.devices)), DEVICE_ROWS_PER_PAGE):
         pdf.add_page()
         _heading(pdf, "Chi tiết theo thiết bị")
-        _table(
-            pdf,
-            ["Mã", "Tên", "Loại", *(h for _, h in HOURS), AVAILABILITY],
+        rows = [
             [
-                [
-                    d.device_id,
-                    d.name,
-                    d.type_name,
-                    *(_hours(getattr(d, k)) for k, _ in HOURS),
-                    _pct(d.availability_pct),
-                ]
-                for d in report.devices[i : i + DEVICE_ROWS_PER_PAGE]
-            ],
-        )
+                d.device_id,
+                d.name,
+                d.type_name,
+                *(_hours(getattr(d, k)) for k, _ in HOURS),
+                _pct(d.availability_pct),
+            ]
+            for d in report.devices[i : i + DEVICE_ROWS_PER_PAGE]
+        ]
+        header = ["Mã", "Tên", "Loại", *PDF_HOURS, "Sẵn sàng (%)"]
+        _table(pdf, header, [40, 72, 34] + [22] * 6, rows)
     return bytes(pdf.output())
 
 
@@ -221,18 +226,24 @@ def _heading(pdf: FPDF, text: str) -> None:
     pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
 
 
-def _table(pdf: FPDF, header: list[str], rows: list[list[object]]) -> None:
-    width = 277 / len(header)
-    first = min(70.0, width * 2) if len(header) > 4 else width
-    widths = [first] + [(277 - first) / (len(header) - 1)] * (len(header) - 1)
-    pdf.set_font("DejaVu", "B", 6.5)
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """Cut ``text`` with an ellipsis so that it fits in ``width`` mm (with padding)."""
+    if pdf.get_string_width(text) <= width - 2:
+        return text
+    while text and pdf.get_string_width(text + "…") > width - 2:
+        text = text[:-1]
+    return text + "…"
+
+
+def _table(pdf: FPDF, header: list[str], widths: list[int], rows: list[list[object]]) -> None:
+    pdf.set_font("DejaVu", "B", 7)
     for w, h in zip(widths, header, strict=True):
-        pdf.cell(w, 5, h[:48], border=1)
+        pdf.cell(w, 5, _fit(pdf, h, w), border=1)
     pdf.ln()
     pdf.set_font("DejaVu", "", 7)
     for row in rows:
         for w, value in zip(widths, row, strict=True):
-            pdf.cell(w, 5, str(value)[:60], border=1)
+            pdf.cell(w, 5, _fit(pdf, str(value), w), border=1)
         pdf.ln()
 
 
