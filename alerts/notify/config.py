@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from ioc.errors import ConfigError
 
@@ -210,17 +218,26 @@ class NotifyConfig(Strict):
             raise ValueError("route names must be unique (give routes a 'name')")
         return self
 
+    # Computed once: the planner asks for every alert on every tick.
+    _named: list[tuple[str, Route]] | None = PrivateAttr(None)
+    _timings: dict[int, Timing] = PrivateAttr(default_factory=dict)
+
     def named_routes(self) -> list[tuple[str, Route]]:
         """Routes with their stable names; the default route comes last."""
-        named = [(r.name or f"{i}-{r.receiver}", r) for i, r in enumerate(self.routes)]
-        if self.default_receiver:
-            named.append(("default", Route(receiver=self.default_receiver)))
-        return named
+        if self._named is None:
+            named = [(r.name or f"{i}-{r.receiver}", r) for i, r in enumerate(self.routes)]
+            if self.default_receiver:
+                named.append(("default", Route(receiver=self.default_receiver)))
+            self._named = named
+        return self._named
 
     def timing(self, route: Route) -> Timing:
         """The route's grouping knobs, falling back to ``defaults``."""
+        found = self._timings.get(id(route))
+        if found is not None:
+            return found
         d = self.defaults
-        return Timing(
+        found = Timing(
             group_by=route.group_by if route.group_by is not None else d.group_by,
             group_wait=route.group_wait if route.group_wait is not None else d.group_wait,
             group_interval=route.group_interval
@@ -230,6 +247,9 @@ class NotifyConfig(Strict):
             if route.repeat_interval is not None
             else d.repeat_interval,
         )
+        if any(route is r for _, r in self.named_routes()):
+            self._timings[id(route)] = found  # only routes we keep alive: ids stay unique
+        return found
 
     def receiver(self, name: str) -> Receiver | None:
         """The receiver called ``name``, if defined."""

@@ -187,6 +187,8 @@ def plan_escalations(
     now: datetime,
 ) -> list[Message]:
     """Escalation messages due: notified, firing, unacknowledged past a step's ``after``."""
+    if not any(route.escalation for _, route in config.named_routes()):
+        return []
     by_target: dict[tuple[str, str, int], list[AlertInfo]] = {}
     receivers: dict[tuple[str, str, int], tuple[str, dict[str, str]]] = {}
     for alert in alerts.values():

@@ -32,7 +32,8 @@ FROM alerts a
 LEFT JOIN devices d ON d.id = a.device_id
 LEFT JOIN sites s ON s.id = a.site_id
 LEFT JOIN communes c ON c.code = a.commune_code
-WHERE a.state = 'firing' OR a.id = ANY(%(ids)s)
+WHERE (a.state = 'firing' AND a.suppressed_by IS NULL AND a.silenced_by = '{}')
+   OR a.id = ANY(%(ids)s)
 """
 
 UPSERT_GROUP = """
@@ -93,7 +94,7 @@ def load_groups(conn: psycopg.Connection) -> dict[tuple[str, str], GroupState]:
 
 
 def load_alerts(conn: psycopg.Connection, carried: set[int]) -> dict[int, AlertInfo]:
-    """Firing alerts plus the notified ones still carried by groups, with registry names."""
+    """Notifiable alerts plus the notified ones still carried by groups, with registry names."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(SELECT_ALERTS, {"ids": sorted(carried)}).fetchall()
     return {r["id"]: AlertInfo.from_row(r) for r in rows}
