@@ -81,6 +81,25 @@ def test_server_errors_back_off_and_retry_after_is_honoured(
     notifier.close()
 
 
+def test_timeout_is_retried(
+    registry: psycopg.Connection, pool: ConnectionPool, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    db = registry
+    config = webhook_config(receiver.url)
+    config["receivers"][0]["webhook"]["timeout"] = "200ms"
+    notifier = make_notifier(pool, tmp_path, config)
+    fire(db, "ts-cam-01")
+    notifier.tick(at(2))
+    receiver.delay = 1.0
+    assert notifier.deliver(at(2)) == 0
+    row = outbox(db)[0]
+    assert (row["state"], row["attempts"]) == ("pending", 1)
+    assert "ReadTimeout" in row["last_error"]
+    receiver.delay = 0.0
+    assert notifier.deliver(at(60)) == 1
+    notifier.close()
+
+
 def test_permanent_error_is_recorded_as_failed(
     registry: psycopg.Connection, pool: ConnectionPool, receiver: HttpReceiver, tmp_path: Path
 ) -> None:
