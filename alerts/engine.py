@@ -19,7 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
 from alerts.ingest_watch import IngestWatch
-from alerts.inhibit import apply_mutes
+from alerts.inhibit import apply_mutes, root_alerts
 from alerts.leader import LeaderLock
 from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
 from alerts.pipeline import PipelineRule, blind_window
@@ -136,6 +136,9 @@ class AlertEngine:
         lap("reachability")
         ctx = EvalContext(now, self.settings.alerts_offline_factor, blind_start, blind_end)
         errors = []
+        # Cut-off devices whose root cause has no alert yet: their alerts wait (no storm).
+        alerting_roots = root_alerts(open_alerts, set(reach.unreachable.values()))
+        held = frozenset(d for d, r in reach.unreachable.items() if r not in alerting_roots)
         by_rule: dict[str, list[OpenAlert]] = defaultdict(list)
         for alert in open_alerts:
             by_rule[alert.rule].append(alert)
@@ -143,7 +146,7 @@ class AlertEngine:
             try:
                 with conn.transaction():
                     conditions = rule.evaluate(conn, ctx)
-                    apply_rule(conn, rule, conditions, by_rule[rule.name], now, out)
+                    apply_rule(conn, rule, conditions, by_rule[rule.name], now, out, held)
             except psycopg.Error as exc:
                 log.error("rule %s failed: %s", rule.name, exc)
                 errors.append(rule.name)

@@ -154,10 +154,13 @@ def apply_rule(
     open_alerts: list[OpenAlert],
     now: datetime,
     out: Transitions,
+    held: frozenset[str] = frozenset(),
 ) -> None:
     """Merge one rule's conditions with its open alerts and write the transitions in batches.
 
-    ``open_alerts`` may hold other rules' alerts too (they are ignored).
+    ``open_alerts`` may hold other rules' alerts too (they are ignored). Alerts of ``held``
+    devices (cut off, root cause not alerting yet) stay pending: they fire once the root-cause
+    alert exists to suppress them, or once the device is reachable again.
     """
     mine = {a.fingerprint: a for a in open_alerts if a.rule == rule.name}
     active: dict[str, Condition] = {}
@@ -169,11 +172,12 @@ def apply_rule(
     rows: list[dict[str, Any]] = []
     new = [(fp, c) for fp, c in active.items() if fp not in mine]
     if new:
-        _open(conn, rule, new, now, out, rows)
+        _open(conn, rule, new, now, out, rows, held)
     due, gone, dropped = [], [], []
     for fp, alert in mine.items():
         if fp in active:
-            if alert.state == "pending" and now - alert.started_at >= rule.for_:
+            waited = now - alert.started_at >= rule.for_
+            if alert.state == "pending" and waited and alert.device_id not in held:
                 due.append(alert.id)
         elif alert.state == "firing":
             gone.append(alert.id)
@@ -200,17 +204,20 @@ def _open(
     now: datetime,
     out: Transitions,
     rows: list[dict[str, Any]],
+    held: frozenset[str],
 ) -> None:
     devices = load_devices(conn, [c.device_id for _, c in new if c.device_id])
-    firing = rule.for_.total_seconds() <= 0
+    at_once = rule.for_.total_seconds() <= 0
     texts = rule.texts()
-    params, values = [], []
+    params, values, fired = [], [], []
     for fp, cond in new:
         device = devices.get(cond.device_id or "")
         if cond.device_id is not None and device is None:
             continue  # removed from the registry meanwhile
+        firing = at_once and cond.device_id not in held
         params.append(_insert_params(rule, fp, cond, device, texts, firing, now))
         values.append(cond.value)
+        fired.append(firing)
     if not params:
         return
     with conn.cursor() as cur:
@@ -220,7 +227,7 @@ def _open(
             results.append(cur.fetchone())
             if not cur.nextset():
                 break
-    for row, value in zip(results, values, strict=True):
+    for row, value, firing in zip(results, values, fired, strict=True):
         if row is None:
             continue  # another engine opened it first (failover overlap)
         alert_id = int(row[0])

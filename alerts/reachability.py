@@ -2,7 +2,7 @@
 
 ``online`` (reporting), ``stale`` (late), ``offline`` (last will, link down, or silent for
 k intervals), ``unknown`` (never reported), ``unreachable`` (not reporting and every parent is
-down: offline or unreachable; its root cause is the topmost down ancestor).
+down: offline, late or unreachable itself; its root cause is the topmost down ancestor).
 """
 
 from __future__ import annotations
@@ -98,7 +98,12 @@ SELECT device_id, root_cause_id FROM device_reachability
 WHERE state = 'unreachable' AND root_cause_id IS NOT NULL
 """
 
-DOWN = frozenset({"offline", "unreachable"})
+# A parent counts as down for its children when offline, cut off itself, or late (stale):
+# a silent device behind a silent parent is taken as cut off, not as broken, until the
+# parent is back (then its own alerts go through) or confirmed offline (then they are
+# suppressed by the parent's alert).
+DOWN = frozenset({"offline", "unreachable", "stale"})
+CUT_CANDIDATES = frozenset({"offline", "unknown"})
 # Registry edits show up within this many seconds (a cheap signature query, not every tick).
 SIGNATURE_EVERY_S = 5.0
 
@@ -130,8 +135,8 @@ class Topology:
         while queue:
             parent = queue.pop()
             for child in self.children.get(parent, ()):
-                if child in unreachable or child not in own:
-                    continue  # reporting devices are reachable whatever the graph says
+                if child in unreachable or own.get(child) not in CUT_CANDIDATES:
+                    continue  # reporting (or merely late) devices are not taken as cut off
                 if all(p in down or p in unreachable for p in self.parents[child]):
                     unreachable.add(child)
                     queue.append(child)

@@ -23,20 +23,25 @@ def test_for_duration_and_hysteresis(
     report_all(fleet, t0)
     metric(fleet, "cam-01", "cpu_pct", 95, t0)
     metric(fleet, "cam-02", "cpu_pct", 85, t0)  # between clear and fire: never opens
+    report_all(fleet, t0)
     engine.evaluate_once(t0)
     (alert,) = alerts(fleet, "cpu_high")
     assert alert["state"] == "pending" and alert["device_id"] == "cam-01"
     metric(fleet, "cam-01", "cpu_pct", 96, t0 + 3 * M)
+    report_all(fleet, t0 + 4 * M)
     engine.evaluate_once(t0 + 4 * M)
     assert alerts(fleet, "cpu_high")[0]["state"] == "pending"
+    report_all(fleet, t0 + 5 * M)
     engine.evaluate_once(t0 + 5 * M)
     (alert,) = alerts(fleet, "cpu_high")
     assert alert["state"] == "firing" and alert["fired_at"] == t0 + 5 * M
     # Below the firing threshold but above the clear one: stays firing (hysteresis).
     metric(fleet, "cam-01", "cpu_pct", 85, t0 + 6 * M)
+    report_all(fleet, t0 + 6 * M)
     engine.evaluate_once(t0 + 6 * M)
     assert alerts(fleet, "cpu_high")[0]["state"] == "firing"
     metric(fleet, "cam-01", "cpu_pct", 79, t0 + 7 * M)
+    report_all(fleet, t0 + 7 * M)
     engine.evaluate_once(t0 + 7 * M)
     (alert,) = alerts(fleet, "cpu_high")
     assert alert["state"] == "resolved" and alert["resolved_at"] == t0 + 7 * M
@@ -64,6 +69,7 @@ def test_pending_that_clears_never_fires(
     engine = make_engine(CPU)
     report_all(fleet, t0)
     metric(fleet, "cam-01", "cpu_pct", 95, t0)
+    report_all(fleet, t0)
     engine.evaluate_once(t0)
     metric(fleet, "cam-01", "cpu_pct", 50, t0 + M)
     result = engine.evaluate_once(t0 + M)
@@ -84,6 +90,7 @@ rules:
         metric(fleet, cam, "fps_configured", 25, t0)
         metric(fleet, cam, "fps", fps, t0)
     metric(fleet, "cam-04", "fps", 1, t0)  # no configured value: no judgement
+    report_all(fleet, t0)
     engine.evaluate_once(t0)
     firing = {a["device_id"]: a for a in alerts(fleet, "fps_low", "firing")}
     assert set(firing) == {"cam-01", "cam-03"}
@@ -91,6 +98,7 @@ rules:
     # cam-03 rises into the hysteresis band (12.5..15): still firing; cam-01 goes silent and
     # its value becomes stale after 3 intervals (3 min): the alert resolves.
     metric(fleet, "cam-03", "fps", 14, t0 + M)
+    report_all(fleet, t0 + 4 * M)
     engine.evaluate_once(t0 + 4 * M)
     states = {a["device_id"]: a["state"] for a in alerts(fleet, "fps_low")}
     assert states == {"cam-01": "resolved", "cam-03": "firing"}
@@ -109,6 +117,7 @@ rules:
     report_all(fleet, t0)
     metric(fleet, "nvr-1", "disk_status", 2, t0)  # smartfailed
     metric(fleet, "nvr-1", "recording", 0, t0)
+    report_all(fleet, t0)
     engine.evaluate_once(t0)
     (disk,) = alerts(fleet, "disk_bad")
     assert disk["state"] == "firing" and disk["severity"] == "critical"
@@ -116,6 +125,7 @@ rules:
     assert alerts(fleet, "not_recording")[0]["state"] == "pending"
     metric(fleet, "nvr-1", "recording", 0, t0 + 9 * M)
     metric(fleet, "nvr-1", "disk_status", 0, t0 + 9 * M)
+    report_all(fleet, t0 + 10 * M)
     engine.evaluate_once(t0 + 10 * M)
     assert alerts(fleet, "not_recording")[0]["state"] == "firing"
     assert alerts(fleet, "disk_bad")[0]["state"] == "resolved"

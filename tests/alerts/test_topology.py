@@ -42,6 +42,10 @@ def test_uplink_down_one_root_cause_alert_and_recovery(
     for device in ["up1", *BEHIND_UPLINK]:
         report(fleet, device, t0 + 5 * S, online=False)
     result = engine.evaluate_once(t0 + 6 * S)
+    # The root cause fires at once; the cut-off devices wait one tick for its alert to exist.
+    assert [a["device_id"] for a in alerts(fleet, "offline", "firing")] == ["up1"]
+    assert len(alerts(fleet, "offline", "pending")) == 12
+    engine.evaluate_once(t0 + 7 * S)
     reach = reachability(fleet)
     assert reach["up1"] == ("offline", None)
     assert {reach[d] for d in BEHIND_UPLINK} == {("unreachable", "up1")}
@@ -64,7 +68,7 @@ def test_uplink_down_one_root_cause_alert_and_recovery(
     children = [a for a in firing if a["device_id"] != "up1"]
     assert {a["suppressed_by"] for a in children} == {root["id"]}
     assert {a["annotations"]["root_cause_device"] for a in children} == {"up1"}
-    assert actions(fleet, children[0]["id"]) == ["pending", "firing", "suppressed"]
+    assert actions(fleet, children[0]["id"]) == ["pending", "suppressed", "firing"]
     changes = fleet.execute(
         "SELECT count(*) FROM device_reachability_changes WHERE time = %s AND state = 'unreachable'",
         (t0 + 6 * S,),
@@ -72,8 +76,8 @@ def test_uplink_down_one_root_cause_alert_and_recovery(
     assert changes == (12,)
 
     # Re-evaluating changes nothing (no duplicate history rows).
-    engine.evaluate_once(t0 + 7 * S)
-    assert actions(fleet, children[0]["id"]) == ["pending", "firing", "suppressed"]
+    engine.evaluate_once(t0 + 8 * S)
+    assert actions(fleet, children[0]["id"]) == ["pending", "suppressed", "firing"]
 
     # The uplink returns; every device but spk-4 reconnects.
     for device in ["up1", *BEHIND_UPLINK[:-1]]:
@@ -84,7 +88,7 @@ def test_uplink_down_one_root_cause_alert_and_recovery(
     assert {by_device[d]["state"] for d in BEHIND_UPLINK[:-1]} == {"resolved"}
     left = by_device["spk-4"]
     assert left["state"] == "firing" and left["suppressed_by"] is None  # now its own problem
-    assert actions(fleet, left["id"]) == ["pending", "firing", "suppressed", "unsuppressed"]
+    assert actions(fleet, left["id"]) == ["pending", "suppressed", "firing", "unsuppressed"]
     assert reachability(fleet)["spk-4"] == ("offline", None)
 
 
@@ -101,6 +105,7 @@ def test_link_down_metric_and_silence_by_age(
     report_all(fleet, later, others)
     metric(fleet, "up1", "up", 0, later)
     engine.evaluate_once(later)
+    engine.evaluate_once(later + S)
     (down,) = alerts(fleet, "link_down")
     assert down["suppressed_by"] is None
     assert down["annotations"]["impact"] == {"camera": 8, "speaker": 4}
@@ -120,6 +125,7 @@ def test_multiple_parents_cut_off_only_when_all_down(
     for device in ("up1", "core", "cam-core", "nvr-1"):
         report(fleet, device, t0 + S, online=False)
     engine.evaluate_once(t0 + 2 * S)
+    engine.evaluate_once(t0 + 3 * S)
     reach = reachability(fleet)
     assert reach["core"] == ("offline", None)
     assert reach["cam-core"] == ("unreachable", "core")
@@ -129,6 +135,7 @@ def test_multiple_parents_cut_off_only_when_all_down(
     assert core_alert["annotations"]["impact"] == {"camera": 1, "nvr": 1}
     # 4G goes down too: core is now cut off, and the topmost down ancestor is the fiber uplink.
     report(fleet, "g4", t0 + 3 * S, online=False)
+    engine.evaluate_once(t0 + 3 * S)
     engine.evaluate_once(t0 + 4 * S)
     reach = reachability(fleet)
     assert reach["core"] == ("unreachable", "up1")
@@ -145,3 +152,48 @@ def test_multiple_parents_cut_off_only_when_all_down(
     # The devices behind the fiber still report (a path we do not model): not cut off.
     assert by_device["up1"]["annotations"]["impact"] == {"camera": 1, "nvr": 1, "link": 1}
     assert "1 camera, 1 đầu ghi, 1 đường truyền" in by_device["up1"]["summary"]
+
+
+def test_silent_uplink_holds_back_faster_children(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    """Speakers (30 s) are overdue before their silent uplink (60 s): no storm meanwhile."""
+    engine = make_engine(RULES)
+    report_all(fleet, t0)
+    others = ["g4", "core", "cam-core", "nvr-1", "solo"]
+    for second in (60, 120, 170):
+        report_all(fleet, t0 + second * S, others)
+        engine.evaluate_once(t0 + second * S)
+    # At 170 s the speakers are long overdue (90 s) but the uplink is only late (stale).
+    reach = reachability(fleet)
+    assert reach["up1"] == ("stale", None)
+    assert reach["spk-1"] == ("unreachable", "up1")
+    assert alerts(fleet, "offline", "firing") == []
+    assert {a["device_id"] for a in alerts(fleet, "offline", "pending")} == {
+        "spk-1",
+        "spk-2",
+        "spk-3",
+        "spk-4",
+    }
+    # At 181 s the uplink is offline: its alert fires and everything behind it is suppressed.
+    for second in (181, 182):
+        report_all(fleet, t0 + second * S, others)
+        engine.evaluate_once(t0 + second * S)
+    firing = alerts(fleet, "offline", "firing")
+    assert len(firing) == 13
+    assert [a["device_id"] for a in firing if a["suppressed_by"] is None] == ["up1"]
+
+
+def test_late_parent_back_lets_child_alert_through(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    engine = make_engine(RULES)
+    report_all(fleet, t0)
+    others = ["g4", "core", "cam-core", "nvr-1", "solo"]
+    report_all(fleet, t0 + 95 * S, others)
+    engine.evaluate_once(t0 + 95 * S)  # spk-1..4 overdue, up1 late: held
+    assert alerts(fleet, "offline", "firing") == []
+    report_all(fleet, t0 + 100 * S, [*others, *BEHIND_UPLINK[:-1], "up1"])  # all but spk-4
+    engine.evaluate_once(t0 + 100 * S)
+    firing = alerts(fleet, "offline", "firing")
+    assert [(a["device_id"], a["suppressed_by"]) for a in firing] == [("spk-4", None)]
