@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import paho.mqtt.client as mqtt
@@ -45,11 +45,15 @@ class Recorder:
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self.lock:
-            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
 
     def status(self, device: str) -> list[bytes]:
         with self.lock:
             return [p for t, p, _ in self.messages if t.endswith(f"/{device}/status")]
+
+    def went(self, state: str, device: str) -> Callable[[], bool]:
+        """A predicate: the device's latest status is ``state``."""
+        return lambda: self.status(device)[-1:] == [state.encode()]
 
     def count(self, suffix: str) -> int:
         with self.lock:
@@ -96,11 +100,7 @@ def test_births_and_last_wills_follow_connectivity(own_broker: Mosquitto) -> Non
             wait_until(lambda: recorder.count("/t-cam1/telemetry") >= 2, 10, message="telemetry")
             fleet.inject("uplink_cut", "t-uplink", 300)  # 5 simulated minutes = 5 s
             for device in ("t-uplink", "t-sw", "t-cam1", "t-cam2"):
-                wait_until(
-                    lambda d=device: recorder.status(d)[-1:] == [b"offline"],
-                    5,
-                    message=f"{device} last will",
-                )
+                wait_until(recorder.went("offline", device), 5, message=f"{device} last will")
             assert recorder.status("t-spk") == [b"online"], (
                 "the 4G speaker does not depend on the uplink"
             )
