@@ -33,6 +33,7 @@ from api.routes import (
     health,
     overview,
     registry_import,
+    reports,
     silences,
     sites,
 )
@@ -131,6 +132,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for module in (communes, sites, registry_import, devices, device_data, alerts, silences):
         v1.include_router(module.router)
     v1.include_router(overview.router)
+    v1.include_router(reports.router)
     v1.include_router(admin.router)
     app.include_router(v1)
     app.include_router(health.router)

@@ -58,3 +58,32 @@ def test_availability_today(client, world, as_user, db):
     ]
     assert av["source"] == "availability_daily" and av["percent"] == 50.0
     assert av["by_type"] == [{"type": "camera", "percent": 50.0, "up_s": 1000.0, "down_s": 1000.0}]
+
+
+def test_monthly_availability_report(client, world, as_user):
+    r = client.get("/api/v1/reports/availability", params={"commune": A}, headers=as_user("op_a"))
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["commune_name"] == "Xã Tịnh Sơn" and report["partial"] is True
+    assert {d["device_id"] for d in report["devices"]} == {
+        "a-uplink",
+        "a-cam-1",
+        "a-cam-2",
+        "a-spk-1",
+    }
+    r = client.get(
+        "/api/v1/reports/availability", params={"commune": "21026"}, headers=as_user("op_a")
+    )
+    assert r.status_code == 404
+    r = client.get(
+        "/api/v1/reports/availability",
+        params={"commune": A, "month": "2026-13"},
+        headers=as_user("op_a"),
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "month"]
+    r = client.get(
+        "/api/v1/reports/availability",
+        params={"commune": A, "month": "2999-01"},
+        headers=as_user("op_a"),
+    )
+    assert r.status_code == 422
