@@ -42,13 +42,14 @@ class Progress:
     acked: int
     faults: int
     rate: float
+    lag_s: float = 0.0
 
     def line(self) -> str:
         """One human line."""
         return (
             f"{format_ts(self.sim_time)[:19]} devices {self.connected}/{self.devices} connected "
             f"({self.connections} conns) sent {self.sent} acked {self.acked} "
-            f"faults {self.faults} rate {self.rate:.1f} msg/s"
+            f"faults {self.faults} rate {self.rate:.1f} msg/s lag {self.lag_s:.2f}s"
         )
 
 
@@ -111,6 +112,7 @@ class Fleet:
         self.rate_sent = 0
         self._load_next = 0
         self.tap: Callable[[Message], None] | None = None
+        self.max_lag = 0.0  # worst wall-clock delay of a due event since the last progress
 
     def inject(
         self, fault: str, target: str, duration: float | None = None,
@@ -155,6 +157,7 @@ class Fleet:
             self.mux.acked,
             self.world.plan.active_count(),
             rate,
+            self.max_lag,
         )
 
     def run(
@@ -178,7 +181,10 @@ class Fleet:
         load_devices = list(self.world.devices.values())
         while not (stop is not None and stop.is_set()) and time.time() < end:
             with self.lock:
-                for message in self.world.advance(self.clock.now()):
+                sim_now = self.clock.now()
+                late = (sim_now - self.world.next_time()) / self.clock.speed
+                self.max_lag = max(self.max_lag, late)
+                for message in self.world.advance(sim_now):
                     if rate and message.kind == "telemetry":
                         continue
                     self.handle(message)
@@ -196,6 +202,7 @@ class Fleet:
                 next_progress = now + progress_every
                 if on_progress is not None:
                     on_progress(self.progress(achieved))
+                self.max_lag = 0.0
         elapsed = max(1e-9, time.time() - wall0)
         return self.progress(self.mux.sent / elapsed)
 
