@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import httpx
+
 from tests.plugins.broker import free_port
 from tests.util import wait_until
 
@@ -53,3 +59,28 @@ def test_docs_are_served_offline(client):
     spec = client.get("/openapi.json").json()
     assert "/api/v1/devices/{device_id}/telemetry" in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_ioc_api_command_serves(db_url, mqtt_url):
+    port = free_port()
+    env = {**os.environ, "IOC_DATABASE_URL": db_url, "IOC_MQTT_URL": mqtt_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ioc.cli import main; main()", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                return False
+
+        wait_until(healthy, 30, message="`ioc api` to answer /healthz")
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
