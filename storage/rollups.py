@@ -74,6 +74,7 @@ WITH d AS (
 )
 INSERT INTO storage_todo SELECT DISTINCT bucket, device_key FROM d WHERE bucket >= %(horizon)s
 """
+TODO_SPAN = "SELECT min(bucket), max(bucket) FROM storage_todo"
 DELETE_TODO = """
 DELETE FROM {table} r USING storage_todo t
 WHERE r.device_key = t.device_key AND r.bucket = t.bucket
@@ -250,6 +251,10 @@ def _redo(
         conn.execute(TODO_TABLE)
         taken = conn.execute(TAKE_DIRTY, {"res": res, "done": done, "horizon": horizon}).rowcount
         if taken:
+            span = conn.execute(TODO_SPAN).fetchone()
+            if span and span[0] is not None:
+                step = "1 month" if res == "5m" else "1 year"
+                _ensure(conn, table, span[0], span[1], step)
             conn.execute(DELETE_TODO.format(table=table))  # table is one of two constants
             conn.execute(bulk if taken > BULK_PAIRS else redo)
             if propagate:
