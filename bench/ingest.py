@@ -71,6 +71,9 @@ def payload(ts_ms: int, seq: int) -> bytes:
     ).encode()
 
 
+WINDOW = 100  # unacknowledged messages per publisher (paho rescans its queue on every ack)
+
+
 def publisher(
     url_port: int, index: int, count: int, devices: list[str], rate: float, out: Any
 ) -> None:
@@ -78,28 +81,33 @@ def publisher(
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}-{uuid.uuid4().hex[:6]}"
     )
-    client.max_inflight_messages_set(2000)
-    client.max_queued_messages_set(0)
+    client.max_inflight_messages_set(WINDOW)
+    window = threading.BoundedSemaphore(WINDOW)
+    acked = [0]
+
+    def on_publish(*_: Any) -> None:
+        acked[0] += 1
+        window.release()
+
+    client.on_publish = on_publish
     client.connect("127.0.0.1", url_port)
     client.loop_start()
     last: dict[str, int] = {}
-    infos = []
     t0 = time.time()
     for i in range(count):
         if rate:
-            due = t0 + i / rate
-            delay = due - time.time()
+            delay = t0 + i / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
         device = devices[i % len(devices)]
         ts = max(int(time.time() * 1000), last.get(device, 0) + 1)
         last[device] = ts
-        infos.append(
-            client.publish(f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(ts, i), qos=1)
-        )
-    for info in infos:
-        info.wait_for_publish(120)
-    out.put((index, t0, time.time(), sum(1 for i in infos if i.is_published())))
+        window.acquire()
+        client.publish(f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(ts, i), qos=1)
+    deadline = time.time() + 120
+    while acked[0] < count and time.time() < deadline:
+        time.sleep(0.01)
+    out.put((index, t0, time.time(), acked[0]))
     client.disconnect()
     client.loop_stop()
 
@@ -219,9 +227,23 @@ def peak(
 ) -> dict[str, Any]:
     base, _ = written(conn)
     cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
+    batch_ms: list[float] = []
+    sampling = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(conn.info.dsn, autocommit=True) as c:
+            while not sampling.wait(0.1):
+                row = c.execute("SELECT avg(last_batch_ms) FROM ingest_instances").fetchone()
+                if row and row[0] is not None:
+                    batch_ms.append(float(row[0]))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     pub = run_publishers(port, n, pubs, devices, 0)
     target = base + 5 * pub["acked"]
     wait_for(lambda: written(conn)[0] >= target, 600, "all rows committed")
+    sampling.set()
+    sampler.join()
     cpu = {k: cpu_seconds(v) - cpu0[k] for k, v in pids.items()}
     rows, last_commit = written(conn)
     assert last_commit is not None
@@ -232,6 +254,7 @@ def peak(
         "rows_per_s": (rows - base) / elapsed,
         "publish_msg_per_s": pub["acked"] / (pub["end"] - pub["start"]),
         "seconds": elapsed,
+        "batch_ms_median": statistics.median(batch_ms) if batch_ms else None,
         **{f"{k}_cpu_us_per_msg": 1e6 * v / pub["acked"] for k, v in cpu.items()},
     }
 
@@ -418,6 +441,7 @@ def main() -> None:
                 p = run["peak"]
                 print(f"workers={workers} ingest_cpu_us_per_msg {p['ingest_cpu_us_per_msg']:.0f}")
                 print(f"workers={workers} broker_cpu_us_per_msg {p['broker_cpu_us_per_msg']:.0f}")
+                print(f"workers={workers} batch_write_ms_median {p['batch_ms_median']:.0f}")
                 print(f"workers={workers} peak_msg_per_s {p['msg_per_s']:.0f}")
                 print(f"workers={workers} peak_rows_per_s {p['rows_per_s']:.0f}")
                 print(f"workers={workers} publish_msg_per_s {p['publish_msg_per_s']:.0f}")
