@@ -1,0 +1,86 @@
+"""A PostgreSQL cluster of the reliability suite's own on a free port (never the machine's 5432)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.plugins.broker import free_port
+from tests.plugins.postgres import migrate_database
+
+
+def _bindir() -> Path:
+    out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+class PgServer:
+    """initdb + pg_ctl in a temp directory (as `postgres` when run as root); stop, crash, start."""
+
+    def __init__(self) -> None:
+        self.bindir = _bindir()
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="ioc-rel-pg-"))
+        self.data = self.dir / "data"
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/ioc"
+
+    def _ctl(self, *args: str) -> None:
+        cmd = [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=90)
+
+    def init(self) -> PgServer:
+        """Create, start and migrate the cluster's `ioc` database."""
+        subprocess.run(
+            [
+                *self.as_user,
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.dir}'\nfsync = off\n"
+                "shared_buffers = 64MB\nmax_connections = 40\n"
+            )
+        self.start()
+        admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        subprocess.run(
+            ["psql", admin, "-qc", "CREATE DATABASE ioc"], check=True, capture_output=True
+        )
+        migrate_database(self.url)
+        return self
+
+    def start(self) -> None:
+        """Start (after a crash: with recovery) and wait until it accepts connections."""
+        self._ctl("-l", str(self.dir / "log"), "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop; ``immediate`` is a crash (no checkpoint, recovery on next start)."""
+        self._ctl("-m", mode, "-w", "stop")
+
+    def close(self) -> None:
+        """Crash-stop if running and delete everything."""
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)

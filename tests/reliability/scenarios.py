@@ -1,0 +1,152 @@
+"""The fault scenarios, shared by tests/reliability and bench/faults.py; each returns a ``Row``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.reliability import checker
+from tests.reliability.pgserver import PgServer
+from tests.reliability.rig import Row, Sizes, run
+from tests.util import wait_until
+
+ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
+
+Scenario = Callable[[PgServer, Sizes, Path], Row]
+
+
+def ingest_signal(sig: signal.Signals, name: str) -> Scenario:
+    """Ingest stopped by ``sig`` mid-stream and started again at once."""
+
+    def scenario(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+        with run(pg, sizes, workdir) as r:
+            r.send([(r.stream(sizes.messages), sizes.rate)])
+            r.wait_flowing(sizes.messages // 3)
+            r.ingest.signal(sig)
+            fault_end = time.monotonic()
+            r.ingest.start()
+            r.recovered(fault_end)
+            return r.finish(name, "recovery includes starting a new ingest process")
+
+    return scenario
+
+
+def broker_restart(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+    """Mosquitto stopped (SIGTERM: persistence saved) and started again mid-stream."""
+    with run(pg, sizes, workdir) as r:
+        r.send([(r.stream(sizes.messages), sizes.rate)])
+        r.wait_flowing(sizes.messages // 3)
+        r.broker.restart()
+        r.recovered(time.monotonic())
+        return r.finish("broker restart", "graceful restart, persistence on")
+
+
+def pg_outage(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+    """PostgreSQL stopped (fast shutdown) for ``pg_outage_s`` mid-stream, then started."""
+    with run(pg, sizes, workdir) as r:
+        r.send([(r.stream(sizes.messages), sizes.rate)])
+        r.wait_flowing(sizes.messages // 3)
+        pg.stop("fast")
+        time.sleep(sizes.pg_outage_s)  # the fault's duration, a scenario parameter
+        pg.start()
+        r.recovered(time.monotonic())
+        return r.finish(f"PostgreSQL down {sizes.pg_outage_s:g} s", "ingest retry_max_s 2")
+
+
+def pg_crash(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+    """PostgreSQL crashed (`pg_ctl stop -m immediate`) while batches commit, then restarted."""
+    with run(pg, sizes, workdir) as r:
+        r.send([(r.stream(sizes.messages), sizes.rate)])
+        r.wait_flowing(sizes.messages // 3)
+        pg.stop("immediate")
+        pg.start()  # crash recovery
+        r.recovered(time.monotonic())
+        return r.finish("PostgreSQL killed mid-commit", "pg_ctl stop -m immediate")
+
+
+def poison(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+    """One message in 20 is poison (bad JSON, NaN, unknown device, unknown metric)."""
+    dense = Sizes(**{**sizes.__dict__, "poison_every": 20})
+    with run(pg, dense, workdir) as r:
+        r.send([(r.stream(sizes.messages), sizes.rate)])
+        r.sender.join(sizes.timeout_s)
+        r.recovered(time.monotonic())
+        return r.finish("poison messages (1 in 20)", "each quarantined once, stream continues")
+
+
+def broker_stall(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+    """Mosquitto frozen (SIGSTOP) longer than the clients' keepalive, then SIGCONT."""
+    with run(pg, sizes, workdir) as r:
+        r.send([(r.stream(sizes.messages), sizes.rate)])
+        r.wait_flowing(sizes.messages // 3)
+        assert r.broker.proc is not None
+        stalled_at = time.time()
+        os.kill(r.broker.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(sizes.stall_s)  # the fault's duration, a scenario parameter
+        finally:
+            os.kill(r.broker.proc.pid, signal.SIGCONT)
+        r.recovered(time.monotonic())
+        reconnected = r.ingest.watch.online_since(r.ingest.instance, stalled_at)
+        note = f"stall {sizes.stall_s:g} s, keepalive 5 s; ingest reconnected: {reconnected}"
+        return r.finish("broker stall past keepalive", note)
+
+
+def burst(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+    """Steady rate, then 10× the rate for 60% of the messages, then steady again."""
+    with run(pg, sizes, workdir) as r:
+        n = sizes.messages
+        msgs = r.stream(n)
+        a, b = n // 5, n // 5 + 3 * n // 5
+        r.send([(msgs[:a], sizes.rate), (msgs[a:b], 10 * sizes.rate), (msgs[b:], sizes.rate)])
+        wait_until(lambda: len(r.pub.sent) >= b, sizes.timeout_s, message="burst sent")
+        r.recovered(time.monotonic())
+        return r.finish(f"burst 10x ({10 * sizes.rate:g} msg/s)", "recovery from the burst's end")
+
+
+def backlog_over_queue(pg: PgServer, sizes: Sizes, workdir: Path) -> tuple[Row, dict[str, object]]:
+    """Ingest down while more messages arrive than the broker may queue for its session."""
+    q = sizes.backlog_queue
+    with run(pg, sizes, workdir, broker_conf=f"max_queued_messages {q}") as r:
+        seqs: dict[str, int] = {}
+        backlog = r.stream(max(3 * q, sizes.messages // 2), seqs=seqs)
+        r.ingest.signal(signal.SIGTERM)
+        r.send([(backlog, sizes.rate * 4)])
+        r.sender.join(sizes.timeout_s)
+        r.pub.wait_settled(sizes.timeout_s)
+        fault_end = time.monotonic()
+        r.ingest.start()
+        tail = r.stream(80, first=len(backlog), seqs=seqs)
+        r.send([(tail, sizes.rate)])
+        r.recovered_tail(fault_end, tail)
+        row = r.finish(f"offline backlog > queue ({q})", "broker drops; must be detected", True)
+        log = (r.broker.dir / "mosquitto.log").read_text(errors="replace")
+        detected: dict[str, object] = {
+            "seq_gaps": row.seq_gaps,
+            "broker_log_dropping": "are being dropped" in log,
+            "alert_rule_on_seq_gaps": alert_rule_on_seq_gaps(),
+        }
+        gaps = r.poll.get(lambda db: checker.seq_gaps(db, sorted({m.device for m in tail})), -1)
+        detected["seq_gaps_tail_devices"] = gaps
+        return row, detected
+
+
+def alert_rule_on_seq_gaps() -> bool:
+    """Whether anything in the alert engine (code or default rules) looks at `seq_gaps`."""
+    files = [*ALERTS_DIR.rglob("*.py"), *ALERTS_DIR.rglob("*.yaml")]
+    return any("seq_gap" in f.read_text(errors="replace") for f in files)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "sigterm": ingest_signal(signal.SIGTERM, "ingest SIGTERM mid-stream"),
+    "sigkill": ingest_signal(signal.SIGKILL, "ingest SIGKILL mid-stream"),
+    "broker_restart": broker_restart,
+    "pg_outage": pg_outage,
+    "pg_crash": pg_crash,
+    "poison": poison,
+    "broker_stall": broker_stall,
+    "burst": burst,
+}
