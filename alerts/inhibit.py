@@ -19,11 +19,14 @@ from alerts.texts import load_devices, root_cause_summaries
 
 log = logging.getLogger(__name__)
 
+# One statement for every changed alert; silenced_by travels as array text ('{1,2}').
 MUTE_SQL = """
-UPDATE alerts SET suppressed_by = %(suppressed_by)s, silenced_by = %(silenced_by)s,
-    annotations = (annotations - 'root_cause_device' - 'root_cause_alert') || %(patch)s,
+UPDATE alerts a SET suppressed_by = u.suppressed_by, silenced_by = u.silenced_by::bigint[],
+    annotations = (a.annotations - 'root_cause_device' - 'root_cause_alert') || u.patch,
     updated_at = %(now)s
-WHERE id = %(id)s AND state <> 'resolved'
+FROM unnest(%(id)s::bigint[], %(suppressed_by)s::bigint[], %(silenced_by)s::text[],
+            %(patch)s::jsonb[]) AS u(id, suppressed_by, silenced_by, patch)
+WHERE a.id = u.id AND a.state <> 'resolved'
 """
 IMPACT_SQL = """
 UPDATE alerts SET annotations = annotations || %(patch)s, summary = %(summary)s,
@@ -81,9 +84,8 @@ def apply_mutes(
             {
                 "id": alert.id,
                 "suppressed_by": suppressed_by,
-                "silenced_by": silenced_by,
+                "silenced_by": "{" + ",".join(map(str, silenced_by)) + "}",
                 "patch": Jsonb(patch),
-                "now": now,
             }
         )
         if suppressed_by != alert.suppressed_by:
@@ -97,8 +99,8 @@ def apply_mutes(
             counts[action] += 1
         alert.suppressed_by, alert.silenced_by = suppressed_by, silenced_by
     if updates:
-        with conn.cursor() as cur:
-            cur.executemany(MUTE_SQL, updates)
+        columns = {key: [u[key] for u in updates] for key in updates[0]}
+        conn.execute(MUTE_SQL, {**columns, "now": now})
     write_history(conn, rows)
     _update_impact(conn, now, open_alerts, roots, reach.impact)
     return counts

@@ -32,11 +32,15 @@ INSERT_SQL = """
 INSERT INTO alerts (fingerprint, rule, kind, severity, state, device_id, commune_code, site_id,
                     device_type, labels, annotations, summary, summary_en, value, started_at,
                     fired_at, updated_at)
-VALUES (%(fingerprint)s, %(rule)s, %(kind)s, %(severity)s, %(state)s, %(device_id)s,
-        %(commune)s, %(site)s, %(type)s, %(labels)s, %(annotations)s, %(summary)s,
-        %(summary_en)s, %(value)s, %(now)s, %(fired_at)s, %(now)s)
+SELECT u.*, %(now)s, CASE WHEN u.state = 'firing' THEN %(now)s::timestamptz END, %(now)s
+FROM unnest(%(fingerprint)s::text[], %(rule)s::text[], %(kind)s::text[], %(severity)s::text[],
+            %(state)s::text[], %(device_id)s::text[], %(commune)s::text[], %(site)s::text[],
+            %(type)s::text[], %(labels)s::jsonb[], %(annotations)s::jsonb[],
+            %(summary)s::text[], %(summary_en)s::text[], %(value)s::float8[])
+    AS u(fingerprint, rule, kind, severity, state, device_id, commune, site, type, labels,
+         annotations, summary, summary_en, value)
 ON CONFLICT (fingerprint) WHERE state <> 'resolved' DO NOTHING
-RETURNING id, state
+RETURNING id, fingerprint
 """
 FIRE_SQL = """
 UPDATE alerts SET state = 'firing', fired_at = %(now)s, updated_at = %(now)s
@@ -51,7 +55,8 @@ RETURNING id
 DROP_PENDING_SQL = "DELETE FROM alerts WHERE id = ANY(%(ids)s) AND state = 'pending' RETURNING id"
 HISTORY_SQL = """
 INSERT INTO alert_history (alert_id, time, action, actor, note, data)
-VALUES (%(alert_id)s, %(time)s, %(action)s, %(actor)s, %(note)s, %(data)s)
+SELECT * FROM unnest(%(alert_id)s::bigint[], %(time)s::timestamptz[], %(action)s::text[],
+                     %(actor)s::text[], %(note)s::text[], %(data)s::jsonb[])
 """
 
 
@@ -127,10 +132,9 @@ def history_row(
 
 
 def write_history(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
-    """Append rows to alerts' timelines (one pipelined batch)."""
+    """Append rows to alerts' timelines (one statement)."""
     if rows:
-        with conn.cursor() as cur:
-            cur.executemany(HISTORY_SQL, rows)
+        conn.execute(HISTORY_SQL, {key: [row[key] for row in rows] for key in rows[0]})
 
 
 def history(
@@ -215,22 +219,17 @@ def _open(
         if cond.device_id is not None and device is None:
             continue  # removed from the registry meanwhile
         firing = at_once and cond.device_id not in held
-        params.append(_insert_params(rule, fp, cond, device, texts, firing, now))
+        params.append(_insert_params(rule, fp, cond, device, texts, firing))
         values.append(cond.value)
         fired.append(firing)
     if not params:
         return
-    with conn.cursor() as cur:
-        cur.executemany(INSERT_SQL, params, returning=True)
-        results = []
-        while True:
-            results.append(cur.fetchone())
-            if not cur.nextset():
-                break
-    for row, value, firing in zip(results, values, fired, strict=True):
-        if row is None:
-            continue  # another engine opened it first (failover overlap)
-        alert_id = int(row[0])
+    columns = {key: [p[key] for p in params] for key in params[0]}
+    created: dict[int, str] = dict(conn.execute(INSERT_SQL, {**columns, "now": now}).fetchall())
+    by_fp = {p["fingerprint"]: (v, f) for p, v, f in zip(params, values, fired, strict=True)}
+    # Fingerprints missing from the result were opened first by another engine (failover).
+    for alert_id, fp in sorted(created.items()):
+        value, firing = by_fp[fp]
         rows.append(history_row(alert_id, now, "pending", data={"value": value}))
         out.pending.append(alert_id)
         if firing:
@@ -245,7 +244,6 @@ def _insert_params(
     device: DeviceInfo | None,
     texts: Texts,
     firing: bool,
-    now: datetime,
 ) -> dict[str, Any]:
     severity = cond.severity or rule.severity
     values = {**(device.template_vars() if device else {}), **rule.template_vars(cond)}
@@ -268,6 +266,4 @@ def _insert_params(
         "summary": summary,
         "summary_en": summary_en,
         "value": cond.value,
-        "now": now,
-        "fired_at": now if firing else None,
     }
