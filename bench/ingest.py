@@ -271,18 +271,23 @@ def paced_latency(
 
     def poll() -> None:
         seen = datetime.now(UTC)
-        with psycopg.connect(conn.info.dsn, autocommit=True) as c:
-            while not stop.is_set():
-                rows = c.execute(
-                    "SELECT time FROM telemetry_points WHERE device_key = %s AND metric_id ="
-                    " (SELECT id FROM metrics WHERE name = 'fps') AND time > %s ORDER BY time",
-                    (probe_key, seen),
-                ).fetchall()
-                now = time.time()
-                for (t,) in rows:
-                    latencies.append(now - t.timestamp())
-                    seen = t
-                time.sleep(0.005)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(conn.info.dsn, autocommit=True) as c:
+                    while not stop.is_set():
+                        rows = c.execute(
+                            "SELECT time FROM telemetry_points WHERE device_key = %s AND metric_id"
+                            " = (SELECT id FROM metrics WHERE name = 'fps') AND time > %s"
+                            " ORDER BY time",
+                            (probe_key, seen),
+                        ).fetchall()
+                        now = time.time()
+                        for (t,) in rows:
+                            latencies.append(now - t.timestamp())
+                            seen = t
+                        time.sleep(0.005)
+            except psycopg.OperationalError:
+                time.sleep(0.1)  # another session terminated ours; keep measuring
 
     poller = threading.Thread(target=poll)
     poller.start()

@@ -116,6 +116,7 @@ class Consumer:
         self.settings = settings
         self.sink = sink
         self.generation = 0
+        self.accepting = True  # False while stopping: new messages stay unacked for redelivery
         self.connected = threading.Event()
         self._ack_lock = threading.Lock()
         self._status_topic = status_topic(settings.instance)
@@ -215,6 +216,8 @@ class Consumer:
             log.exception("error in on_disconnect")
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if not self.accepting:
+            return
         try:
             try:
                 topic = msg.topic

@@ -89,6 +89,7 @@ class IngestService:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write and ack what was received, then disconnect (unwritten messages stay unacked)."""
+        self.consumer.accepting = False
         self._closing.set()
         writer = self._threads[0] if self._threads else None
         if writer is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
 import psycopg
 
 from ingest.mqtt import status_topic
 from ingest.service import IngestService
-from tests.ingest.conftest import Publisher, count, iso, now_minus
+from tests.ingest.conftest import Publisher, count, iso, now_minus, test_settings
+from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 
@@ -151,3 +153,27 @@ def test_heartbeat_row_and_birth(
     publisher.client.subscribe(status_topic(service.ingest.instance), qos=1)
     wait_until(lambda: got, 10, message="retained birth message")
     assert got[0] == b"online"
+
+
+def test_prometheus_endpoint(registry: str, mqtt_url: str) -> None:
+    settings, ingest = test_settings(registry, mqtt_url, metrics_port=free_port())
+    with IngestService(settings, ingest) as service:
+        wait_until(service.consumer.connected.is_set, 10, message="connected")
+        pub = Publisher(mqtt_url, ingest.topic_prefix)
+        try:
+            pub.send_all([(pub.topic("ts-nobody"), b"{}")])
+        finally:
+            pub.close()
+        url = f"http://127.0.0.1:{ingest.metrics_port}/metrics"
+
+        def exported() -> str:
+            text = httpx.get(url).text
+            return text if 'reason="unknown_device"' in text else ""
+
+        body = wait_until(
+            exported,
+            10,
+            message="quarantine counter exported",
+        )
+    assert "ioc_ingest_received_total 1.0" in body
+    assert "ioc_ingest_batch_seconds_bucket" in body
