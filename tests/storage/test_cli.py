@@ -60,3 +60,42 @@ def test_maintain_once_then_report(
     bad = runner.invoke(cli, ["report", "availability", "--commune", "99999", "--month", month])
     assert bad.exit_code != 0
     assert "unknown commune" in bad.output
+
+
+def test_maintain_runs_jobs_on_schedule_and_stops_on_sigterm(
+    db: psycopg.Connection, db_url: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.util import wait_until
+
+    env = {
+        **os.environ,
+        "IOC_DATABASE_URL": db_url,
+        "IOC_ROLLUP_INTERVAL_S": "0.5",
+        "IOC_AVAILABILITY_INTERVAL_S": "3600",
+        "IOC_RETENTION_INTERVAL_S": "3600",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ioc.cli import main; main()", "maintain"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        query = "SELECT refreshed_at FROM storage_rollup_state WHERE resolution = '5m'"
+        first = wait_until(lambda: db.execute(query).fetchone()[0], timeout=60, message="first run")
+        wait_until(
+            lambda: db.execute(query).fetchone()[0] > first,
+            timeout=30,
+            message="a scheduled rollup run after the first",
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
