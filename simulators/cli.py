@@ -135,6 +135,12 @@ def simulate(
         click.echo(
             f"registered {source}: " + register_registry(settings.database_url, registry, source)
         )
+    if speed > 1 and duration is None:
+        click.echo(
+            "warning: --speed without --duration runs the simulated clock ahead of the wall "
+            "clock; ingest quarantines timestamps too far in the future",
+            err=True,
+        )
     clock = SimClock.ending_now(speed, duration)
     world = World(registry, seed, clock.start, fault_rate=fault_rate)
     if scenario is not None:
