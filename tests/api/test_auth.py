@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import psycopg
+import pytest
 from click.testing import CliRunner
 
 from api.cli import users
@@ -150,3 +152,18 @@ def test_cli_users(db_url, monkeypatch):
     assert "revoked" in runner.invoke(users, ["list"]).output
     r = runner.invoke(users, ["rotate", "ubnd.ts"])
     assert r.exit_code != 0 and "revoked" in r.output
+
+
+def test_grafana_role_cannot_read_tokens(db, tokens):
+    if not db.execute("SELECT 1 FROM pg_roles WHERE rolname = 'ioc_grafana'").fetchone():
+        pytest.skip("the ioc_grafana role does not exist on this server (no CREATEROLE)")
+    with db.transaction():
+        db.execute("SET LOCAL ROLE ioc_grafana")
+        for table in ("ioc_auth.users", "ioc_auth.tokens"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), db.transaction():
+                db.execute(f"SELECT * FROM {table}")
+        # The audit log is not secret: Grafana may show it.
+        db.execute("SELECT count(*) FROM audit_log")
+    with db.transaction():
+        db.execute("SET LOCAL ROLE ioc_app")
+        assert db.execute("SELECT count(*) FROM ioc_auth.tokens").fetchone()[0] == len(tokens)
