@@ -24,8 +24,8 @@ MUTE_SQL = """
 UPDATE alerts a SET suppressed_by = u.suppressed_by, silenced_by = u.silenced_by::bigint[],
     annotations = (a.annotations - 'root_cause_device' - 'root_cause_alert') || u.patch,
     updated_at = %(now)s
-FROM unnest(%(id)s::bigint[], %(suppressed_by)s::bigint[], %(silenced_by)s::text[],
-            %(patch)s::jsonb[]) AS u(id, suppressed_by, silenced_by, patch)
+FROM unnest(%(id)b::bigint[], %(suppressed_by)b::bigint[], %(silenced_by)b::text[],
+            %(patch)b::jsonb[]) AS u(id, suppressed_by, silenced_by, patch)
 WHERE a.id = u.id AND a.state <> 'resolved'
 """
 IMPACT_SQL = """

@@ -20,6 +20,7 @@ from alerts.texts import DeviceInfo, load_devices, render
 
 log = logging.getLogger(__name__)
 
+# Array parameters are sent in binary (%(x)b): the text format escapes every element.
 # Labels are rebuilt from columns and only two annotations are read: parsing every open
 # alert's JSON each tick dominated storms.
 OPEN_SQL = """
@@ -33,10 +34,11 @@ INSERT INTO alerts (fingerprint, rule, kind, severity, state, device_id, commune
                     device_type, labels, annotations, summary, summary_en, value, started_at,
                     fired_at, updated_at)
 SELECT u.*, %(now)s, CASE WHEN u.state = 'firing' THEN %(now)s::timestamptz END, %(now)s
-FROM unnest(%(fingerprint)s::text[], %(rule)s::text[], %(kind)s::text[], %(severity)s::text[],
-            %(state)s::text[], %(device_id)s::text[], %(commune)s::text[], %(site)s::text[],
-            %(type)s::text[], %(labels)s::jsonb[], %(annotations)s::jsonb[],
-            %(summary)s::text[], %(summary_en)s::text[], %(value)s::float8[])
+FROM unnest(%(fingerprint)b::text[], %(rule)b::text[], %(kind)b::text[],
+            %(severity)b::text[], %(state)b::text[], %(device_id)b::text[],
+            %(commune)b::text[], %(site)b::text[], %(type)b::text[], %(labels)b::jsonb[],
+            %(annotations)b::jsonb[], %(summary)b::text[], %(summary_en)b::text[],
+            %(value)b::float8[])
     AS u(fingerprint, rule, kind, severity, state, device_id, commune, site, type, labels,
          annotations, summary, summary_en, value)
 ON CONFLICT (fingerprint) WHERE state <> 'resolved' DO NOTHING
@@ -55,8 +57,8 @@ RETURNING id
 DROP_PENDING_SQL = "DELETE FROM alerts WHERE id = ANY(%(ids)s) AND state = 'pending' RETURNING id"
 HISTORY_SQL = """
 INSERT INTO alert_history (alert_id, time, action, actor, note, data)
-SELECT * FROM unnest(%(alert_id)s::bigint[], %(time)s::timestamptz[], %(action)s::text[],
-                     %(actor)s::text[], %(note)s::text[], %(data)s::jsonb[])
+SELECT * FROM unnest(%(alert_id)b::bigint[], %(time)b::timestamptz[], %(action)b::text[],
+                     %(actor)b::text[], %(note)b::text[], %(data)b::jsonb[])
 """
 
 

@@ -68,7 +68,7 @@ WRITE_SQL = """
 WITH desired AS (
     SELECT d.id AS device_id, coalesce(x.state, 'online') AS state, x.root AS root_cause_id
     FROM devices d
-    LEFT JOIN unnest(%(ids)s::text[], %(states)s::text[], %(roots)s::text[]) AS x(id, state, root)
+    LEFT JOIN unnest(%(ids)b::text[], %(states)b::text[], %(roots)b::text[]) AS x(id, state, root)
         ON x.id = d.id
     WHERE d.decommissioned_at IS NULL
 ), changed AS (
