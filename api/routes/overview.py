@@ -62,29 +62,35 @@ GROUP BY d.type ORDER BY d.type
 # Time-weighted reachability since the start of the day; unreachable time is not the device's
 # fault and stale devices still report, so up = online + stale, down = offline.
 FROM_CHANGES = f"""
-WITH ch AS (
-    SELECT c.device_id, greatest(c.time, %(start)s) AS time, c.state
-    FROM device_reachability_changes c
-    WHERE c.time < now() AND (c.time >= %(start)s OR c.time = (
-        SELECT max(x.time) FROM device_reachability_changes x
-        WHERE x.device_id = c.device_id AND x.time < %(start)s))
+WITH dev AS (
+    SELECT d.id, d.type FROM devices d WHERE d.decommissioned_at IS NULL AND {SCOPE}
+),
+ch AS (
+    SELECT c.device_id, c.time, c.state FROM device_reachability_changes c
+    WHERE c.time >= %(start)s AND c.time < now() AND c.device_id IN (SELECT id FROM dev)
     UNION ALL
-    SELECT r.device_id, greatest(r.since, %(start)s), r.state FROM device_reachability r
-    WHERE NOT EXISTS (SELECT 1 FROM device_reachability_changes c WHERE c.device_id = r.device_id)
+    -- The state each device was in when the day began (one index probe per device).
+    SELECT dev.id, %(start)s, coalesce(before.state, r.state)
+    FROM dev
+    LEFT JOIN LATERAL (
+        SELECT c.state FROM device_reachability_changes c
+        WHERE c.device_id = dev.id AND c.time < %(start)s ORDER BY c.time DESC LIMIT 1
+    ) before ON true
+    LEFT JOIN device_reachability r ON r.device_id = dev.id AND r.since < %(start)s
+    WHERE before.state IS NOT NULL OR r.state IS NOT NULL
 ),
 seg AS (
     SELECT device_id, state, time,
            lead(time, 1, now()) OVER (PARTITION BY device_id ORDER BY time) AS until
     FROM ch
 )
-SELECT d.type,
+SELECT dev.type,
        coalesce(sum(extract(epoch FROM seg.until - seg.time))
                 FILTER (WHERE seg.state IN ('online', 'stale')), 0)::float8 AS up_s,
        coalesce(sum(extract(epoch FROM seg.until - seg.time))
                 FILTER (WHERE seg.state = 'offline'), 0)::float8 AS down_s
-FROM seg JOIN devices d ON d.id = seg.device_id
-WHERE d.decommissioned_at IS NULL AND {SCOPE}
-GROUP BY d.type ORDER BY d.type
+FROM seg JOIN dev ON dev.id = seg.device_id
+GROUP BY dev.type ORDER BY dev.type
 """
 
 
