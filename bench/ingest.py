@@ -270,21 +270,22 @@ def paced_latency(
     stop = threading.Event()
 
     def poll() -> None:
-        seen = datetime.now(UTC)
+        since = datetime.now(UTC)
+        known: set[datetime] = set()  # workers commit out of order: remember what was seen
         while not stop.is_set():
             try:
                 with psycopg.connect(conn.info.dsn, autocommit=True) as c:
                     while not stop.is_set():
                         rows = c.execute(
                             "SELECT time FROM telemetry_points WHERE device_key = %s AND metric_id"
-                            " = (SELECT id FROM metrics WHERE name = 'fps') AND time > %s"
-                            " ORDER BY time",
-                            (probe_key, seen),
+                            " = (SELECT id FROM metrics WHERE name = 'fps') AND time > %s",
+                            (probe_key, since),
                         ).fetchall()
                         now = time.time()
                         for (t,) in rows:
-                            latencies.append(now - t.timestamp())
-                            seen = t
+                            if t not in known:
+                                known.add(t)
+                                latencies.append(now - t.timestamp())
                         time.sleep(0.005)
             except psycopg.OperationalError:
                 time.sleep(0.1)  # another session terminated ours; keep measuring
