@@ -6,6 +6,7 @@ the same ``IOC_`` prefix; this module holds only what several of them need.
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
@@ -26,6 +27,11 @@ class Settings(BaseSettings):
     mqtt_url: str = Field(
         "mqtt://localhost:1883",
         description="MQTT broker URL: mqtt://[user[:password]@]host[:port] (mqtts:// for TLS).",
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        "5",
+        description="MQTT protocol version spoken by ingest and simulators; 3.1.1 has no shared "
+        "subscriptions (one ingest process) and is used with the embedded demo broker.",
     )
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
     db_pool_size: int = Field(8, ge=1, description="Maximum connections per process pool.")

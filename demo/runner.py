@@ -1,0 +1,234 @@
+"""Everything in one process: services, migrations, demo commune, ingest, alerts, API, fleet."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from demo.infra import EmbeddedBroker, EmbeddedPostgres, broker_reachable, postgres_reachable
+from ioc.settings import Settings
+
+log = logging.getLogger(__name__)
+DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "devices" / "data" / "demo_commune.yaml"
+DEMO_USER = "demo-operator"
+# Faults scheduled so that something visible happens in the first minutes (simulated seconds).
+DEMO_FAULTS = (
+    (20.0, "video_loss", "ts-cam-03", 240.0),
+    (45.0, "uplink_cut", "ts-phuoc-loc-sw", 180.0),
+    (90.0, "amp_fault", "ts-an-tho-spk1", 300.0),
+)
+
+
+@dataclass
+class Endpoints:
+    """Where the running demo can be reached."""
+
+    database_url: str
+    mqtt_url: str
+    api_url: str
+    token: str
+    embedded_db: bool
+    embedded_broker: bool
+
+
+def choose_services(stack: ExitStack, settings: Settings, say: Any) -> tuple[str, str, bool, bool]:
+    """The configured PostgreSQL and broker when reachable, embedded ones otherwise."""
+    db_url, embedded_db = settings.database_url, False
+    if postgres_reachable(db_url):
+        say(f"PostgreSQL: using the configured server ({_safe(db_url)})")
+    else:
+        say(f"PostgreSQL: {_safe(db_url)} is not reachable; starting an embedded one")
+        pg = EmbeddedPostgres()
+        stack.callback(pg.close)
+        db_url, embedded_db = pg.url("ioc"), True
+    mqtt_url, embedded_broker = settings.mqtt_url, False
+    if broker_reachable(mqtt_url):
+        say(f"MQTT: using the configured broker ({mqtt_url})")
+    else:
+        say(f"MQTT: {mqtt_url} is not reachable; starting an in-process broker (amqtt)")
+        broker = EmbeddedBroker()
+        stack.callback(broker.close)
+        mqtt_url, embedded_broker = broker.url, True
+    return db_url, mqtt_url, embedded_db, embedded_broker
+
+
+def _safe(url: str) -> str:
+    from ioc.settings import redact_url
+
+    return redact_url(url)
+
+
+def prepare_database(db_url: str) -> str:
+    """Migrate, import the demo commune and return a fresh operator token."""
+    from api import security
+    from devices.registry import load_file
+    from devices.store import import_registry, sync_catalogue
+    from ioc import migrate
+    from ioc.db import connect
+
+    settings = Settings()
+    migrate.create_database_if_missing(db_url)
+    migrate.apply(db_url)
+    with connect(db_url) as conn:
+        sync_catalogue(conn)
+        migrate.ensure_partitions(
+            conn, settings.raw_retention_days + 1, settings.partition_days_ahead
+        )
+        import_registry(conn, load_file(DEMO_REGISTRY), str(DEMO_REGISTRY))
+        conn.commit()
+        try:
+            token, _ = security.create_user(conn, DEMO_USER, "operator", [], None)
+        except security.UserError:
+            token, _ = security.rotate_token(conn, DEMO_USER, None)
+        conn.commit()
+    return token
+
+
+def run(stop: threading.Event, say: Any, api_port: int) -> None:
+    """Run the whole product until ``stop`` is set."""
+    with ExitStack() as stack:
+        base = Settings()
+        db_url, mqtt_url, embedded_db, embedded_broker = choose_services(stack, base, say)
+        # Every component reads IOC_* settings; point them all at the chosen services.
+        os.environ["IOC_DATABASE_URL"] = db_url
+        os.environ["IOC_MQTT_URL"] = mqtt_url
+        if embedded_broker:
+            os.environ["IOC_MQTT_PROTOCOL"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+        os.environ.setdefault("IOC_API_PORT", str(api_port))
+        os.environ.setdefault("IOC_PUBLIC_URL", f"http://127.0.0.1:{api_port}")
+        say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
+        token = prepare_database(db_url)
+        stack.enter_context(_ingest())
+        stack.enter_context(_alerts(db_url))
+        api_url = stack.enter_context(_api())
+        stack.enter_context(_fleet(mqtt_url))
+        say(banner(Endpoints(db_url, mqtt_url, api_url, token, embedded_db, embedded_broker)))
+        while not stop.wait(0.5):
+            pass
+        say("stopping…")
+
+
+class _Running:
+    """Adapter giving start/stop services the context-manager protocol."""
+
+    def __init__(self, start: Any, stop: Any) -> None:
+        self._start, self._stop = start, stop
+
+    def __enter__(self) -> Any:
+        return self._start()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+
+def _ingest() -> _Running:
+    from ingest.service import IngestService
+    from ingest.settings import IngestSettings
+
+    service = IngestService(Settings(), IngestSettings(instance="demo"))
+    return _Running(service.start, service.stop)
+
+
+def _alerts(db_url: str) -> _Running:
+    from alerts.engine import AlertEngine
+    from alerts.settings import AlertSettings
+    from ioc.db import open_pool
+
+    pool = open_pool(db_url, max_size=4, name="demo-alerts")
+    engine = AlertEngine(AlertSettings(), pool)
+
+    def stop() -> None:
+        engine.stop()
+        pool.close()
+
+    return _Running(engine.start, stop)
+
+
+def _api() -> _Running:
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    settings = ApiSettings()
+    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                            log_config=None, log_level="warning")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
+
+    def start() -> str:
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the API did not start (is the port free? set IOC_API_PORT)")
+            time.sleep(0.05)
+        return f"http://{settings.api_host}:{settings.api_port}"
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    return _Running(start, stop)
+
+
+def _fleet(mqtt_url: str) -> _Running:
+    from devices.registry import load_file
+    from ioc.settings import MqttTarget
+    from simulators.clock import SimClock
+    from simulators.fleet import Fleet
+    from simulators.world import World
+
+    clock = SimClock.ending_now(1.0, None)
+    world = World(load_file(DEMO_REGISTRY), 1, clock.start, fault_rate=0.0)
+    for at, fault, target, duration in DEMO_FAULTS:
+        world.inject(fault, target, duration, clock.start + at, None, source="demo")
+    fleet = Fleet(world, clock, MqttTarget(mqtt_url), "device")
+    stop = threading.Event()
+    thread = threading.Thread(target=fleet.run, kwargs={"stop": stop}, name="demo-fleet",
+                              daemon=True)  # fmt: skip
+
+    def start() -> None:
+        thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(10)
+        fleet.close(will=False)
+
+    return _Running(start, halt)
+
+
+def banner(e: Endpoints) -> str:
+    """What to look at, printed once everything runs."""
+    grafana = (
+        "Grafana: the embedded PostgreSQL listens on a Unix socket only; for Grafana run a "
+        "local PostgreSQL and set IOC_DATABASE_URL (see README, 'Grafana')."
+        if e.embedded_db
+        else f"Grafana: add a PostgreSQL data source for {_safe(e.database_url)} "
+        "(user ioc_grafana after `ioc migrate --roles`), then import grafana/dashboards/*.json."
+    )
+    return "\n".join(
+        [
+            "",
+            "=== Commune IOC demo is running (Ctrl-C to stop) ===",
+            f"API docs:        {e.api_url}/docs",
+            f"Operator token:  {e.token}",
+            f"Try:             curl -H 'Authorization: Bearer {e.token}' "
+            f"'{e.api_url}/api/v1/devices?limit=5'",
+            f"                 curl -H 'Authorization: Bearer {e.token}' "
+            f"'{e.api_url}/api/v1/alerts?state=firing'",
+            f"Database:        {_safe(e.database_url)}" + (" (embedded)" if e.embedded_db else ""),
+            f"MQTT broker:     {e.mqtt_url}" + (" (in-process amqtt)" if e.embedded_broker else ""),
+            grafana,
+            "Faults scheduled: video loss on ts-cam-03 (+20 s), hamlet switch ts-phuoc-loc-sw cut "
+            "(+45 s), amplifier fault on ts-an-tho-spk1 (+90 s). Alerts print below as sent.",
+            "",
+        ]
+    )
