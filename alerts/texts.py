@@ -55,11 +55,21 @@ class DeviceInfo:
             "type": self.type,
         }
 
+    def label(self, lang: str) -> str:
+        """``Camera Cổng UBND``: the type, then the name, unless the name already says it."""
+        kind = self.type_vi if lang == "vi" else self.type_en
+        short = IMPACT_NOUNS.get(self.type, (kind, kind, kind))[0 if lang == "vi" else 1]
+        if any(self.name.lower().startswith(word.lower()) for word in (kind, short)):
+            return self.name
+        return f"{kind} {self.name}"
+
     def template_vars(self) -> dict[str, str]:
         """Placeholders for summaries."""
         return {
             "device": self.id,
             "device_name": self.name,
+            "device_label": self.label("vi"),
+            "device_label_en": self.label("en"),
             "site": self.site_id or "",
             "site_name": self.site_name or self.commune_name,
             "commune": self.commune_code,
@@ -106,8 +116,8 @@ def impact_text(impact: Mapping[str, int], lang: str) -> str:
 
 def root_cause_summaries(device: DeviceInfo, impact: Mapping[str, int]) -> tuple[str, str]:
     """The root-cause alert's summary naming the impact."""
-    vi = f"{device.type_vi} {device.name} mất kết nối"
-    en = f"{device.type_en} {device.name} down"
+    vi = f"{device.label('vi')} mất kết nối"
+    en = f"{device.label('en')} down"
     if impact:
         vi += f": {impact_text(impact, 'vi')} không truy cập được"
         en += f": {impact_text(impact, 'en')} unreachable"

@@ -37,8 +37,8 @@ class AbsenceRule(RuleBase):
     never_seen: bool = True
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{type_vi} {device_name} tại {site_name} mất kết nối",
-        en="{type_en} {device_name} at {site_name} is offline",
+        vi="{device_label} tại {site_name} mất kết nối",
+        en="{device_label_en} at {site_name} is offline",
     )
 
     def evaluate(self, conn: psycopg.Connection, ctx: EvalContext) -> list[Condition]:

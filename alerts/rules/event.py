@@ -50,8 +50,8 @@ class EventRule(RuleBase):
     clear_event: str | None = None
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{type_vi} {device_name} tại {site_name}: sự kiện {event}",
-        en="{type_en} {device_name} at {site_name}: event {event}",
+        vi="{device_label} tại {site_name}: sự kiện {event}",
+        en="{device_label_en} at {site_name}: event {event}",
     )
 
     @field_validator("resolve_after", mode="before")

@@ -31,8 +31,8 @@ class FlappingRule(RuleBase):
     clear: int | None = Field(None, ge=1)
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{type_vi} {device_name} chập chờn: {value} lần đổi trạng thái trong {window}",
-        en="{type_en} {device_name} is flapping: {value} state changes in {window}",
+        vi="{device_label} chập chờn: {value} lần đổi trạng thái trong {window}",
+        en="{device_label_en} is flapping: {value} state changes in {window}",
     )
 
     @field_validator("window", mode="before")

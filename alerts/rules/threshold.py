@@ -100,8 +100,8 @@ class ThresholdRule(_MetricRule):
     percent_of: str | None = None
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{type_vi} {device_name}: {metric_vi} = {value}{unit} (ngưỡng {op} {threshold})",
-        en="{type_en} {device_name}: {metric_en} = {value}{unit} (threshold {op} {threshold})",
+        vi="{device_label}: {metric_vi} = {value}{unit} (ngưỡng {op} {threshold})",
+        en="{device_label_en}: {metric_en} = {value}{unit} (threshold {op} {threshold})",
     )
 
     @model_validator(mode="after")
@@ -142,8 +142,8 @@ class StateRule(_MetricRule):
     value: str | float
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{type_vi} {device_name}: {metric_vi} = {value}",
-        en="{type_en} {device_name}: {metric_en} = {value}",
+        vi="{device_label}: {metric_vi} = {value}",
+        en="{device_label_en}: {metric_en} = {value}",
     )
 
     @model_validator(mode="after")
