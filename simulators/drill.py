@@ -99,9 +99,11 @@ class Drill:
         if wanted == "data" and not running:
             why += "; checking that injected faults are visible in the data"
         self.result = DrillResult(wanted, why)
-        self.clock = SimClock.ending_now(self.speed, scenario.duration_s / self.speed)
+        # The timeline runs ``speed`` times faster while payloads carry wall-clock time, so
+        # the alert engine (which judges freshness on the wall clock) sees live devices.
+        self.clock = SimClock(time.time(), self.speed)
         self.world = World(registry, scenario.seed, self.clock.start,
-                           fault_rate=scenario.fault_rate)  # fmt: skip
+                           fault_rate=scenario.fault_rate, time_map=self.clock.wall_of)  # fmt: skip
         for step in scenario.faults:
             self.world.inject(step.fault, step.target, step.seconds,
                               self.clock.start + step.at_s, step.params, "scenario")  # fmt: skip

@@ -35,8 +35,12 @@ class World:
         *,
         random_faults: bool = True,
         fault_rate: float = 1.0,
+        time_map: Callable[[float], float] | None = None,
     ) -> None:
         self.seed = seed
+        # Drills compress time: events run on the simulated clock, payloads carry the wall
+        # clock (``time_map``) so the stack judges fresh data.
+        self.time_map = time_map
         self.start = start
         self.now = start
         self._heap: list[tuple[float, int, Callable[[float], None]]] = []
@@ -229,7 +233,9 @@ class World:
         return report
 
     def stamp(self, device: SimDevice, t: float) -> str:
-        """The device's idea of the time: simulated time plus any clock skew."""
+        """The device's idea of the time: simulated (or mapped) time plus any clock skew."""
+        if self.time_map is not None:
+            t = self.time_map(t)
         return format_ts(t + device.params.get("skew", 0.0) if device.params else t)
 
     def event(
