@@ -35,6 +35,8 @@ WITH down AS (
                                    %(now)s, %(blind_start)s, %(blind_end)s) THEN 'offline'
             WHEN ioc_alert_overdue(s.last_received_at, d.interval_s * %(stale)s,
                                    %(now)s, %(blind_start)s, %(blind_end)s) THEN 'stale'
+            WHEN ioc_alert_overdue(s.last_received_at, d.interval_s * %(late)s,
+                                   %(now)s, %(blind_start)s, %(blind_end)s) THEN 'late'
             ELSE 'online'
         END AS state
     FROM devices d
@@ -42,7 +44,7 @@ WITH down AS (
     LEFT JOIN down dn ON dn.device_id = d.id
     WHERE d.decommissioned_at IS NULL
       AND (s.online = false OR dn.device_id IS NOT NULL OR s.last_received_at IS NULL
-           OR s.last_received_at < %(now)s - make_interval(secs => d.interval_s * %(stale)s))
+           OR s.last_received_at < %(now)s - make_interval(secs => d.interval_s * %(late)s))
 )
 SELECT id, state FROM own WHERE state <> 'online'
 """
@@ -98,11 +100,14 @@ SELECT device_id, root_cause_id FROM device_reachability
 WHERE state = 'unreachable' AND root_cause_id IS NOT NULL
 """
 
-# A parent counts as down for its children when offline, cut off itself, or late (stale):
-# a silent device behind a silent parent is taken as cut off, not as broken, until the
-# parent is back (then its own alerts go through) or confirmed offline (then they are
-# suppressed by the parent's alert).
-DOWN = frozenset({"offline", "unreachable", "stale"})
+# A parent counts as down for its children when offline, cut off itself, or silent for more
+# than one report interval ("late": shown as online, used only here). A silent device behind
+# a silent parent is taken as cut off, not as broken, until the parent is back (then its own
+# alerts go through) or confirmed offline (then they are suppressed by the parent's alert).
+# One interval is the bound that makes a parent suspect before a child reporting every
+# interval/k seconds can be overdue (a loudspeaker at 30 s × 3 behind a link at 60 s).
+DOWN = frozenset({"offline", "unreachable", "stale", "late"})
+LATE_FACTOR = 1.0
 CUT_CANDIDATES = frozenset({"offline", "unknown"})
 # Registry edits show up within this many seconds (a cheap signature query, not every tick).
 SIGNATURE_EVERY_S = 5.0
@@ -208,6 +213,7 @@ class Reachability:
                     "now": now,
                     "offline": self.offline_factor,
                     "stale": self.stale_factor,
+                    "late": min(LATE_FACTOR, self.stale_factor),
                     "blind_start": blind_start,
                     "blind_end": blind_end,
                     "down_metrics": ["up", "online"],
@@ -215,7 +221,8 @@ class Reachability:
             ).fetchall()
         )
         unreachable = topo.cut_off(own)
-        states = {**own, **dict.fromkeys(unreachable, "unreachable")}
+        states = {d: s for d, s in own.items() if s != "late"}
+        states.update(dict.fromkeys(unreachable, "unreachable"))
         ids = sorted(states)
         changed = conn.execute(
             WRITE_SQL,

@@ -197,3 +197,20 @@ def test_late_parent_back_lets_child_alert_through(
     engine.evaluate_once(t0 + 100 * S)
     firing = alerts(fleet, "offline", "firing")
     assert [(a["device_id"], a["suppressed_by"]) for a in firing] == [("spk-4", None)]
+
+
+def test_uplink_that_reported_last_still_holds_back_children(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    """The speakers' last report came before the uplink's: they are overdue (90 s) while the
+    uplink is only one interval late (not yet stale), and still no storm."""
+    engine = make_engine(RULES)
+    others = ["g4", "core", "cam-core", "nvr-1", "solo"]
+    report_all(fleet, t0 + 20 * S)  # last report of the speakers behind the uplink
+    report_all(fleet, t0 + 25 * S, ["up1", *others, *BEHIND_UPLINK[:8]])  # uplink, cameras
+    report_all(fleet, t0 + 111 * S, others)
+    engine.evaluate_once(t0 + 111 * S)
+    reach = reachability(fleet)
+    assert reach["up1"] == ("online", None)  # 86 s silent: late, not yet stale
+    assert reach["spk-1"] == ("unreachable", "up1")
+    assert alerts(fleet, "offline", "firing") == []
