@@ -151,3 +151,23 @@ def test_load_mode_reports_rate_and_acks(own_broker: Mosquitto) -> None:
     fleet.close()
     assert left == 0 and fleet.mux.acked == fleet.mux.sent
     assert 300 <= final.rate <= 480, final.line()
+
+
+def test_devices_reconnect_after_a_broker_restart(own_broker: Mosquitto) -> None:
+    clock = SimClock(time.time(), speed=60)
+    world = World(small(), 1, clock.start, random_faults=False)
+    fleet = Fleet(world, clock, MqttTarget(own_broker.url), "device")
+    with running(fleet):
+        wait_until(lambda: fleet.progress(0).connections == 5, 10, message="connected")
+        own_broker.stop(kill=True)
+        wait_until(lambda: fleet.progress(0).connections == 0, 10, message="connections lost")
+        own_broker.start()
+        recorder = Recorder(own_broker.url)
+        try:
+            wait_until(lambda: fleet.progress(0).connections == 5, 20, message="reconnected")
+            wait_until(
+                lambda: recorder.status("t-cam1")[-1:] == [b"online"], 10, message="new birth"
+            )
+            wait_until(lambda: recorder.count("/t-cam1/telemetry") >= 1, 10, message="telemetry")
+        finally:
+            recorder.close()
