@@ -21,10 +21,16 @@ SELECT to_regclass('alerts') IS NOT NULL AND EXISTS (
 """
 ALERT_WATERMARK = "SELECT coalesce(max(id), 0) FROM alerts"
 NOTIFICATION_WATERMARK = "SELECT coalesce(max(id), 0) FROM notifications"
+# Alerts of this drill, plus alerts already open when it started (one open alert per
+# fingerprint: a fault repeated while an earlier run's alert is still open updates that alert).
 NEW_ALERTS = """
-SELECT id, rule, device_id, severity, state, suppressed_by, silenced_by
-FROM alerts WHERE id > %(watermark)s ORDER BY id
+SELECT id, rule, device_id, severity, state, suppressed_by, silenced_by,
+       id > %(watermark)s AS new
+FROM alerts
+WHERE id > %(watermark)s OR id = ANY(%(open_before)s)
+ORDER BY id
 """
+OPEN_ALERTS = "SELECT coalesce(array_agg(id), '{}') FROM alerts WHERE state <> 'resolved'"
 NEW_NOTIFICATIONS = """
 SELECT count(*) FROM notifications
 WHERE id > %(watermark)s AND (%(kind)s::text IS NULL OR kind = %(kind)s)

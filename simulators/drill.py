@@ -23,6 +23,7 @@ from simulators.checks import (
     NEW_ALERTS,
     NEW_NOTIFICATIONS,
     NOTIFICATION_WATERMARK,
+    OPEN_ALERTS,
     Evidence,
     derived_checks,
     describe,
@@ -113,6 +114,7 @@ class Drill:
     def _setup_checks(self) -> None:
         expect = self.scenario.expect
         self.alert_wm = self.note_wm = 0
+        self.open_before: list[int] = []
         self.incidents: list[tuple[IncidentExpect, Outcome, bool]] = []
         self.suppressed: list[tuple[Any, Outcome]] = []
         self.data: list[tuple[int, DataCheck, Outcome]] = []
@@ -120,6 +122,7 @@ class Drill:
         if self.result.mode == "alerts":
             self.alert_wm = self.conn.execute(ALERT_WATERMARK).fetchone()[0]  # type: ignore[index]
             self.note_wm = self.conn.execute(NOTIFICATION_WATERMARK).fetchone()[0]  # type: ignore[index]
+            self.open_before = self.conn.execute(OPEN_ALERTS).fetchone()[0]  # type: ignore[index]
             for inc, resolved in [(e, False) for e in expect.incidents] + [
                 (e, True) for e in expect.resolved
             ]:
@@ -158,7 +161,8 @@ class Drill:
         """Poll the database once; True when every outcome is decided."""
         offset = (self.clock.now() - self.clock.start) / 60
         if self.incidents or self.suppressed:
-            cur = self.conn.execute(NEW_ALERTS, {"watermark": self.alert_wm})
+            params = {"watermark": self.alert_wm, "open_before": self.open_before}
+            cur = self.conn.execute(NEW_ALERTS, params)
             cols = [c.name for c in cur.description or ()]
             alerts = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
             for inc, out, resolved in self.incidents:
@@ -170,13 +174,14 @@ class Drill:
                 if done:
                     out.ok = offset <= inc.by_s / 60 + 1e-6
                     out.final = True
-                    out.actual = f"alert {done[0]['id']} {done[0]['rule']} at +{offset:.1f}m"
+                    note = "" if done[0]["new"] else " (open since before the drill)"
+                    out.actual = f"alert {done[0]['id']} {done[0]['rule']} at +{offset:.1f}m{note}"
                 elif offset > inc.by_s / 60:
                     seen = ", ".join(f"{a['rule']}:{a['state']}" for a in hits) or "none"
                     out.actual = f"not by +{inc.by_s / 60:g}m (matching alerts: {seen})"
                     out.final = True
             for sup, out in self.suppressed:
-                for a in alerts:
+                for a in (a for a in alerts if a["new"]):
                     if (_match(a, sup.device, sup.rule, None) and a["state"] == "firing"
                             and a["suppressed_by"] is None and not a["silenced_by"]):  # fmt: skip
                         out.ok = False
