@@ -77,6 +77,32 @@ class FastClient(mqtt.Client):
     handles one packet per select(); at thousands of messages per second those syscalls are
     a large share of the cost. Here one recv() fills a buffer and a wake-up drains a burst."""
 
+    # Called as fast_sink(topic, payload, mid, qos) for QoS 0/1 PUBLISH packets without
+    # properties, instead of building an MQTTMessage and dispatching through on_message.
+    fast_sink: Callable[[bytes, bytes, int, int], None] | None = None
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        sink = self.fast_sink
+        header = self._in_packet["command"]
+        qos = (header & 0x06) >> 1
+        if sink is None or qos == 2 or self._protocol != mqtt.MQTTv5 or not self._manual_ack:
+            return super()._handle_publish()
+        packet = self._in_packet["packet"]
+        try:
+            pos = 2 + ((packet[0] << 8) | packet[1])
+            topic = bytes(packet[2:pos])
+            mid = 0
+            if qos:
+                mid = (packet[pos] << 8) | packet[pos + 1]
+                pos += 2
+            has_properties = packet[pos] != 0
+        except IndexError:
+            return super()._handle_publish()  # malformed: let paho report it
+        if has_properties or not topic:
+            return super()._handle_publish()
+        sink(topic, bytes(packet[pos + 1 :]), mid, qos)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
         if self._ssl or self._transport != "tcp":
@@ -137,6 +163,7 @@ class Consumer:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.fast_sink = self._on_publish
         self.client = client
 
     def start(self) -> None:
@@ -214,6 +241,15 @@ class Consumer:
             log.warning("disconnected from MQTT broker: %s", rc)
         except Exception:
             log.exception("error in on_disconnect")
+
+    def _on_publish(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
+        if not self.accepting:
+            return
+        try:
+            text = topic.decode("utf-8", "backslashreplace")
+            self.sink(Inbound(text, payload, mid, qos, time.time(), self.generation))
+        except Exception:
+            log.exception("error handling a message (left unacknowledged)")
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if not self.accepting:

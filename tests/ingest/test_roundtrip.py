@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
+import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from ingest.mqtt import status_topic
 from ingest.service import IngestService
+from ioc.settings import MqttTarget
 from tests.ingest.conftest import Publisher, count, iso, now_minus, test_settings
 from tests.plugins.broker import free_port
 from tests.util import wait_until
@@ -177,3 +184,29 @@ def test_prometheus_endpoint(registry: str, mqtt_url: str) -> None:
         )
     assert "ioc_ingest_received_total 1.0" in body
     assert "ioc_ingest_batch_seconds_bucket" in body
+
+
+def test_message_with_mqtt5_properties_takes_the_general_path(
+    service: IngestService, publisher: Publisher, db: psycopg.Connection, mqtt_url: str
+) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    target = MqttTarget(mqtt_url)
+    client.connect(target.host, target.port)
+    client.loop_start()
+    try:
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = ("firmware", "2.1.0")
+        props.ContentType = "application/json"
+        body = {"ts": iso(now_minus(1)), "seq": 1, "metrics": {"fps": 12.5}}
+        info = client.publish(
+            publisher.topic("ts-cam-01"), json.dumps(body), qos=1, properties=props
+        )
+        info.wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM telemetry WHERE metric = 'fps'") == 1,
+        10,
+        message="message with properties stored",
+    )
