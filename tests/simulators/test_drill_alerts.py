@@ -49,7 +49,7 @@ def test_alerts_mode_judges_incidents_suppression_and_notifications(
     import_registry(db, demo, "demo")
     old = alert(db, "device_offline", "ts-uplink", "firing")  # before the drill: ignored
     db.execute("UPDATE alerts SET state = 'resolved' WHERE id = %(id)s", {"id": old})
-    alert(db, "device_offline", "ts-an-tho-cam01", "firing")  # left over: not this drill's
+    alert(db, "camera_stream_down", "ts-an-tho-cam01", "firing")  # left over: not this drill's
     drill = Drill(parse_scenario(SCENARIO), demo, db_url, "alerts")
     assert drill.result.mode == "alerts"
     assert not drill.observe()
