@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import socket
@@ -73,6 +74,9 @@ class Mosquitto:
         conf = self.dir / "mosquitto.conf"
         body = [
             f"listener {self.port} 127.0.0.1",
+            # Run as whoever runs the tests (as root, mosquitto would otherwise switch to the
+            # `mosquitto` user, which cannot write this private directory).
+            f"user {getpass.getuser()}",
             "allow_anonymous true",
             "persistence true",
             f"persistence_location {self.dir}/",
