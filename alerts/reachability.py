@@ -20,16 +20,13 @@ log = logging.getLogger(__name__)
 # Own state of every device that is not plainly online (the blind window as in absence rules).
 OWN_STATE_SQL = """
 WITH down AS (
-    SELECT device_id, max(time) AS time FROM device_latest
+    SELECT DISTINCT device_id FROM device_latest
     WHERE metric = ANY(%(down_metrics)s) AND value = 0
-    GROUP BY device_id
 ), own AS (
     SELECT d.id,
         CASE
             WHEN s.online = false THEN 'offline'
-            WHEN dn.device_id IS NOT NULL
-                 AND NOT ioc_alert_overdue(dn.time, d.interval_s * %(offline)s,
-                                           %(now)s, %(blind_start)s, %(blind_end)s) THEN 'offline'
+            WHEN dn.device_id IS NOT NULL THEN 'offline'
             WHEN s.last_received_at IS NULL THEN 'unknown'
             WHEN ioc_alert_overdue(s.last_received_at, d.interval_s * %(offline)s,
                                    %(now)s, %(blind_start)s, %(blind_end)s) THEN 'offline'

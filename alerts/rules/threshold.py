@@ -15,12 +15,14 @@ EqOp = Literal["==", "!="]
 
 # One constant query for every threshold/state rule: the operator is data (ioc_alert_cmp).
 # Rows are the devices still on the alerting side of the clear threshold; ``fire`` says whether
-# they are past the firing threshold too. Values older than offline_factor intervals are
-# stale (except during a pipeline outage, see ioc_alert_overdue).
+# they are past the firing threshold too. Values of a device silent for offline_factor
+# intervals are stale (judged by ingest's clock, not the device's; a pipeline outage does not
+# count, see ioc_alert_overdue).
 THRESHOLD_SQL = """
 SELECT l.device_id, l.value, t.fire_at, ioc_alert_cmp(l.value, %(op)s, t.fire_at) AS fire
 FROM device_latest l
 JOIN devices d ON d.id = l.device_id
+JOIN device_status s ON s.device_id = l.device_id
 LEFT JOIN device_latest r ON r.device_id = l.device_id AND r.metric = %(percent_of)s
 CROSS JOIN LATERAL (
     SELECT CASE WHEN %(percent_of)s::text IS NULL THEN %(fire)s::float8
@@ -30,7 +32,7 @@ CROSS JOIN LATERAL (
 ) t
 WHERE l.metric = %(metric)s
   AND d.type = ANY(%(types)s) AND d.decommissioned_at IS NULL
-  AND NOT ioc_alert_overdue(l.time, d.interval_s * %(offline_factor)s, %(now)s,
+  AND NOT ioc_alert_overdue(s.last_received_at, d.interval_s * %(offline_factor)s, %(now)s,
                             %(blind_start)s, %(blind_end)s)
   AND ioc_alert_cmp(l.value, %(op)s, t.clear_at)
 """
