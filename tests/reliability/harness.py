@@ -134,6 +134,7 @@ class AckedPublisher:
         self.sent: list[Msg] = []
         self.acked: list[Msg] = []
         self.refused: list[tuple[Msg, str]] = []
+        self.reason_codes: list[str] = []  # PUBACK reason codes other than Success
         self.client.connect(
             target.host, target.port, keepalive, clean_start=False, properties=connect_props(600)
         )
@@ -149,6 +150,8 @@ class AckedPublisher:
                 self._settle(msg, rc)
 
     def _settle(self, msg: Msg, rc: Any) -> None:
+        if getattr(rc, "value", 0) != 0:
+            self.reason_codes.append(str(rc))
         if getattr(rc, "is_failure", False):
             self.refused.append((msg, str(rc)))
         else:

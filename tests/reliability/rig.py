@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -62,6 +64,30 @@ class Row:
         return asdict(self)
 
 
+def start_broker(extra_conf: str = "") -> Mosquitto:
+    """A test-owned broker whose directory its (unprivileged) process can write to.
+
+    Run as root, mosquitto drops to the `mosquitto` user: in the fixture's root-owned 0700
+    directory it could write neither its log nor its persistence file (so a restart would
+    lose every queued message).
+    """
+    broker = Mosquitto(extra_conf=extra_conf)
+    if os.geteuid() == 0:
+        shutil.chown(broker.dir, "mosquitto", "mosquitto")
+    return broker.start()
+
+
+def broker_log(broker: Mosquitto) -> str:
+    """The broker's log so far ('' before it wrote one)."""
+    path = broker.dir / "mosquitto.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def subscriptions(r: Run) -> int:
+    """How often ingest's subscription was (re)made on this broker (its `log_type subscribe`)."""
+    return broker_log(r.broker).count(f"ioc-ingest-{r.ingest.instance} 1 $share/")
+
+
 class Poller:
     """An autocommit connection for polling that survives the database going away."""
 
@@ -97,7 +123,7 @@ class Run:
         self.base = utc_base()
         self.poll = Poller(pg.url)
         self.poll.get(checker.reset, None)
-        self.broker = Mosquitto(extra_conf=broker_conf).start()
+        self.broker = start_broker(broker_conf + "\nlog_type subscribe")
         self.ingest = IngestProcess(
             pg.url, self.broker.url, self.prefix, str(workdir / "ingest.log")
         )
