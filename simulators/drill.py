@@ -206,6 +206,8 @@ class Drill:
         pending = [o for _, o, _ in self.incidents if not o.final] + [
             o for _, _, o in self.data if not o.ok
         ]
+        if self.notes is not None and not self.notes.ok:
+            pending.append(self.notes)  # grouped notifications may wait for group_interval
         return not pending
 
     def run(self, fleet: Fleet, poll_s: float, grace_s: float) -> DrillResult:
