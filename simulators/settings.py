@@ -28,5 +28,8 @@ class SimulatorSettings(BaseSettings):
         0.5, gt=0, description="How often `ioc drill` polls the database for the outcome."
     )
     sim_drill_grace_s: float = Field(
-        30.0, ge=0, description="Wall seconds `ioc drill` keeps waiting after the timeline ends."
+        120.0,
+        ge=0,
+        description="Wall seconds `ioc drill` keeps waiting after the timeline ends for "
+        "outcomes still undecided (grouped notifications may wait for group_interval).",
     )
