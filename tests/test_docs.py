@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -22,7 +23,7 @@ FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
 IOC_CALL = re.compile(r"(?:^|[\s;&|(/])ioc((?:\s+[a-z][a-z0-9-]*)+)", re.M)
 
 
-def _load_generator():  # type: ignore[no-untyped-def]
+def _load_generator() -> Any:
     spec = importlib.util.spec_from_file_location("gen_config", ROOT / "docs" / "gen_config.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
