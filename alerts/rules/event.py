@@ -14,18 +14,21 @@ from alerts.rules.base import Condition, EvalContext, RuleBase, Severity, Texts
 from devices.catalogue import TYPES
 
 # Matching events in the window per device and severity key, unless a clearing event followed.
+# The window is judged by arrival (ingest's clock); the bound on the device's own timestamp
+# only lets the time index and partition pruning work (device clocks may lag up to a day).
 EVENT_SQL = """
 SELECT e.device_id, e.data ->> %(severity_field)s AS key, count(*) AS n, max(e.time) AS last,
        (array_agg(e.data ORDER BY e.time DESC))[1] AS data
 FROM device_events e
 JOIN devices d ON d.id = e.device_id
-WHERE e.type = %(event)s AND e.time > %(since)s AND e.time <= %(now)s
+WHERE e.type = %(event)s AND e.time > %(since)s - interval '1 day'
+  AND e.received_at > %(since)s AND e.received_at <= %(now)s
   AND d.type = ANY(%(types)s) AND d.decommissioned_at IS NULL
   AND e.data @> %(match)s
   AND NOT EXISTS (
     SELECT 1 FROM device_events c
     WHERE c.device_id = e.device_id AND c.type = %(clear_event)s
-      AND c.time > e.time AND c.time <= %(now)s)
+      AND c.time > e.time AND c.received_at <= %(now)s)
 GROUP BY e.device_id, 2
 """
 

@@ -11,11 +11,13 @@ from pydantic import Field, field_validator, model_validator
 from alerts.durations import format_duration, parse_duration
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
 
+# Changes counted by arrival (ingest's clock); the device-time bound only serves the index.
 FLAPPING_SQL = """
 SELECT c.device_id, count(*) AS n
 FROM device_status_changes c
 JOIN devices d ON d.id = c.device_id
-WHERE c.time > %(since)s AND c.time <= %(now)s
+WHERE c.time > %(since)s - interval '1 day'
+  AND c.received_at > %(since)s AND c.received_at <= %(now)s
   AND d.type = ANY(%(types)s) AND d.decommissioned_at IS NULL
 GROUP BY c.device_id
 HAVING count(*) >= %(clear)s

@@ -109,11 +109,13 @@ def event(
     at: datetime,
     data: dict[str, Any] | None = None,
     seq: int = 1,
+    received: datetime | None = None,
 ) -> None:
-    """A device event."""
+    """A device event stamped ``at`` by the device, arriving at ``received`` (default ``at``)."""
     conn.execute(
-        "INSERT INTO device_events (time, device_id, seq, type, data) VALUES (%s, %s, %s, %s, %s)",
-        (at, device, seq, etype, Jsonb(data or {})),
+        "INSERT INTO device_events (time, device_id, seq, type, data, received_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (at, device, seq, etype, Jsonb(data or {}), received or at),
     )
 
 

@@ -153,12 +153,14 @@ rules:
     report_all(fleet, t0)
     for i in range(4):
         fleet.execute(
-            "INSERT INTO device_status_changes (time, device_id, online) VALUES (%s, 'solo', %s)",
-            (t0 + i * M, i % 2 == 1),
+            "INSERT INTO device_status_changes (time, device_id, online, received_at)"
+            " VALUES (%s, 'solo', %s, %s)",
+            (t0 + i * M, i % 2 == 1, t0 + i * M),
         )
     fleet.execute(
-        "INSERT INTO device_status_changes (time, device_id, online) VALUES (%s, 'spk-1', false)",
-        (t0,),
+        "INSERT INTO device_status_changes (time, device_id, online, received_at)"
+        " VALUES (%s, 'spk-1', false, %s)",
+        (t0, t0),
     )
     engine.evaluate_once(t0 + 4 * M)
     (alert,) = alerts(fleet, "flapping")
@@ -168,3 +170,16 @@ rules:
     assert alerts(fleet, "flapping")[0]["state"] == "firing"
     engine.evaluate_once(t0 + 12 * M + timedelta(seconds=30))  # 1 left: resolves
     assert alerts(fleet, "flapping")[0]["state"] == "resolved"
+
+
+def test_event_window_follows_arrival_not_device_clock(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    engine = make_engine(EVENTS)
+    report_all(fleet, t0)
+    # The camera's clock is 3 hours behind; the event arrives now.
+    event(fleet, "cam-05", "tamper", t0 - 180 * M, received=t0)
+    engine.evaluate_once(t0 + timedelta(seconds=1))
+    assert [a["state"] for a in alerts(fleet, "tamper")] == ["firing"]
+    engine.evaluate_once(t0 + 31 * M)
+    assert [a["state"] for a in alerts(fleet, "tamper")] == ["resolved"]
