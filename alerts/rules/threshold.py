@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal
 
 import psycopg
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts, fmt_number
 from devices.catalogue import TYPES, Metric, all_metrics
@@ -32,6 +33,7 @@ CROSS JOIN LATERAL (
 ) t
 WHERE l.metric = %(metric)s
   AND d.type = ANY(%(types)s) AND d.decommissioned_at IS NULL
+  AND (%(exclude)s::text IS NULL OR NOT (d.id ~* %(exclude)s OR d.name ~* %(exclude)s))
   AND NOT ioc_alert_overdue(s.last_received_at, d.interval_s * %(offline_factor)s, %(now)s,
                             %(blind_start)s, %(blind_end)s)
   AND ioc_alert_cmp(l.value, %(op)s, t.clear_at)
@@ -49,6 +51,19 @@ class _MetricRule(RuleBase):
     """Shared evaluation of threshold and state rules."""
 
     metric: str
+    # Devices whose id or name matches this (case-insensitive) regex are left out, e.g. the
+    # 4G routers that are always on 4G for ``link_on_backup``.
+    exclude: str | None = None
+
+    @field_validator("exclude")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {value!r}: {exc}") from exc
+        return value
 
     def _params(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -63,6 +78,7 @@ class _MetricRule(RuleBase):
             "blind_start": ctx.blind_start,
             "blind_end": ctx.blind_end,
             "percent_of": None,
+            "exclude": self.exclude,
             **self._params(),
         }
         rows = conn.execute(THRESHOLD_SQL, params).fetchall()

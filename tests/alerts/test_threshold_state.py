@@ -130,3 +130,17 @@ rules:
     engine.evaluate_once(t0 + 10 * M)
     assert alerts(fleet, "not_recording")[0]["state"] == "firing"
     assert alerts(fleet, "disk_bad")[0]["state"] == "resolved"
+
+
+def test_exclude_leaves_out_matching_devices(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    engine = make_engine("""
+rules:
+  - {name: on_backup, kind: state, types: [link], metric: wan, value: 4g, exclude: "4g"}
+""")
+    report_all(fleet, t0)
+    metric(fleet, "up1", "wan", 2, t0)  # the fiber uplink fell back to 4G
+    metric(fleet, "g4", "wan", 2, t0)  # "Đường dự phòng 4G" is always on 4G
+    engine.evaluate_once(t0)
+    assert [a["device_id"] for a in alerts(fleet, "on_backup")] == ["up1"]
