@@ -80,7 +80,11 @@ class IngestSettings(BaseSettings):
         10.0, gt=0, description="Longest wait between retries while PostgreSQL is unavailable."
     )
     metrics_port: int = Field(
-        0, ge=0, le=65535, description="Serve Prometheus metrics on this port (0 = off)."
+        0,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus metrics on this port (0 = off); worker i of "
+        "`--workers N` uses port + i.",
     )
     metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus endpoint.")
 

@@ -40,7 +40,11 @@ def become_worker(ingest: IngestSettings, index: int, parent: int) -> IngestSett
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
-    return ingest.model_copy(update={"instance": f"{ingest.instance}-w{index}"})
+    # each worker has its own client id (persistent session) and, if enabled, metrics port
+    update: dict[str, object] = {"instance": f"{ingest.instance}-w{index}"}
+    if ingest.metrics_port:
+        update["metrics_port"] = ingest.metrics_port + index
+    return ingest.model_copy(update=update)
 
 
 class Supervisor:
