@@ -63,10 +63,7 @@ def build() -> JSON:
             "FPS (trung bình và thấp nhất)",
             metric_series(
                 ["fps"],
-                {
-                    "Trung bình": ("avg(t.value)", "avg(r.avg)"),
-                    "Thấp nhất": ("min(t.value)", "min(r.min)"),
-                },
+                {"Trung bình": "avg", "Thấp nhất": "min"},
                 where=cam,
             ),
             unit="none",
@@ -88,14 +85,8 @@ def build() -> JSON:
             metric_series(
                 ["stream_up"],
                 {
-                    "Có luồng": (
-                        "count(DISTINCT d.id) FILTER (WHERE t.value >= 1)",
-                        "count(DISTINCT d.id) FILTER (WHERE r.max >= 1)",
-                    ),
-                    "Mất luồng": (
-                        "count(DISTINCT d.id) FILTER (WHERE t.value < 1)",
-                        "count(DISTINCT d.id) FILTER (WHERE r.min < 1)",
-                    ),
+                    "Có luồng": ("devices", "t.value >= 1", "r.max >= 1"),
+                    "Mất luồng": ("devices", "t.value < 1", "r.min < 1"),
                 },
                 where=cam,
             ),

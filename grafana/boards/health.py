@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from grafana.panels import JSON, dashboard, row, stat, table, thresholds, timeseries
-from grafana.sql import TIER_1H, TIER_5M, TIER_RAW, devices_filter
+from grafana.sql import devices_filter
 
-# Stored points per second, by device time (the rollup counts on long ranges).
+# Stored points per second, by device time (all communes): raw points up to an hour, then
+# the rollups' counts; each branch first counts per bucket of its grain.
+_HOUR = "($__timeTo()::timestamptz - $__timeFrom()::timestamptz)"
 INGEST_RATE = f"""
-SELECT $__timeGroupAlias(p.time, $__interval), count(*) / ($__interval_ms / 1000.0) AS value
-FROM telemetry_points p
-WHERE $__timeFilter(p.time) AND {TIER_RAW}
-GROUP BY 1
-UNION ALL
-SELECT $__timeGroupAlias(r.bucket, $__interval),
-       sum(r.count) / (greatest($__interval_ms, 300000) / 1000.0)
-FROM telemetry_5m r
-WHERE $__timeFilter(r.bucket) AND {TIER_5M}
-GROUP BY 1
-UNION ALL
-SELECT $__timeGroupAlias(r.bucket, $__interval),
-       sum(r.count) / (greatest($__interval_ms, 3600000) / 1000.0)
-FROM telemetry_1h r
-WHERE $__timeFilter(r.bucket) AND {TIER_1H}
+SELECT $__timeGroupAlias(b.time, $__interval),
+       sum(b.n) / greatest($__interval_ms / 1000.0, max(b.grain_s)) AS value
+FROM (
+  SELECT date_bin(interval '1 minute', p.time, timestamptz '2000-01-01 00:00+00') AS time,
+         count(*) AS n, 60 AS grain_s
+  FROM telemetry_points p
+  WHERE $__timeFilter(p.time) AND {_HOUR} <= interval '1 hour'
+  GROUP BY 1
+  UNION ALL
+  SELECT r.bucket, sum(r.count), 300
+  FROM telemetry_5m_keys r
+  WHERE $__timeFilter(r.bucket) AND {_HOUR} > interval '1 hour' AND {_HOUR} <= interval '12 hours'
+  GROUP BY 1
+  UNION ALL
+  SELECT r.bucket, sum(r.count), 3600
+  FROM telemetry_1h_keys r
+  WHERE $__timeFilter(r.bucket) AND {_HOUR} > interval '12 hours'
+  GROUP BY 1
+) b
 GROUP BY 1
 ORDER BY 1
 """

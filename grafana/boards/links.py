@@ -29,8 +29,9 @@ def _on_4g(table: str, bucket_s: int, tier: str) -> str:
 SELECT d.name, sum({bucket_s} * {share}) AS on_4g_s,
        sum({bucket_s} * {share}) / nullif(sum({bucket_s}), 0) AS share
 FROM {table} r
-JOIN devices d ON d.id = r.device_id
-WHERE $__timeFilter(r.bucket) AND r.metric = 'wan' AND {LINK} AND {devices_filter()}
+JOIN devices d ON d.key = r.device_key
+WHERE $__timeFilter(r.bucket) AND r.metric_id = (SELECT id FROM metrics WHERE name = 'wan')
+  AND {LINK} AND {devices_filter()}
   AND {tier}
 GROUP BY d.name"""
 
@@ -46,13 +47,13 @@ WHERE $__timeFilter(t.time) AND t.metric = 'wan' AND {LINK} AND {devices_filter(
   AND {TIER_RAW}
 GROUP BY d.name
 UNION ALL"""
-    + _on_4g("telemetry_5m", 300, TIER_5M)
+    + _on_4g("telemetry_5m_keys", 300, TIER_5M)
     + "\nUNION ALL"
-    + _on_4g("telemetry_1h", 3600, TIER_1H)
+    + _on_4g("telemetry_1h_keys", 3600, TIER_1H)
     + "\nORDER BY on_4g_s DESC NULLS LAST, name"
 )
 
-UTIL_SERIES = "d.name || CASE {x}.metric WHEN 'util_in_pct' THEN ' (vào)' ELSE ' (ra)' END"
+UTIL_SERIES = "d.name || CASE {metric} WHEN 'util_in_pct' THEN ' (vào)' ELSE ' (ra)' END"
 
 
 def build() -> JSON:
@@ -131,7 +132,7 @@ def build() -> JSON:
             TIME_ON_4G,
             {"name": "Đường truyền", "on_4g_s": "Thời gian trên 4G", "share": "Tỷ lệ"},
             description="Time each link spent on the 4G backup over the selected range "
-            "(estimated from rollups on ranges longer than 6 hours).",
+            "(estimated from rollups on ranges longer than 3 hours).",
             overrides=[
                 {
                     "matcher": {"id": "byName", "options": "on_4g_s"},

@@ -72,7 +72,7 @@ LIMIT 200
 def _avg_min(metric: str) -> str:
     return metric_series(
         [metric],
-        {"Trung bình": ("avg(t.value)", "avg(r.avg)"), "Thấp nhất": ("min(t.value)", "min(r.min)")},
+        {"Trung bình": "avg", "Thấp nhất": "min"},
         where=SPK,
     )
 
@@ -100,7 +100,7 @@ def build() -> JSON:
             "Số cụm loa đang báo cáo",
             metric_series(
                 ["online"],
-                {"Trực tuyến": ("count(DISTINCT d.id)", "count(DISTINCT d.id)")},
+                {"Trực tuyến": ("devices", "true", "true")},
                 where=SPK,
             ),
             unit="none",
@@ -155,12 +155,7 @@ def build() -> JSON:
             "Cụm loa mất điện lưới",
             metric_series(
                 ["mains_ok"],
-                {
-                    "Mất điện lưới": (
-                        "count(DISTINCT d.id) FILTER (WHERE t.value < 1)",
-                        "count(DISTINCT d.id) FILTER (WHERE r.min < 1)",
-                    )
-                },
+                {"Mất điện lưới": ("devices", "t.value < 1", "r.min < 1")},
                 where=SPK,
             ),
             unit="none",

@@ -29,7 +29,8 @@ from tests.grafana.seed import COMMUNE, Window
 BOARDS = load_dashboards()
 PANELS = [q for b in BOARDS for q in panel_queries(b)]
 VARIABLES = [q for b in BOARDS for q in variable_queries(b)]
-TIERS = {"raw": None, "5m": timedelta(days=2), "1h": timedelta(days=30)}
+# Ranges ending at the seeded window's end: raw points (<= 3 h), 5-minute and hourly rollups.
+TIERS = {"raw": timedelta(hours=2, minutes=30), "5m": timedelta(days=2), "1h": timedelta(days=30)}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +44,7 @@ def grafana_conn(dashboard_db: tuple[str, Window]) -> Iterator[psycopg.Connectio
 
 
 def _range(window: Window, tier: str) -> tuple[datetime, datetime]:
-    span = TIERS[tier]
-    return (window.start if span is None else window.end - span), window.end
+    return window.end - TIERS[tier], window.end
 
 
 def _variables(

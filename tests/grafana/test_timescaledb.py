@@ -32,7 +32,7 @@ def test_every_panel_on_timescaledb(template_db: str, request: pytest.FixtureReq
         conn.execute("SET ROLE ioc_grafana")
         failures = []
         for tier, span in TIERS.items():
-            start = window.start if span is None else window.end - span
+            start = window.end - span
             for query in PANELS:
                 board = next(b for b in BOARDS if b["uid"] == query.dashboard)
                 variables = resolve_variables(conn, board, start, window.end, timescaledb=True)
