@@ -1,9 +1,9 @@
 """Time every Grafana panel query on 30 days of one commune, as the read-only Grafana role.
 
 Each panel's SQL is expanded the way Grafana's PostgreSQL datasource does (grafana/macros.py)
-with All selected in every variable, over three ranges ending now: 6 h (raw tier), 3 days
-(5-minute rollups) and 30 days (hourly rollups). Prints one line per panel and range, then a
-JSON summary. Usage::
+with All selected in every variable, over ranges ending now: 3 h (the longest raw-data range),
+6 h and 3 days (5-minute rollups) and 30 days (hourly rollups). Prints one line per panel and
+range, then a JSON summary. Usage::
 
     python bench/dashboards.py --db postgresql://postgres@127.0.0.1/ioc_bench_dashboards \\
         [--seed-days 30] [--repeat 7]
@@ -37,7 +37,12 @@ from grafana.runner import (  # noqa: E402
     resolve_variables,
 )
 
-RANGES = {"6h": timedelta(hours=6), "3d": timedelta(days=3), "30d": timedelta(days=30)}
+RANGES = {
+    "3h": timedelta(hours=3),
+    "6h": timedelta(hours=6),
+    "3d": timedelta(days=3),
+    "30d": timedelta(days=30),
+}
 BUDGET_MS = 500.0
 
 # A month of alert-engine and ingest activity, so those panels have realistic volumes.
