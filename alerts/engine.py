@@ -154,7 +154,9 @@ class AlertEngine:
         closed = set(out.resolved) | set(out.dropped)
         open_alerts = [a for a in open_alerts if a.id not in closed]
         open_alerts += load_open(conn, out.pending) if out.pending else []
-        mutes = apply_mutes(conn, now, open_alerts, reach, Silencer.load(conn, now))
+        silencer = Silencer.load(conn, now)
+        grace = timedelta(seconds=self.settings.alerts_recovery_grace_s)
+        mutes = apply_mutes(conn, now, open_alerts, reach, silencer, grace)
         lap("mutes")
         return EvaluationResult(now, out, reach, mutes, rule_errors=errors, timings=timings)
 

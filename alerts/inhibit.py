@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 # One statement for every changed alert; silenced_by travels as array text ('{1,2}').
 MUTE_SQL = """
 UPDATE alerts a SET suppressed_by = u.suppressed_by, silenced_by = u.silenced_by::bigint[],
-    annotations = (a.annotations - 'root_cause_device' - 'root_cause_alert') || u.patch,
+    annotations = CASE WHEN u.suppressed_by IS NULL
+                       THEN a.annotations - 'root_cause_device' - 'root_cause_alert'
+                       ELSE a.annotations || u.patch END,
     updated_at = %(now)s
 FROM unnest(%(id)b::bigint[], %(suppressed_by)b::bigint[], %(silenced_by)b::text[],
             %(patch)b::jsonb[]) AS u(id, suppressed_by, silenced_by, patch)
@@ -34,6 +36,11 @@ UPDATE alerts SET annotations = annotations || %(patch)s, summary = %(summary)s,
 WHERE id = %(id)s AND state <> 'resolved'
 """
 ROOT_METRICS = ("up", "online")
+# Root-cause alerts resolved within the grace period (their children are reconnecting).
+RECENTLY_RESOLVED_SQL = """
+SELECT id FROM alerts
+WHERE id = ANY(%(ids)s) AND state = 'resolved' AND resolved_at > %(since)s
+"""
 
 
 def _root_capable(alert: OpenAlert) -> bool:
@@ -63,22 +70,40 @@ def apply_mutes(
     open_alerts: list[OpenAlert],
     reach: ReachabilityResult,
     silencer: Silencer,
+    grace: timedelta = timedelta(0),
 ) -> dict[str, int]:
-    """Set suppressed_by / silenced_by where they changed; return counts for logs."""
+    """Set suppressed_by / silenced_by where they changed; return counts for logs.
+
+    When a root cause recovers, its children stay suppressed for ``grace`` while they
+    reconnect, so the recovery does not page their offline alerts for a few seconds.
+    """
     roots = root_alerts(open_alerts, set(reach.unreachable.values()))
     inhibitor = TopologyInhibitor(reach.unreachable, roots)
+    freed = {
+        a.suppressed_by
+        for a in open_alerts
+        if a.suppressed_by is not None and not inhibitor.muted_by(a.labels)
+    }
+    keep: set[int] = set()
+    if freed and grace > timedelta(0):
+        rows_ = conn.execute(
+            RECENTLY_RESOLVED_SQL, {"ids": sorted(freed), "since": now - grace}
+        ).fetchall()
+        keep = {r[0] for r in rows_}
     counts = {"suppressed": 0, "unsuppressed": 0, "silenced": 0, "unsilenced": 0}
     updates: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for alert in open_alerts:
         by = inhibitor.muted_by(alert.labels)
         suppressed_by = by[0] if by else None
+        if suppressed_by is None and alert.suppressed_by in keep:
+            suppressed_by = alert.suppressed_by  # root cause just recovered: grace period
         silenced_by = silencer.muted_by(alert.labels)
         if suppressed_by == alert.suppressed_by and silenced_by == sorted(alert.silenced_by):
             continue
         patch: dict[str, Any] = {}
-        if suppressed_by is not None:
-            patch["root_cause_device"] = reach.unreachable[alert.device_id or ""]
+        if suppressed_by is not None and alert.device_id in reach.unreachable:
+            patch["root_cause_device"] = reach.unreachable[alert.device_id]
             patch["root_cause_alert"] = suppressed_by
         updates.append(
             {

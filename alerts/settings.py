@@ -54,6 +54,12 @@ class AlertSettings(BaseSettings):
         ge=0,
         description="Ingest is down when no device message arrived for this long (0 = off).",
     )
+    alerts_recovery_grace_s: float = Field(
+        60.0,
+        ge=0,
+        description="After a root cause recovers, its children's alerts stay suppressed this "
+        "long while they reconnect (they resolve meanwhile instead of paging).",
+    )
     alerts_watch_ingest: bool = Field(
         True,
         description="Also watch ingest's retained MQTT status (ioc/system/ingest/+/status): "

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from tests.alerts.conftest import (
+    ALL_DEVICES,
     BEHIND_UPLINK,
     EngineFactory,
     actions,
@@ -87,9 +88,19 @@ def test_uplink_down_one_root_cause_alert_and_recovery(
     assert by_device["up1"]["state"] == "resolved"
     assert {by_device[d]["state"] for d in BEHIND_UPLINK[:-1]} == {"resolved"}
     left = by_device["spk-4"]
-    assert left["state"] == "firing" and left["suppressed_by"] is None  # now its own problem
-    assert actions(fleet, left["id"]) == ["pending", "suppressed", "firing", "unsuppressed"]
+    # Still reconnecting: it stays suppressed for the recovery grace period (60 s)...
+    assert left["state"] == "firing" and left["suppressed_by"] == root["id"]
     assert reachability(fleet)["spk-4"] == ("offline", None)
+    report_all(fleet, t0 + 80 * S, [d for d in ALL_DEVICES if d != "spk-4"])
+    engine.evaluate_once(t0 + 80 * S)
+    assert alerts(fleet, "offline", "firing")[0]["suppressed_by"] == root["id"]
+    # ... and then it is its own problem.
+    report_all(fleet, t0 + 82 * S, [d for d in ALL_DEVICES if d != "spk-4"])
+    engine.evaluate_once(t0 + 82 * S)
+    (left,) = alerts(fleet, "offline", "firing")
+    assert left["device_id"] == "spk-4" and left["suppressed_by"] is None
+    assert "root_cause_device" not in left["annotations"]
+    assert actions(fleet, left["id"]) == ["pending", "suppressed", "firing", "unsuppressed"]
 
 
 def test_link_down_metric_and_silence_by_age(
