@@ -44,7 +44,7 @@ def settings_classes() -> list[type[BaseSettings]]:
         names = [package_name]
         if hasattr(package, "__path__"):
             for info in pkgutil.walk_packages(package.__path__, prefix=package_name + "."):
-                if ".migrations" not in info.name:
+                if ".migrations" not in info.name and not info.name.endswith("__main__"):
                     names.append(info.name)
         for name in sorted(names):
             try:
