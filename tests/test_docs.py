@@ -81,3 +81,18 @@ def test_scanner_finds_commands(tmp_path: Path) -> None:
     sample = tmp_path / "x.md"
     sample.write_text("text ioc nothing\n```sh\n.venv/bin/ioc devices import f.yaml\n```\n")
     assert [words[:2] for words in _calls(sample)] == [["devices", "import"]]
+
+
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*DOCS, ROOT / "docs" / "troubleshooting.md"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_relative_links_resolve(path: Path) -> None:
+    for target in LINK.findall(path.read_text(encoding="utf-8")):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        assert (path.parent / target).exists(), f"{path.name}: broken link {target}"
