@@ -1,7 +1,10 @@
 """Downsampled telemetry: raw points for short steps, the rollup views for long ones.
 
 The rollup views (``telemetry_5m`` / ``telemetry_1h``, storage/) are real-time: they add the
-not-yet-materialized tail from raw data, so one query covers the whole range.
+not-yet-materialized tail from raw data, so one query covers the whole range. Their integer-key
+forms (``telemetry_5m_keys`` / ``telemetry_1h_keys``) are read when present: a filter on the
+device key reaches every branch of those views (and their indexes), whereas a filter on the
+text id of the named views is applied only after their join.
 """
 
 from __future__ import annotations
@@ -23,20 +26,28 @@ NICE_STEPS += (10800, 21600, 43200, *(86400 * d for d in (1, 2, 7, 14, 30)))
 ROLLUPS = (("telemetry_1h", 3600), ("telemetry_5m", 300))
 
 RAW = """
-SELECT m.name AS metric, date_bin(%(step)s, p.time, %(origin)s) AS time,
+SELECT p.metric_id AS metric, date_bin(%(step)s, p.time, %(origin)s) AS time,
        avg(p.value) AS avg, min(p.value) AS min, max(p.value) AS max,
        (array_agg(p.value ORDER BY p.time DESC))[1] AS last, count(*) AS count
-FROM telemetry_points p JOIN metrics m ON m.id = p.metric_id
+FROM telemetry_points p
 WHERE p.device_key = %(key)s AND p.metric_id = ANY(%(metric_ids)s)
   AND p.time >= %(from)s AND p.time < %(to)s
 GROUP BY 1, 2 ORDER BY 1, 2
 """
-ROLLUP = """
-SELECT metric, date_bin(%(step)s, bucket, %(origin)s) AS time,
+AGGREGATES = """date_bin(%(step)s, bucket, %(origin)s) AS time,
        coalesce(sum("avg" * "count") / nullif(sum("count"), 0), avg("avg")) AS avg,
        min("min") AS min, max("max") AS max,
-       (array_agg("last" ORDER BY bucket DESC))[1] AS last, sum("count")::bigint AS count
-FROM {view}
+       (array_agg("last" ORDER BY bucket DESC))[1] AS last, sum("count")::bigint AS count"""
+ROLLUP_KEYS = f"""
+SELECT metric_id AS metric, {AGGREGATES}
+FROM {{view}}
+WHERE device_key = %(key)s AND metric_id = ANY(%(metric_ids)s)
+  AND bucket >= %(from)s AND bucket < %(to)s
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+ROLLUP_NAMES = f"""
+SELECT metric, {AGGREGATES}
+FROM {{view}}
 WHERE device_id = %(device)s AND metric = ANY(%(metrics)s)
   AND bucket >= %(from)s AND bucket < %(to)s
 GROUP BY 1, 2 ORDER BY 1, 2
@@ -84,17 +95,20 @@ def query(
         "metrics": list(metrics),
         "metric_ids": [metric_id for metric_id, _ in metrics.values()],
     }
-    parts: list[tuple[sql.Composed | str, dict[str, object]]] = []
-    if source == "raw":
-        parts.append((RAW, {**base, "key": key, "from": start, "to": end}))
-    else:
-        view = sql.SQL(ROLLUP).format(view=sql.Identifier(source))
-        parts.append((view, {**base, "device": device_id, "from": start, "to": end}))
+    params = {**base, "key": key, "device": device_id, "from": start, "to": end}
+    statement: sql.Composed | str = RAW
+    if source != "raw":
+        keys = conn.execute(EXISTS, {"name": source + "_keys"}).fetchone()
+        template = ROLLUP_KEYS if keys and keys[0] else ROLLUP_NAMES
+        statement = sql.SQL(template).format(
+            view=sql.Identifier(source + "_keys" if template is ROLLUP_KEYS else source)
+        )
+    names: dict[int | str, str] = {metric_id: name for name, (metric_id, _) in metrics.items()}
     by_metric: dict[str, list[Point]] = defaultdict(list)
     with conn.cursor(row_factory=dict_row) as cur:
-        for statement, params in parts:
-            for row in cur.execute(statement, params):
-                by_metric[row.pop("metric")].append(Point(**row))
+        for row in cur.execute(statement, params):
+            metric = row.pop("metric")
+            by_metric[str(names.get(metric, metric))].append(Point(**row))
     return [
         Series(metric=m, unit=unit, points=by_metric.get(m, [])) for m, (_, unit) in metrics.items()
     ]
