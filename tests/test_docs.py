@@ -96,3 +96,26 @@ def test_relative_links_resolve(path: Path) -> None:
         if "://" in target or target.startswith("mailto:"):
             continue
         assert (path.parent / target).exists(), f"{path.name}: broken link {target}"
+
+
+def _yaml_blocks(path: Path) -> list[str]:
+    return re.findall(r"^```yaml\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)
+
+
+def test_readme_yaml_examples_load(tmp_path: Path) -> None:
+    from alerts.notify.config import load_config
+    from alerts.rules import load_rules
+    from devices.registry import load_file
+
+    blocks = _yaml_blocks(ROOT / "README.md")
+    by_kind = {key: b for b in blocks for key in ("communes:", "rules:", "receivers:") if key in b}
+    assert set(by_kind) == {"communes:", "rules:", "receivers:"}, "README lost a YAML example"
+    for key, text in by_kind.items():
+        sample = tmp_path / f"{key.rstrip(':')}.yaml"
+        sample.write_text(text, encoding="utf-8")
+        if key == "communes:":
+            assert load_file(sample).devices
+        elif key == "rules:":
+            assert load_rules(sample)
+        else:
+            assert load_config(sample).receivers
