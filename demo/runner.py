@@ -189,7 +189,7 @@ def _fleet(mqtt_url: str) -> _Running:
     world = World(load_file(DEMO_REGISTRY), 1, clock.start, fault_rate=0.0)
     for at, fault, target, duration in DEMO_FAULTS:
         world.inject(fault, target, duration, clock.start + at, None, source="demo")
-    fleet = Fleet(world, clock, MqttTarget(mqtt_url), "device")
+    fleet = Fleet(world, clock, MqttTarget(mqtt_url, Settings().mqtt_protocol), "device")
     stop = threading.Event()
     thread = threading.Thread(target=fleet.run, kwargs={"stop": stop}, name="demo-fleet",
                               daemon=True)  # fmt: skip

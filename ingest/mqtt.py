@@ -146,10 +146,13 @@ class Consumer:
         self.connected = threading.Event()
         self._ack_lock = threading.Lock()
         self._status_topic = status_topic(settings.instance)
+        # MQTT 3.1.1 (e.g. the demo's embedded broker): a plain persistent session, no sharing.
+        self.subscription = settings.subscription if target.v5 else f"{settings.topic_prefix}/+/+/+"
         client = FastClient(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if target.v5 else mqtt.MQTTv311,
+            clean_session=None if target.v5 else False,
             manual_ack=True,
         )
         if target.username:
@@ -168,6 +171,12 @@ class Consumer:
 
     def start(self) -> None:
         """Connect in the background; paho's thread reconnects by itself."""
+        if not self.target.v5:
+            self.client.connect_async(
+                self.target.host, self.target.port, keepalive=self.settings.keepalive_s
+            )
+            self.client.loop_start()
+            return
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.settings.session_expiry_s
         props.ReceiveMaximum = self.settings.effective_receive_maximum
@@ -212,7 +221,7 @@ class Consumer:
                 return
             with self._ack_lock:
                 self.generation += 1
-            client.subscribe(self.settings.subscription, options=SubscribeOptions(qos=1))
+            client.subscribe(self.subscription, options=SubscribeOptions(qos=1))
             log.info(
                 "connected to %s as %s (session present: %s)",
                 self.target,
@@ -225,7 +234,7 @@ class Consumer:
     def _on_subscribe(self, client: mqtt.Client, _u: Any, _mid: int, rcs: Any, _p: Any) -> None:
         try:
             if any(rc.is_failure for rc in rcs):
-                log.error("subscription to %s refused: %s", self.settings.subscription, rcs)
+                log.error("subscription to %s refused: %s", self.subscription, rcs)
                 return
             # Birth only after the subscription is in place (home-assistant's order).
             client.publish(self._status_topic, "online", qos=1, retain=True)

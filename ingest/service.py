@@ -51,7 +51,9 @@ class IngestService:
         )
         self.stats = Stats(ingest.instance)
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
-        self.consumer = Consumer(MqttTarget(settings.mqtt_url), ingest, self.queue.put_nowait)
+        self.consumer = Consumer(
+            MqttTarget(settings.mqtt_url, settings.mqtt_protocol), ingest, self.queue.put_nowait
+        )
         self._closing = threading.Event()  # drain the queue, then stop writing
         self._halt = threading.Event()  # stop now (abandon retries; nothing is acked)
         self._conn: psycopg.Connection | None = None

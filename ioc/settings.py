@@ -55,8 +55,9 @@ class Settings(BaseSettings):
 class MqttTarget:
     """Broker address parsed from ``IOC_MQTT_URL``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, protocol: str = "5") -> None:
         parts = urlsplit(url)
+        self.v5 = protocol == "5"
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError(f"IOC_MQTT_URL must start with mqtt:// or mqtts://, got {url!r}")
         self.tls = parts.scheme in ("mqtts", "ssl")

@@ -149,7 +149,7 @@ def simulate(
                          fault.params, source="scenario")  # fmt: skip
     mode = connections if connections != "auto" else (
         "site" if len(world.devices) > sim.sim_shared_above else "device")  # fmt: skip
-    fleet = Fleet(world, clock, MqttTarget(settings.mqtt_url), mode,  # type: ignore[arg-type]
+    fleet = Fleet(world, clock, MqttTarget(settings.mqtt_url, settings.mqtt_protocol), mode,  # type: ignore[arg-type]
                   sim.sim_keepalive_s, sim.sim_max_inflight)  # fmt: skip
     click.echo(
         f"simulating {len(world.devices)} devices ({mode} connections) from {source}, "
@@ -218,7 +218,7 @@ def drill(scenario_path: Path, speed: float | None, mode: str, register: bool, c
         click.echo(
             f"registered {source}: " + register_registry(settings.database_url, registry, source)
         )
-    target = MqttTarget(settings.mqtt_url)
+    target = MqttTarget(settings.mqtt_url, settings.mqtt_protocol)
     eff_speed = speed or scenario.speed
     click.echo(
         f"drill {scenario.name!r}: {len(scenario.faults)} fault(s) over "

@@ -66,7 +66,9 @@ class Mux:
 
     def _client(self, conn: Conn) -> mqtt.Client:
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=conn.client_id, protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2,
+            client_id=conn.client_id,
+            protocol=mqtt.MQTTv5 if self.target.v5 else mqtt.MQTTv311,
         )
         client.max_inflight_messages_set(self.max_inflight)
         client.max_queued_messages_set(0)
