@@ -155,7 +155,10 @@ class Run:
         )
 
     def recovered(self, fault_end: float) -> float:
-        """Wait until everything acked by ``fault_end`` (monotonic) is stored; seconds since."""
+        """Wait until everything acked so far is stored; seconds since ``fault_end`` (monotonic).
+
+        Called right at the end of the fault, so "so far" is "by the end of the fault".
+        """
         self.fault_end = fault_end
         acked = self.pub.snapshot()
         hi = max((m.ts for m in acked if m.kind == "telemetry"), default=self.base)
@@ -173,6 +176,8 @@ class Run:
 
     def recovered_tail(self, fault_end: float, tail: list[Msg]) -> float:
         """Wait until the acked telemetry of ``tail`` (sent after the fault) is stored."""
+        if self.sender is not None:
+            self.sender.join(self.sizes.timeout_s)
         self.pub.wait_settled(self.sizes.timeout_s)
         lo, hi = min(m.ts for m in tail), max(m.ts for m in tail)
         expected = checker.telemetry_between(self.pub.snapshot(), lo, hi)

@@ -65,7 +65,8 @@ def broker_restart_devices_first(pg: PgServer, sizes: Sizes, workdir: Path) -> R
     """After a broker restart, devices publish before ingest has reconnected."""
     with run(pg, sizes, workdir) as r:
         n = min(sizes.messages, 1000)
-        msgs = r.stream(n)
+        seqs: dict[str, int] = {}
+        msgs = r.stream(n, seqs=seqs)
         r.send([(msgs[: n // 2], sizes.rate)])
         r.sender.join(sizes.timeout_s)
         r.pub.wait_settled(sizes.timeout_s)
@@ -79,7 +80,9 @@ def broker_restart_devices_first(pg: PgServer, sizes: Sizes, workdir: Path) -> R
             r.pub.wait_settled(sizes.timeout_s)
         finally:
             r.ingest.proc.send_signal(signal.SIGCONT)
-        r.recovered(fault_end)
+        tail = r.stream(40, first=n, seqs=seqs)
+        r.send([(tail, sizes.rate)])
+        r.recovered_tail(fault_end, tail)
         refused = sum(1 for rc in r.pub.reason_codes if "No matching subscribers" in rc)
         note = f"{refused} PUBACKs said 'No matching subscribers' (0x10)"
         return r.finish("broker restart, devices reconnect first", note, lossy=True)
