@@ -41,6 +41,8 @@ def _settings_env_names() -> set[str]:
     for package in PACKAGES:
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, f"{package}."):
+            if info.name.endswith("__main__"):
+                continue  # runs the command line when imported
             try:
                 importlib.import_module(info.name)
             except Exception:  # an optional extra missing: its settings stay unknown
