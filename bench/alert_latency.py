@@ -19,7 +19,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -137,9 +136,6 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--spacing", type=float, default=1.3, help="Seconds between cuts.")
     args = parser.parse_args()
-    # bench/ingest.py (run as a script, bench/ is sys.path[0]) would shadow the ingest package.
-    here = str(Path(__file__).resolve().parent)
-    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
     from ingest.service import IngestService
     from ingest.settings import IngestSettings
 

@@ -141,7 +141,7 @@ def _alerts(db_url: str) -> _Running:
     from ioc.db import open_pool
 
     pool = open_pool(db_url, max_size=4, name="demo-alerts")
-    engine = AlertEngine(AlertSettings(), pool)
+    engine = AlertEngine(AlertSettings(), pool, mqtt_url=Settings().mqtt_url)
 
     def stop() -> None:
         engine.stop()

@@ -11,7 +11,7 @@ Starts a mosquitto from the repo's config on a free port and a scratch database,
 Then the naive baseline (paho callback, one INSERT per metric, commit per message) on the same
 broker and database, for the ratio. One line per figure, then a JSON summary. Usage::
 
-    python bench/ingest.py --messages 60000 --workers 1,2,4 --publishers 2
+    python bench/ingest_throughput.py --messages 60000 --workers 1,2,4 --publishers 2
 """
 
 from __future__ import annotations
