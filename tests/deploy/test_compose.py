@@ -171,6 +171,9 @@ def test_mounted_paths_exist_and_named_volumes_are_declared() -> None:
     path = provider["providers"][0]["options"]["path"]
     assert mounts[path] == "./grafana/dashboards"
     assert mounts["/etc/grafana/provisioning"] == "./grafana/provisioning"
+    home = SERVICES["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(path + "/")
+    assert (REPO / mounts[path] / home.removeprefix(path + "/")).is_file()
 
 
 def test_mosquitto_runs_the_repo_config_with_authentication() -> None:
