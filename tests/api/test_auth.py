@@ -167,3 +167,13 @@ def test_grafana_role_cannot_read_tokens(db, tokens):
     with db.transaction():
         db.execute("SET LOCAL ROLE ioc_app")
         assert db.execute("SELECT count(*) FROM ioc_auth.tokens").fetchone()[0] == len(tokens)
+
+
+def test_unexpected_errors_are_500_json_without_trace(client, world, as_user, db, caplog):
+    db.execute("ALTER TABLE audit_log RENAME TO audit_log_gone")
+    r = client.get("/api/v1/audit", headers=as_user("admin"))
+    assert r.status_code == 500
+    assert r.json()["detail"].startswith("internal error (reference ")
+    assert "Traceback" not in r.text and "audit_log" not in r.text
+    reference = r.json()["detail"].split()[-1].rstrip(")")
+    assert any(reference in rec.getMessage() and rec.exc_info for rec in caplog.records)
