@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             f"/api/v1/devices/{DEVICE}/telemetry",
             {"metric": "fps", "from": (now - timedelta(days=30)).isoformat()},
         ),
-        "telemetry_30d_3_metrics_raw_5m_step": (
+        "telemetry_30d_3_metrics_step_1800": (
             f"/api/v1/devices/{DEVICE}/telemetry",
             {
                 "metric": ["fps", "bitrate_kbps", "cpu_pct"],
