@@ -108,8 +108,9 @@ REDO_1H_BULK = (
 BULK_PAIRS = 2000
 REDO_1H = (
     f"INSERT INTO telemetry_rollup_1h {COLUMNS} {AGG_5M} FROM storage_todo t "
-    "JOIN telemetry_rollup_5m r ON r.device_key = t.device_key AND r.bucket >= t.bucket "
-    "AND r.bucket < t.bucket + interval '1 hour' GROUP BY 1, 2, 3"
+    "JOIN telemetry_rollup_5m r ON r.device_key = t.device_key "
+    "AND r.metric_id = ANY((SELECT array_agg(id) FROM metrics)::smallint[]) "
+    "AND r.bucket >= t.bucket AND r.bucket < t.bucket + interval '1 hour' GROUP BY 1, 2, 3"
 )
 PROPAGATE_TO_1H = """
 INSERT INTO storage_rollup_dirty (resolution, bucket, device_key)
