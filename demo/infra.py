@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import socket
 import tempfile
 import threading
@@ -76,6 +77,7 @@ class EmbeddedPostgres:
         """Stop the server and delete its data."""
         with suppress(Exception):
             self._server.cleanup()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 class EmbeddedBroker:

@@ -45,6 +45,9 @@ _PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id
 READ_BURST = 512  # packets handled per wake-up of paho's network loop
 
 
+CONNECT_FAIL_LOG_EVERY_S = 30.0  # how often an unreachable broker is reported
+
+
 class _BufferedSocket:
     """A TCP socket read through a 256 KiB buffer; ``pending()`` tells paho's loop to come back
     without waiting in select() while buffered bytes remain (as it does for TLS sockets)."""
@@ -145,6 +148,7 @@ class Consumer:
         self.accepting = True  # False while stopping: new messages stay unacked for redelivery
         self.connected = threading.Event()
         self._ack_lock = threading.Lock()
+        self._connect_fail_logged = -CONNECT_FAIL_LOG_EVERY_S
         self._status_topic = status_topic(settings.instance)
         # MQTT 3.1.1 (e.g. the demo's embedded broker): a plain persistent session, no sharing.
         self.subscription = settings.subscription if target.v5 else f"{settings.topic_prefix}/+/+/+"
@@ -164,6 +168,7 @@ class Consumer:
         client.reconnect_delay_set(1, 5)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         client.fast_sink = self._on_publish
@@ -214,6 +219,16 @@ class Consumer:
         return len(mids)
 
     # paho callbacks: never raise, only enqueue or log.
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        now = time.monotonic()
+        if now - self._connect_fail_logged >= CONNECT_FAIL_LOG_EVERY_S:
+            self._connect_fail_logged = now
+            log.warning(
+                "cannot reach the MQTT broker at %s; retrying. Fix: start the broker or point "
+                "IOC_MQTT_URL at a running one",
+                self.target,
+            )
+
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
         try:
             if rc.is_failure:

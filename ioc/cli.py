@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import click
+import psycopg
 
 from ioc import __version__
 from ioc.errors import IocError
@@ -125,4 +126,9 @@ def main(argv: list[str] | None = None) -> Any:
         return cli.main(args=argv, prog_name="ioc", standalone_mode=True)
     except IocError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except psycopg.OperationalError as exc:
+        from ioc.db import explain_connect_error
+
+        click.echo(f"error: {explain_connect_error(Settings().database_url, exc)}", err=True)
         sys.exit(1)
