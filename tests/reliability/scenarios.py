@@ -73,6 +73,7 @@ def broker_restart_devices_first(pg: PgServer, sizes: Sizes, workdir: Path) -> R
         assert r.ingest.proc is not None
         r.ingest.proc.send_signal(signal.SIGSTOP)  # ingest reconnects only after the devices
         try:
+            subscribed = subscriptions(r)
             r.broker.restart()
             fault_end = time.monotonic()
             r.send([(msgs[n // 2 :], sizes.rate)])
@@ -80,6 +81,11 @@ def broker_restart_devices_first(pg: PgServer, sizes: Sizes, workdir: Path) -> R
             r.pub.wait_settled(sizes.timeout_s)
         finally:
             r.ingest.proc.send_signal(signal.SIGCONT)
+        wait_until(
+            lambda: subscriptions(r) > subscribed,
+            sizes.timeout_s,
+            message="ingest resubscribed on the restarted broker",
+        )
         tail = r.stream(40, first=n, seqs=seqs)
         r.send([(tail, sizes.rate)])
         r.recovered_tail(fault_end, tail)
