@@ -29,7 +29,17 @@ from tests.reliability.harness import REGISTRY
 from tests.reliability.pgserver import PgServer
 from tests.reliability.rig import Row, Sizes
 
-COLUMNS = ("fault", "sent", "acked", "stored", "lost", "duplicated", "recovery_s", "seq_gaps")
+COLUMNS = (
+    "fault",
+    "sent",
+    "acked",
+    "stored",
+    "lost",
+    "duplicated",
+    "recovery_s",
+    "seq_gaps",
+    "quarantine_redeliveries",
+)
 
 
 def main() -> None:
@@ -58,7 +68,8 @@ def main() -> None:
     rows: list[Row] = []
     extra: dict[str, object] = {}
     started = time.monotonic()
-    print("  ".join(f"{c:>10}" if c != "fault" else f"{c:<42}" for c in COLUMNS), flush=True)
+    print("  ".join(f"{c:>10}" if c != "fault" else f"{c:<42}" for c in COLUMNS[:-1]), end="")
+    print("  q_redeliv", flush=True)
     try:
         for name in chosen:
             workdir = Path(tempfile.mkdtemp(prefix=f"ioc-faults-{name}-"))
