@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_offline
+import psycopg
 import psycopg_pool
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -72,6 +73,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     def pool_timeout(request: Request, exc: Exception) -> JSONResponse:
         log.warning("no database connection for %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": "database busy or unavailable; retry"}, status_code=503)
+
+    @app.exception_handler(psycopg.DataError)
+    def data_error(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # A value the database cannot hold (NUL characters, numbers out of range, ...).
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid value"
+        detail = [{"loc": ["request"], "msg": f"invalid input: {message}", "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(Exception)
     def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -162,26 +162,33 @@ def parse_devices_csv(text: str, source: str = "<csv>") -> Registry:
 
     Several parents are separated by ``;``. Row numbers in errors are file line numbers.
     """
-    reader = csv.DictReader(io.StringIO(text))
-    unknown = set(reader.fieldnames or ()) - set(CSV_FIELDS)
-    if unknown:
-        return Registry(errors=[f"{source}:1: unknown column(s): {', '.join(sorted(unknown))}"])
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     registry = Registry()
     lines: dict[tuple[str, int], int] = {}
-    for row in reader:
-        line = reader.line_num
-        data: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
-        if "parent" in data:
-            parents = [p.strip() for p in data["parent"].split(";") if p.strip()]
-            data["parent"] = parents[0] if len(parents) == 1 else parents
-        try:
-            device = DeviceIn.model_validate(data)
-        except ValidationError as exc:
-            for err in exc.errors():
-                registry.errors.append(f"{source}:{line}: {_loc(err['loc'])}: {err['msg']}")
-            continue
-        lines[("devices", len(registry.devices))] = line
-        registry.devices.append(device)
+    try:
+        unknown = set(reader.fieldnames or ()) - set(CSV_FIELDS)
+        if unknown:
+            return Registry(errors=[f"{source}:1: unknown column(s): {', '.join(sorted(unknown))}"])
+        for row in reader:
+            line = reader.line_num
+            if row.get(None):
+                registry.errors.append(f"{source}:{line}: more fields than the header names")
+                continue
+            data: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+            if "parent" in data:
+                parents = [p.strip() for p in data["parent"].split(";") if p.strip()]
+                data["parent"] = parents[0] if len(parents) == 1 else parents
+            try:
+                device = DeviceIn.model_validate(data)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    registry.errors.append(f"{source}:{line}: {_loc(err['loc'])}: {err['msg']}")
+                continue
+            lines[("devices", len(registry.devices))] = line
+            registry.devices.append(device)
+    except csv.Error as exc:
+        registry.errors.append(f"{source}:{reader.line_num}: invalid CSV: {exc}")
+        return registry
     registry.errors += check_references(registry, source, lines)
     return registry
 

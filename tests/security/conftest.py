@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -68,9 +67,6 @@ def secure_conf(broker: Mosquitto, service_port: int) -> str:
             f"password_file {broker.dir}/passwd",
             f"acl_file {broker.dir}/acl",
             "use_username_as_clientid true",
-            # Run as the test's own user: a root test run would otherwise drop to `mosquitto`,
-            # which cannot read the test's private directory on reload.
-            f"user {getpass.getuser()}",
             # The internal listener for services (several ingest workers share one login).
             f"listener {service_port} 127.0.0.1",
         ]
