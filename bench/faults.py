@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devices.registry import parse_yaml
 from devices.store import import_registry
+from tests.plugins.pgcluster import PgCluster
 from tests.reliability import scenarios
 from tests.reliability.harness import REGISTRY
-from tests.reliability.pgserver import PgServer
 from tests.reliability.rig import Row, Sizes
 
 COLUMNS = (
@@ -62,7 +62,7 @@ def main() -> None:
         backlog_queue=args.queue,
         timeout_s=max(180.0, 4 * args.messages / args.rate),
     )
-    pg = PgServer().init()
+    pg = PgCluster().init()
     with psycopg.connect(pg.url) as conn:
         import_registry(conn, parse_yaml(REGISTRY, "reliability.yaml"), "reliability.yaml")
     rows: list[Row] = []

@@ -23,8 +23,8 @@ from tests.ingest.conftest import (
     now_minus,
     test_settings,
 )
-from tests.ingest.pgcluster import PgCluster
 from tests.plugins.broker import Mosquitto
+from tests.plugins.pgcluster import PgCluster
 from tests.util import wait_until
 
 log = logging.getLogger(__name__)

@@ -10,15 +10,15 @@ import pytest
 
 from devices.registry import parse_yaml
 from devices.store import import_registry
+from tests.plugins.pgcluster import PgCluster
 from tests.reliability.harness import REGISTRY
-from tests.reliability.pgserver import PgServer
 from tests.reliability.rig import Sizes
 
 
 @pytest.fixture(scope="session")
-def pg() -> Iterator[PgServer]:
+def pg() -> Iterator[PgCluster]:
     """A migrated cluster on a free port with the suite's registry (stopped/crashed by tests)."""
-    server = PgServer().init()
+    server = PgCluster().init()
     with psycopg.connect(server.url) as conn:
         import_registry(conn, parse_yaml(REGISTRY, "reliability.yaml"), "reliability.yaml")
     yield server

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from tests.plugins.broker import Mosquitto
+from tests.plugins.pgcluster import PgCluster
 from tests.reliability import checker
 from tests.reliability.harness import (
     DEVICES,
@@ -24,7 +25,6 @@ from tests.reliability.harness import (
     make_stream,
     utc_base,
 )
-from tests.reliability.pgserver import PgServer
 from tests.util import wait_until
 
 T = TypeVar("T")
@@ -116,7 +116,7 @@ class Poller:
 class Run:
     """Broker + ingest + publisher for one scenario; ``row()`` checks and tabulates."""
 
-    def __init__(self, pg: PgServer, sizes: Sizes, workdir: Path, broker_conf: str = "") -> None:
+    def __init__(self, pg: PgCluster, sizes: Sizes, workdir: Path, broker_conf: str = "") -> None:
         self.pg = pg
         self.sizes = sizes
         self.prefix = f"rel{uuid.uuid4().hex[:6]}/ioc/v1"
@@ -230,7 +230,7 @@ class Run:
 
 
 @contextlib.contextmanager
-def run(pg: PgServer, sizes: Sizes, workdir: Path, broker_conf: str = "") -> Iterator[Run]:
+def run(pg: PgCluster, sizes: Sizes, workdir: Path, broker_conf: str = "") -> Iterator[Run]:
     """A ``Run`` that is closed afterwards."""
     r = Run(pg, sizes, workdir, broker_conf)
     try:

@@ -8,20 +8,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.plugins.pgcluster import PgCluster
 from tests.reliability import checker
-from tests.reliability.pgserver import PgServer
 from tests.reliability.rig import Row, Sizes, broker_log, run, subscriptions
 from tests.util import wait_until
 
 ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
 
-Scenario = Callable[[PgServer, Sizes, Path], Row]
+Scenario = Callable[[PgCluster, Sizes, Path], Row]
 
 
 def ingest_signal(sig: signal.Signals, name: str) -> Scenario:
     """Ingest stopped by ``sig`` mid-stream and started again at once."""
 
-    def scenario(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+    def scenario(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
         with run(pg, sizes, workdir) as r:
             r.send([(r.stream(sizes.messages), sizes.rate)])
             r.wait_flowing(sizes.messages // 3)
@@ -34,7 +34,7 @@ def ingest_signal(sig: signal.Signals, name: str) -> Scenario:
     return scenario
 
 
-def broker_restart(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+def broker_restart(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
     """Messages queued for ingest (it is frozen) survive a broker restart (persistence on)."""
     with run(pg, sizes, workdir) as r:
         n = sizes.messages
@@ -61,7 +61,7 @@ def broker_restart(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
         return r.finish("broker restart", "graceful restart with messages queued for ingest")
 
 
-def broker_restart_devices_first(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+def broker_restart_devices_first(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
     """After a broker restart, devices publish before ingest has reconnected."""
     with run(pg, sizes, workdir) as r:
         n = min(sizes.messages, 1000)
@@ -94,7 +94,7 @@ def broker_restart_devices_first(pg: PgServer, sizes: Sizes, workdir: Path) -> R
         return r.finish("broker restart, devices reconnect first", note, lossy=True)
 
 
-def pg_outage(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+def pg_outage(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
     """PostgreSQL stopped (fast shutdown) for ``pg_outage_s`` mid-stream, then started."""
     with run(pg, sizes, workdir) as r:
         r.send([(r.stream(sizes.messages), sizes.rate)])
@@ -106,7 +106,7 @@ def pg_outage(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
         return r.finish(f"PostgreSQL down {sizes.pg_outage_s:g} s", "ingest retry_max_s 2")
 
 
-def pg_crash(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+def pg_crash(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
     """PostgreSQL crashed (`pg_ctl stop -m immediate`) while batches commit, then restarted."""
     with run(pg, sizes, workdir) as r:
         r.send([(r.stream(sizes.messages), sizes.rate)])
@@ -117,7 +117,7 @@ def pg_crash(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
         return r.finish("PostgreSQL killed mid-commit", "pg_ctl stop -m immediate")
 
 
-def poison(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+def poison(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
     """One message in 20 is poison (bad JSON, NaN, unknown device, unknown metric)."""
     dense = Sizes(**{**sizes.__dict__, "poison_every": 20})
     with run(pg, dense, workdir) as r:
@@ -127,7 +127,7 @@ def poison(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
         return r.finish("poison messages (1 in 20)", "each quarantined once, stream continues")
 
 
-def broker_stall(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+def broker_stall(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
     """Mosquitto frozen (SIGSTOP) longer than the clients' keepalive, then SIGCONT."""
     with run(pg, sizes, workdir) as r:
         r.send([(r.stream(sizes.messages), sizes.rate)])
@@ -150,7 +150,7 @@ def broker_stall(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
         return r.finish("broker stall past keepalive", note)
 
 
-def burst(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
+def burst(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
     """Steady rate, then 10× the rate for 60% of the messages, then steady again."""
     with run(pg, sizes, workdir) as r:
         n = sizes.messages
@@ -167,7 +167,7 @@ def burst(pg: PgServer, sizes: Sizes, workdir: Path) -> Row:
         return r.finish(f"burst 10x ({10 * sizes.rate:g} msg/s asked)", note)
 
 
-def backlog_over_queue(pg: PgServer, sizes: Sizes, workdir: Path) -> tuple[Row, dict[str, object]]:
+def backlog_over_queue(pg: PgCluster, sizes: Sizes, workdir: Path) -> tuple[Row, dict[str, object]]:
     """Ingest down while more messages arrive than the broker may queue for its session."""
     q = sizes.backlog_queue
     with run(pg, sizes, workdir, broker_conf=f"max_queued_messages {q}") as r:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins.pgcluster import PgCluster
 from tests.reliability import scenarios
-from tests.reliability.pgserver import PgServer
 from tests.reliability.rig import Row, Sizes
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,11 @@ def assert_clean(row: Row) -> None:
 
 
 @pytest.mark.parametrize("name", ["sigterm", "sigkill"])
-def test_ingest_signal_mid_stream(name: str, pg: PgServer, sizes: Sizes, tmp_path: Path) -> None:
+def test_ingest_signal_mid_stream(name: str, pg: PgCluster, sizes: Sizes, tmp_path: Path) -> None:
     assert_clean(scenarios.SCENARIOS[name](pg, sizes, tmp_path))
 
 
-def test_broker_restart(pg: PgServer, sizes: Sizes, tmp_path: Path) -> None:
+def test_broker_restart(pg: PgCluster, sizes: Sizes, tmp_path: Path) -> None:
     assert_clean(scenarios.broker_restart(pg, sizes, tmp_path))
 
 
@@ -46,42 +46,42 @@ def test_broker_restart(pg: PgServer, sizes: Sizes, tmp_path: Path) -> None:
     "(No matching subscribers) and are dropped",
 )
 def test_broker_restart_devices_reconnect_before_ingest(
-    pg: PgServer, sizes: Sizes, tmp_path: Path
+    pg: PgCluster, sizes: Sizes, tmp_path: Path
 ) -> None:
     row = scenarios.broker_restart_devices_first(pg, sizes, tmp_path)
     report(row)
     assert row.lost == 0
 
 
-def test_postgres_outage(pg: PgServer, sizes: Sizes, tmp_path: Path) -> None:
+def test_postgres_outage(pg: PgCluster, sizes: Sizes, tmp_path: Path) -> None:
     row = scenarios.pg_outage(pg, sizes, tmp_path)
     assert_clean(row)
 
 
-def test_postgres_killed_mid_commit(pg: PgServer, sizes: Sizes, tmp_path: Path) -> None:
+def test_postgres_killed_mid_commit(pg: PgCluster, sizes: Sizes, tmp_path: Path) -> None:
     assert_clean(scenarios.pg_crash(pg, sizes, tmp_path))
 
 
-def test_poison_messages(pg: PgServer, sizes: Sizes, tmp_path: Path) -> None:
+def test_poison_messages(pg: PgCluster, sizes: Sizes, tmp_path: Path) -> None:
     row = scenarios.poison(pg, sizes, tmp_path)
     assert_clean(row)
     assert row.quarantine_redeliveries == 0
     assert row.seq_gaps == 0, "poison messages must not look like lost messages"
 
 
-def test_broker_stall_past_keepalive(pg: PgServer, sizes: Sizes, tmp_path: Path) -> None:
+def test_broker_stall_past_keepalive(pg: PgCluster, sizes: Sizes, tmp_path: Path) -> None:
     row = scenarios.broker_stall(pg, sizes, tmp_path)
     assert_clean(row)
 
 
-def test_burst_ten_times_steady_rate(pg: PgServer, sizes: Sizes, tmp_path: Path) -> None:
+def test_burst_ten_times_steady_rate(pg: PgCluster, sizes: Sizes, tmp_path: Path) -> None:
     row = scenarios.burst(pg, sizes, tmp_path)
     assert_clean(row)
     assert row.seq_gaps == 0
 
 
 def test_offline_backlog_over_broker_queue_is_detected(
-    pg: PgServer, sizes: Sizes, tmp_path: Path
+    pg: PgCluster, sizes: Sizes, tmp_path: Path
 ) -> None:
     row, detected = scenarios.backlog_over_queue(pg, sizes, tmp_path)
     report(row)

@@ -1,4 +1,4 @@
-"""A PostgreSQL cluster of the reliability suite's own on a free port (never the machine's 5432)."""
+"""A throwaway PostgreSQL cluster on a free port that a test may stop, crash and start (never 5432)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _bindir() -> Path:
     return Path(out.stdout.strip())
 
 
-class PgServer:
+class PgCluster:
     """initdb + pg_ctl in a temp directory (as `postgres` when run as root); stop, crash, start."""
 
     def __init__(self) -> None:
@@ -38,7 +38,7 @@ class PgServer:
         cmd = [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
         subprocess.run(cmd, check=True, capture_output=True, timeout=90)
 
-    def init(self) -> PgServer:
+    def init(self) -> PgCluster:
         """Create, start and migrate the cluster's `ioc` database."""
         subprocess.run(
             [
