@@ -180,7 +180,13 @@ class Drill:
                     seen = ", ".join(f"{a['rule']}:{a['state']}" for a in hits) or "none"
                     out.actual = f"not by +{inc.by_s / 60:g}m (matching alerts: {seen})"
                     out.final = True
-            for sup, out in self.suppressed:
+            # Suppression is judged while a fault is active: a genuine alert raised before the
+            # fault (a missed broadcast, say) may fire again once the device is back.
+            in_fault = any(
+                step.at_s / 60 <= offset <= (step.at_s + (step.seconds or float("inf"))) / 60
+                for step in self.scenario.faults
+            )
+            for sup, out in self.suppressed if in_fault else ():
                 for a in (a for a in alerts if a["new"]):
                     if (_match(a, sup.device, sup.rule, None) and a["state"] == "firing"
                             and a["suppressed_by"] is None and not a["silenced_by"]):  # fmt: skip

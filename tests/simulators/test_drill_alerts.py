@@ -63,6 +63,7 @@ def test_alerts_mode_judges_incidents_suppression_and_notifications(
     assert opened.ok and opened.final and f"alert {root}" in opened.actual
     assert not resolved.ok and suppressed.ok and notes.ok
 
+    drill.clock.wall0 -= 36  # 3 simulated minutes in (speed 5): the uplink cut is active
     alert(db, "camera_video_loss", "ts-an-tho-cam01", "firing")  # unsuppressed: a violation
     db.execute("UPDATE alerts SET state = 'resolved' WHERE id = %(id)s", {"id": root})
     db.execute(NOTIFICATION, {"key": "n2", "payload": Jsonb({})})
