@@ -1,10 +1,14 @@
-"""Small SQL helpers: partial updates from whitelisted model fields."""
+"""Small SQL helpers: partial updates from whitelisted model fields, paged list queries."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
+
+T = TypeVar("T")
 
 
 def update_statement(table: str, key: str, changes: dict[str, Any]) -> sql.Composed:
@@ -22,3 +26,17 @@ def update_statement(table: str, key: str, changes: dict[str, Any]) -> sql.Compo
         sql.Identifier(key),
         sql.Placeholder("_key"),
     )
+
+
+def fetch_page(
+    conn: psycopg.Connection,
+    list_sql: str,
+    count_sql: str,
+    params: dict[str, Any],
+    row_type: type[T],
+) -> tuple[list[T], int]:
+    """One page of rows as ``row_type`` and the total count, from a list and a count query."""
+    with conn.cursor(row_factory=class_row(row_type)) as cur:
+        rows = cur.execute(list_sql, params).fetchall()
+    total = conn.execute(count_sql, params).fetchone()
+    return rows, total[0] if total else 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from psycopg.rows import class_row
 
 from api import audit, security
 from api.deps import Admin, ConnDep, GlobalAdmin, PageDep, SettingsDep
@@ -20,6 +19,7 @@ from api.models.admin import (
 )
 from api.models.common import CONFLICT
 from api.routes.device_data import From, To
+from api.sqlutil import fetch_page
 
 router = APIRouter(tags=["admin"])
 
@@ -66,12 +66,8 @@ def audit_log(
         "limit": page.limit,
         "offset": page.offset,
     }
-    with conn.cursor(row_factory=class_row(AuditEntry)) as cur:
-        rows = cur.execute(AUDIT, params).fetchall()
-    total = conn.execute(AUDIT_COUNT, params).fetchone()
-    return AuditPublic(
-        data=rows, count=total[0] if total else 0, limit=page.limit, offset=page.offset
-    )
+    rows, count = fetch_page(conn, AUDIT, AUDIT_COUNT, params, AuditEntry)
+    return AuditPublic(data=rows, count=count, limit=page.limit, offset=page.offset)
 
 
 @router.get("/users", response_model=UsersPublic)

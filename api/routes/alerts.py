@@ -24,6 +24,7 @@ from api.models.alerts import (
 )
 from api.models.common import COMMUNE_PATTERN, ID_PATTERN, Message
 from api.routes.device_data import From, To, time_range
+from api.sqlutil import fetch_page
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -123,12 +124,8 @@ def list_alerts(
         "limit": page.limit,
         "offset": page.offset,
     }
-    with conn.cursor(row_factory=class_row(AlertPublic)) as cur:
-        rows = cur.execute(LIST, params).fetchall()
-    total = conn.execute(COUNT, params).fetchone()
-    return AlertsPublic(
-        data=rows, count=total[0] if total else 0, limit=page.limit, offset=page.offset
-    )
+    rows, count = fetch_page(conn, LIST, COUNT, params, AlertPublic)
+    return AlertsPublic(data=rows, count=count, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)

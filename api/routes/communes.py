@@ -12,7 +12,7 @@ from api import audit
 from api.deps import Admin, ConnDep, CurrentUser, PageDep, check_scope, not_found
 from api.models.common import COMMUNE_PATTERN, CONFLICT
 from api.models.registry import CommuneCreate, CommunePublic, CommunesPublic, CommuneUpdate
-from api.sqlutil import update_statement
+from api.sqlutil import fetch_page, update_statement
 
 router = APIRouter(prefix="/communes", tags=["registry"])
 
@@ -55,12 +55,8 @@ def list_communes(
 ) -> CommunesPublic:
     """Communes visible to the caller."""
     params = {"scope": user.scope, "q": q, "code": None, "limit": page.limit, "offset": page.offset}
-    with conn.cursor(row_factory=class_row(CommunePublic)) as cur:
-        rows = cur.execute(LIST, params).fetchall()
-    total = conn.execute(COUNT, params).fetchone()
-    return CommunesPublic(
-        data=rows, count=total[0] if total else 0, limit=page.limit, offset=page.offset
-    )
+    rows, count = fetch_page(conn, LIST, COUNT, params, CommunePublic)
+    return CommunesPublic(data=rows, count=count, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{code}", response_model=CommunePublic)

@@ -20,6 +20,7 @@ from api.models.data import (
     TelemetryPublic,
 )
 from api.routes.devices import DeviceId, fetch
+from api.sqlutil import fetch_page
 
 router = APIRouter(prefix="/devices", tags=["device data"])
 
@@ -174,9 +175,5 @@ def device_events(
         "limit": page.limit,
         "offset": page.offset,
     }
-    with conn.cursor(row_factory=class_row(EventPublic)) as cur:
-        rows = cur.execute(EVENTS, params).fetchall()
-    total = conn.execute(EVENTS_COUNT, params).fetchone()
-    return EventsPublic(
-        data=rows, count=total[0] if total else 0, limit=page.limit, offset=page.offset
-    )
+    rows, count = fetch_page(conn, EVENTS, EVENTS_COUNT, params, EventPublic)
+    return EventsPublic(data=rows, count=count, limit=page.limit, offset=page.offset)

@@ -20,7 +20,7 @@ from api.models.registry import (
     DeviceUpdate,
 )
 from api.security import Principal
-from api.sqlutil import update_statement
+from api.sqlutil import fetch_page, update_statement
 from devices.catalogue import TYPES
 
 router = APIRouter(prefix="/devices", tags=["registry"])
@@ -155,12 +155,8 @@ def list_devices(
         "limit": page.limit,
         "offset": page.offset,
     }
-    with conn.cursor(row_factory=class_row(DevicePublic)) as cur:
-        rows = cur.execute(LIST, params).fetchall()
-    total = conn.execute(COUNT, params).fetchone()
-    return DevicesPublic(
-        data=rows, count=total[0] if total else 0, limit=page.limit, offset=page.offset
-    )
+    rows, count = fetch_page(conn, LIST, COUNT, params, DevicePublic)
+    return DevicesPublic(data=rows, count=count, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{device_id}", response_model=DevicePublic)

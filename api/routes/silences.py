@@ -13,6 +13,7 @@ from api import audit
 from api.deps import ConnDep, CurrentUser, PageDep, Technician, invalid, not_found
 from api.models.alerts import SilenceCreate, SilencePublic, SilencesPublic
 from api.security import Principal
+from api.sqlutil import fetch_page
 
 router = APIRouter(prefix="/silences", tags=["alerts"])
 
@@ -117,12 +118,8 @@ def list_silences(
 ) -> SilencesPublic:
     """Silences visible to the caller (scoped users: those confined to their communes)."""
     params = _params(user, state=state, limit=page.limit, offset=page.offset)
-    with conn.cursor(row_factory=class_row(SilencePublic)) as cur:
-        rows = cur.execute(LIST, params).fetchall()
-    total = conn.execute(COUNT, params).fetchone()
-    return SilencesPublic(
-        data=rows, count=total[0] if total else 0, limit=page.limit, offset=page.offset
-    )
+    rows, count = fetch_page(conn, LIST, COUNT, params, SilencePublic)
+    return SilencesPublic(data=rows, count=count, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{silence_id}", response_model=SilencePublic)

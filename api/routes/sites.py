@@ -12,7 +12,7 @@ from api import audit
 from api.deps import Admin, ConnDep, CurrentUser, PageDep, check_scope, invalid, not_found
 from api.models.common import COMMUNE_PATTERN, CONFLICT, ID_PATTERN
 from api.models.registry import SiteCreate, SitePublic, SitesPublic, SiteUpdate
-from api.sqlutil import update_statement
+from api.sqlutil import fetch_page, update_statement
 
 router = APIRouter(prefix="/sites", tags=["registry"])
 
@@ -64,12 +64,8 @@ def list_sites(
         "limit": page.limit,
         "offset": page.offset,
     }
-    with conn.cursor(row_factory=class_row(SitePublic)) as cur:
-        rows = cur.execute(LIST, params).fetchall()
-    total = conn.execute(COUNT, params).fetchone()
-    return SitesPublic(
-        data=rows, count=total[0] if total else 0, limit=page.limit, offset=page.offset
-    )
+    rows, count = fetch_page(conn, LIST, COUNT, params, SitePublic)
+    return SitesPublic(data=rows, count=count, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{site_id}", response_model=SitePublic)
