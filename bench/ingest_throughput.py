@@ -40,6 +40,7 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import fastpub  # noqa: E402
 from devices.registry import parse_yaml  # noqa: E402
 from devices.store import import_registry  # noqa: E402
 from tests.plugins.broker import Mosquitto  # noqa: E402
@@ -71,45 +72,23 @@ def payload(ts_ms: int, seq: int) -> bytes:
     ).encode()
 
 
-WINDOW = 100  # unacknowledged messages per publisher (paho rescans its queue on every ack)
-
-
 def publisher(
     url_port: int, index: int, count: int, devices: list[str], rate: float, out: Any
 ) -> None:
     """Publish ``count`` messages (``rate`` msg/s, 0 = as fast as possible); report timings."""
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}-{uuid.uuid4().hex[:6]}"
-    )
-    client.max_inflight_messages_set(WINDOW)
-    window = threading.BoundedSemaphore(WINDOW)
-    acked = [0]
-
-    def on_publish(*_: Any) -> None:
-        acked[0] += 1
-        window.release()
-
-    client.on_publish = on_publish
-    client.connect("127.0.0.1", url_port)
-    client.loop_start()
+    sock = fastpub.connect(url_port, f"bench-pub-{index}-{uuid.uuid4().hex[:6]}")
     last: dict[str, int] = {}
-    t0 = time.time()
-    for i in range(count):
-        if rate:
-            delay = t0 + i / rate - time.time()
-            if delay > 0:
-                time.sleep(delay)
+
+    def message(i: int) -> tuple[str, bytes]:
         device = devices[i % len(devices)]
         ts = max(int(time.time() * 1000), last.get(device, 0) + 1)
         last[device] = ts
-        window.acquire()
-        client.publish(f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(ts, i), qos=1)
-    deadline = time.time() + 120
-    while acked[0] < count and time.time() < deadline:
-        time.sleep(0.01)
-    out.put((index, t0, time.time(), acked[0]))
-    client.disconnect()
-    client.loop_stop()
+        return f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(ts, i)
+
+    t0 = time.time()
+    acked = fastpub.publish(sock, count, message, rate)
+    out.put((index, t0, time.time(), acked))
+    sock.close()
 
 
 def run_publishers(port: int, n: int, pubs: int, devices: list[str], rate: float) -> dict[str, Any]:
