@@ -41,9 +41,11 @@ def test_broker_restart(pg: PgCluster, sizes: Sizes, tmp_path: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="mosquitto 2.0.11 does not restore the shared subscription of an offline persistent "
-    "session after a restart: until ingest reconnects, device messages get PUBACK 0x10 "
-    "(No matching subscribers) and are dropped",
+    reason="Mosquitto 2.0.11 writes only plain subscriptions to its persistence file, never "
+    "shared ones (whatever autosave, SIGTERM/SIGINT, MQTT 5 or 3.1.1): after a restart ingest's "
+    "session and queued messages are back but $share/... is not, so device messages published "
+    "before ingest re-subscribes get PUBACK 0x10 (No matching subscribers) and are dropped. "
+    "Operational mitigation: mosquitto/README.md, 'Known limit'",
 )
 def test_broker_restart_devices_reconnect_before_ingest(
     pg: PgCluster, sizes: Sizes, tmp_path: Path
