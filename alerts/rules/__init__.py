@@ -12,15 +12,16 @@ from alerts.rules.absence import AbsenceRule
 from alerts.rules.base import Condition, EvalContext, RuleBase
 from alerts.rules.event import EventRule
 from alerts.rules.flapping import FlappingRule
+from alerts.rules.seq_gaps import SeqGapRule
 from alerts.rules.threshold import StateRule, ThresholdRule
 from ioc.errors import ConfigError
 
 Rule = Annotated[
-    ThresholdRule | StateRule | AbsenceRule | EventRule | FlappingRule,
+    ThresholdRule | StateRule | AbsenceRule | EventRule | FlappingRule | SeqGapRule,
     Field(discriminator="kind"),
 ]
 RESERVED = {"pipeline_down"}
-_KIND_TAGS = {"threshold", "state", "absence", "event", "flapping"}
+_KIND_TAGS = {"threshold", "state", "absence", "event", "flapping", "seq_gaps"}
 
 __all__ = ["Condition", "EvalContext", "Rule", "RuleBase", "RulesFile", "load_rules", "parse_rules"]
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from alerts.cli import command
 from alerts.durations import format_duration, parse_duration
 from alerts.rules import load_rules, parse_rules
+from alerts.rules.event import EventRule
 from alerts.settings import AlertSettings
 from devices.catalogue import TYPES
 from ioc.errors import ConfigError
@@ -21,9 +22,10 @@ def test_default_rules_cover_every_device_type() -> None:
     covered = {t for r in rules if r.kind == "absence" for t in r.types}
     assert covered == set(TYPES)
     kinds = {r.kind for r in rules}
-    assert kinds == {"threshold", "state", "absence", "event", "flapping"}
+    assert kinds == {"threshold", "state", "absence", "event", "flapping", "seq_gaps"}
     missed = next(r for r in rules if r.name == "broadcast_missed")
-    assert missed.severity_by is not None and missed.severity_by.values["emergency"] == "critical"
+    assert isinstance(missed, EventRule) and missed.severity_by is not None
+    assert missed.severity_by.values["emergency"] == "critical"
 
 
 @pytest.mark.parametrize(
