@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from alerts.engine import AlertEngine
+from alerts.rules import load_rules
+from alerts.settings import AlertSettings
 from tests.plugins.pgcluster import PgCluster
 from tests.reliability import checker
 from tests.reliability.rig import Row, Sizes, broker_log, run, subscriptions
 from tests.util import wait_until
-
-ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
 
 Scenario = Callable[[PgCluster, Sizes, Path], Row]
 
@@ -168,9 +174,19 @@ def burst(pg: PgCluster, sizes: Sizes, workdir: Path) -> Row:
 
 
 def backlog_over_queue(pg: PgCluster, sizes: Sizes, workdir: Path) -> tuple[Row, dict[str, object]]:
-    """Ingest down while more messages arrive than the broker may queue for its session."""
+    """Ingest down while more messages arrive than the broker may queue for its session.
+
+    The alert engine (default rules, in-process) runs from before the fault: the loss must
+    open a `device_seq_gaps` alert for every device with a gap.
+    """
     q = sizes.backlog_queue
-    with run(pg, sizes, workdir, broker_conf=f"max_queued_messages {q}") as r:
+    with (
+        run(pg, sizes, workdir, broker_conf=f"max_queued_messages {q}") as r,
+        ConnectionPool(pg.url, min_size=1, max_size=2) as pool,
+        seq_gap_engine(pool) as engine,
+    ):
+        since = datetime.now(UTC)
+        engine.evaluate_once()  # the engine was running before the loss: counters known
         seqs: dict[str, int] = {}
         backlog = r.stream(max(3 * q, sizes.messages // 2), seqs=seqs)
         r.ingest.signal(signal.SIGTERM)
@@ -187,17 +203,65 @@ def backlog_over_queue(pg: PgCluster, sizes: Sizes, workdir: Path) -> tuple[Row,
         detected: dict[str, object] = {
             "seq_gaps": row.seq_gaps,
             "broker_log_dropping": "are being dropped" in log,
-            "alert_rule_on_seq_gaps": alert_rule_on_seq_gaps(),
         }
         gaps = r.poll.get(lambda db: checker.seq_gaps(db, sorted({m.device for m in tail})), -1)
         detected["seq_gaps_tail_devices"] = gaps
+        with psycopg.connect(pg.url, autocommit=True) as db:
+            gap_devices = _devices_with_gaps(db)
+            with contextlib.suppress(AssertionError):  # the caller judges what was seen
+                wait_until(
+                    lambda: _seq_gap_alerts(engine, db, since) >= gap_devices,
+                    sizes.timeout_s,
+                    0.2,
+                    message=f"{SEQ_GAP_RULE} alerts firing for {sorted(gap_devices)}",
+                )
+            detected["seq_gap_devices"] = sorted(gap_devices)
+            detected["seq_gap_alerts"] = _alert_gaps(db, since)
         return row, detected
 
 
-def alert_rule_on_seq_gaps() -> bool:
-    """Whether anything in the alert engine (code or default rules) looks at `seq_gaps`."""
-    files = [*ALERTS_DIR.rglob("*.py"), *ALERTS_DIR.rglob("*.yaml")]
-    return any("seq_gap" in f.read_text(errors="replace") for f in files)
+SEQ_GAP_RULE = "device_seq_gaps"
+
+
+@contextlib.contextmanager
+def seq_gap_engine(pool: ConnectionPool) -> Iterator[AlertEngine]:
+    """An alert engine with the default rules, the sequence-gap hold shrunk to nothing."""
+    settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
+    rules = [
+        rule.model_copy(update={"for_": timedelta(0)}) if rule.name == SEQ_GAP_RULE else rule
+        for rule in load_rules(settings.rules_path())
+    ]
+    assert any(rule.name == SEQ_GAP_RULE for rule in rules), "default rule missing"
+    engine = AlertEngine(settings, pool, rules=rules, notify=False)
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+def _devices_with_gaps(db: psycopg.Connection) -> set[str]:
+    rows = db.execute("SELECT device_id FROM device_status WHERE seq_gaps > 0").fetchall()
+    return {row[0] for row in rows}
+
+
+def _seq_gap_alerts(engine: AlertEngine, db: psycopg.Connection, since: datetime) -> set[str]:
+    """One evaluation; the devices with a firing sequence-gap alert opened since ``since``."""
+    engine.evaluate_once()
+    rows = db.execute(
+        "SELECT device_id FROM alerts WHERE rule = %s AND state = 'firing' AND started_at >= %s",
+        (SEQ_GAP_RULE, since),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _alert_gaps(db: psycopg.Connection, since: datetime) -> dict[str, int]:
+    """Firing sequence-gap alerts opened since ``since``: device → gaps (annotation)."""
+    rows = db.execute(
+        "SELECT device_id, (annotations ->> 'gaps')::int FROM alerts"
+        " WHERE rule = %s AND state = 'firing' AND started_at >= %s",
+        (SEQ_GAP_RULE, since),
+    ).fetchall()
+    return dict(rows)
 
 
 SCENARIOS: dict[str, Scenario] = {
