@@ -122,6 +122,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def postgres_pids() -> list[int]:
+    """Pids of the PostgreSQL server processes on this machine (Linux /proc)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() in ("postgres", "postmaster"):
+                pids.append(int(stat.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
 def children(pid: int) -> list[int]:
     """Direct child pids (the ingest workers of a supervisor)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
@@ -394,6 +406,8 @@ def main() -> None:
                     # `--workers 1` runs the service in the supervisor's own process
                     "ingest": children(proc.pid) if workers > 1 else [proc.pid],
                     "broker": [broker.proc.pid],
+                    # every server process (ingest's backends, WAL writer, checkpointer...)
+                    "postgres": postgres_pids(),
                 }
                 spy = None
                 if args.profile:
@@ -426,6 +440,9 @@ def main() -> None:
                 p = run["peak"]
                 print(f"workers={workers} ingest_cpu_us_per_msg {p['ingest_cpu_us_per_msg']:.0f}")
                 print(f"workers={workers} broker_cpu_us_per_msg {p['broker_cpu_us_per_msg']:.0f}")
+                print(
+                    f"workers={workers} postgres_cpu_us_per_msg {p['postgres_cpu_us_per_msg']:.0f}"
+                )
                 print(f"workers={workers} batch_write_ms_median {p['batch_ms_median']:.0f}")
                 print(f"workers={workers} peak_msg_per_s {p['msg_per_s']:.0f}")
                 print(f"workers={workers} peak_rows_per_s {p['rows_per_s']:.0f}")

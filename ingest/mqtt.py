@@ -165,7 +165,7 @@ class Consumer:
             client.tls_set()
         # The last will is set before connecting (it is part of CONNECT).
         client.will_set(self._status_topic, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(1, 5)
+        client.reconnect_delay_set(1, 1)  # few clients: retry every second (shorter loss windows)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail

@@ -6,13 +6,14 @@ Everything for one batch happens in the caller's transaction; the caller commits
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from ingest.decode import Decoded
+from ingest.decode import Decoded, Point
 from ingest.reasons import Rejected
 
 CREATE_STAGE = """
@@ -33,7 +34,9 @@ COPY ingest_status_stage (device_id, online, status_time, last_seen, last_receiv
 """
 STATUS_TYPES = ("text", "bool", "timestamptz", "timestamptz", "timestamptz", "int8", "int8", "int8")
 COPY_STAGE = "COPY ingest_stage (time, value, device_key, metric_id) FROM STDIN (FORMAT BINARY)"
-STAGE_TYPES = ("timestamptz", "float8", "int4", "int2")
+COPY_POINTS = (
+    "COPY telemetry_points (time, value, device_key, metric_id) FROM STDIN (FORMAT BINARY)"
+)
 TRUNCATE_STAGE = "TRUNCATE ingest_stage, ingest_status_stage"
 INSERT_POINTS = """
 INSERT INTO telemetry_points (time, value, device_key, metric_id)
@@ -85,6 +88,14 @@ ON CONFLICT (digest) DO UPDATE SET occurrences = q.occurrences + 1,
 """
 PAYLOAD_TEXT_LIMIT = 4096
 
+# PostgreSQL's binary COPY format for (timestamptz, float8, int4, int2) rows, packed here in
+# one struct call per row: several times cheaper than psycopg's per-value dumpers.
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, extension length
+COPY_TRAILER = b"\xff\xff"
+POINT_ROW = struct.Struct("!hiqidiiih")  # 4 fields, each preceded by its byte length
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
 
 @dataclass(slots=True)
 class Item:
@@ -121,6 +132,21 @@ def quarantine_params(item: Item, rejected: Rejected) -> dict[str, object]:
         "payload_size": len(item.payload),
         "digest": digest.digest(),
     }
+
+
+def copy_data(points: list[Point]) -> bytes:
+    """Points as one binary COPY stream (header, rows, trailer)."""
+    pack = POINT_ROW.pack
+    parts = [COPY_HEADER]
+    last: datetime | None = None
+    micros = 0
+    for ts, value, key, metric_id in points:
+        if ts is not last:  # the points of one reading share their timestamp object
+            last = ts
+            micros = (ts - PG_EPOCH) // MICROSECOND
+        parts.append(pack(4, 8, micros, 8, value, 4, key, 2, metric_id))
+    parts.append(COPY_TRAILER)
+    return b"".join(parts)
 
 
 def prepare(conn: psycopg.Connection) -> None:
@@ -162,12 +188,7 @@ def write_items(
         if truncate:
             cur.execute(TRUNCATE_STAGE)
         if points:
-            with cur.copy(COPY_STAGE) as copy:
-                copy.set_types(STAGE_TYPES)
-                for point in points:
-                    copy.write_row(point)
-            cur.execute(INSERT_POINTS)
-            inserted = max(cur.rowcount, 0)
+            inserted = _write_points(cur, copy_data(points))
             result.rows += inserted
             result.duplicates += len(points) - inserted
             cur.execute(UPSERT_LATEST)
@@ -180,6 +201,27 @@ def write_items(
         if quarantined:
             cur.executemany(UPSERT_QUARANTINE, quarantined)
     return result
+
+
+def _write_points(cur: psycopg.Cursor, data: bytes) -> int:
+    """COPY points straight into the table; if some are stored already (a redelivery), insert
+    the batch again skipping those. Either way the staging table gets the batch for
+    ``UPSERT_LATEST``. Returns the number of points inserted."""
+    inserted = -1
+    cur.execute("SAVEPOINT points")
+    try:
+        with cur.copy(COPY_POINTS) as copy:
+            copy.write(data)
+        inserted = max(cur.rowcount, 0)
+        cur.execute("RELEASE SAVEPOINT points")
+    except psycopg.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT points")
+    with cur.copy(COPY_STAGE) as copy:
+        copy.write(data)
+    if inserted < 0:
+        cur.execute(INSERT_POINTS)
+        inserted = max(cur.rowcount, 0)
+    return inserted
 
 
 def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
