@@ -59,7 +59,7 @@ class EventRule(RuleBase):
 
     @field_validator("resolve_after", mode="before")
     @classmethod
-    def _duration(cls, value: object) -> timedelta:
+    def _resolve_after(cls, value: object) -> timedelta:  # not _duration: that one parses `for`
         return parse_duration(value)
 
     @model_validator(mode="after")

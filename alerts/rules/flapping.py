@@ -39,7 +39,7 @@ class FlappingRule(RuleBase):
 
     @field_validator("window", mode="before")
     @classmethod
-    def _duration(cls, value: object) -> timedelta:
+    def _window(cls, value: object) -> timedelta:  # not _duration: that one parses `for`
         return parse_duration(value)
 
     @model_validator(mode="after")

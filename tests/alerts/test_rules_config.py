@@ -87,6 +87,19 @@ def test_durations() -> None:
             parse_duration(bad)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{name: a, kind: flapping, types: [camera], window: 10m, for: 1m}",
+        "{name: b, kind: event, types: [camera], event: tamper, resolve_after: 1h, for: 1m}",
+        "{name: c, kind: seq_gaps, types: [camera], window: 10m, for: 1m}",
+    ],
+)
+def test_for_parses_next_to_a_kind_s_own_duration(body: str) -> None:
+    (rule,) = parse_rules(f"rules:\n  - {body}")
+    assert rule.for_ == timedelta(minutes=1)
+
+
 def test_cli_check_rules(tmp_path: Path) -> None:
     good = tmp_path / "rules.yaml"
     good.write_text("rules:\n  - {name: cam_off, kind: absence, types: [camera]}\n")
