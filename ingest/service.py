@@ -262,7 +262,7 @@ class IngestService:
         conn = self._connection()
         try:
             try:
-                result = write_items(conn, items)
+                result = write_items(conn, items, seq_hold_s=self.ingest.seq_gap_hold_s)
                 conn.commit()
                 return result
             except TRANSIENT:
@@ -288,7 +288,9 @@ class IngestService:
             for item in items:
                 try:
                     with conn.transaction():
-                        one = write_items(conn, [item], truncate=True)
+                        one = write_items(
+                            conn, [item], truncate=True, seq_hold_s=self.ingest.seq_gap_hold_s
+                        )
                 except TRANSIENT:
                     raise
                 except Exception as exc:

@@ -61,6 +61,12 @@ class IngestSettings(BaseSettings):
     max_future_s: float = Field(
         300.0, ge=0, description="Timestamps further than this ahead of now are quarantined."
     )
+    seq_gap_hold_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long (in the device's own time) a missing `seq` may still arrive out of "
+        "order before it counts as a lost message in `device_status.seq_gaps`.",
+    )
     registry_refresh_s: float = Field(
         60.0, gt=0, description="Reload the device registry this often."
     )

@@ -10,11 +10,13 @@ import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 
 from ingest.decode import Decoded, Point
 from ingest.reasons import Rejected
+from ingest.sequence import SeqState
 
 CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
@@ -25,14 +27,25 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
 CREATE_STATUS_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_status_stage (
     device_id text, online boolean, status_time timestamptz, last_seen timestamptz,
-    last_received_at timestamptz, last_seq bigint, seq_gaps bigint, messages bigint
+    last_received_at timestamptz, last_seq bigint, seq_gaps bigint, seq_missing bigint[],
+    messages bigint
 ) ON COMMIT DELETE ROWS
 """
 COPY_STATUS = """
 COPY ingest_status_stage (device_id, online, status_time, last_seen, last_received_at, last_seq,
-                          seq_gaps, messages) FROM STDIN (FORMAT BINARY)
+                          seq_gaps, seq_missing, messages) FROM STDIN (FORMAT BINARY)
 """
-STATUS_TYPES = ("text", "bool", "timestamptz", "timestamptz", "timestamptz", "int8", "int8", "int8")
+STATUS_TYPES = (
+    "text",
+    "bool",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "int8",
+    "int8",
+    "int8[]",
+    "int8",
+)
 COPY_STAGE = "COPY ingest_stage (time, value, device_key, metric_id) FROM STDIN (FORMAT BINARY)"
 COPY_POINTS = (
     "COPY telemetry_points (time, value, device_key, metric_id) FROM STDIN (FORMAT BINARY)"
@@ -63,13 +76,14 @@ INSERT INTO device_status (device_id) SELECT id FROM unnest(%(ids)s::text[]) AS 
 ON CONFLICT DO NOTHING
 """
 LOCK_STATUS = """
-SELECT device_id, online, status_time, last_seen, last_received_at, last_seq, seq_gaps
+SELECT device_id, online, status_time, last_seen, last_received_at, last_seq, seq_gaps,
+       seq_missing
 FROM device_status WHERE device_id = ANY(%(ids)s) ORDER BY device_id FOR UPDATE
 """
 UPDATE_STATUS = """
 UPDATE device_status s SET online = u.online, status_time = u.status_time,
     last_seen = u.last_seen, last_received_at = u.last_received_at, last_seq = u.last_seq,
-    seq_gaps = u.seq_gaps, messages = s.messages + u.messages
+    seq_gaps = u.seq_gaps, seq_missing = u.seq_missing, messages = s.messages + u.messages
 FROM ingest_status_stage u
 WHERE s.device_id = u.device_id
 """
@@ -87,6 +101,7 @@ ON CONFLICT (digest) DO UPDATE SET occurrences = q.occurrences + 1,
     last_received_at = greatest(q.last_received_at, excluded.last_received_at)
 """
 PAYLOAD_TEXT_LIMIT = 4096
+DEFAULT_SEQ_HOLD_S = 60.0
 
 # PostgreSQL's binary COPY format for (timestamptz, float8, int4, int2) rows, packed here in
 # one struct call per row: several times cheaper than psycopg's per-value dumpers.
@@ -157,9 +172,14 @@ def prepare(conn: psycopg.Connection) -> None:
 
 
 def write_items(
-    conn: psycopg.Connection, items: list[Item], *, truncate: bool = False
+    conn: psycopg.Connection,
+    items: list[Item],
+    *,
+    truncate: bool = False,
+    seq_hold_s: float = DEFAULT_SEQ_HOLD_S,
 ) -> WriteResult:
-    """Write a batch's rows in the current transaction (no commit)."""
+    """Write a batch's rows in the current transaction (no commit); a `seq` range missing for
+    ``seq_hold_s`` of device time counts as lost (see ingest.sequence)."""
     result = WriteResult()
     points = []
     events = []
@@ -197,7 +217,7 @@ def write_items(
             inserted = max(cur.rowcount, 0)
             result.rows += inserted
             result.duplicates += len(events) - inserted
-        _update_status(cur, items)
+        _update_status(cur, items, int(seq_hold_s * 1000))
         if quarantined:
             cur.executemany(UPSERT_QUARANTINE, quarantined)
     return result
@@ -224,7 +244,7 @@ def _write_points(cur: psycopg.Cursor, data: bytes) -> int:
     return inserted
 
 
-def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
+def _update_status(cur: psycopg.Cursor, items: list[Item], seq_hold_ms: int) -> None:
     per_device: dict[str, list[Item]] = {}
     for item in items:
         if isinstance(item.result, Decoded):
@@ -232,13 +252,18 @@ def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
     if not per_device:
         return
     ids = sorted(per_device)
-    cur.execute(ENSURE_STATUS, {"ids": ids})
-    cur.execute(LOCK_STATUS, {"ids": ids})
-    current = {row[0]: row for row in cur.fetchall()}
+    current = _lock_status(cur, ids)
+    if len(current) < len(ids):  # a device's first message: create its row, then lock it
+        missing = [i for i in ids if i not in current]
+        cur.execute(ENSURE_STATUS, {"ids": missing})
+        current.update(_lock_status(cur, missing))
     rows: list[tuple[object, ...]] = []
     changes = []
     for device_id in ids:
-        _, online, status_time, last_seen, last_received, last_seq, gaps = current[device_id]
+        _, online, status_time, last_seen, last_received, last_seq, gaps, open_ranges = current[
+            device_id
+        ]
+        seqs = SeqState(last_seen, last_seq, gaps, open_ranges)
         messages = 0
         seen = []
         statuses = []
@@ -252,12 +277,11 @@ def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
             seen.extend(res.seen)
             if last_received is None or item.received_at > last_received:
                 last_received = item.received_at
-        for ts, seq in sorted(seen, key=lambda s: s[0]):
-            if last_seen is not None and ts <= last_seen:
-                continue  # older than what we know (out of order or redelivered)
-            if last_seq is not None and seq > last_seq + 1:
-                gaps += 1
-            last_seen, last_seq = ts, seq
+        if len(seen) > 1:
+            seen.sort(key=lambda s: s[0])
+        for ts, seq in seen:
+            seqs.observe(ts, seq)
+        seqs.settle(seq_hold_ms)
         for ts, state, received_at in sorted(statuses, key=lambda s: s[0]):
             if status_time is not None and ts < status_time:
                 continue
@@ -272,7 +296,17 @@ def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
                 )
             online, status_time = state, ts
         rows.append(
-            (device_id, online, status_time, last_seen, last_received, last_seq, gaps, messages)
+            (
+                device_id,
+                online,
+                status_time,
+                seqs.last_seen,
+                last_received,
+                seqs.last_seq,
+                seqs.lost,
+                seqs.missing,
+                messages,
+            )
         )
     with cur.copy(COPY_STATUS) as copy:
         copy.set_types(STATUS_TYPES)
@@ -281,3 +315,8 @@ def _update_status(cur: psycopg.Cursor, items: list[Item]) -> None:
     cur.execute(UPDATE_STATUS)
     if changes:
         cur.executemany(INSERT_CHANGE, changes)
+
+
+def _lock_status(cur: psycopg.Cursor, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    cur.execute(LOCK_STATUS, {"ids": ids})
+    return {row[0]: row for row in cur.fetchall()}

@@ -1,11 +1,10 @@
-"""Sequence-gap rules: a device's ``seq`` jumped (messages lost between it and ingest).
+"""Sequence-gap rules: messages a device numbered (``seq``) never reached ingest.
 
-Ingest counts jumps in ``device_status.seq_gaps``, a counter that only grows. This kind alerts
+Ingest counts them in ``device_status.seq_gaps``, a counter that only grows (reordered messages
+are not counted: ingest waits ``IOC_INGEST_SEQ_GAP_HOLD_S`` for a late one). This kind alerts
 on its increase within a window: the engine remembers each device's previous value in memory.
 A device first seen (engine start, failover, or memory older than the window) starts from its
-current value, so a historical total never fires. The counter cannot tell a lost message from
-a reordered one (a higher seq arriving first also counts): ``gaps`` and ``for`` set how much of
-that is tolerated.
+current value, so a historical total never fires.
 """
 
 from __future__ import annotations
@@ -56,9 +55,9 @@ class SeqGapRule(RuleBase):
     gaps: int = Field(1, ge=1)
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{device_label} tại {site_name} mất bản tin: số thứ tự (seq) nhảy cóc {value} lần "
+        vi="{device_label} tại {site_name} mất {value} bản tin (số thứ tự seq bị thiếu) "
         "trong {window}",
-        en="{device_label_en} at {site_name} lost messages: {value} sequence gap(s) in {window}",
+        en="{device_label_en} at {site_name} lost {value} message(s) (missing seq) in {window}",
     )
 
     _tracks: dict[str, _Track] = PrivateAttr(default_factory=dict)

@@ -191,7 +191,7 @@ def build() -> JSON:
                 "p50_s": "Trễ đến (p50)",
                 "p95_s": "Trễ đến (p95)",
                 "oldest_report_s": "Báo cáo cũ nhất",
-                "seq_gaps": "Mất thứ tự (seq)",
+                "seq_gaps": "Bản tin mất (seq)",
             },
             description="Delay between device clock and arrival of the latest message, age "
             "of the oldest latest report, and sequence gaps, per device type.",

@@ -249,6 +249,9 @@ class IngestProcess:
             "IOC_INGEST_HEARTBEAT_S": "0.5",
             "IOC_INGEST_RETRY_MAX_S": "2",
             "IOC_INGEST_UNKNOWN_REFRESH_MIN_S": "0.2",
+            # Count a missing seq at once: a scenario's stream spans seconds, not the 60 s hold
+            # (one worker does not reorder, so no false gap can come from this).
+            "IOC_INGEST_SEQ_GAP_HOLD_S": "0",
         }
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
