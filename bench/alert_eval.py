@@ -49,11 +49,12 @@ SELECT id, true, %(t)s, %(t)s, %(t)s FROM devices
 ON CONFLICT (device_id) DO UPDATE SET online = true, last_received_at = %(t)s, last_seen = %(t)s
 """
 LATEST_SQL = """
-INSERT INTO device_latest (device_id, metric, time, value)
-SELECT d.id, m.metric, %(t)s, m.value FROM devices d
+INSERT INTO device_latest_points (device_key, metric_id, time, value)
+SELECT d.key, mm.id, %(t)s, m.value FROM devices d
 JOIN unnest(%(types)s::text[], %(metrics)s::text[], %(values)s::float8[]) AS m(type, metric, value)
     ON m.type = d.type
-ON CONFLICT (device_id, metric) DO UPDATE SET time = excluded.time, value = excluded.value
+JOIN metrics mm ON mm.name = m.metric
+ON CONFLICT (device_key, metric_id) DO UPDATE SET time = excluded.time, value = excluded.value
 """
 # Normal values: bools 1, enums index 0, gauges mid-range, configured = actual.
 NORMAL = {

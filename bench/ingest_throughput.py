@@ -50,7 +50,7 @@ COMMUNE = "21025"
 PREFIX = "bench/ioc/v1"
 PROBE = "probe-cam"
 RESET = """
-TRUNCATE telemetry_points, device_latest, device_status, device_status_changes, quarantine,
+TRUNCATE telemetry_points, device_latest_points, device_status, device_status_changes, quarantine,
          ingest_instances
 """
 
@@ -83,7 +83,7 @@ def publisher(
         device = devices[i % len(devices)]
         ts = max(int(time.time() * 1000), last.get(device, 0) + 1)
         last[device] = ts
-        return f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(ts, i)
+        return f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(ts, i // len(devices))  # seq counts per device
 
     t0 = time.time()
     acked = fastpub.publish(sock, count, message, rate)

@@ -58,7 +58,7 @@ TABLES = (
     "device_events",
     "device_status_changes",
     "device_reachability_changes",
-    "device_latest",
+    "device_latest_points",
     "device_status",
 )
 
@@ -328,8 +328,9 @@ def _write_changes(
 
 
 UPSERT_LATEST = """
-INSERT INTO device_latest (device_id, metric, time, value) VALUES (%s, %s, %s, %s)
-ON CONFLICT (device_id, metric) DO UPDATE SET time = excluded.time, value = excluded.value
+INSERT INTO device_latest_points (device_key, metric_id, time, value)
+SELECT d.key, m.id, %(t)s, %(v)s FROM devices d, metrics m WHERE d.id = %(d)s AND m.name = %(m)s
+ON CONFLICT (device_key, metric_id) DO UPDATE SET time = excluded.time, value = excluded.value
 """
 UPSERT_STATUS = """
 INSERT INTO device_status (device_id, online, status_time, last_seen, last_received_at, last_seq, messages)
@@ -416,7 +417,10 @@ def seed(
     with conn.cursor() as cur:
         cur.executemany(
             UPSERT_LATEST,
-            [(d, m, datetime.fromtimestamp(t, UTC), v) for (d, m), (t, v) in latest.items()],
+            [
+                {"d": d, "m": m, "t": datetime.fromtimestamp(t, UTC), "v": v}
+                for (d, m), (t, v) in latest.items()
+            ],
         )
         cur.executemany(
             UPSERT_STATUS,

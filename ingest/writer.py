@@ -58,11 +58,11 @@ ON CONFLICT DO NOTHING
 """
 # "Latest" is the newest device timestamp, not the last arrival; rows locked in key order.
 UPSERT_LATEST = """
-INSERT INTO device_latest AS l (device_id, metric, time, value)
-SELECT DISTINCT ON (s.device_key, s.metric_id) d.id, m.name, s.time, s.value
-FROM ingest_stage s JOIN devices d ON d.key = s.device_key JOIN metrics m ON m.id = s.metric_id
-ORDER BY s.device_key, s.metric_id, s.time DESC
-ON CONFLICT (device_id, metric) DO UPDATE SET time = excluded.time, value = excluded.value
+INSERT INTO device_latest_points AS l (device_key, metric_id, time, value)
+SELECT DISTINCT ON (device_key, metric_id) device_key, metric_id, time, value
+FROM ingest_stage
+ORDER BY device_key, metric_id, time DESC
+ON CONFLICT (device_key, metric_id) DO UPDATE SET time = excluded.time, value = excluded.value
 WHERE l.time < excluded.time
 """
 INSERT_EVENT = """

@@ -1,9 +1,6 @@
--- device_latest and device_status are rewritten by every ingest batch (one row version per
--- device and metric). Their indexed columns never change, so with free room on each page
--- PostgreSQL updates them in place (HOT: no index insertions, pruned without VACUUM).
--- Measured on a 2,000-message batch: device_latest upsert 285 ms -> 73 ms (2 % -> 100 % HOT).
-ALTER TABLE device_latest SET (fillfactor = 30);
+-- Every ingest batch rewrites one device_status row per device. Its indexed column never
+-- changes, so with free room on each page PostgreSQL updates in place (HOT: no index
+-- insertions, pruned without VACUUM). Measured with device_latest, the same pattern: an upsert
+-- of 10,000 rows went from 285 ms (2 % HOT) to 73 ms (100 % HOT) with fillfactor 30.
 ALTER TABLE device_status SET (fillfactor = 30);
--- Rewrite so that existing pages get that room too (both tables hold one row per device).
-CLUSTER device_latest USING device_latest_pkey;
-CLUSTER device_status USING device_status_pkey;
+CLUSTER device_status USING device_status_pkey;  -- existing pages get that room too

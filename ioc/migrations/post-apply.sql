@@ -59,7 +59,7 @@ BEGIN
     -- Ingest: reads the registry, writes only its own tables, deletes nothing.
     GRANT SELECT ON communes, sites, devices, device_parents, device_types, metrics,
         device_type_metrics TO ioc_ingest;
-    GRANT SELECT, INSERT, UPDATE ON telemetry_points, device_events, device_latest,
+    GRANT SELECT, INSERT, UPDATE ON telemetry_points, device_events, device_latest_points,
         device_status, device_status_changes, quarantine TO ioc_ingest;
     REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM ioc_ingest;
 END $$;

@@ -95,10 +95,11 @@ def metric(conn: psycopg.Connection, device: str, name: str, value: float, at: d
     """Latest value of a metric."""
     conn.execute(
         """
-        INSERT INTO device_latest (device_id, metric, time, value) VALUES (%s, %s, %s, %s)
-        ON CONFLICT (device_id, metric) DO UPDATE SET time = excluded.time, value = excluded.value
+        INSERT INTO device_latest_points (device_key, metric_id, time, value)
+        SELECT d.key, m.id, %s, %s FROM devices d, metrics m WHERE d.id = %s AND m.name = %s
+        ON CONFLICT (device_key, metric_id) DO UPDATE SET time = excluded.time, value = excluded.value
         """,
-        (device, name, at, value),
+        (at, value, device, name),
     )
 
 

@@ -97,8 +97,9 @@ def seed(conn: psycopg.Connection) -> World:
             {"now": now, "id": device},
         )
         conn.execute(
-            "INSERT INTO device_latest (device_id, metric, time, value) VALUES (%s, 'fps', %s, 24)",
-            (device, now - timedelta(minutes=1)),
+            "INSERT INTO device_latest_points (device_key, metric_id, time, value) "
+            "SELECT d.key, m.id, %s, 24 FROM devices d, metrics m WHERE d.id = %s AND m.name = 'fps'",
+            (now - timedelta(minutes=1), device),
         )
         conn.execute(
             "INSERT INTO device_events (time, device_id, seq, type, severity, data) "

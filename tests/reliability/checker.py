@@ -28,7 +28,7 @@ SELECT count(DISTINCT (device_key, time)) FROM telemetry_points WHERE time BETWE
 """
 SEQ_GAPS = "SELECT coalesce(sum(seq_gaps), 0) FROM device_status WHERE device_id = ANY(%(devices)s)"
 RESET = """
-TRUNCATE telemetry_points, device_events, quarantine, device_status, device_latest,
+TRUNCATE telemetry_points, device_events, quarantine, device_status, device_latest_points,
          device_status_changes, ingest_instances
 """
 

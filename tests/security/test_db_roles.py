@@ -52,7 +52,7 @@ GRAFANA_REFUSED = [
 INGEST_REFUSED = [
     "DELETE FROM telemetry_points",
     "DELETE FROM quarantine",
-    "TRUNCATE device_latest",
+    "TRUNCATE device_latest_points",
     "DROP TABLE telemetry_points",
     "ALTER TABLE quarantine ADD COLUMN x int",
     "CREATE TABLE ingest_was_here (x int)",
@@ -111,7 +111,7 @@ def test_roles_can_still_do_their_job(shared_db: psycopg.Connection) -> None:
         "ioc_ingest",
         "INSERT INTO quarantine (topic) SELECT topic FROM quarantine WHERE false",
     )
-    run_as(shared_db, "ioc_ingest", "UPDATE device_latest SET value = value WHERE false")
+    run_as(shared_db, "ioc_ingest", "UPDATE device_latest_points SET value = value WHERE false")
     run_as(
         shared_db,
         "ioc_ingest",
