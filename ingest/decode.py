@@ -33,6 +33,12 @@ class Limits:
     max_payload_bytes: int = 65536
     max_future_s: float = 300.0
     retention_days: int = 30
+    future: timedelta = field(init=False)  # the two limits above as timedeltas
+    retention: timedelta = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "future", timedelta(seconds=self.max_future_s))
+        object.__setattr__(self, "retention", timedelta(days=self.retention_days))
 
 
 @dataclass(slots=True)
@@ -79,13 +85,14 @@ def parse_ts(value: int | str, received_at: datetime, limits: Limits) -> datetim
             ) from None
         if ts.tzinfo is None or ts.utcoffset() is None:
             raise _Reject(Reason.BAD_TIMESTAMP, f"timestamp without a timezone offset: {value!r}")
-    if (ts - received_at).total_seconds() > limits.max_future_s:
+    ahead = ts - received_at
+    if ahead > limits.future:
         raise _Reject(
             Reason.FUTURE_TIMESTAMP,
             f"timestamp {ts.isoformat()} is more than {limits.max_future_s:g} s ahead of "
             f"arrival {received_at.isoformat()}",
         )
-    if received_at - ts > timedelta(days=limits.retention_days):
+    if -ahead > limits.retention:
         raise _Reject(
             Reason.TOO_OLD,
             f"timestamp {ts.isoformat()} is older than the {limits.retention_days}-day retention",
@@ -166,6 +173,7 @@ def _telemetry(
     )
     type_metrics = view.metrics.get(out.device.type, {})
     key = out.device.key
+    points = out.points
     for i, reading in enumerate(readings):
         try:
             ts = parse_ts(reading.ts, received_at, limits)
@@ -176,7 +184,13 @@ def _telemetry(
                         Reason.UNKNOWN_METRIC,
                         f"metric {name[:64]!r} is not a metric of type {out.device.type}",
                     )
-                out.points.append((ts, metric_value(info, raw), key, info.id))
+                # The common case inline: a number for a gauge or counter, within range.
+                kind = type(raw)
+                if info.numeric and (kind is float or kind is int) and info.lo <= raw <= info.hi:  # type: ignore[operator]
+                    value = float(raw)
+                else:
+                    value = metric_value(info, raw)
+                points.append((ts, value, key, info.id))
         except _Reject as rej:
             if len(readings) > 1:
                 rej.detail = f"readings[{i}]: {rej.detail}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import psycopg
@@ -36,6 +37,14 @@ class MetricInfo:
     enum_index: dict[str, int] = field(default_factory=dict)
     min: float | None = None
     max: float | None = None
+    numeric: bool = field(init=False)  # a gauge or counter: any number in [lo, hi]
+    lo: float = field(init=False)
+    hi: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "numeric", self.kind in ("gauge", "counter"))
+        object.__setattr__(self, "lo", -math.inf if self.min is None else self.min)
+        object.__setattr__(self, "hi", math.inf if self.max is None else self.max)
 
 
 @dataclass(frozen=True)
