@@ -2,16 +2,18 @@
 
 Starts a mosquitto from the repo's config on a free port and a scratch database, registers
 ``--devices`` cameras, then for each ``--workers`` count runs ``ioc ingest --workers N`` and:
-  1. peak: ``--publishers`` processes publish ``--messages`` QoS 1 messages (5 metrics each) as
-     fast as the broker accepts them; throughput = messages committed / (last commit − first
-     publish), read from the ``ingest_instances`` counters;
-  2. latency at 50 % and 80 % of that peak: paced publishers for ``--paced-s`` seconds plus a
-     probe device whose readings carry their publish time; a poller reads each probe row as it
-     is committed (±5 ms).
+  1. peak: ``--publishers`` load generators (raw-socket QoS 1, bench/fastpub.py) publish
+     ``--messages`` messages (5 metrics each) as fast as the broker acknowledges them.
+     *sustained* = commit rate while the publishers still run (ingest saturated, the load
+     generator and the broker's intake on the same cores); *drain* = messages / (last commit −
+     first publish), read from the ``ingest_instances`` counters;
+  2. latency at 50 % and 80 % of the sustained rate: paced publishers for ``--paced-s`` seconds
+     plus a probe device whose readings carry their publish time; a poller reads each probe
+     row as it is committed (±5 ms).
 Then the naive baseline (paho callback, one INSERT per metric, commit per message) on the same
 broker and database, for the ratio. One line per figure, then a JSON summary. Usage::
 
-    python bench/ingest_throughput.py --messages 60000 --workers 1,2,4 --publishers 2
+    python bench/ingest_throughput.py --messages 300000 --workers 1,2,4 --publishers 1
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ def publisher(
         device = devices[i % len(devices)]
         ts = max(int(time.time() * 1000), last.get(device, 0) + 1)
         last[device] = ts
-        return f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(ts, i // len(devices))  # seq counts per device
+        return f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(
+            ts, i // len(devices)
+        )  # seq counts per device
 
     t0 = time.time()
     acked = fastpub.publish(sock, count, message, rate)
@@ -221,11 +225,17 @@ def peak(
     batch_ms: list[float] = []
     sampling = threading.Event()
 
+    progress: list[tuple[float, int]] = []  # (time, rows written) every 0.1 s
+
     def sample() -> None:
         with psycopg.connect(conn.info.dsn, autocommit=True) as c:
             while not sampling.wait(0.1):
-                row = c.execute("SELECT avg(last_batch_ms) FROM ingest_instances").fetchone()
-                if row and row[0] is not None:
+                row = c.execute(
+                    "SELECT avg(last_batch_ms), coalesce(sum(written_rows), 0) FROM ingest_instances"
+                ).fetchone()
+                assert row is not None
+                progress.append((time.time(), int(row[1])))
+                if row[0] is not None:
                     batch_ms.append(float(row[0]))
 
     sampler = threading.Thread(target=sample)
@@ -239,9 +249,17 @@ def peak(
     rows, last_commit = written(conn)
     assert last_commit is not None
     elapsed = last_commit - pub["start"]
+    # Sustained: the commit rate while the publishers were still running (ingest saturated,
+    # the load generator and the broker's intake competing for the same cores), after 1 s.
+    window = [(t, r) for t, r in progress if pub["start"] + 1.0 <= t <= pub["end"]]
+    sustained = None
+    if len(window) >= 10 and window[-1][0] - window[0][0] >= 2.0:
+        (t0, r0), (t1, r1) = window[0], window[-1]
+        sustained = (r1 - r0) / 5 / (t1 - t0)
     return {
         "messages": pub["acked"],
         "msg_per_s": pub["acked"] / elapsed,
+        "sustained_msg_per_s": sustained,
         "rows_per_s": (rows - base) / elapsed,
         "publish_msg_per_s": pub["acked"] / (pub["end"] - pub["start"]),
         "seconds": elapsed,
@@ -444,7 +462,9 @@ def main() -> None:
                     f"workers={workers} postgres_cpu_us_per_msg {p['postgres_cpu_us_per_msg']:.0f}"
                 )
                 print(f"workers={workers} batch_write_ms_median {p['batch_ms_median']:.0f}")
-                print(f"workers={workers} peak_msg_per_s {p['msg_per_s']:.0f}")
+                print(f"workers={workers} drain_msg_per_s {p['msg_per_s']:.0f}")
+                if p["sustained_msg_per_s"]:
+                    print(f"workers={workers} sustained_msg_per_s {p['sustained_msg_per_s']:.0f}")
                 print(f"workers={workers} peak_rows_per_s {p['rows_per_s']:.0f}")
                 print(f"workers={workers} publish_msg_per_s {p['publish_msg_per_s']:.0f}")
                 if args.paced_s:
@@ -452,7 +472,7 @@ def main() -> None:
                         lat = paced_latency(
                             conn,
                             broker.port,
-                            frac * p["msg_per_s"],
+                            frac * (p["sustained_msg_per_s"] or p["msg_per_s"]),
                             args.paced_s,
                             args.publishers,
                             devices,
@@ -476,7 +496,10 @@ def main() -> None:
             summary["baseline"] = base
             print(f"baseline_msg_per_s {base['msg_per_s']:.0f}")
             best = (
-                max(r["peak"]["msg_per_s"] for r in summary["runs"].values())
+                max(
+                    r["peak"]["sustained_msg_per_s"] or r["peak"]["msg_per_s"]
+                    for r in summary["runs"].values()
+                )
                 if summary["runs"]
                 else 0
             )

@@ -58,7 +58,10 @@ class _BufferedSocket:
 
     def pending(self) -> int:
         """Non-zero while a whole packet is buffered: paho's loop then skips select()."""
-        return 0 if self._frame() is None else 1
+        try:
+            return 0 if self._frame() is None else 1
+        except MalformedPacket:
+            return 1  # let loop_read report it
 
     def fill(self) -> bool:
         """Append what the socket has (BlockingIOError if nothing); False when it closed."""

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -49,7 +50,8 @@ def stream(pub: Publisher, n: int, sent: list[int], start_age_s: float = 600) ->
             {"ts": iso(ts), "seq": seq, "metrics": {"fps": 20, "cpu_pct": seq % 100}},
         )
         info.wait_for_publish(timeout=30)
-        sent.append(seq)
+        if info.is_published():
+            sent.append(seq)
 
 
 def test_database_outage_loses_and_duplicates_nothing(cluster: PgCluster, mqtt_url: str) -> None:
@@ -95,7 +97,7 @@ def test_database_outage_loses_and_duplicates_nothing(cluster: PgCluster, mqtt_u
 
 
 def _ingest_process(
-    db_url: str, broker: Mosquitto, prefix: str, instance: str
+    db_url: str, broker: Mosquitto, prefix: str, instance: str, log_path: Path
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -108,15 +110,16 @@ def _ingest_process(
         "IOC_INGEST_HEARTBEAT_S": "0.5",
     }
     cmd = [sys.executable, "-c", "from ioc.cli import main; main()", "ingest", "--workers", "1"]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log_path.open("a") as out:  # kept in the test's tmp_path for a failure's post-mortem
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=out)
 
 
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(
-    registry: str, own_broker: Mosquitto, db: psycopg.Connection
+    registry: str, own_broker: Mosquitto, db: psycopg.Connection, tmp_path: Path
 ) -> None:
     n = 4000
     prefix = "kill/ioc/v1"
-    proc = _ingest_process(registry, own_broker, prefix, "killme")
+    proc = _ingest_process(registry, own_broker, prefix, "killme", tmp_path / "ingest.log")
     sent: list[int] = []
     try:
         wait_until(
@@ -135,13 +138,14 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
         proc.kill()
         proc.wait(10)
         at_kill = count(db, "SELECT count(*) FROM telemetry_points") // 2
-        proc = _ingest_process(registry, own_broker, prefix, "killme")
+        proc = _ingest_process(registry, own_broker, prefix, "killme", tmp_path / "ingest.log")
         publisher.join(60)
         pub.close()
+        assert len(sent) == n, f"the broker acknowledged {len(sent)} of {n} messages"
         wait_until(
             lambda: count(db, "SELECT count(*) FROM telemetry_points") >= 2 * n,
             60,
-            message="every acknowledged message stored after restart",
+            message=f"every acknowledged message stored after restart (log: {tmp_path})",
         )
         stored = count(db, "SELECT count(*) FROM telemetry_points")
         distinct = count(db, "SELECT count(DISTINCT time) FROM telemetry_points")
