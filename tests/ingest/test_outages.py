@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -11,9 +12,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest.mqtt import status_topic
 from ingest.service import IngestService
 from tests.ingest.conftest import (
     REGISTRY,
@@ -96,6 +100,23 @@ def test_database_outage_loses_and_duplicates_nothing(cluster: PgCluster, mqtt_u
     assert quarantined == 0
 
 
+def retained_status(broker: Mosquitto, instance: str) -> str | None:
+    """The retained birth/last-will payload of an ingest instance (None if none within 1 s)."""
+    got: queue.SimpleQueue[str] = queue.SimpleQueue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.on_connect = lambda c, *_: c.subscribe(status_topic(instance), qos=1)
+    client.on_message = lambda _c, _u, msg: got.put(msg.payload.decode()) if msg.retain else None
+    client.connect("127.0.0.1", broker.port, 5)
+    client.loop_start()
+    try:
+        return got.get(timeout=1.0)
+    except queue.Empty:
+        return None
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def _ingest_process(
     db_url: str, broker: Mosquitto, prefix: str, instance: str, log_path: Path
 ) -> subprocess.Popen[bytes]:
@@ -122,11 +143,9 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
     proc = _ingest_process(registry, own_broker, prefix, "killme", tmp_path / "ingest.log")
     sent: list[int] = []
     try:
-        wait_until(
-            lambda: count(db, "SELECT count(*) FROM ingest_instances WHERE instance = 'killme'"),
-            20,
-            message="ingest process up",
-        )
+        # The retained birth `online` follows the subscription: from then on nothing published
+        # is refused with "No matching subscribers" (the heartbeat row comes earlier).
+        wait_until(lambda: retained_status(own_broker, "killme") == "online", 20, message="up")
         pub = Publisher(own_broker.url, prefix)
         publisher = threading.Thread(target=stream, args=(pub, n, sent))
         publisher.start()
