@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 # Database lookups of unknown device ids per batch (a flood of random ids stays cheap).
 MAX_LOOKUPS_PER_BATCH = 50
 
-# (device, metric) pairs remembered as having a latest row (~60 bytes each).
-MAX_LATEST_KNOWN = 5_000_000
-
 # Errors after which the same batch is retried on a fresh connection (never acked meanwhile).
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable)
 
@@ -62,10 +59,7 @@ class IngestService:
         self._conn: psycopg.Connection | None = None
         self._view = RegistryView({}, {}, {})
         self._refreshed_at = 0.0
-        self._unknown: dict[str, float] = {}
-        self._latest_known: set[int] = (
-            set()
-        )  # device_latest_points rows committed  # unknown device id -> monotonic time of lookup
+        self._unknown: dict[str, float] = {}  # unknown device id -> monotonic time of lookup
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
         self._threads: list[threading.Thread] = []
         self._http: Any = None
@@ -268,17 +262,8 @@ class IngestService:
         conn = self._connection()
         try:
             try:
-                result = write_items(
-                    conn,
-                    items,
-                    seq_hold_s=self.ingest.seq_gap_hold_s,
-                    latest_known=self._latest_known,
-                )
+                result = write_items(conn, items, seq_hold_s=self.ingest.seq_gap_hold_s)
                 conn.commit()
-                if result.latest_keys:
-                    if len(self._latest_known) > MAX_LATEST_KNOWN:
-                        self._latest_known.clear()
-                    self._latest_known |= result.latest_keys
                 return result
             except TRANSIENT:
                 raise

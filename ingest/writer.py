@@ -65,13 +65,6 @@ ORDER BY device_key, metric_id, time DESC
 ON CONFLICT (device_key, metric_id) DO UPDATE SET time = excluded.time, value = excluded.value
 WHERE l.time < excluded.time
 """
-# The same when every (device, metric) already has a row: an UPDATE is a third cheaper.
-UPDATE_LATEST = """
-UPDATE device_latest_points l SET time = s.time, value = s.value
-FROM (SELECT DISTINCT ON (device_key, metric_id) device_key, metric_id, time, value
-      FROM ingest_stage ORDER BY device_key, metric_id, time DESC) s
-WHERE l.device_key = s.device_key AND l.metric_id = s.metric_id AND l.time < s.time
-"""
 INSERT_EVENT = """
 INSERT INTO device_events (time, device_id, seq, type, severity, data, received_at)
 VALUES (%(time)s, %(device_id)s, %(seq)s, %(type)s, %(severity)s, %(data)s::jsonb,
@@ -136,7 +129,6 @@ class WriteResult:
     rows: int = 0
     duplicates: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
-    latest_keys: set[int] = field(default_factory=set)  # latest rows created, see write_items
 
 
 def quarantine_params(item: Item, rejected: Rejected) -> dict[str, object]:
@@ -155,11 +147,6 @@ def quarantine_params(item: Item, rejected: Rejected) -> dict[str, object]:
         "payload_size": len(item.payload),
         "digest": digest.digest(),
     }
-
-
-def latest_key(device_key: int, metric_id: int) -> int:
-    """One int for a (device, metric) pair of device_latest_points."""
-    return device_key << 16 | metric_id
 
 
 def copy_data(points: list[Point]) -> bytes:
@@ -190,13 +177,9 @@ def write_items(
     *,
     truncate: bool = False,
     seq_hold_s: float = DEFAULT_SEQ_HOLD_S,
-    latest_known: set[int] | None = None,
 ) -> WriteResult:
     """Write a batch's rows in the current transaction (no commit); a `seq` range missing for
-    ``seq_hold_s`` of device time counts as lost (see ingest.sequence). ``latest_known``: the
-    (device, metric) keys known to have a latest row (``latest_key``); when the batch has no
-    other, latest values are updated, not upserted; otherwise ``result.latest_keys`` holds the
-    batch's keys, to add once committed."""
+    ``seq_hold_s`` of device time counts as lost (see ingest.sequence)."""
     result = WriteResult()
     points = []
     events = []
@@ -228,12 +211,7 @@ def write_items(
             inserted = _write_points(cur, copy_data(points))
             result.rows += inserted
             result.duplicates += len(points) - inserted
-            keys = {latest_key(key, metric_id) for _, _, key, metric_id in points}
-            if latest_known is not None and keys <= latest_known:
-                cur.execute(UPDATE_LATEST)
-            else:
-                cur.execute(UPSERT_LATEST)
-                result.latest_keys = keys
+            cur.execute(UPSERT_LATEST)
         if events:
             cur.executemany(INSERT_EVENT, events)
             inserted = max(cur.rowcount, 0)

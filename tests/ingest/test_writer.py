@@ -64,24 +64,3 @@ def test_redelivered_and_overlapping_batches_insert_only_new_points(
         "SELECT time, value FROM device_latest WHERE device_id = 'ts-uplink' AND metric = 'rtt_ms'"
     ).fetchone()
     assert latest == (t[5], 5.0)
-
-
-def test_latest_is_updated_in_place_once_its_rows_exist(
-    registry: str, db: psycopg.Connection
-) -> None:
-    t = [now_minus(600 - i) for i in range(3)]
-    known: set[int] = set()
-    with psycopg.connect(registry) as conn:
-        prepare(conn)
-        first = write_items(conn, items(conn, [reading(t[1], 1, 1)]), latest_known=known)
-        conn.commit()
-        assert first.latest_keys  # a new row: upserted, its key reported
-        known |= first.latest_keys
-        for ts, value in ((t[2], 2), (t[0], 0)):  # newer, then older (must not win)
-            again = write_items(conn, items(conn, [reading(ts, value, value)]), latest_known=known)
-            conn.commit()
-            assert again.latest_keys == set()  # updated in place
-    latest = db.execute(
-        "SELECT time, value FROM device_latest WHERE device_id = 'ts-uplink' AND metric = 'rtt_ms'"
-    ).fetchone()
-    assert latest == (t[2], 2.0)
