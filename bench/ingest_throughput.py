@@ -7,13 +7,17 @@ Starts a mosquitto from the repo's config on a free port and a scratch database,
      *sustained* = commit rate while the publishers still run (ingest saturated, the load
      generator and the broker's intake on the same cores); *drain* = messages / (last commit −
      first publish), read from the ``ingest_instances`` counters;
-  2. latency at 50 % and 80 % of the sustained rate: paced publishers for ``--paced-s`` seconds
+  2. with ``--ramp R1,R2,...``: paced runs at those rates, ``--paced-s`` each, until one is not
+     kept up with (its backlog not committed within 2 s of the publishers stopping); the
+     highest rate kept up with is then the sustained peak;
+  3. latency at 50 % and 80 % of the sustained peak: paced publishers for ``--paced-s`` seconds
      plus a probe device whose readings carry their publish time; a poller reads each probe
-     row as it is committed (±5 ms).
+     row as it is committed (polled every 10 ms).
 Then the naive baseline (paho callback, one INSERT per metric, commit per message) on the same
 broker and database, for the ratio. One line per figure, then a JSON summary. Usage::
 
-    python bench/ingest_throughput.py --messages 300000 --workers 1,2,4 --publishers 1
+    python bench/ingest_throughput.py --messages 150000 --workers 1,2,4 --publishers 1 \\
+        --ramp 6000,8000,10000,12000,14000,16000 --paced-s 12
 """
 
 from __future__ import annotations
@@ -275,6 +279,9 @@ def paced_latency(
     key_row = conn.execute("SELECT key FROM devices WHERE id = %s", (PROBE,)).fetchone()
     assert key_row is not None
     probe_key = key_row[0]
+    fps_row = conn.execute("SELECT id FROM metrics WHERE name = 'fps'").fetchone()
+    assert fps_row is not None
+    fps_id = fps_row[0]
     latencies: list[float] = []
     stop = threading.Event()
 
@@ -285,17 +292,20 @@ def paced_latency(
             try:
                 with psycopg.connect(conn.info.dsn, autocommit=True) as c:
                     while not stop.is_set():
+                        # Prepared: planning over every daily partition at 100 polls/s
+                        # would cost the machine under test a good share of a core.
                         rows = c.execute(
                             "SELECT time FROM telemetry_points WHERE device_key = %s AND metric_id"
-                            " = (SELECT id FROM metrics WHERE name = 'fps') AND time > %s",
-                            (probe_key, since),
+                            " = %s AND time > %s",
+                            (probe_key, fps_id, since),
+                            prepare=True,
                         ).fetchall()
                         now = time.time()
                         for (t,) in rows:
                             if t not in known:
                                 known.add(t)
                                 latencies.append(now - t.timestamp())
-                        time.sleep(0.005)
+                        time.sleep(0.01)
             except psycopg.OperationalError:
                 time.sleep(0.1)  # another session terminated ours; keep measuring
 
@@ -304,9 +314,13 @@ def paced_latency(
     probe = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:6]}")
     probe.connect("127.0.0.1", port)
     probe.loop_start()
-    fleet = threading.Thread(
-        target=run_publishers, args=(port, int(rate * seconds), pubs, devices, rate)
-    )
+    rows0, _ = written(conn)
+    fleet_result: dict[str, Any] = {}
+
+    def run_fleet() -> None:
+        fleet_result.update(run_publishers(port, int(rate * seconds), pubs, devices, rate))
+
+    fleet = threading.Thread(target=run_fleet)
     fleet.start()
     seq = 0
     while fleet.is_alive():
@@ -316,6 +330,9 @@ def paced_latency(
         )
         time.sleep(0.05)
     fleet.join()
+    published = time.time()
+    wait_for(lambda: written(conn)[0] >= rows0 + 5 * fleet_result["acked"], 300, "stream committed")
+    drain_s = time.time() - published
     wait_for(lambda: len(latencies) >= seq * 0.98, 60, "probe readings committed")
     stop.set()
     poller.join()
@@ -324,6 +341,10 @@ def paced_latency(
     ordered = sorted(latencies)
     return {
         "rate": rate,
+        "achieved": fleet_result["acked"] / (fleet_result["end"] - fleet_result["start"]),
+        # Kept up: the backlog left when the publishers stopped was committed within 2 s.
+        "drain_s": drain_s,
+        "kept_up": drain_s < 2.0,
         "probes": len(ordered),
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
@@ -388,6 +409,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2000, help="IOC_INGEST_BATCH_SIZE")
     parser.add_argument(
         "--paced-s", type=float, default=8.0, help="seconds per latency run (0 = skip)"
+    )
+    parser.add_argument(
+        "--ramp",
+        default="",
+        help="paced rates (msg/s) tried in order for --paced-s each, e.g. 6000,8000,10000: the "
+        "sustained peak is the highest one kept up with (latency then at 50/80 %% of it)",
     )
     parser.add_argument(
         "--profile", default="", help="py-spy raw profile of one ingest worker to this path prefix"
@@ -467,12 +494,32 @@ def main() -> None:
                     print(f"workers={workers} sustained_msg_per_s {p['sustained_msg_per_s']:.0f}")
                 print(f"workers={workers} peak_rows_per_s {p['rows_per_s']:.0f}")
                 print(f"workers={workers} publish_msg_per_s {p['publish_msg_per_s']:.0f}")
-                if args.paced_s:
+                sustained = p["sustained_msg_per_s"] or p["msg_per_s"]
+                if args.ramp:
+                    run["ramp"] = []
+                    for rate in [float(r) for r in args.ramp.split(",")]:
+                        lat = paced_latency(
+                            conn, broker.port, rate, args.paced_s, args.publishers, devices
+                        )
+                        run["ramp"].append(lat)
+                        print(
+                            f"workers={workers} ramp rate={rate:.0f} achieved "
+                            f"{lat['achieved']:.0f} p50_ms {lat['p50_ms']:.0f} p99_ms "
+                            f"{lat['p99_ms']:.0f} drain_s {lat['drain_s']:.1f} kept_up "
+                            f"{lat['kept_up']}"
+                        )
+                        if not lat["kept_up"]:
+                            break
+                    kept = [r["achieved"] for r in run["ramp"] if r["kept_up"]]
+                    sustained = max(kept) if kept else 0.0  # none kept up: no latency runs
+                    p["sustained_msg_per_s"] = sustained
+                    print(f"workers={workers} ramp_sustained_msg_per_s {sustained:.0f}")
+                if args.paced_s and sustained:
                     for frac in (0.5, 0.8):
                         lat = paced_latency(
                             conn,
                             broker.port,
-                            frac * (p["sustained_msg_per_s"] or p["msg_per_s"]),
+                            frac * sustained,
                             args.paced_s,
                             args.publishers,
                             devices,
