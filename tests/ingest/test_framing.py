@@ -1,4 +1,4 @@
-"""Cutting MQTT packets out of the receive buffer (ingest.mqtt._BufferedSocket)."""
+"""Cutting MQTT packets out of the receive buffer (ingest.fastclient.BufferedSocket)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from paho.mqtt.client import MalformedPacket
 
-from ingest.mqtt import _BufferedSocket
+from ingest.fastclient import BufferedSocket
 
 
 def encode(command: int, body: bytes) -> bytes:
@@ -21,15 +21,15 @@ def encode(command: int, body: bytes) -> bytes:
 
 
 @pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, _BufferedSocket]]:
+def pair() -> Iterator[tuple[socket.socket, BufferedSocket]]:
     a, b = socket.socketpair()
     b.setblocking(False)
-    yield a, _BufferedSocket(b)
+    yield a, BufferedSocket(b)
     a.close()
     b.close()
 
 
-def drain(sock: _BufferedSocket) -> list[tuple[int, bytes]]:
+def drain(sock: BufferedSocket) -> list[tuple[int, bytes]]:
     out = []
     while True:
         packet = sock.take_packet()
@@ -43,7 +43,7 @@ def drain(sock: _BufferedSocket) -> list[tuple[int, bytes]]:
 
 
 def test_packets_split_anywhere_come_out_whole(
-    pair: tuple[socket.socket, _BufferedSocket],
+    pair: tuple[socket.socket, BufferedSocket],
 ) -> None:
     writer, sock = pair
     packets = [(0x32, b"x" * n) for n in (0, 1, 127, 128, 16383, 16384, 300_000)]
@@ -56,7 +56,7 @@ def test_packets_split_anywhere_come_out_whole(
     assert sock.pending() == 0
 
 
-def test_pending_only_for_a_whole_packet(pair: tuple[socket.socket, _BufferedSocket]) -> None:
+def test_pending_only_for_a_whole_packet(pair: tuple[socket.socket, BufferedSocket]) -> None:
     writer, sock = pair
     data = encode(0x40, b"\x00\x01")
     writer.sendall(data[:3])
@@ -68,7 +68,7 @@ def test_pending_only_for_a_whole_packet(pair: tuple[socket.socket, _BufferedSoc
 
 
 def test_remaining_length_over_four_bytes_is_malformed(
-    pair: tuple[socket.socket, _BufferedSocket],
+    pair: tuple[socket.socket, BufferedSocket],
 ) -> None:
     writer, sock = pair
     writer.sendall(bytes([0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]))
