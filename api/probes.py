@@ -5,40 +5,13 @@ from __future__ import annotations
 import secrets
 import socket
 import ssl
-import struct
 import time
 
 from ioc import migrate
+from ioc.mqttwire import connect_packet
 from ioc.settings import MqttTarget
 
 CONNACK = 0x20
-
-
-def _utf8(text: str) -> bytes:
-    data = text.encode("utf-8")
-    return struct.pack("!H", len(data)) + data
-
-
-def _connect_packet(target: MqttTarget) -> bytes:
-    flags = 0x02  # clean session
-    payload = _utf8(f"ioc-readyz-{secrets.token_hex(4)}")
-    if target.username:
-        flags |= 0x80
-        payload += _utf8(target.username)
-        if target.password:
-            flags |= 0x40
-            payload += _utf8(target.password)
-    body = _utf8("MQTT") + bytes([4, flags]) + struct.pack("!H", 10) + payload
-    return bytes([0x10]) + _length(len(body)) + body
-
-
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def broker(mqtt_url: str, timeout: float) -> str:
@@ -49,7 +22,8 @@ def broker(mqtt_url: str, timeout: float) -> str:
         if target.tls:
             sock = ssl.create_default_context().wrap_socket(raw, server_hostname=target.host)
         sock.settimeout(timeout)
-        sock.sendall(_connect_packet(target))
+        client_id = f"ioc-readyz-{secrets.token_hex(4)}"
+        sock.sendall(connect_packet(client_id, 10, target.username, target.password))
         reply = sock.recv(4)
         if len(reply) < 4 or reply[0] != CONNACK:
             raise ConnectionError("no CONNACK from the broker")

@@ -14,29 +14,16 @@ import struct
 import time
 from collections.abc import Callable
 
+from ioc.mqttwire import connect_packet, remaining_length, utf8
+
 PUBACK = 0x40
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(s: str) -> bytes:
-    raw = s.encode()
-    return struct.pack("!H", len(raw)) + raw
 
 
 def connect(port: int, client_id: str, host: str = "127.0.0.1") -> socket.socket:
     """Open a clean MQTT 3.1.1 session; raise if the broker refuses it."""
     sock = socket.create_connection((host, port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    body = _string("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60) + _string(client_id)
-    sock.sendall(bytes([0x10]) + _varint(len(body)) + body)
+    sock.sendall(connect_packet(client_id, 60))
     connack = b""
     while len(connack) < 4:
         chunk = sock.recv(4 - len(connack))
@@ -50,8 +37,8 @@ def connect(port: int, client_id: str, host: str = "127.0.0.1") -> socket.socket
 
 def publish_packet(topic: str, payload: bytes, mid: int) -> bytes:
     """One QoS 1 PUBLISH packet."""
-    body = _string(topic) + struct.pack("!H", mid) + payload
-    return bytes([0x32]) + _varint(len(body)) + body
+    body = utf8(topic) + struct.pack("!H", mid) + payload
+    return bytes([0x32]) + remaining_length(len(body)) + body
 
 
 def publish(

@@ -9,15 +9,11 @@ import pytest
 from paho.mqtt.client import MalformedPacket
 
 from ingest.fastclient import BufferedSocket
+from ioc.mqttwire import remaining_length
 
 
 def encode(command: int, body: bytes) -> bytes:
-    n, length = len(body), bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        length.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes([command, *length]) + body
+    return bytes([command]) + remaining_length(len(body)) + body
 
 
 @pytest.fixture
