@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 MAX_RANGES = 32  # open ranges kept per device; beyond that the oldest is counted as lost
+DEFAULT_HOLD_S = 60.0  # how long a missing seq may still arrive (IOC_INGEST_SEQ_GAP_HOLD_S)
 MAX_JUMP = 1_000_000  # a larger jump is a counter reset or a firmware bug, not lost messages
 
 

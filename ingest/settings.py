@@ -7,6 +7,7 @@ import socket
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.sequence import DEFAULT_HOLD_S
 from ioc.settings import ENV_CONFIG
 
 
@@ -62,7 +63,7 @@ class IngestSettings(BaseSettings):
         300.0, ge=0, description="Timestamps further than this ahead of now are quarantined."
     )
     seq_gap_hold_s: float = Field(
-        60.0,
+        DEFAULT_HOLD_S,
         ge=0,
         description="How long (in the device's own time) a missing `seq` may still arrive out of "
         "order before it counts as a lost message in `device_status.seq_gaps`.",

@@ -16,7 +16,7 @@ import psycopg
 
 from ingest.decode import Decoded, Point
 from ingest.reasons import Rejected
-from ingest.sequence import SeqState
+from ingest.sequence import DEFAULT_HOLD_S, SeqState
 
 CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
@@ -101,7 +101,6 @@ ON CONFLICT (digest) DO UPDATE SET occurrences = q.occurrences + 1,
     last_received_at = greatest(q.last_received_at, excluded.last_received_at)
 """
 PAYLOAD_TEXT_LIMIT = 4096
-DEFAULT_SEQ_HOLD_S = 60.0
 
 # PostgreSQL's binary COPY format for (timestamptz, float8, int4, int2) rows, packed here in
 # one struct call per row: several times cheaper than psycopg's per-value dumpers.
@@ -176,7 +175,7 @@ def write_items(
     items: list[Item],
     *,
     truncate: bool = False,
-    seq_hold_s: float = DEFAULT_SEQ_HOLD_S,
+    seq_hold_s: float = DEFAULT_HOLD_S,
 ) -> WriteResult:
     """Write a batch's rows in the current transaction (no commit); a `seq` range missing for
     ``seq_hold_s`` of device time counts as lost (see ingest.sequence)."""
