@@ -185,8 +185,12 @@ def _telemetry(
                         f"metric {name[:64]!r} is not a metric of type {out.device.type}",
                     )
                 # The common case inline: a number for a gauge or counter, within range.
-                kind = type(raw)
-                if info.numeric and (kind is float or kind is int) and info.lo <= raw <= info.hi:  # type: ignore[operator]
+                raw_type = type(raw)
+                if (
+                    info.numeric
+                    and (raw_type is float or raw_type is int)
+                    and info.lo <= raw <= info.hi  # type: ignore[operator]
+                ):
                     value = float(raw)
                 else:
                     value = metric_value(info, raw)
