@@ -33,7 +33,6 @@ from devices.registry import (
 )
 
 
-
 class ObservedDeviceIn(DeviceIn):
     """A registry device with what the collector needs to watch it."""
 
@@ -95,10 +94,7 @@ class Inventory:
     def registry(self) -> Registry:
         """The plain registry part (for `ioc devices import`)."""
         plain = [
-            DeviceIn.model_validate(
-                d.model_dump() | {"name": d.name or d.id}
-            )
-            for d in self.devices
+            DeviceIn.model_validate(d.model_dump() | {"name": d.name or d.id}) for d in self.devices
         ]
         return Registry(communes=self.communes, devices=plain)
 
