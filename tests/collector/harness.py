@@ -20,8 +20,9 @@ from devices.store import import_registry
 COMMUNE = "21025"
 
 
-def inventory_text(devices: int, interval_s: int = 1, collector: str = "col-1",
-                   extra: str = "") -> str:
+def inventory_text(
+    devices: int, interval_s: int = 1, collector: str = "col-1", extra: str = ""
+) -> str:
     """A commune with one collector watching ``devices`` cameras on 127.0.1.x (ping)."""
     lines = [
         "communes:",
@@ -66,9 +67,20 @@ class CollectorProcess:
     def start(self) -> CollectorProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ioc", "collector", "run", "--inventory",
-                 str(self.inventory), "--state-dir", str(self.state)],
-                stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                [
+                    sys.executable,
+                    "-m",
+                    "ioc",
+                    "collector",
+                    "run",
+                    "--inventory",
+                    str(self.inventory),
+                    "--state-dir",
+                    str(self.state),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
             )
         return self
 

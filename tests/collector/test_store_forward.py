@@ -23,11 +23,14 @@ DEVICES = 12
 
 
 @pytest.fixture
-def rig(db_url: str, own_broker: Mosquitto, tmp_path: Path) -> Iterator[tuple[str, CollectorProcess]]:
+def rig(
+    db_url: str, own_broker: Mosquitto, tmp_path: Path
+) -> Iterator[tuple[str, CollectorProcess]]:
     text = inventory_text(DEVICES)
     import_inventory(db_url, text)
-    settings, ingest = test_settings(db_url, own_broker.url, topic_prefix="ioc/v1",
-                                     seq_gap_hold_s=600)
+    settings, ingest = test_settings(
+        db_url, own_broker.url, topic_prefix="ioc/v1", seq_gap_hold_s=600
+    )
     service = IngestService(settings, ingest).start()
     wait_until(service.consumer.connected.is_set, 10, message="ingest subscribed")
     proc = CollectorProcess(tmp_path, text, own_broker.url, ioc_collector_replay_rate=4)
@@ -41,16 +44,27 @@ def rig(db_url: str, own_broker: Mosquitto, tmp_path: Path) -> Iterator[tuple[st
 def stored(db_url: str) -> dict[str, tuple[int, int, int]]:
     """Per device: readings stored, duplicated telemetry rows, events stored."""
     with psycopg.connect(db_url) as conn:
-        readings = dict(conn.execute(
-            "SELECT device_id, count(DISTINCT time) FROM telemetry WHERE metric = 'online' "
-            "GROUP BY device_id").fetchall())
-        dups = dict(conn.execute(
-            "SELECT device_id, count(*) - count(DISTINCT (time, metric)) FROM telemetry "
-            "GROUP BY device_id").fetchall())
-        events = dict(conn.execute(
-            "SELECT device_id, count(*) FROM device_events GROUP BY device_id").fetchall())
-    return {d: (readings.get(d, 0), dups.get(d, 0), events.get(d, 0))
-            for d in set(readings) | set(events)}
+        readings = dict(
+            conn.execute(
+                "SELECT device_id, count(DISTINCT time) FROM telemetry WHERE metric = 'online' "
+                "GROUP BY device_id"
+            ).fetchall()
+        )
+        dups = dict(
+            conn.execute(
+                "SELECT device_id, count(*) - count(DISTINCT (time, metric)) FROM telemetry "
+                "GROUP BY device_id"
+            ).fetchall()
+        )
+        events = dict(
+            conn.execute(
+                "SELECT device_id, count(*) FROM device_events GROUP BY device_id"
+            ).fetchall()
+        )
+    return {
+        d: (readings.get(d, 0), dups.get(d, 0), events.get(d, 0))
+        for d in set(readings) | set(events)
+    }
 
 
 def caught_up(db_url: str, proc: CollectorProcess) -> bool:
@@ -70,8 +84,9 @@ def assert_nothing_lost(db_url: str, proc: CollectorProcess) -> None:
 
     def complete() -> bool:
         got = stored(db_url)
-        return all(sum(got.get(d, (0, 0, 0))[::2]) + buffered.get(d, 0) == n
-                   for d, n in produced.items())
+        return all(
+            sum(got.get(d, (0, 0, 0))[::2]) + buffered.get(d, 0) == n for d, n in produced.items()
+        )
 
     wait_until(complete, 30, 0.2, "every numbered reading stored or still buffered")
     got = stored(db_url)
@@ -111,8 +126,12 @@ def test_sigkill_mid_replay_loses_nothing(
     own_broker.start()
     before = proc.depth()
     # Replay is capped (4 batches/s): kill once part, not all, of the backlog went out.
-    wait_until(lambda: proc.outbox("SELECT count(*) FROM outbox") < before - 5, 20, 0.05,
-               "replay under way")
+    wait_until(
+        lambda: proc.outbox("SELECT count(*) FROM outbox") < before - 5,
+        20,
+        0.05,
+        "replay under way",
+    )
     proc.stop(kill=True)
     assert proc.depth() > 0, "the kill should land mid-replay"
     proc.start()
