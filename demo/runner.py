@@ -104,6 +104,9 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         os.environ.setdefault("IOC_PUBLIC_URL", f"http://127.0.0.1:{api_port}")
         say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
         token = prepare_database(db_url)
+        from demo.edge import running_edge  # the collector-watched part (issue 17)
+
+        stack.enter_context(running_edge(db_url, mqtt_url, say))
         stack.enter_context(_ingest())
         stack.enter_context(_alerts(db_url))
         api_url = stack.enter_context(_api())
