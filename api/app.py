@@ -15,12 +15,14 @@ import psycopg_pool
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import __doc__ as api_doc
+from api.console import errors as console_errors
+from api.console.router import add_console
 from api.middleware import BodyLimit, Metrics
 from api.models.common import ERRORS
 from api.probes import SchemaCheck
@@ -59,14 +61,18 @@ def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
-    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if console_errors.is_console(request):
+            return console_errors.html_error(request, exc.status_code, exc.detail, exc.headers)
         return JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(RequestValidationError)
-    def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    def validation_error(request: Request, exc: RequestValidationError) -> Response:
         detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        if console_errors.is_console(request):
+            return console_errors.html_error(request, 422, detail)
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(psycopg_pool.PoolTimeout)
@@ -144,6 +150,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     v1.include_router(admin.router)
     app.include_router(v1)
     app.include_router(health.router)
+    add_console(app, settings)
     _add_error_handlers(app)
     _add_docs(app)
     app.add_middleware(BodyLimit, limit=settings.api_body_limit_bytes)

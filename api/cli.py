@@ -50,11 +50,26 @@ def users() -> None:
     default=None,
     help="Token lifetime in days (default IOC_API_TOKEN_DAYS; 0 = never expires).",
 )
-def create(name: str, role: str, communes: tuple[str, ...], expires_days: int | None) -> None:
+@click.option(
+    "--password/--no-password",
+    "with_password",
+    default=False,
+    help="Also set a console password (asked twice, or read from stdin with --password-stdin).",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the console password from stdin.")
+def create(
+    name: str,
+    role: str,
+    communes: tuple[str, ...],
+    expires_days: int | None,
+    with_password: bool,
+    password_stdin: bool,
+) -> None:
     """Create a user and print their token once (it is stored only as a digest)."""
     from ioc.db import connect
 
     settings = ApiSettings()
+    password = _read_password(password_stdin) if with_password or password_stdin else None
     for code in communes:
         if not (len(code) == 5 and code.isdigit()):
             raise click.BadParameter(
@@ -67,7 +82,11 @@ def create(name: str, role: str, communes: tuple[str, ...], expires_days: int | 
         except security.UserError as exc:
             raise click.ClickException(str(exc)) from None
         _audit(conn, "create", name, {"role": role, "communes": list(communes)})
+        if password is not None:
+            _store_password(conn, name, password)
     click.echo(f"user {name} ({role}) created; token expires {expires or 'never'}")
+    if password is not None:
+        click.echo("console password set")
     click.echo("token (shown once):")
     click.echo(token)
 
@@ -131,6 +150,49 @@ def rotate(name: str, expires_days: int | None) -> None:
     click.echo(token)
 
 
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (scripts).")
+def passwd(name: str, password_stdin: bool) -> None:
+    """Set the console login password of a user (asked twice unless --password-stdin)."""
+    from ioc.db import connect
+
+    settings = ApiSettings()
+    password = _read_password(password_stdin)
+    with connect(settings.database_url) as conn:
+        _store_password(conn, name, password)
+    click.echo(f"console password of {name} set")
+
+
+def _read_password(from_stdin: bool) -> str:
+    import sys
+
+    from api import passwords
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    try:
+        passwords.check_strength(password)
+    except passwords.PasswordError as exc:
+        raise click.ClickException(str(exc)) from None
+    return password
+
+
+def _store_password(conn: object, name: str, password: str) -> None:
+    import psycopg
+
+    from api import passwords
+
+    assert isinstance(conn, psycopg.Connection)
+    try:
+        passwords.set_password(conn, name, password)
+    except passwords.PasswordError as exc:
+        raise click.ClickException(str(exc)) from None
+    _audit(conn, "passwd", name, {})
+
+
 def _audit(conn: object, action: str, name: str, details: dict[str, object]) -> None:
     import getpass
 
@@ -139,5 +201,6 @@ def _audit(conn: object, action: str, name: str, details: dict[str, object]) -> 
     from api import audit
 
     assert isinstance(conn, psycopg.Connection)
-    audit.record(conn, f"cli:{getpass.getuser()}", action, "user", name, None, details)
+    with audit.via("cli"):
+        audit.record(conn, f"cli:{getpass.getuser()}", action, "user", name, None, details)
     conn.commit()
