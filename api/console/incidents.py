@@ -16,6 +16,7 @@ from api.console.session import SessionDep
 from api.console.views import page
 from api.deps import ConnDep, SettingsDep
 from api.models.common import COMMUNE_PATTERN, ID_PATTERN
+from devices.catalogue import TYPES
 
 router = APIRouter()
 
@@ -79,7 +80,6 @@ WHERE (%(scope)s::text[] IS NULL OR commune_code = ANY(%(scope)s))
   AND (%(commune)s::text IS NULL OR commune_code = %(commune)s)
 ORDER BY name LIMIT 500
 """
-TYPES = "SELECT name FROM device_types ORDER BY name"
 CHILDREN_PER_ROOT = 20
 
 
@@ -128,7 +128,7 @@ def load(conn: psycopg.Connection, params: dict[str, Any]) -> dict[str, Any]:
         "total": row[0] if row else 0,
         "communes": [{"code": c, "name": n} for c, n in conn.execute(COMMUNES, params)],
         "sites": [{"id": i, "name": n} for i, n in conn.execute(SITES, params)],
-        "types": [t for (t,) in conn.execute(TYPES)],
+        "types": sorted(TYPES),
     }
 
 
