@@ -10,16 +10,16 @@ import psycopg
 import pytest
 
 from api.passwords import set_password
-from tests.api.conftest import (  # noqa: F401 - fixtures reused from the API tests
-    USERS,
-    World,
-    as_user,
-    client,
-    make_settings,
-    serve,
-    tokens,
-    world,
-)
+from tests.api import conftest as api_fixtures
+from tests.api.conftest import USERS, World
+
+# The API tests' fixtures (seeded world, users with tokens, live server), reused here.
+world = api_fixtures.world
+tokens = api_fixtures.tokens
+make_settings = api_fixtures.make_settings
+serve = api_fixtures.serve
+client = api_fixtures.client
+as_user = api_fixtures.as_user
 
 CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 

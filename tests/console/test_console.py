@@ -77,9 +77,7 @@ def test_login_form_needs_its_csrf_token(
 ) -> None:
     client = serve(console_cookie_secure=False)
     client.get("/console/login")
-    r = client.post(
-        "/console/login", data={"username": "tech_a", "password": "pw-tech_a-Tịnh-Sơn"}
-    )
+    r = client.post("/console/login", data={"username": "tech_a", "password": "pw-tech_a-Tịnh-Sơn"})
     assert r.status_code == 403
 
 
@@ -211,6 +209,7 @@ def test_english_switch(console: Callable[..., httpx.Client], world: World) -> N
     r = c.get("/console/lang/en", params={"next": "/console/"})
     assert r.status_code == 303 and r.headers["location"] == "/console/"
     assert "Incidents" in c.get("/console/").text
-    assert c.get("/console/lang/en", params={"next": "//evil.example"}).headers[
-        "location"
-    ] == "/console/"
+    assert (
+        c.get("/console/lang/en", params={"next": "//evil.example"}).headers["location"]
+        == "/console/"
+    )
