@@ -85,6 +85,10 @@ class AlertEngine:
             conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
         )
         self.notifier: Any = _build_notifier(pool) if notify else None
+        # Telegram button presses: polled by the leader only (one getUpdates consumer per bot).
+        self.telegram: Any = (
+            _build_telegram(pool, lambda: self.leader.is_leader) if notify else None
+        )
         # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
         self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
@@ -218,6 +222,8 @@ class AlertEngine:
         scheduler.add_job(self._housekeeping, "interval", hours=1, id="cleanup", **common)
         if self.watch is not None:
             self.watch.start()
+        if self.telegram is not None:
+            self.telegram.start()
         scheduler.start()
         self.scheduler = scheduler
         log.info(
@@ -231,6 +237,8 @@ class AlertEngine:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        if self.telegram is not None:
+            self.telegram.stop()
         self.leader.release()
         if self.watch is not None:
             self.watch.stop()
@@ -248,3 +256,12 @@ def _build_notifier(pool: ConnectionPool) -> Any:
         log.warning("notifications disabled: alerts.notify is not available (%s)", exc)
         return None
     return build_notifier(pool)
+
+
+def _build_telegram(pool: ConnectionPool, is_leader: Callable[[], bool]) -> Any:
+    try:
+        from alerts.telegram.service import build_receiver
+    except ImportError as exc:
+        log.warning("telegram buttons disabled: alerts.telegram is not available (%s)", exc)
+        return None
+    return build_receiver(pool, is_leader)

@@ -20,7 +20,8 @@ class NotifySettings(BaseSettings):
         None, description="Routes/receivers YAML (see alerts/notify/example_config.yaml)."
     )
     public_url: str = Field(
-        "http://localhost:8000", description="Base URL for links in messages (the API)."
+        "http://localhost:8000",
+        description="Base URL of `ioc api` for links in messages (the alert's console page).",
     )
     language: Literal["vi", "en"] = Field("vi", description="Default message language.")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone for times in messages.")
@@ -33,6 +34,14 @@ class NotifySettings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, description="Telegram bot token.")
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Telegram Bot API base URL (tests: loopback)."
+    )
+    telegram_receive: bool = Field(
+        True,
+        description="With IOC_TELEGRAM_BOT_TOKEN set, the active alert engine receives button "
+        "presses and /start link codes by long polling getUpdates (no public URL needed).",
+    )
+    telegram_poll_timeout_s: int = Field(
+        25, ge=0, le=50, description="Long-poll timeout of getUpdates, in seconds."
     )
     notify_tick_slack_s: float = Field(
         0.5,
