@@ -81,9 +81,7 @@ def _text(browser: WebDriver, element_id: str) -> str:
 
 def _fits_the_phone(browser: WebDriver) -> bool:
     return bool(
-        browser.execute_script(
-            "return document.documentElement.scrollWidth <= window.innerWidth"
-        )
+        browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     )
 
 
@@ -130,15 +128,13 @@ def test_forged_form_is_refused(
     browser.get(f"{site}/console/login")
     _login(browser, "tech_a")
     browser.get(f"{site}/console/alerts/{alert}")
-    browser.execute_script(
-        "document.querySelector('#ack-form input[name=csrf]').value = 'forged'"
-    )
+    browser.execute_script("document.querySelector('#ack-form input[name=csrf]').value = 'forged'")
     browser.find_element(By.ID, "ack").click()
     wait_until(lambda: browser.find_elements(By.ID, "error-detail"), 10)
     assert "CSRF" in _text(browser, "error-detail")
-    assert db.execute(
-        "SELECT acknowledged_by FROM alerts WHERE id = %s", (alert,)
-    ).fetchone() == (None,)
+    assert db.execute("SELECT acknowledged_by FROM alerts WHERE id = %s", (alert,)).fetchone() == (
+        None,
+    )
 
 
 def test_technician_of_another_commune_is_refused(
