@@ -4,4 +4,3 @@ from __future__ import annotations
 
 from ioc.audit import INSERT_AUDIT as INSERT_AUDIT
 from ioc.audit import record as record
-from ioc.audit import via as via

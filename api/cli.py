@@ -201,6 +201,5 @@ def _audit(conn: object, action: str, name: str, details: dict[str, object]) -> 
     from api import audit
 
     assert isinstance(conn, psycopg.Connection)
-    with audit.via("cli"):
-        audit.record(conn, f"cli:{getpass.getuser()}", action, "user", name, None, details)
+    audit.record(conn, f"cli:{getpass.getuser()}", action, "user", name, None, details)
     conn.commit()

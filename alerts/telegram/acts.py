@@ -18,6 +18,7 @@ from ioc import audit
 from ioc.access import Principal
 
 SILENCE_FOR = timedelta(hours=2)
+VIA = {"channel": "telegram"}
 ALERT = """
 SELECT a.id, a.commune_code, a.device_id, a.state, coalesce(d.name, a.device_id) AS device_name
 FROM alerts a LEFT JOIN devices d ON d.id = a.device_id WHERE a.id = %(id)s
@@ -45,10 +46,12 @@ def acknowledge(
     conn: psycopg.Connection, user: Principal, alert: AlertRef, note: str, now: datetime
 ) -> bool:
     """Acknowledge; False when the alert is resolved."""
-    with conn.transaction(), audit.via("telegram"):
+    with conn.transaction():
         if not actions.acknowledge(conn, alert.id, user.name, note, now):
             return False
-        audit.record(conn, user.name, "ack", "alert", alert.id, alert.commune_code, {"note": note})
+        audit.record(
+            conn, user.name, "ack", "alert", alert.id, alert.commune_code, {"note": note, **VIA}
+        )
     return True
 
 
@@ -56,7 +59,7 @@ def assign_to_self(
     conn: psycopg.Connection, user: Principal, alert: AlertRef, now: datetime
 ) -> bool:
     """Assign the alert to the pressing user."""
-    with conn.transaction(), audit.via("telegram"):
+    with conn.transaction():
         if not actions.assign(conn, alert.id, user.name, user.name, now):
             return False
         audit.record(
@@ -66,7 +69,7 @@ def assign_to_self(
             "alert",
             alert.id,
             alert.commune_code,
-            {"assignee": user.name},
+            {"assignee": user.name, **VIA},
         )
     return True
 
@@ -78,7 +81,7 @@ def silence_device(
     assert alert.device_id is not None
     matchers = matchers_for(device=alert.device_id)
     comment = f"Telegram: #{alert.id}"
-    with conn.transaction(), audit.via("telegram"):
+    with conn.transaction():
         silence_id = create_silence(
             conn,
             matchers=matchers,
@@ -94,6 +97,11 @@ def silence_device(
             "silence",
             silence_id,
             alert.commune_code,
-            {"matchers": matchers, "ends_at": (now + SILENCE_FOR).isoformat(), "comment": comment},
+            {
+                "matchers": matchers,
+                "ends_at": (now + SILENCE_FOR).isoformat(),
+                "comment": comment,
+                **VIA,
+            },
         )
     return silence_id

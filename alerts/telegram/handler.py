@@ -98,8 +98,9 @@ class BotHandler:
         with self.pool.connection() as conn:
             user = links.link(conn, parts[1], int(sender["id"]), sender.get("username"))
             if user is not None:
-                with audit.via("telegram"):
-                    audit.record(conn, user.name, "link", "telegram", sender["id"])
+                audit.record(
+                    conn, user.name, "link", "telegram", sender["id"], None, {"channel": "telegram"}
+                )
         self.api.send(chat, t["linked"].format(name=user.name) if user else t["bad_code"])
 
     def press(self, query: dict[str, Any]) -> None:

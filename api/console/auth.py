@@ -17,6 +17,7 @@ from api.passwords import verify
 from ioc import audit
 
 router = APIRouter()
+VIA = {"channel": "console"}
 
 
 def _login_page(
@@ -69,17 +70,15 @@ def login(
     for key in (f"login-addr:{address}", f"login-user:{username.lower()}"):
         wait = limiter.hit(key)
         if wait:
-            with audit.via("console"):
-                audit.record(conn, username or "?", "login_throttled", "session", address)
+            audit.record(conn, username or "?", "login_throttled", "session", address, None, VIA)
             return _login_page(
                 request, target, username, text["too_many"].format(s=wait), status=429
             )
     user = verify(conn, username, password)
-    with audit.via("console"):
-        if user is None:
-            audit.record(conn, username or "?", "login_failed", "session", address)
-            return _login_page(request, target, username, text["bad_login"], status=401)
-        audit.record(conn, user.name, "login", "session", address)
+    if user is None:
+        audit.record(conn, username or "?", "login_failed", "session", address, None, VIA)
+        return _login_page(request, target, username, text["bad_login"], status=401)
+    audit.record(conn, user.name, "login", "session", address, None, VIA)
     response = RedirectResponse(target, status_code=303)
     sessions.start(conn, response, user.user_id, settings)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"{PREFIX}/login")
@@ -96,8 +95,7 @@ def logout(
     """End the session."""
     sessions.check_csrf(session.csrf, csrf)
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
-    with audit.via("console"):
-        audit.record(conn, session.user.name, "logout", "session", "")
+    audit.record(conn, session.user.name, "logout", "session", "", None, VIA)
     sessions.end(conn, request, response)
     return response
 

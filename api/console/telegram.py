@@ -74,8 +74,15 @@ def new_code(
                 "minutes": settings.telegram_link_code_minutes,
             },
         )
-        with audit.via("console"):
-            audit.record(conn, session.user.name, "link_code", "telegram", session.user.name)
+        audit.record(
+            conn,
+            session.user.name,
+            "link_code",
+            "telegram",
+            session.user.name,
+            None,
+            {"channel": "console"},
+        )
     return page(
         request,
         "telegram.html",

@@ -49,9 +49,5 @@ BEGIN
     END IF;
 END $$;
 
--- Which door an action came through: api (bearer token), console (session), telegram (button),
--- cli, engine.
-ALTER TABLE audit_log ADD COLUMN channel text NOT NULL DEFAULT 'api';
-
 -- The console folds suppressed children under their root cause.
 CREATE INDEX alerts_open_suppressed_by_idx ON alerts (suppressed_by) WHERE state <> 'resolved';

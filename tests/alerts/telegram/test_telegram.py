@@ -79,7 +79,7 @@ def test_press_acknowledges_and_edits_the_message(
     assert "✅ Đã xác nhận bởi tech_a lúc" in text and f"(#{alert})" in text
     assert bot.buttons(message)  # the other buttons stay
     audit = db.execute(
-        "SELECT actor, action, channel FROM audit_log WHERE object_type = 'alert'"
+        "SELECT actor, action, details->>'channel' FROM audit_log WHERE object_type = 'alert'"
     ).fetchall()
     assert ("tech_a", "ack", "telegram") in audit
 
@@ -110,7 +110,9 @@ def test_assign_and_silence_buttons(
         "tech_a",
         timedelta(hours=2),
     )
-    channels = db.execute("SELECT action, channel FROM audit_log ORDER BY id").fetchall()
+    channels = db.execute(
+        "SELECT action, details->>'channel' FROM audit_log ORDER BY id"
+    ).fetchall()
     assert ("assign", "telegram") in channels and ("create", "telegram") in channels
 
 
