@@ -74,13 +74,15 @@ COMMUNES = """
 SELECT code, name FROM communes WHERE (%(scope)s::text[] IS NULL OR code = ANY(%(scope)s))
 ORDER BY name
 """
+# Sites to filter by: those of the chosen commune (or of the user's only commune).
 SITES = """
 SELECT id, name FROM sites
 WHERE (%(scope)s::text[] IS NULL OR commune_code = ANY(%(scope)s))
-  AND (%(commune)s::text IS NULL OR commune_code = %(commune)s)
-ORDER BY name LIMIT 500
+  AND commune_code = coalesce(%(commune)s, (%(scope)s::text[])[1])
+  AND (%(commune)s::text IS NOT NULL OR cardinality(%(scope)s::text[]) = 1)
+ORDER BY name LIMIT 300
 """
-CHILDREN_PER_ROOT = 20
+CHILDREN_PER_ROOT = 10
 
 
 @dataclass
