@@ -43,6 +43,18 @@ class NotifySettings(BaseSettings):
     telegram_poll_timeout_s: int = Field(
         25, ge=0, le=50, description="Long-poll timeout of getUpdates, in seconds."
     )
+    telegram_webhook_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Webhook mode instead of long polling: the public URL Telegram posts "
+        "updates to (your reverse proxy, forwarding to IOC_TELEGRAM_WEBHOOK_LISTEN); the "
+        "active engine registers it with setWebhook.",
+    )
+    telegram_webhook_listen: str = Field(
+        "127.0.0.1:8443",
+        pattern=r"^[^:\s]+:[0-9]{1,5}$",
+        description="host:port where `ioc alerts` accepts webhook updates (webhook mode only).",
+    )
     notify_tick_slack_s: float = Field(
         0.5,
         ge=0,

@@ -14,6 +14,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
 
 class FakeBotApi:
     """``url`` is the Bot API base (``IOC_TELEGRAM_API_URL``); ``token`` the only valid token."""
@@ -26,6 +28,8 @@ class FakeBotApi:
         self.answers: list[dict[str, Any]] = []
         self.edits: list[dict[str, Any]] = []
         self.calls: list[str] = []
+        # Set by setWebhook: updates are then POSTed there (with the secret) instead of queued.
+        self.webhook: dict[str, Any] | None = None
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -47,8 +51,14 @@ class FakeBotApi:
     def _push(self, update: dict[str, Any]) -> None:
         with self.lock:
             update["update_id"] = next(self._update_ids)
-            self.updates.append(update)
-            self.lock.notify_all()
+            hook = self.webhook
+            if hook is None:
+                self.updates.append(update)
+                self.lock.notify_all()
+                return
+        headers = {"X-Telegram-Bot-Api-Secret-Token": hook.get("secret_token") or ""}
+        r = httpx.post(hook["url"], json=update, headers=headers, timeout=10)
+        r.raise_for_status()
 
     def say(self, user_id: int, text: str, username: str = "kythuat") -> None:
         """The user sends ``text`` to the bot in a private chat."""
@@ -139,6 +149,13 @@ class FakeBotApi:
                     message.pop("reply_markup", None)
                 self.edits.append(body)
                 return 200, {"ok": True, "result": message}
+            if method == "setWebhook":
+                self.webhook = body
+                self.lock.notify_all()
+                return 200, {"ok": True, "result": True, "description": "Webhook was set"}
+            if method == "deleteWebhook":
+                self.webhook = None
+                return 200, {"ok": True, "result": True}
             if method == "answerCallbackQuery":
                 self.answers.append(body)
                 self.lock.notify_all()

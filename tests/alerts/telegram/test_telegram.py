@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import httpx
 import psycopg
+from psycopg_pool import ConnectionPool
 
+from alerts.notify.templates import local_zone
+from alerts.telegram.botapi import BotApi
 from alerts.telegram.callback import decode, encode, key_for
+from alerts.telegram.handler import BotHandler
 from alerts.telegram.receiver import TelegramReceiver
+from alerts.telegram.webhook import WebhookReceiver
 from tests.alerts.telegram.conftest import TOKEN
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.api.conftest import World
+from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 TECH_A_TG = 555001
@@ -175,3 +182,67 @@ def test_operator_and_used_code_are_refused(
     query = bot.press(777, message, _button(bot, message, "ack", alert))
     answer = wait_until(lambda: bot.answer_to(query), 10, message="role refusal")
     assert "không có quyền" in answer["text"]
+
+
+def test_webhook_mode(
+    bot: FakeBotApi,
+    pool: ConnectionPool,
+    db: psycopg.Connection,
+    world: World,
+    notify: Callable[[list[int]], int],
+    link_code: Callable[[str], str],
+) -> None:
+    api = BotApi(bot.url, TOKEN)
+    handler = BotHandler(pool, api, key_for(TOKEN), local_zone("Asia/Ho_Chi_Minh"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    rx = WebhookReceiver(api, handler, lambda: True, url, f"127.0.0.1:{port}")
+    rx.start()
+    try:
+        hook = wait_until(lambda: bot.webhook, 10, message="setWebhook")
+        assert hook["url"] == url and hook["secret_token"]
+        forged = httpx.post(url, json={"update_id": 1, "message": {}}, timeout=5)
+        assert forged.status_code == 403
+        _linked(bot, db, link_code, "tech_a", TECH_A_TG)
+        alert = world.alerts["a_root"]
+        message = notify([alert])
+        query = bot.press(TECH_A_TG, message, _button(bot, message, "ack", alert))
+        assert wait_until(lambda: bot.answer_to(query), 10)["text"].startswith("Đã xác nhận")
+        assert "getUpdates" not in bot.calls
+    finally:
+        rx.stop()
+
+
+def test_only_the_leader_polls(
+    bot: FakeBotApi,
+    pool: ConnectionPool,
+    db: psycopg.Connection,
+    world: World,
+    link_code: Callable[[str], str],
+) -> None:
+    from pydantic import SecretStr
+
+    from alerts.notify.settings import NotifySettings
+    from alerts.telegram.service import build_receiver
+
+    assert build_receiver(pool, lambda: True, NotifySettings(telegram_bot_token=None)) is None
+    settings = NotifySettings(
+        telegram_bot_token=SecretStr(TOKEN), telegram_api_url=bot.url, telegram_poll_timeout_s=1
+    )
+    asked: list[bool] = []
+    leading = [False]
+
+    def is_leader() -> bool:
+        asked.append(leading[0])
+        return leading[0]
+
+    rx = build_receiver(pool, is_leader, settings)
+    assert isinstance(rx, TelegramReceiver)
+    rx.start()
+    try:
+        wait_until(lambda: len(asked) >= 2, 10, message="two standby rounds")
+        assert "getUpdates" not in bot.calls
+        leading[0] = True
+        _linked(bot, db, link_code, "tech_a", TECH_A_TG)
+    finally:
+        rx.stop()
