@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from simulators.clock import parse_duration
+from ioc.durations import parse_duration
 from simulators.faults import KINDS
 
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -35,11 +35,7 @@ class ScenarioError(ValueError):
 def _seconds(value: Any) -> float:
     if value is None:
         return 0.0
-    return parse_duration(value)
-
-
-class Duration(float):
-    """Marker type: values written as 30s, 10m, 2h or plain seconds."""
+    return parse_duration(value).total_seconds()
 
 
 class FaultStep(BaseModel):
