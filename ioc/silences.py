@@ -7,11 +7,10 @@ API's request body (api/models/alerts.py) extends ``SilenceSpec``.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -23,18 +22,16 @@ from pydantic import (
 from ioc.matchers import Matcher
 
 # The labels a silence may match on (every alert carries them).
-LABELS = ("commune", "site", "device", "type", "rule", "severity")
+Label = Literal["commune", "site", "device", "type", "rule", "severity"]
+LABELS: tuple[str, ...] = get_args(Label)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
 
 
-def _known_label(matcher: Matcher) -> Matcher:
-    if matcher.label not in LABELS:
-        raise ValueError(f"unknown label {matcher.label!r}; known: {', '.join(LABELS)}")
-    return matcher
+class SilenceMatcher(Matcher):
+    """A matcher on one of the labels every alert carries (``LABELS``)."""
 
-
-SilenceMatcher = Annotated[Matcher, AfterValidator(_known_label)]
+    label: Label
 
 
 class Recurrence(BaseModel):
