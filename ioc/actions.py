@@ -143,6 +143,30 @@ def _missed(conn: psycopg.Connection, alert_id: int, scope: list[str] | None) ->
     return ActionResult("not_found" if row is None else "resolved", alert_id)
 
 
+def _act(
+    conn: psycopg.Connection,
+    sql: str,
+    alert_id: int,
+    action: str,
+    *,
+    actor: str,
+    channel: Channel,
+    now: datetime | None,
+    scope: list[str] | None,
+    note: str | None,
+    data: dict[str, Any],
+) -> ActionResult:
+    at = _now(now)
+    params = {**data, "id": alert_id, "actor": actor, "now": at, "scope": scope}
+    with conn.transaction():
+        row = conn.execute(sql, params).fetchone()
+        if row is None:
+            return _missed(conn, alert_id, scope)
+        _record(conn, alert_id, row[0], action, actor=actor, channel=channel, now=at, note=note,
+                data=data)  # fmt: skip
+    return ActionResult("done", alert_id, row[0])
+
+
 def acknowledge(
     conn: psycopg.Connection,
     alert_id: int,
@@ -154,16 +178,8 @@ def acknowledge(
     scope: list[str] | None = None,
 ) -> ActionResult:
     """Acknowledge an open alert; ``resolved`` / ``not_found`` (or outside ``scope``) if not."""
-    at = _now(now)
-    with conn.transaction():
-        row = conn.execute(
-            ACK_SQL, {"id": alert_id, "actor": actor, "note": note, "now": at, "scope": scope}
-        ).fetchone()
-        if row is None:
-            return _missed(conn, alert_id, scope)
-        _record(conn, alert_id, row[0], ACKNOWLEDGED, actor=actor, channel=channel, now=at,
-                note=note, data={"note": note})  # fmt: skip
-    return ActionResult("done", alert_id, row[0])
+    return _act(conn, ACK_SQL, alert_id, ACKNOWLEDGED, actor=actor, channel=channel, now=now,
+                scope=scope, note=note, data={"note": note})  # fmt: skip
 
 
 def assign(
@@ -177,16 +193,8 @@ def assign(
     scope: list[str] | None = None,
 ) -> ActionResult:
     """Assign an alert to someone (None clears); ``not_found`` when unknown or out of scope."""
-    at = _now(now)
-    with conn.transaction():
-        row = conn.execute(
-            ASSIGN_SQL, {"id": alert_id, "assignee": assignee, "now": at, "scope": scope}
-        ).fetchone()
-        if row is None:
-            return ActionResult("not_found", alert_id)
-        _record(conn, alert_id, row[0], ASSIGNED, actor=actor, channel=channel, now=at,
-                note=None, data={"assignee": assignee})  # fmt: skip
-    return ActionResult("done", alert_id, row[0])
+    return _act(conn, ASSIGN_SQL, alert_id, ASSIGNED, actor=actor, channel=channel, now=now,
+                scope=scope, note=None, data={"assignee": assignee})  # fmt: skip
 
 
 def silence_commune(
