@@ -304,4 +304,6 @@ def _refresh_caggs(
             continue
         # CALL refresh_continuous_aggregate refuses a transaction block: autocommit is required.
         conn.execute(CAGG_REFRESH, {"view": view, "lo": lo, "hi": hi})
+    for res, view in (("5m", "telemetry_cagg_5m"), ("1h", "telemetry_cagg_1h")):
+        conn.execute(SET_DONE, {"res": res, "done": ends[view]})  # what operators look at
     return RefreshResult(done_5m=ends["telemetry_cagg_5m"], done_1h=ends["telemetry_cagg_1h"])
