@@ -68,7 +68,9 @@ def test_rollups_outlive_raw_retention(
         assert run_jobs(db, "policy_retention")
     else:
         assert retention.run(db, SETTINGS).dropped
-    gone = db.execute("SELECT count(*) FROM telemetry_points WHERE time < %s", (now - timedelta(days=8),))
+    gone = db.execute(
+        "SELECT count(*) FROM telemetry_points WHERE time < %s", (now - timedelta(days=8),)
+    )
     assert gone.fetchone() == (0,)
 
     # `ioc maintain` (and, on TimescaleDB, every policy job) runs again afterwards.
@@ -86,7 +88,7 @@ def test_rollups_outlive_raw_retention(
     # The materialized rows themselves are there, not a re-aggregation of raw data.
     for res in ("5m", "1h"):
         row = db.execute(
-            f"SELECT count(*) FROM {materialized(db, res)} WHERE bucket < %s",  # noqa: S608
+            f"SELECT count(*) FROM {materialized(db, res)} WHERE bucket < %s",
             (old + timedelta(hours=3),),
         ).fetchone()
         assert row == (len(before[f"telemetry_{res}"]),)
