@@ -1,6 +1,7 @@
-"""The audit log (the one implementation lives in the core: ``ioc.audit``)."""
+"""The audit log: who did what to which object, and when (written by ``ioc.actions.audit``)."""
 
 from __future__ import annotations
 
-from ioc.audit import INSERT_AUDIT as INSERT_AUDIT
-from ioc.audit import record as record
+from ioc.actions import audit as record
+
+__all__ = ["record"]

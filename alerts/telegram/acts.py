@@ -1,8 +1,7 @@
-"""What a button press does, through the engine's own acknowledge / assign / silence code.
+"""What a button press does: ``ioc.actions`` (the one owner) with the channel ``telegram``.
 
-The one shared owner of these actions is to be ``ioc.actions``; until then the press goes
-through ``alerts.actions`` and ``alerts.silences`` (the code the engine already has), and only
-this module changes when it moves. Every action is audited with the channel ``telegram``.
+The press's user must be linked, a technician or admin, and see the alert's commune; the
+scope is passed down too, so the action itself refuses what the check might have missed.
 """
 
 from __future__ import annotations
@@ -12,13 +11,12 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from alerts import actions
-from alerts.silences import create_silence, matchers_for
-from ioc import audit
+from ioc import actions
 from ioc.access import Principal
+from ioc.silences import SilenceSpec
 
 SILENCE_FOR = timedelta(hours=2)
-VIA = {"channel": "telegram"}
+CHANNEL: actions.Channel = "telegram"
 ALERT = """
 SELECT a.id, a.commune_code, a.device_id, a.state, coalesce(d.name, a.device_id) AS device_name
 FROM alerts a LEFT JOIN devices d ON d.id = a.device_id WHERE a.id = %(id)s
@@ -45,33 +43,27 @@ def load(conn: psycopg.Connection, alert_id: int) -> AlertRef | None:
 def acknowledge(
     conn: psycopg.Connection, user: Principal, alert: AlertRef, note: str, now: datetime
 ) -> bool:
-    """Acknowledge; False when the alert is resolved."""
-    with conn.transaction():
-        if not actions.acknowledge(conn, alert.id, user.name, note, now):
-            return False
-        audit.record(
-            conn, user.name, "ack", "alert", alert.id, alert.commune_code, {"note": note, **VIA}
-        )
-    return True
+    """Acknowledge; False when the alert is resolved (or out of scope)."""
+    result = actions.acknowledge(
+        conn, alert.id, actor=user.name, note=note, channel=CHANNEL, now=now, scope=user.scope
+    )
+    return result.ok
 
 
 def assign_to_self(
     conn: psycopg.Connection, user: Principal, alert: AlertRef, now: datetime
 ) -> bool:
     """Assign the alert to the pressing user."""
-    with conn.transaction():
-        if not actions.assign(conn, alert.id, user.name, user.name, now):
-            return False
-        audit.record(
-            conn,
-            user.name,
-            "assign",
-            "alert",
-            alert.id,
-            alert.commune_code,
-            {"assignee": user.name, **VIA},
-        )
-    return True
+    result = actions.assign(
+        conn,
+        alert.id,
+        assignee=user.name,
+        actor=user.name,
+        channel=CHANNEL,
+        now=now,
+        scope=user.scope,
+    )
+    return result.ok
 
 
 def silence_device(
@@ -79,29 +71,14 @@ def silence_device(
 ) -> int:
     """Silence the alert's device for two hours; return the silence id."""
     assert alert.device_id is not None
-    matchers = matchers_for(device=alert.device_id)
-    comment = f"Telegram: #{alert.id}"
-    with conn.transaction():
-        silence_id = create_silence(
-            conn,
-            matchers=matchers,
-            starts_at=now,
-            ends_at=now + SILENCE_FOR,
-            created_by=user.name,
-            comment=comment,
-        )
-        audit.record(
-            conn,
-            user.name,
-            "create",
-            "silence",
-            silence_id,
-            alert.commune_code,
-            {
-                "matchers": matchers,
-                "ends_at": (now + SILENCE_FOR).isoformat(),
-                "comment": comment,
-                **VIA,
-            },
-        )
-    return silence_id
+    spec = SilenceSpec.model_validate(
+        {
+            "matchers": [{"label": "device", "op": "=", "value": alert.device_id}],
+            "starts_at": now,
+            "ends_at": now + SILENCE_FOR,
+            "comment": f"Telegram: #{alert.id}",
+        }
+    )
+    return actions.create_silence(
+        conn, spec, actor=user.name, channel=CHANNEL, now=now, scope=user.scope
+    )

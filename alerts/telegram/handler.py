@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 from alerts.telegram import acts, links
 from alerts.telegram.botapi import BotApi
 from alerts.telegram.callback import decode
-from ioc import audit
+from ioc.actions import audit
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class BotHandler:
         with self.pool.connection() as conn:
             user = links.link(conn, parts[1], int(sender["id"]), sender.get("username"))
             if user is not None:
-                audit.record(
+                audit(
                     conn, user.name, "link", "telegram", sender["id"], None, {"channel": "telegram"}
                 )
         self.api.send(chat, t["linked"].format(name=user.name) if user else t["bad_code"])

@@ -1,9 +1,8 @@
-"""What the console does to alerts and silences, through the REST routes' own functions.
+"""What the console does to alerts and silences: ``ioc.actions`` with the channel ``console``.
 
-There is one implementation of acknowledge / assign / silence / expire (with its scope checks,
-history rows and audit entries); the console only adds the role check the routes get from their
-dependencies. When ``ioc.actions`` (the shared owner, with the channel ``console`` in history
-and audit) is on main, only this module changes.
+The role check is the API's ``require`` dependency, the commune scope the API's ``Principal``;
+outcomes map to the same HTTP errors as the REST routes (404 outside the scope, 409 resolved,
+422 refused input), shown as the console's error page.
 """
 
 from __future__ import annotations
@@ -14,13 +13,14 @@ import psycopg
 from fastapi import HTTPException
 from pydantic import ValidationError
 
-from api.deps import require
-from api.models.alerts import AlertAck, AlertAssign, Matcher, SilenceCreate
-from api.routes import alerts as alert_routes
-from api.routes import silences as silence_routes
+from api.deps import invalid, not_found, require
+from api.routes.silences import fetch as fetch_silence
+from ioc import actions
 from ioc.access import Principal
+from ioc.silences import SilenceSpec
 
 ACTING_ROLE = "technician"
+CHANNEL: actions.Channel = "console"
 
 
 def _invalid(exc: ValidationError) -> HTTPException:
@@ -29,24 +29,33 @@ def _invalid(exc: ValidationError) -> HTTPException:
     return HTTPException(422, f"{where}: {first['msg']}" if where else first["msg"])
 
 
+def _checked(result: actions.ActionResult) -> None:
+    if result.outcome == "not_found":
+        raise not_found("alert", result.alert_id)
+    if result.outcome == "resolved":
+        raise HTTPException(409, f"alert {result.alert_id} is already resolved")
+
+
 def acknowledge(conn: psycopg.Connection, user: Principal, alert_id: int, note: str) -> None:
     """Acknowledge an open alert with a note."""
     require(ACTING_ROLE)(user)
-    try:
-        body = AlertAck(note=note)
-    except ValidationError as exc:
-        raise _invalid(exc) from None
-    alert_routes.ack_alert(conn, user, alert_id, body)
+    if len(note) > 2000:
+        raise HTTPException(422, "note: at most 2000 characters")
+    _checked(
+        actions.acknowledge(
+            conn, alert_id, actor=user.name, note=note, channel=CHANNEL, scope=user.scope
+        )
+    )
 
 
 def assign(conn: psycopg.Connection, user: Principal, alert_id: int, assignee: str | None) -> None:
     """Assign an alert (None: unassign)."""
     require(ACTING_ROLE)(user)
-    try:
-        body = AlertAssign(assignee=assignee)
-    except ValidationError as exc:
-        raise _invalid(exc) from None
-    alert_routes.assign_alert(conn, user, alert_id, body)
+    _checked(
+        actions.assign(
+            conn, alert_id, assignee=assignee, actor=user.name, channel=CHANNEL, scope=user.scope
+        )
+    )
 
 
 def silence(
@@ -60,17 +69,24 @@ def silence(
     """Silence everything whose ``label`` equals ``value`` until ``ends_at``; return its id."""
     require(ACTING_ROLE)(user)
     try:
-        body = SilenceCreate(
-            matchers=[Matcher(label=label, op="=", value=value)],
-            ends_at=ends_at,
-            comment=comment,
+        spec = SilenceSpec.model_validate(
+            {
+                "matchers": [{"label": label, "op": "=", "value": value}],
+                "ends_at": ends_at,
+                "comment": comment,
+            }
+        )
+        return actions.create_silence(
+            conn, spec, actor=user.name, channel=CHANNEL, scope=user.scope
         )
     except ValidationError as exc:
         raise _invalid(exc) from None
-    return silence_routes.create_silence(conn, user, body).id
+    except actions.ActionRefused as exc:
+        raise invalid(exc.field, exc.message) from None
 
 
 def expire(conn: psycopg.Connection, user: Principal, silence_id: int) -> None:
-    """End a silence now."""
+    """End a silence now (404 when the user does not see it)."""
     require(ACTING_ROLE)(user)
-    silence_routes.expire_silence(conn, user, silence_id)
+    fetch_silence(conn, silence_id, user)
+    actions.expire_silence(conn, silence_id, actor=user.name, channel=CHANNEL)

@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api import audit
 from api.console import session as sessions
 from api.console.i18n import TEXT, language
 from api.console.session import LANG_COOKIE, LOGIN_CSRF_COOKIE, PREFIX, SessionDep
 from api.console.views import page
 from api.deps import ConnDep, SettingsDep
 from api.passwords import verify
-from ioc import audit
 
 router = APIRouter()
 VIA = {"channel": "console"}

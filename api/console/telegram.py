@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
+from api import audit
 from api.console.session import SessionDep, check_csrf
 from api.console.views import page
 from api.deps import ConnDep, SettingsDep
-from ioc import audit
 
 router = APIRouter()
 

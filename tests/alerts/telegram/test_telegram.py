@@ -88,7 +88,7 @@ def test_press_acknowledges_and_edits_the_message(
     audit = db.execute(
         "SELECT actor, action, details->>'channel' FROM audit_log WHERE object_type = 'alert'"
     ).fetchall()
-    assert ("tech_a", "ack", "telegram") in audit
+    assert ("tech_a", "acknowledged", "telegram") in audit
 
 
 def test_assign_and_silence_buttons(
@@ -120,7 +120,7 @@ def test_assign_and_silence_buttons(
     channels = db.execute(
         "SELECT action, details->>'channel' FROM audit_log ORDER BY id"
     ).fetchall()
-    assert ("assign", "telegram") in channels and ("create", "telegram") in channels
+    assert ("assigned", "telegram") in channels and ("create", "telegram") in channels
 
 
 def test_unlinked_account_is_refused(
