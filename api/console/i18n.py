@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 LANGUAGES = ("vi", "en")
 
-TEXT: dict[str, dict[str, str]] = {
+TEXT: dict[str, dict[str, Any]] = {
     "vi": {
         "app": "Trung tâm điều hành xã",
         "login": "Đăng nhập",
@@ -103,6 +105,20 @@ TEXT: dict[str, dict[str, str]] = {
         "prev": "Trước",
         "refresh": "Tự làm mới mỗi {s} giây",
         "view": "Xem",
+        "actions": {
+            "pending": "Chờ xác định",
+            "firing": "Bắt đầu cảnh báo",
+            "resolved": "Đã khắc phục",
+            "acknowledged": "Xác nhận",
+            "assigned": "Giao việc",
+            "notified": "Đã gửi thông báo",
+            "escalated": "Chuyển cấp",
+            "suppressed": "Do sự cố gốc",
+            "unsuppressed": "Hết do sự cố gốc",
+            "silenced": "Tạm tắt",
+            "unsilenced": "Hết tạm tắt",
+            "impact": "Ảnh hưởng",
+        },
     },
     "en": {
         "app": "Commune operations centre",
@@ -202,6 +218,20 @@ TEXT: dict[str, dict[str, str]] = {
         "prev": "Previous",
         "refresh": "Reloads every {s} s",
         "view": "View",
+        "actions": {
+            "pending": "Pending",
+            "firing": "Firing",
+            "resolved": "Resolved",
+            "acknowledged": "Acknowledged",
+            "assigned": "Assigned",
+            "notified": "Notified",
+            "escalated": "Escalated",
+            "suppressed": "Suppressed by root cause",
+            "unsuppressed": "No longer suppressed",
+            "silenced": "Silenced",
+            "unsilenced": "No longer silenced",
+            "impact": "Impact",
+        },
     },
 }
 
