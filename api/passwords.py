@@ -19,6 +19,10 @@ UPDATE ioc_auth.users SET password_hash = %(hash)s, password_set_at = now()
 WHERE name = %(name)s AND revoked_at IS NULL
 RETURNING id
 """
+# A new password ends the user's console sessions (someone else may know the old one).
+END_SESSIONS = """
+UPDATE ioc_auth.sessions SET ended_at = now() WHERE user_id = %(id)s AND ended_at IS NULL
+"""
 SELECT_LOGIN = """
 SELECT id AS user_id, name, role, communes, password_hash
 FROM ioc_auth.users WHERE name = %(name)s AND revoked_at IS NULL
@@ -47,11 +51,13 @@ def check_strength(password: str) -> None:
 
 
 def set_password(conn: psycopg.Connection, name: str, password: str) -> None:
-    """Store the Argon2 hash of ``password`` for an active user."""
+    """Store the Argon2 hash of ``password`` for an active user; end their sessions."""
     check_strength(password)
-    row = conn.execute(SET_PASSWORD, {"name": name, "hash": HASHER.hash(password)}).fetchone()
-    if row is None:
-        raise PasswordError(f"no active user named {name!r}")
+    with conn.transaction():
+        row = conn.execute(SET_PASSWORD, {"name": name, "hash": HASHER.hash(password)}).fetchone()
+        if row is None:
+            raise PasswordError(f"no active user named {name!r}")
+        conn.execute(END_SESSIONS, {"id": row[0]})
 
 
 def verify(conn: psycopg.Connection, name: str, password: str) -> LoginRow | None:

@@ -218,3 +218,14 @@ def test_english_switch(console: Callable[..., httpx.Client], world: World) -> N
         c.get("/console/lang/en", params={"next": "//evil.example"}).headers["location"]
         == "/console/"
     )
+
+
+def test_new_password_ends_sessions(
+    console: Callable[..., httpx.Client], db: psycopg.Connection, world: World
+) -> None:
+    from api.passwords import set_password
+
+    c = console("tech_a")
+    assert c.get("/console/").status_code == 200
+    set_password(db, "tech_a", "a brand new password")
+    assert c.get("/console/").status_code == 303
