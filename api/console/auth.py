@@ -24,13 +24,16 @@ def _login_page(
     request: Request, next_: str, username: str = "", error: str | None = None, status: int = 200
 ) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
+    settings = request.app.state.settings
+    if error is None and settings.console_cookie_secure and request.url.scheme != "https":
+        # Behind a TLS proxy the scheme is https only with forwarded headers: a hint, no block.
+        error = TEXT[language(request.cookies.get(LANG_COOKIE))]["needs_https"]
     response = page(
         request,
         "login.html",
         {"login_csrf": token, "next": next_, "username": username, "error": error},
         status=status,
     )
-    settings = request.app.state.settings
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,

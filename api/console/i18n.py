@@ -14,6 +14,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "user": "Tên đăng nhập",
         "password": "Mật khẩu",
         "bad_login": "Sai tên đăng nhập hoặc mật khẩu.",
+        "needs_https": "Bảng điều khiển cần HTTPS: cookie phiên có cờ Secure nên trình duyệt "
+        "không gửi lại qua http. Dùng HTTPS, hoặc đặt IOC_CONSOLE_COOKIE_SECURE=false khi chạy "
+        "http trên máy nội bộ.",
         "too_many": "Đăng nhập sai quá nhiều lần; thử lại sau {s} giây.",
         "incidents": "Sự cố",
         "silences": "Tạm tắt",
@@ -127,6 +130,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "user": "User name",
         "password": "Password",
         "bad_login": "Wrong user name or password.",
+        "needs_https": "The console needs HTTPS: its session cookie is Secure, so the browser "
+        "will not send it back over http. Use HTTPS, or set IOC_CONSOLE_COOKIE_SECURE=false for "
+        "plain http on localhost.",
         "too_many": "Too many failed logins; try again in {s} s.",
         "incidents": "Incidents",
         "silences": "Silences",

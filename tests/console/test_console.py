@@ -31,6 +31,7 @@ def test_session_cookie_is_secure_httponly_samesite(
 ) -> None:
     c = serve()  # default settings: Secure on (so httpx keeps the cookies to itself over http)
     form = c.get("/console/login")
+    assert "IOC_CONSOLE_COOKIE_SECURE=false" in form.text  # plain http: the page says why
     assert "secure" in form.headers["set-cookie"].lower()
     pre = form.headers["set-cookie"].split(";")[0]
     r = c.post(
