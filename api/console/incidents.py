@@ -53,9 +53,7 @@ SELECT {COLUMNS},
           AND (%(scope)s::text[] IS NULL OR ch.commune_code = ANY(%(scope)s))) AS children_total
 {JOINS}
 {FILTERS} AND {ROOT}
-ORDER BY (a.annotations ? 'impact') DESC,
-         array_position(ARRAY['critical', 'warning', 'info'], a.severity),
-         a.started_at DESC, a.id DESC
+ORDER BY (a.annotations ? 'impact') DESC, a.started_at DESC, a.id DESC
 LIMIT %(limit)s OFFSET %(offset)s
 """
 ROOTS_COUNT = f"SELECT count(*) FROM alerts a {FILTERS} AND {ROOT}"

@@ -230,3 +230,22 @@ def test_new_password_ends_sessions(
     assert c.get("/console/").status_code == 200
     set_password(db, "tech_a", "a brand new password")
     assert c.get("/console/").status_code == 303
+
+
+def test_incidents_newest_first_after_root_causes(
+    console: Callable[..., httpx.Client], db: psycopg.Connection, world: World
+) -> None:
+    a = world.alerts
+    db.execute(
+        'UPDATE alerts SET annotations = \'{"impact": {"camera": 1}}\' WHERE id = %s',
+        (a["a_root"],),
+    )
+    db.execute(
+        "UPDATE alerts SET started_at = now() - interval '1 minute' WHERE id = %s", (a["a_warn"],)
+    )
+    db.execute(
+        "UPDATE alerts SET started_at = now() - interval '30 minutes' WHERE id = %s", (a["b_root"],)
+    )
+    html = console("tech").get("/console/").text
+    positions = [html.index(f'id="alert-{a[k]}"') for k in ("a_root", "a_warn", "b_root")]
+    assert positions == sorted(positions)
