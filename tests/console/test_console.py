@@ -249,3 +249,34 @@ def test_incidents_newest_first_after_root_causes(
     html = console("tech").get("/console/").text
     positions = [html.index(f'id="alert-{a[k]}"') for k in ("a_root", "a_warn", "b_root")]
     assert positions == sorted(positions)
+
+
+def test_silences_page_lists_and_expires(
+    console: Callable[..., httpx.Client], db: psycopg.Connection, world: World
+) -> None:
+    other = db.execute(
+        "INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment) VALUES "
+        '(\'[{"label": "commune", "op": "=", "value": "21026"}]\', now(), '
+        "now() + interval '1 hour', 'admin', 'Tịnh Hà') RETURNING id"
+    ).fetchone()
+    assert other is not None
+    c = console("tech_a")
+    token = csrf_of(c.get("/console/").text)
+    alert = world.alerts["a_warn"]
+    c.post(f"/console/alerts/{alert}/silence", data={"csrf": token, "hours": "1"})
+    mine = db.execute("SELECT id FROM silences WHERE created_by = 'tech_a'").fetchone()
+    assert mine is not None
+    html = c.get("/console/silences").text
+    assert f'id="silence-{mine[0]}"' in html and f'id="silence-{other[0]}"' not in html
+    r = c.post(f"/console/silences/{other[0]}/expire", data={"csrf": token})
+    assert r.status_code == 404  # another commune's silence
+    r = c.post(f"/console/silences/{mine[0]}/expire", data={"csrf": token})
+    assert r.status_code == 303
+    expired = db.execute(
+        "SELECT expired_at IS NOT NULL FROM silences WHERE id = %s", (mine[0],)
+    ).fetchone()
+    assert expired == (True,)
+    assert f'id="silence-{mine[0]}"' not in c.get("/console/silences").text
+    assert db.execute(
+        "SELECT details->>'channel' FROM audit_log WHERE action = 'expire'"
+    ).fetchone() == ("console",)
