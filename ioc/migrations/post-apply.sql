@@ -56,6 +56,14 @@ BEGIN
     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ioc_app, ioc_ingest;
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ioc_app, ioc_ingest;
 
+    -- API users and tokens (0300_api_auth.sql grants these only where the roles already
+    -- existed; on a fresh server the roles are created above, after it ran).
+    IF to_regnamespace('ioc_auth') IS NOT NULL THEN
+        GRANT USAGE ON SCHEMA ioc_auth TO ioc_app;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ioc_auth TO ioc_app;
+        GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ioc_auth TO ioc_app;
+    END IF;
+
     -- Ingest: reads the registry, writes only its own tables, deletes nothing.
     GRANT SELECT ON communes, sites, devices, device_parents, device_types, metrics,
         device_type_metrics TO ioc_ingest;
