@@ -69,6 +69,9 @@ BEGIN
         device_type_metrics TO ioc_ingest;
     GRANT SELECT, INSERT, UPDATE ON telemetry_points, device_events, device_latest_points,
         device_status, device_status_changes, quarantine TO ioc_ingest;
+    IF to_regclass('public.ingest_instances') IS NOT NULL THEN  -- its heartbeat (0101)
+        GRANT SELECT, INSERT, UPDATE ON ingest_instances TO ioc_ingest;
+    END IF;
     REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM ioc_ingest;
 END $$;
 

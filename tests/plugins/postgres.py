@@ -26,9 +26,19 @@ from psycopg import sql
 
 ADMIN_URL = os.environ.get("IOC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-# Test directories whose tests run on both storage paths (plain, then TimescaleDB in CI):
-# together they run every SQL statement of storage, ingest, alerts, the API and Grafana.
-BOTH_PATHS_DIRS = ("storage", "ingest", "api", "alerts", "grafana")
+# Test directories (and top-level files) whose tests run on both storage paths (plain, then
+# TimescaleDB in CI): together they run every SQL statement of storage, ingest, alerts, the
+# API, Grafana, the registry and the database roles.
+BOTH_PATHS_DIRS = (
+    "storage",
+    "ingest",
+    "api",
+    "alerts",
+    "grafana",
+    "devices",
+    "security",
+    "test_smoke_foundation.py",
+)
 # ... except tests that run no product SQL of their own or start private clusters.
 NOT_BOTH_PATHS = (
     "test_outages.py",  # a private plain cluster of its own
