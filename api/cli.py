@@ -17,10 +17,12 @@ def command(host: str | None, port: int | None) -> None:
 
     from api.app import create_app
     from ioc import migrate
+    from storage.jobs import resolve
+    from storage.settings import StorageSettings
 
     settings = ApiSettings()
     migrate.require_current(settings.database_url)
-    app = create_app(settings)
+    app = create_app(settings, resolve(settings, StorageSettings()))
     click.echo(f"API on http://{host or settings.api_host}:{port or settings.api_port}/docs")
     uvicorn.run(
         app,

@@ -135,7 +135,6 @@ def main() -> int:
         engine = AlertEngine(
             AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
             pool,
-            notify=False,
         )
         figures: dict[str, float] = {
             "devices": communes * 100,

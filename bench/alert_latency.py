@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import statistics
@@ -35,6 +34,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
+from alerts.notify.settings import NotifySettings
 from alerts.settings import AlertSettings
 from devices.store import sync_catalogue
 from ioc import migrate
@@ -157,7 +157,6 @@ def main() -> int:
         f"  - {{name: hook, webhook: {{url: 'http://127.0.0.1:{hook.server_port}/hook'}}}}\n"
         "default_receiver: hook\n"
     )
-    os.environ["IOC_ALERTS_CONFIG"] = str(config)
     clients: list[mqtt.Client] = []
     engine: AlertEngine | None = None
     service = None
@@ -174,7 +173,8 @@ def main() -> int:
         service.start()
         clients = [device_client(d, port) for d in devices]
         pool = ConnectionPool(url, min_size=1, max_size=4, open=True)
-        engine = AlertEngine(AlertSettings(), pool)
+        notify = NotifySettings(alerts_config=config)
+        engine = AlertEngine(AlertSettings(), pool, notify=notify)
         engine.start()
         deadline = time.monotonic() + 30
         while engine.last_result is None and time.monotonic() < deadline:

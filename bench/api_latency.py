@@ -33,6 +33,8 @@ from api.app import create_app  # noqa: E402
 from api.settings import ApiSettings  # noqa: E402
 from devices.store import sync_catalogue  # noqa: E402
 from ioc import migrate  # noqa: E402
+from storage.jobs import resolve  # noqa: E402
+from storage.settings import StorageSettings  # noqa: E402
 
 COMMUNE = "21025"
 DEVICE = "ts-cam-01"
@@ -125,7 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = ApiSettings(database_url=args.db, api_rate_limit="1000000/minute")
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings, resolve(settings, StorageSettings())),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

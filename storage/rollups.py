@@ -202,7 +202,7 @@ def _refresh_5m(
         done = hi
     with conn.transaction():
         conn.execute(SET_DONE, {"res": "5m", "done": done})
-    raw_days = settings.retention_raw_days or 30
+    raw_days = settings.raw_days
     horizon = now - timedelta(days=raw_days)
     dirty = _redo(
         conn, "5m", done, horizon, "telemetry_rollup_5m", REDO_5M, REDO_5M_BULK, PROPAGATE_TO_1H

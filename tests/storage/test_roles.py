@@ -16,7 +16,9 @@ def test_ingest_role_logs_late_rows_and_grafana_reads_views(
 ) -> None:
     fps = metric_id(db, "fps")
     now = datetime.now(UTC)
-    rollups.refresh(db, StorageSettings(rollup_lag_s=0), now=now)  # arms the threshold
+    rollups.refresh(
+        db, StorageSettings(rollup_lag_s=0, retention_raw_days=30), now=now
+    )  # arms the threshold
     db.execute("SET ROLE ioc_ingest")
     db.execute(
         "INSERT INTO telemetry_points (time, value, device_key, metric_id) VALUES (%s, 1, %s, %s)",
@@ -24,7 +26,9 @@ def test_ingest_role_logs_late_rows_and_grafana_reads_views(
     )
     db.execute("RESET ROLE")
     assert db.execute("SELECT count(*) FROM storage_rollup_dirty").fetchone() == (1,)
-    rollups.refresh(db, StorageSettings(rollup_lag_s=0), now=now)  # late rows show after it
+    rollups.refresh(
+        db, StorageSettings(rollup_lag_s=0, retention_raw_days=30), now=now
+    )  # late rows show after it
     db.execute("SET ROLE ioc_grafana")
     try:
         for view in ("telemetry_5m", "telemetry_1h", "availability_daily"):
