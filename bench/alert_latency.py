@@ -36,8 +36,7 @@ from psycopg_pool import ConnectionPool
 from alerts.engine import AlertEngine
 from alerts.notify.settings import NotifySettings
 from alerts.settings import AlertSettings
-from devices.store import sync_catalogue
-from ioc import migrate
+from devices.database import prepare_database
 from ioc.contract import device_topic
 from ioc.settings import Settings
 
@@ -162,10 +161,8 @@ def main() -> int:
     service = None
     pool = None
     try:
-        migrate.apply(url)
+        prepare_database(url, back_days=2, ahead_days=2, create=False)
         with psycopg.connect(url) as conn:
-            sync_catalogue(conn)
-            migrate.ensure_partitions(conn, 2, 2)
             for statement in REGISTRY_SQL:
                 conn.execute(statement, {"n": len(devices)})
         core = Settings(database_url=url, mqtt_url=f"mqtt://127.0.0.1:{port}")

@@ -71,22 +71,16 @@ def _safe(url: str) -> str:
     return redact_url(url)
 
 
-def prepare_database(settings: Settings) -> str:
-    """Migrate, import the demo commune and return a fresh operator token."""
+def prepare_demo(settings: Settings) -> str:
+    """Prepare the database, import the demo commune and return a fresh operator token."""
     from api import security
+    from devices.database import prepare_for
     from devices.registry import load_file
-    from devices.store import import_registry, sync_catalogue
-    from ioc import migrate
+    from devices.store import import_registry
     from ioc.db import connect
 
-    db_url = settings.database_url
-    migrate.create_database_if_missing(db_url)
-    migrate.apply(db_url)
-    with connect(db_url) as conn:
-        sync_catalogue(conn)
-        migrate.ensure_partitions(
-            conn, settings.raw_retention_days + 1, settings.partition_days_ahead
-        )
+    prepare_for(settings)
+    with connect(settings.database_url) as conn:
         import_registry(conn, load_file(DEMO_REGISTRY), str(DEMO_REGISTRY))
         conn.commit()
         try:
@@ -121,7 +115,7 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         if "IOC_PUBLIC_URL" not in os.environ:
             notify = notify.model_copy(update={"public_url": f"http://127.0.0.1:{api.api_port}"})
         say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
-        token = prepare_database(settings)
+        token = prepare_demo(settings)
         stack.enter_context(_ingest(settings, IngestSettings(instance="demo")))
         stack.enter_context(_alerts(settings, AlertSettings(), notify))
         api_url = stack.enter_context(_api(api, resolve(settings, StorageSettings())))
