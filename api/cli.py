@@ -64,10 +64,7 @@ def create(name: str, role: str, communes: tuple[str, ...], expires_days: int | 
             )
     days = security.expiry_days(expires_days, settings.api_token_days)
     with connect(settings.database_url) as conn:
-        try:
-            token, expires = security.create_user(conn, name, role, list(communes), days)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        token, expires = security.create_user(conn, name, role, list(communes), days)
         _audit(conn, "create", name, {"role": role, "communes": list(communes)})
     click.echo(f"user {name} ({role}) created; token expires {expires or 'never'}")
     click.echo("token (shown once):")
@@ -100,10 +97,7 @@ def revoke(name: str) -> None:
 
     settings = ApiSettings()
     with connect(settings.database_url) as conn:
-        try:
-            security.revoke_user(conn, name)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        security.revoke_user(conn, name)
         _audit(conn, "revoke", name, {})
     click.echo(f"user {name} revoked")
 
@@ -123,10 +117,7 @@ def rotate(name: str, expires_days: int | None) -> None:
     settings = ApiSettings()
     days = security.expiry_days(expires_days, settings.api_token_days)
     with connect(settings.database_url) as conn:
-        try:
-            token, expires = security.rotate_token(conn, name, days)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        token, expires = security.rotate_token(conn, name, days)
         _audit(conn, "rotate", name, {})
     click.echo(f"new token for {name}; expires {expires or 'never'}; old tokens revoked")
     click.echo("token (shown once):")

@@ -134,15 +134,12 @@ def issue_command(
     settings = Settings()
     require_current(settings.database_url)
     with connect(settings.database_url) as conn:
-        try:
-            if service:
-                result = creds.issue_service(conn, service, rotate=rotate)
-            else:
-                result = creds.issue_devices(
-                    conn, list(devices) or None, rotate=rotate, commune=commune
-                )
-        except creds.CredentialError as exc:
-            raise click.ClickException(str(exc)) from exc
+        if service:
+            result = creds.issue_service(conn, service, rotate=rotate)
+        else:
+            result = creds.issue_devices(
+                conn, list(devices) or None, rotate=rotate, commune=commune
+            )
     _show_issued(result.issued, output_dir)
     click.echo(
         f"{len(result.issued)} issued, {len(result.kept)} kept (use --rotate to replace)"

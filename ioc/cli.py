@@ -35,8 +35,22 @@ LAZY_COMMANDS = {
 }
 
 
+class Reported(click.ClickException):
+    """An IocError as the command line shows it: ``error: <message>``, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; an IocError of any package is reported here, in one place."""
+        try:
+            return super().invoke(ctx)
+        except IocError as exc:
+            raise Reported(str(exc)) from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(LAZY_COMMANDS)
@@ -80,9 +94,6 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(2)
     try:
         return cli.main(args=argv, prog_name="ioc", standalone_mode=True)
-    except IocError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     except psycopg.OperationalError as exc:
         from ioc.db import explain_connect_error
 
