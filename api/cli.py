@@ -17,10 +17,12 @@ def command(host: str | None, port: int | None) -> None:
 
     from api.app import create_app
     from ioc import migrate
+    from storage.jobs import resolve
+    from storage.settings import StorageSettings
 
     settings = ApiSettings()
     migrate.require_current(settings.database_url)
-    app = create_app(settings)
+    app = create_app(settings, resolve(settings, StorageSettings()))
     click.echo(f"API on http://{host or settings.api_host}:{port or settings.api_port}/docs")
     uvicorn.run(
         app,
@@ -77,10 +79,7 @@ def create(
             )
     days = security.expiry_days(expires_days, settings.api_token_days)
     with connect(settings.database_url) as conn:
-        try:
-            token, expires = security.create_user(conn, name, role, list(communes), days)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        token, expires = security.create_user(conn, name, role, list(communes), days)
         _audit(conn, "create", name, {"role": role, "communes": list(communes)})
         if password is not None:
             _store_password(conn, name, password)
@@ -117,10 +116,7 @@ def revoke(name: str) -> None:
 
     settings = ApiSettings()
     with connect(settings.database_url) as conn:
-        try:
-            security.revoke_user(conn, name)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        security.revoke_user(conn, name)
         _audit(conn, "revoke", name, {})
     click.echo(f"user {name} revoked")
 
@@ -140,10 +136,7 @@ def rotate(name: str, expires_days: int | None) -> None:
     settings = ApiSettings()
     days = security.expiry_days(expires_days, settings.api_token_days)
     with connect(settings.database_url) as conn:
-        try:
-            token, expires = security.rotate_token(conn, name, days)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        token, expires = security.rotate_token(conn, name, days)
         _audit(conn, "rotate", name, {})
     click.echo(f"new token for {name}; expires {expires or 'never'}; old tokens revoked")
     click.echo("token (shown once):")

@@ -14,6 +14,7 @@ from psycopg.rows import class_row
 from ioc.access import RANK as RANK
 from ioc.access import ROLES as ROLES
 from ioc.access import Principal as Principal
+from ioc.errors import IocError
 
 TOKEN_PREFIX = "ioc_"
 
@@ -82,7 +83,7 @@ class UserRow:
     last_used_at: datetime | None
 
 
-class UserError(ValueError):
+class UserError(IocError, ValueError):
     """A user operation is impossible (duplicate name, unknown or revoked user)."""
 
 
