@@ -13,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -73,10 +74,15 @@ def _login(browser: WebDriver, name: str) -> None:
     browser.find_element(By.ID, "username").send_keys(name)
     browser.find_element(By.ID, "password").send_keys(password_of(name))
     browser.find_element(By.ID, "login").click()
+    wait_until(lambda: "/console/login" not in browser.current_url, 10, message="logged in")
 
 
 def _text(browser: WebDriver, element_id: str) -> str:
-    return str(browser.find_element(By.ID, element_id).text)
+    """The element's text; empty while the page is being replaced (a form just submitted)."""
+    try:
+        return str(browser.find_element(By.ID, element_id).text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
 
 
 def _fits_the_phone(browser: WebDriver) -> bool:
@@ -102,8 +108,7 @@ def test_from_notification_link_to_acked_assigned_silenced(
     assert _fits_the_phone(browser)
     browser.find_element(By.ID, "ack-note").send_keys("Đang tới kiểm tra cáp")
     browser.find_element(By.ID, "ack").click()
-    wait_until(lambda: browser.find_elements(By.ID, "flash"), 10)
-    assert _text(browser, "flash") == "Đã xác nhận cảnh báo."
+    wait_until(lambda: _text(browser, "flash") == "Đã xác nhận cảnh báo.", 10, message="ack")
     assert "Đã xác nhận bởi tech_a" in _text(browser, "acked")
     assert "Đang tới kiểm tra cáp" in _text(browser, "acked")
     browser.find_element(By.ID, "assign-me").click()
@@ -130,8 +135,7 @@ def test_forged_form_is_refused(
     browser.get(f"{site}/console/alerts/{alert}")
     browser.execute_script("document.querySelector('#ack-form input[name=csrf]').value = 'forged'")
     browser.find_element(By.ID, "ack").click()
-    wait_until(lambda: browser.find_elements(By.ID, "error-detail"), 10)
-    assert "CSRF" in _text(browser, "error-detail")
+    wait_until(lambda: "CSRF" in _text(browser, "error-detail"), 10, message="CSRF refusal")
     assert db.execute("SELECT acknowledged_by FROM alerts WHERE id = %s", (alert,)).fetchone() == (
         None,
     )
