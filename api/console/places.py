@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.console import chart, tiles
@@ -52,13 +52,25 @@ def device_page(
     end = datetime.now(UTC)
     start = end - timedelta(hours=24)
     if metric is not None:
-        series = device_telemetry(conn, user, settings, device_id, [metric], start, end, None)
-        if series.series:
+        try:
+            series = device_telemetry(conn, user, settings, device_id, [metric], start, end, None)
+        except HTTPException:  # the metric is not (yet) known for this type: no chart
+            series = None
+        if series is not None and series.series:
             unit = series.series[0].unit
             line = chart.polyline([(p.time, p.avg) for p in series.series[0].points], start, end)
     events = device_events(conn, user, settings, Page(settings, 10, 0), device_id, None, None, None)
     alerts = list_alerts(
-        conn, user, Page(settings, 20, 0), None, None, None, device_id, None, None, None
+        conn,
+        user,
+        Page(settings, min(20, settings.api_page_max), 0),
+        None,
+        None,
+        None,
+        device_id,
+        None,
+        None,
+        None,
     )
     root = fetch(conn, state.root_cause_id, user.scope) if state.root_cause_id else None
     return page(
@@ -100,7 +112,14 @@ def commune_page(
     commune = commune_routes.get_commune(conn, user, code)
     summary = overview(conn, user, settings, code)
     devices = list_devices(
-        conn, user, Page(settings, DEVICES_PER_PAGE, offset), code, None, None, state, None
+        conn,
+        user,
+        Page(settings, min(DEVICES_PER_PAGE, settings.api_page_max), offset),
+        code,
+        None,
+        None,
+        state,
+        None,
     )
     tile_map = None
     if settings.console_map_tile_url:
@@ -117,7 +136,7 @@ def commune_page(
             "devices": devices,
             "state": state,
             "offset": offset,
-            "size": DEVICES_PER_PAGE,
+            "size": min(DEVICES_PER_PAGE, settings.api_page_max),
             "map": tile_map,
         },
         session,
