@@ -77,8 +77,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(psycopg_pool.PoolTimeout)
-    def pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    def pool_timeout(request: Request, exc: Exception) -> Response:
         log.warning("no database connection for %s %s: %s", request.method, request.url.path, exc)
+        if console_errors.is_console(request):
+            return console_errors.html_error(request, 503, "database busy or unavailable; retry")
         return JSONResponse({"detail": "database busy or unavailable; retry"}, status_code=503)
 
     @app.exception_handler(psycopg.DataError)
@@ -89,11 +91,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(Exception)
-    def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    def internal_error(request: Request, exc: Exception) -> Response:
         ref = uuid.uuid4().hex[:12]
         log.error(
             "unhandled error %s in %s %s", ref, request.method, request.url.path, exc_info=exc
         )
+        if console_errors.is_console(request):
+            return console_errors.html_error(request, 500, f"internal error (reference {ref})")
         return JSONResponse({"detail": f"internal error (reference {ref})"}, status_code=500)
 
 
