@@ -145,7 +145,7 @@ def _validation_reject(exc: ValidationError, text: str) -> _Reject:
             json.loads(text, parse_constant=_non_finite)
         except _NonFinite as token:
             return _Reject(Reason.INVALID_NUMBER, f"{token} is not a JSON number")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             pass
         return _Reject(Reason.INVALID_JSON, errors[0]["msg"])
     if "finite_number" in types:
@@ -280,12 +280,21 @@ def decode(
         else:
             _status(out, text, received_at, limits)
     except ValidationError as exc:
-        rej = _validation_reject(exc, text)
+        try:
+            rej = _validation_reject(exc, text)
+        except Exception as inner:  # judging the error failed too: still one message's problem
+            return undecodable(inner, device_id)
         return Rejected(rej.reason, rej.detail, device_id)
     except _Reject as rej:
         return Rejected(rej.reason, rej.detail, device_id)
     except Exception as exc:  # a decoder bug must not stop ingest: quarantine, say what
-        return Rejected(
-            Reason.SCHEMA, f"undecodable payload ({type(exc).__name__}: {exc})", device_id
-        )
+        return undecodable(exc, device_id)
     return out
+
+
+def undecodable(exc: BaseException, device_id: str | None = None) -> Rejected:
+    """The rejection of a message whose judging raised (a decoder limit or bug)."""
+    text = str(exc)[:200]
+    return Rejected(
+        Reason.UNDECODABLE, f"undecodable payload ({type(exc).__name__}: {text})", device_id
+    )

@@ -19,7 +19,8 @@ import psycopg
 from prometheus_client import start_http_server
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, wait_exponential
 
-from ingest.decode import Limits, decode, parse_topic
+from ingest.decode import Decoded, Limits, decode, parse_topic, undecodable
+from ingest.isolate import write_isolating
 from ingest.mqtt import Consumer, Inbound
 from ingest.reasons import Reason, Rejected
 from ingest.registry import RegistryView, load_device, load_view
@@ -172,13 +173,20 @@ class IngestService:
     def _decode(self, msg: Inbound) -> Item:
         received_at = datetime.fromtimestamp(msg.received, UTC)
         prefix = self.ingest.topic_prefix
-        result = decode(msg.topic, msg.payload, received_at, self._view, self.limits, prefix)
-        if (
-            isinstance(result, Rejected)
-            and result.reason is Reason.UNKNOWN_DEVICE
-            and self._lookup_device(msg.topic)
-        ):
+        result: Decoded | Rejected
+        try:
             result = decode(msg.topic, msg.payload, received_at, self._view, self.limits, prefix)
+            if (
+                isinstance(result, Rejected)
+                and result.reason is Reason.UNKNOWN_DEVICE
+                and self._lookup_device(msg.topic)
+            ):
+                result = decode(
+                    msg.topic, msg.payload, received_at, self._view, self.limits, prefix
+                )
+        except Exception as exc:  # whatever judging one message raises costs only that message
+            log.warning("message on %.200s could not be judged: %r", msg.topic, exc)
+            result = undecodable(exc)
         return Item(msg.topic, msg.payload, received_at, result)
 
     def _lookup_device(self, topic: str) -> bool:
@@ -282,32 +290,8 @@ class IngestService:
             raise
 
     def _write_each(self, conn: psycopg.Connection, items: list[Item]) -> WriteResult:
-        total = WriteResult()
-        failed: list[Item] = []
         with conn.transaction():
-            for item in items:
-                try:
-                    with conn.transaction():
-                        one = write_items(
-                            conn, [item], truncate=True, seq_hold_s=self.ingest.seq_gap_hold_s
-                        )
-                except TRANSIENT:
-                    raise
-                except Exception as exc:
-                    device = getattr(item.result, "device", None)
-                    reason = Rejected(
-                        Reason.WRITE_FAILED, str(exc).strip()[:500], device.id if device else None
-                    )
-                    log.error("message on %s failed to write: %s", item.topic, exc)
-                    failed.append(Item(item.topic, item.payload, item.received_at, reason))
-                    continue
-                total.rows += one.rows
-                total.duplicates += one.duplicates
-                total.quarantined.update(one.quarantined)
-            if failed:
-                one = write_items(conn, failed, truncate=True)
-                total.quarantined.update(one.quarantined)
-        return total
+            return write_isolating(conn, items, self.ingest.seq_gap_hold_s, TRANSIENT)
 
     # housekeeping ----------------------------------------------------------------------------
     def _run_housekeeper(self) -> None:
