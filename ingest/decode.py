@@ -230,7 +230,15 @@ def _status(out: Decoded, text: str, received_at: datetime, limits: Limits) -> N
         out.status = (plain == "online", received_at)
         return
     status = Status.model_validate_json(text)
-    ts = received_at if status.ts is None else parse_ts(status.ts, received_at, limits)
+    ts = received_at
+    if status.ts is not None:
+        try:
+            ts = parse_ts(status.ts, received_at, limits)
+        except _Reject as rej:
+            if rej.reason not in (Reason.FUTURE_TIMESTAMP, Reason.TOO_OLD):
+                raise
+            # The state is what matters; a `ts` out of range only cannot date it (the writer
+            # likewise dates implausible ones at arrival).
     out.status = (status.state == "online", ts)
 
 

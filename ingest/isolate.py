@@ -22,10 +22,11 @@ log = logging.getLogger(__name__)
 def write_isolating(
     conn: psycopg.Connection,
     items: list[Item],
-    seq_hold_s: float,
     transient: tuple[type[BaseException], ...],
+    **options: float,
 ) -> WriteResult:
-    """Write ``items`` in the current transaction, quarantining the ones that cannot be written."""
+    """Write ``items`` in the current transaction, quarantining the ones that cannot be written
+    (``options`` are ``write_items``'s keyword options)."""
     total = WriteResult()
     failed: list[Item] = []
     pending = [items]  # a stack of parts still to write, the earliest on top
@@ -33,7 +34,7 @@ def write_isolating(
         part = pending.pop()
         try:
             with conn.transaction():
-                one = write_items(conn, part, truncate=True, seq_hold_s=seq_hold_s)
+                one = write_items(conn, part, truncate=True, **options)
         except transient:
             raise
         except Exception as exc:

@@ -270,7 +270,12 @@ class IngestService:
         conn = self._connection()
         try:
             try:
-                result = write_items(conn, items, seq_hold_s=self.ingest.seq_gap_hold_s)
+                result = write_items(
+                    conn,
+                    items,
+                    seq_hold_s=self.ingest.seq_gap_hold_s,
+                    latest_ahead_s=self.ingest.latest_max_ahead_s,
+                )
                 conn.commit()
                 return result
             except TRANSIENT:
@@ -291,7 +296,13 @@ class IngestService:
 
     def _write_each(self, conn: psycopg.Connection, items: list[Item]) -> WriteResult:
         with conn.transaction():
-            return write_isolating(conn, items, self.ingest.seq_gap_hold_s, TRANSIENT)
+            return write_isolating(
+                conn,
+                items,
+                TRANSIENT,
+                seq_hold_s=self.ingest.seq_gap_hold_s,
+                latest_ahead_s=self.ingest.latest_max_ahead_s,
+            )
 
     # housekeeping ----------------------------------------------------------------------------
     def _run_housekeeper(self) -> None:

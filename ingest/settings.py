@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.sequence import DEFAULT_HOLD_S
+from ingest.writer import LATEST_AHEAD_S
 from ioc.settings import ENV_CONFIG
 
 
@@ -61,6 +62,12 @@ class IngestSettings(BaseSettings):
     )
     max_future_s: float = Field(
         300.0, ge=0, description="Timestamps further than this ahead of now are quarantined."
+    )
+    latest_max_ahead_s: float = Field(
+        LATEST_AHEAD_S,
+        ge=0,
+        description="A reading dated more than this ahead of the ingest clock is stored but never "
+        "becomes the device's latest value (it would pin it until real time caught up).",
     )
     seq_gap_hold_s: float = Field(
         DEFAULT_HOLD_S,
