@@ -59,6 +59,13 @@ class _Reject(Exception):
         self.detail = detail
 
 
+def under_root(topic: str, root: str) -> bool:
+    """Whether ``topic`` is meant for the contract's root (case and leading slashes aside)."""
+    text = topic.lstrip("/").lower()
+    low = root.lower()
+    return text == low or text.startswith(low + "/")
+
+
 def parse_ts(value: int | str, received_at: datetime, limits: Limits) -> datetime:
     """A timestamp from the wire: RFC 3339 with offset or epoch milliseconds, range-checked."""
     if isinstance(value, int):

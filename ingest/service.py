@@ -19,13 +19,14 @@ import psycopg
 from prometheus_client import start_http_server
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, wait_exponential
 
-from ingest.decode import Decoded, Limits, decode, undecodable
+from ingest.decode import Decoded, Limits, decode, undecodable, under_root
 from ingest.isolate import write_isolating
 from ingest.mqtt import Consumer, Inbound
 from ingest.reasons import Reason, Rejected
 from ingest.registry import RegistryView, load_device, load_view
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
+from ingest.takeover import Member, departed, member, take_over
 from ingest.writer import Item, WriteResult, prepare, write_items
 from ioc.contract import parse_topic
 from ioc.db import connect
@@ -51,7 +52,7 @@ class IngestService:
         self.limits = Limits(
             ingest.max_payload_bytes, ingest.max_future_s, settings.raw_retention_days
         )
-        self.stats = Stats(ingest.instance)
+        self.stats = Stats(ingest.instance, ingest.group, ingest.client_id)
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self.consumer = Consumer(
             MqttTarget(settings.mqtt_url, settings.mqtt_protocol), ingest, self.queue.put_nowait
@@ -64,11 +65,14 @@ class IngestService:
         self._unknown: dict[str, float] = {}  # unknown device id -> monotonic time of lookup
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
         self._threads: list[threading.Thread] = []
+        self._drains: list[Consumer] = []  # departed members' sessions being taken over
+        self._takeover: threading.Thread | None = None
         self._http: Any = None
 
     # lifecycle -----------------------------------------------------------------------------
-    def start(self) -> IngestService:
-        """Load the registry, prepare partitions and start consuming (raises if no database)."""
+    def start(self, consume: bool = True) -> IngestService:
+        """Load the registry, prepare partitions and start consuming (raises if no database);
+        without ``consume`` only the writer runs (for ``drain``)."""
         self._refresh_registry()
         with connect(self.settings.database_url) as conn:
             self._housekeep(conn, partitions=True)
@@ -80,6 +84,8 @@ class IngestService:
             thread = threading.Thread(target=target, name=f"ingest-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if not consume:
+            return self
         self.consumer.start()
         log.info(
             "ingest %s consuming %s (batch %d / %.3fs, receive maximum %d)",
@@ -156,14 +162,17 @@ class IngestService:
         if started - self._refreshed_at > self.ingest.registry_refresh_s:
             self._refresh_registry(quiet=True)
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
-        items = [self._decode(m) for m in batch]
+        decoded = [self._decode(m) for m in batch]
+        items = [i for i in decoded if i is not None]
         result = self._write_with_retry(items)
         if result is None:
             return  # halted during a database outage: nothing acked, the broker redelivers
         self.consumer.ack(batch)
+        for drain in self._drains:
+            drain.ack(batch)
         done = time.time()
         self.stats.batch_done(
-            received=len(batch),
+            received=len(items),  # messages under the topic root
             rows=result.rows,
             duplicates=result.duplicates,
             quarantined=result.quarantined,
@@ -171,7 +180,8 @@ class IngestService:
             lag_s=done - batch[0].received,
         )
 
-    def _decode(self, msg: Inbound) -> Item:
+    def _decode(self, msg: Inbound) -> Item | None:
+        """The message judged, or None for a topic outside the contract's root (not ours)."""
         received_at = datetime.fromtimestamp(msg.received, UTC)
         prefix = self.ingest.topic_prefix
         result: Decoded | Rejected
@@ -188,6 +198,13 @@ class IngestService:
         except Exception as exc:  # whatever judging one message raises costs only that message
             log.warning("message on %.200s could not be judged: %r", msg.topic, exc)
             result = undecodable(exc)
+        if (
+            isinstance(result, Rejected)
+            and result.reason is Reason.BAD_TOPIC
+            and not under_root(msg.topic, prefix)
+        ):
+            self.stats.ignore()
+            return None
         return Item(msg.topic, msg.payload, received_at, result)
 
     def _lookup_device(self, topic: str) -> bool:
@@ -309,6 +326,7 @@ class IngestService:
     def _run_housekeeper(self) -> None:
         conn: psycopg.Connection | None = None
         next_partitions = time.monotonic() + self.ingest.partitions_interval_s
+        next_takeover = time.monotonic() + self.ingest.takeover_check_s
         while not self._halt.wait(self.ingest.heartbeat_s):
             try:
                 if conn is None or conn.closed or conn.broken:
@@ -317,6 +335,9 @@ class IngestService:
                 self._housekeep(conn, partitions=due)
                 if due:
                     next_partitions = time.monotonic() + self.ingest.partitions_interval_s
+                if time.monotonic() >= next_takeover:
+                    next_takeover = time.monotonic() + self.ingest.takeover_check_s
+                    self._maybe_take_over()
             except TRANSIENT as exc:
                 log.warning("heartbeat failed: %s", exc)
                 if conn is not None:
@@ -330,6 +351,65 @@ class IngestService:
             except Exception:
                 log.debug("last heartbeat failed", exc_info=True)
             conn.close()
+
+    # takeover of departed members ----------------------------------------------------------
+    def retire(self, name: str) -> int:
+        """``ioc ingest retire NAME``: drain and end instance NAME's session, mark it retired."""
+        with connect(self.settings.database_url) as conn:
+            found = member(conn, name) or Member(name, f"ioc-ingest-{name}", None)
+            taken = take_over(
+                conn,
+                found,
+                self._make_drain,
+                self.ingest.drain_quiet_s,
+                self.ingest.drain_timeout_s,
+            )
+        if taken is None:
+            raise RuntimeError(f"another ingest instance is taking over {name} right now")
+        return taken
+
+    def _make_drain(self, client_id: str) -> Consumer:
+        consumer = Consumer(self.consumer.target, self.ingest, self.queue.put_nowait, client_id)
+        self._drains.append(consumer)
+        return consumer
+
+    def _take_over_departed(self) -> None:
+        try:
+            with connect(self.settings.database_url) as conn:
+                found = departed(
+                    conn, self.ingest.instance, self.ingest.group, self.ingest.takeover_after_s
+                )
+                for gone in found:
+                    if self._halt.is_set() or self._closing.is_set():
+                        return
+                    log.warning(
+                        "ingest instance %s departed (last heartbeat %s): taking over its "
+                        "broker session",
+                        gone.instance,
+                        gone.heartbeat_at,
+                    )
+                    try:
+                        take_over(
+                            conn,
+                            gone,
+                            self._make_drain,
+                            self.ingest.drain_quiet_s,
+                            self.ingest.drain_timeout_s,
+                        )
+                    finally:
+                        self._drains = [d for d in self._drains if d.takeover != gone.client_id]
+        except Exception:
+            log.exception("taking over departed ingest instances failed")
+
+    def _maybe_take_over(self) -> None:
+        if not self.ingest.takeover_after_s or not self.consumer.connected.is_set():
+            return
+        if self._takeover is not None and self._takeover.is_alive():
+            return
+        self._takeover = threading.Thread(
+            target=self._take_over_departed, name="ingest-takeover", daemon=True
+        )
+        self._takeover.start()
 
     def _housekeep(self, conn: psycopg.Connection, *, partitions: bool) -> None:
         if partitions:

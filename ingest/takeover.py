@@ -1,0 +1,118 @@
+"""Departed ingest instances: their broker sessions are drained into the database and ended.
+
+A member of the shared subscription that never comes back (a host renamed, workers scaled from
+4 to 2, a one-off run against the production broker) keeps its persistent session on the
+broker, and the broker keeps routing it a share of the group's messages until the session
+expires; they would then be gone. Every instance heartbeats in ``ingest_instances``; a live one
+finds members of its group whose heartbeat stopped ``takeover_after_s`` ago, resumes each
+session under its client id, takes what was queued (written and acked like any batch), and ends
+the session (expiry 0). ``ioc ingest retire NAME`` does the same on an operator's word.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from ingest.mqtt import Consumer
+
+log = logging.getLogger(__name__)
+
+DEPARTED = """
+SELECT instance, coalesce(client_id, 'ioc-ingest-' || instance), heartbeat_at
+FROM ingest_instances
+WHERE instance <> %(me)s AND coalesce(mqtt_group, %(group)s) = %(group)s
+  AND retired_at IS NULL AND heartbeat_at < now() - make_interval(secs => %(after)s)
+ORDER BY heartbeat_at
+"""
+ONE = """
+SELECT instance, coalesce(client_id, 'ioc-ingest-' || instance), heartbeat_at
+FROM ingest_instances WHERE instance = %(name)s
+"""
+# Several live instances may notice the same departed one: one drains it at a time.
+LOCK = "SELECT pg_try_advisory_lock(hashtext('ioc-ingest-takeover'), hashtext(%(name)s))"
+UNLOCK = "SELECT pg_advisory_unlock(hashtext('ioc-ingest-takeover'), hashtext(%(name)s))"
+# Retired, unless it came back meanwhile (a newer heartbeat).
+FORGET = """
+UPDATE ingest_instances SET retired_at = now()
+WHERE instance = %(name)s AND heartbeat_at IS NOT DISTINCT FROM %(heartbeat)s
+"""
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of the group as ``ingest_instances`` knows it."""
+
+    instance: str
+    client_id: str
+    heartbeat_at: datetime | None
+
+
+def departed(conn: psycopg.Connection, me: str, group: str, after_s: float) -> list[Member]:
+    """Members of ``group`` other than ``me`` whose heartbeat is older than ``after_s``."""
+    rows = conn.execute(DEPARTED, {"me": me, "group": group, "after": after_s}).fetchall()
+    conn.rollback()
+    return [Member(*row) for row in rows]
+
+
+def member(conn: psycopg.Connection, name: str) -> Member | None:
+    """The member called ``name`` (an instance name), if ingest knows it."""
+    row = conn.execute(ONE, {"name": name}).fetchone()
+    conn.rollback()
+    return Member(*row) if row else None
+
+
+def drain_session(
+    make: Callable[[str], Consumer], client_id: str, quiet_s: float, timeout_s: float
+) -> int:
+    """Resume ``client_id``'s session, wait until its queue is written and acked (nothing new for
+    ``quiet_s``), then end the session. Returns the number of messages taken over."""
+    consumer = make(client_id)
+    consumer.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        if not consumer.connected.wait(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError(f"could not resume the session {client_id} within {timeout_s} s")
+        while time.monotonic() < deadline:
+            idle = time.monotonic() - consumer.last_activity
+            if consumer.acked >= consumer.received and idle >= quiet_s:
+                break
+            time.sleep(min(0.1, quiet_s))
+        else:
+            raise TimeoutError(
+                f"session {client_id}: {consumer.received - consumer.acked} message(s) still "
+                f"unwritten after {timeout_s} s; left for a later attempt"
+            )
+        consumer.end_session()
+    except BaseException:
+        consumer.stop()  # the session stays, with whatever is unacked, for the next attempt
+        raise
+    log.info("took over %d message(s) of %s and ended its session", consumer.received, client_id)
+    return consumer.received
+
+
+def take_over(
+    conn: psycopg.Connection,
+    found: Member,
+    make: Callable[[str], Consumer],
+    quiet_s: float,
+    timeout_s: float,
+) -> int | None:
+    """Drain and end one member's session and mark it retired; None if another instance is on it."""
+    if not conn.execute(LOCK, {"name": found.instance}).fetchone()[0]:  # type: ignore[index]
+        conn.rollback()
+        return None
+    conn.commit()
+    try:
+        taken = drain_session(make, found.client_id, quiet_s, timeout_s)
+        conn.execute(FORGET, {"name": found.instance, "heartbeat": found.heartbeat_at})
+        conn.commit()
+        return taken
+    finally:
+        conn.execute(UNLOCK, {"name": found.instance})
+        conn.commit()
