@@ -101,6 +101,8 @@ class IngestService:
         """Write and ack what was received, then disconnect (unwritten messages stay unacked)."""
         self.consumer.accepting = False
         self._closing.set()
+        if self._takeover is not None:
+            self._takeover.join(timeout)  # a drain stops at once; its session stays for later
         writer = self._threads[0] if self._threads else None
         if writer is not None:
             writer.join(timeout)
@@ -395,6 +397,7 @@ class IngestService:
                             self._make_drain,
                             self.ingest.drain_quiet_s,
                             self.ingest.drain_timeout_s,
+                            self._closing,
                         )
                     finally:
                         self._drains = [d for d in self._drains if d.takeover != gone.client_id]

@@ -12,6 +12,7 @@ the session (expiry 0). ``ioc ingest retire NAME`` does the same on an operator'
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,7 +69,11 @@ def member(conn: psycopg.Connection, name: str) -> Member | None:
 
 
 def drain_session(
-    make: Callable[[str], Consumer], client_id: str, quiet_s: float, timeout_s: float
+    make: Callable[[str], Consumer],
+    client_id: str,
+    quiet_s: float,
+    timeout_s: float,
+    halt: threading.Event | None = None,
 ) -> int:
     """Resume ``client_id``'s session, wait until its queue is written and acked (nothing new for
     ``quiet_s``), then end the session. Returns the number of messages taken over."""
@@ -79,6 +84,8 @@ def drain_session(
         if not consumer.connected.wait(max(0.0, deadline - time.monotonic())):
             raise TimeoutError(f"could not resume the session {client_id} within {timeout_s} s")
         while time.monotonic() < deadline:
+            if halt is not None and halt.is_set():
+                raise TimeoutError(f"stopping; the session {client_id} is left for later")
             idle = time.monotonic() - consumer.last_activity
             if consumer.acked >= consumer.received and idle >= quiet_s:
                 break
@@ -102,6 +109,7 @@ def take_over(
     make: Callable[[str], Consumer],
     quiet_s: float,
     timeout_s: float,
+    halt: threading.Event | None = None,
 ) -> int | None:
     """Drain and end one member's session and mark it retired; None if another instance is on it."""
     if not conn.execute(LOCK, {"name": found.instance}).fetchone()[0]:  # type: ignore[index]
@@ -109,7 +117,7 @@ def take_over(
         return None
     conn.commit()
     try:
-        taken = drain_session(make, found.client_id, quiet_s, timeout_s)
+        taken = drain_session(make, found.client_id, quiet_s, timeout_s, halt)
         conn.execute(FORGET, {"name": found.instance, "heartbeat": found.heartbeat_at})
         conn.commit()
         return taken
