@@ -70,6 +70,7 @@ class Consumer:
         self.received = 0  # messages handed to the sink
         self.acked = 0
         self.last_activity = time.monotonic()
+        self.lost = False  # a drain's connection dropped (e.g. the owner came back and took it)
         self.accepting = True  # False while stopping: new messages stay unacked for redelivery
         self.connected = threading.Event()
         self._ack_lock = threading.Lock()
@@ -231,6 +232,7 @@ class Consumer:
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         try:
             self.connected.clear()
+            self.lost = self.takeover is not None
             with self._ack_lock:
                 self.generation = next(_GENERATIONS)
             log.warning("disconnected from MQTT broker: %s", rc)

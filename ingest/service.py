@@ -67,6 +67,9 @@ class IngestService:
         self._threads: list[threading.Thread] = []
         self._drains: list[Consumer] = []  # departed members' sessions being taken over
         self._takeover: threading.Thread | None = None
+        # Since when this instance's own heartbeats succeed: after a database outage every
+        # heartbeat is stale, so nobody judges others departed before beating long enough itself.
+        self._beating_since: float | None = None
         self._http: Any = None
 
     # lifecycle -----------------------------------------------------------------------------
@@ -335,12 +338,15 @@ class IngestService:
                     conn = connect(self.settings.database_url)
                 due = time.monotonic() >= next_partitions
                 self._housekeep(conn, partitions=due)
+                if self._beating_since is None:
+                    self._beating_since = time.monotonic()
                 if due:
                     next_partitions = time.monotonic() + self.ingest.partitions_interval_s
                 if time.monotonic() >= next_takeover:
                     next_takeover = time.monotonic() + self.ingest.takeover_check_s
                     self._maybe_take_over()
             except TRANSIENT as exc:
+                self._beating_since = None
                 log.warning("heartbeat failed: %s", exc)
                 if conn is not None:
                     conn.close()
@@ -405,7 +411,10 @@ class IngestService:
             log.exception("taking over departed ingest instances failed")
 
     def _maybe_take_over(self) -> None:
-        if not self.ingest.takeover_after_s or not self.consumer.connected.is_set():
+        after = self.ingest.takeover_after_s
+        if not after or not self.consumer.connected.is_set():
+            return
+        if self._beating_since is None or time.monotonic() - self._beating_since < after:
             return
         if self._takeover is not None and self._takeover.is_alive():
             return

@@ -86,6 +86,8 @@ def drain_session(
         while time.monotonic() < deadline:
             if halt is not None and halt.is_set():
                 raise TimeoutError(f"stopping; the session {client_id} is left for later")
+            if consumer.lost:  # its owner is back (the broker hands a session to one client)
+                raise TimeoutError(f"the connection as {client_id} was taken back; left alone")
             idle = time.monotonic() - consumer.last_activity
             if consumer.acked >= consumer.received and idle >= quiet_s:
                 break
