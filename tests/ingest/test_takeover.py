@@ -164,3 +164,23 @@ def test_scale_from_two_workers_to_one_mid_stream_loses_nothing(
         if proc.poll() is None:
             proc.terminate()
             proc.wait(20)
+
+
+def test_a_live_member_taken_for_departed_loses_nothing(
+    registry: str, own_broker: Mosquitto, db: psycopg.Connection
+) -> None:
+    """A member alive on MQTT whose heartbeat stopped (its database link is down, say) may be
+    taken over; it takes its session back on reconnecting and no message is lost either way."""
+    core, quiet = test_settings(registry, own_broker.url, heartbeat_s=3600, takeover_after_s=0)
+    _, live = test_settings(
+        registry, own_broker.url, group=quiet.group, topic_prefix=quiet.topic_prefix, **FAST
+    )
+    pub = Publisher(own_broker.url, quiet.topic_prefix)
+    with IngestService(core, quiet) as member_b, IngestService(core, live):
+        wait_until(member_b.consumer.connected.is_set, 10, message="member B subscribed")
+        for start in range(0, 400, 20):
+            pub.send_all(readings(pub, start, 20))
+            threading.Event().wait(0.05)
+        wait_until(lambda: rows(db) == 400, 30, message="all 400 written despite the churn")
+        wait_until(member_b.consumer.connected.is_set, 10, message="member B has its session")
+    pub.close()
