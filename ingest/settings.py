@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.sequence import DEFAULT_HOLD_S
 from ingest.writer import LATEST_AHEAD_S
+from ioc.contract import TOPIC_ROOT
 from ioc.settings import ENV_CONFIG
 
 
@@ -35,7 +36,7 @@ class IngestSettings(BaseSettings):
         "`$share/{group}/#`.",
     )
     topic_prefix: str = Field(
-        "ioc/v1",
+        TOPIC_ROOT,
         description="Topic root. Ingest subscribes to `$share/{group}/#` (or `{prefix}/#` where "
         "the broker's ACL refuses that) and quarantines anything under a root that differs only "
         "in case, or with a wrong number of levels; other topics are not its business.",
