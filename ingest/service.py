@@ -26,7 +26,7 @@ from ingest.reasons import Reason, Rejected
 from ingest.registry import RegistryView, load_device, load_view
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
-from ingest.takeover import Member, departed, member, take_over
+from ingest.takeover import Takeovers
 from ingest.writer import Item, WriteResult, prepare, write_items
 from ioc.contract import parse_topic
 from ioc.db import connect
@@ -65,11 +65,9 @@ class IngestService:
         self._unknown: dict[str, float] = {}  # unknown device id -> monotonic time of lookup
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
         self._threads: list[threading.Thread] = []
-        self._drains: list[Consumer] = []  # departed members' sessions being taken over
-        self._takeover: threading.Thread | None = None
-        # Since when this instance's own heartbeats succeed: after a database outage every
-        # heartbeat is stale, so nobody judges others departed before beating long enough itself.
-        self._beating_since: float | None = None
+        self.takeovers = Takeovers(
+            settings.database_url, self.consumer, ingest, self.queue.put_nowait, self._closing
+        )
         self._http: Any = None
 
     # lifecycle -----------------------------------------------------------------------------
@@ -104,8 +102,7 @@ class IngestService:
         """Write and ack what was received, then disconnect (unwritten messages stay unacked)."""
         self.consumer.accepting = False
         self._closing.set()
-        if self._takeover is not None:
-            self._takeover.join(timeout)  # a drain stops at once; its session stays for later
+        self.takeovers.join(timeout)  # a drain stops at once; its session stays for later
         writer = self._threads[0] if self._threads else None
         if writer is not None:
             writer.join(timeout)
@@ -173,8 +170,7 @@ class IngestService:
         if result is None:
             return  # halted during a database outage: nothing acked, the broker redelivers
         self.consumer.ack(batch)
-        for drain in self._drains:
-            drain.ack(batch)
+        self.takeovers.ack(batch)
         done = time.time()
         self.stats.batch_done(
             received=len(items),  # messages under the topic root
@@ -338,15 +334,14 @@ class IngestService:
                     conn = connect(self.settings.database_url)
                 due = time.monotonic() >= next_partitions
                 self._housekeep(conn, partitions=due)
-                if self._beating_since is None:
-                    self._beating_since = time.monotonic()
+                self.takeovers.beating()
                 if due:
                     next_partitions = time.monotonic() + self.ingest.partitions_interval_s
                 if time.monotonic() >= next_takeover:
                     next_takeover = time.monotonic() + self.ingest.takeover_check_s
-                    self._maybe_take_over()
+                    self.takeovers.check()
             except TRANSIENT as exc:
-                self._beating_since = None
+                self.takeovers.beating(False)
                 log.warning("heartbeat failed: %s", exc)
                 if conn is not None:
                     conn.close()
@@ -355,73 +350,14 @@ class IngestService:
                 log.exception("housekeeping failed")
         if conn is not None:
             try:
-                self._housekeep(conn, partitions=False)
+                self.stats.heartbeat(conn, stopping=True)
             except Exception:
                 log.debug("last heartbeat failed", exc_info=True)
             conn.close()
 
-    # takeover of departed members ----------------------------------------------------------
     def retire(self, name: str) -> int:
         """``ioc ingest retire NAME``: drain and end instance NAME's session, mark it retired."""
-        with connect(self.settings.database_url) as conn:
-            found = member(conn, name) or Member(name, f"ioc-ingest-{name}", None)
-            taken = take_over(
-                conn,
-                found,
-                self._make_drain,
-                self.ingest.drain_quiet_s,
-                self.ingest.drain_timeout_s,
-            )
-        if taken is None:
-            raise RuntimeError(f"another ingest instance is taking over {name} right now")
-        return taken
-
-    def _make_drain(self, client_id: str) -> Consumer:
-        consumer = Consumer(self.consumer.target, self.ingest, self.queue.put_nowait, client_id)
-        self._drains.append(consumer)
-        return consumer
-
-    def _take_over_departed(self) -> None:
-        try:
-            with connect(self.settings.database_url) as conn:
-                found = departed(
-                    conn, self.ingest.instance, self.ingest.group, self.ingest.takeover_after_s
-                )
-                for gone in found:
-                    if self._halt.is_set() or self._closing.is_set():
-                        return
-                    log.warning(
-                        "ingest instance %s departed (last heartbeat %s): taking over its "
-                        "broker session",
-                        gone.instance,
-                        gone.heartbeat_at,
-                    )
-                    try:
-                        take_over(
-                            conn,
-                            gone,
-                            self._make_drain,
-                            self.ingest.drain_quiet_s,
-                            self.ingest.drain_timeout_s,
-                            self._closing,
-                        )
-                    finally:
-                        self._drains = [d for d in self._drains if d.takeover != gone.client_id]
-        except Exception:
-            log.exception("taking over departed ingest instances failed")
-
-    def _maybe_take_over(self) -> None:
-        after = self.ingest.takeover_after_s
-        if not after or not self.consumer.connected.is_set():
-            return
-        if self._beating_since is None or time.monotonic() - self._beating_since < after:
-            return
-        if self._takeover is not None and self._takeover.is_alive():
-            return
-        self._takeover = threading.Thread(
-            target=self._take_over_departed, name="ingest-takeover", daemon=True
-        )
-        self._takeover.start()
+        return self.takeovers.retire(name)
 
     def _housekeep(self, conn: psycopg.Connection, *, partitions: bool) -> None:
         if partitions:

@@ -13,11 +13,14 @@ from prometheus_client import Counter as PromCounter
 
 UPSERT_INSTANCE = """
 INSERT INTO ingest_instances (instance, started_at, heartbeat_at, received, written_rows,
-    duplicates, quarantined, last_commit_at, last_batch_ms, lag_ms, mqtt_group, client_id)
+    duplicates, quarantined, last_commit_at, last_batch_ms, lag_ms, mqtt_group, client_id,
+    stopped_at)
 VALUES (%(instance)s, %(started_at)s, now(), %(received)s, %(written_rows)s, %(duplicates)s,
-    %(quarantined)s, %(last_commit_at)s, %(last_batch_ms)s, %(lag_ms)s, %(group)s, %(client_id)s)
+    %(quarantined)s, %(last_commit_at)s, %(last_batch_ms)s, %(lag_ms)s, %(group)s, %(client_id)s,
+    CASE WHEN %(stopping)s THEN now() END)
 ON CONFLICT (instance) DO UPDATE SET started_at = excluded.started_at,
     mqtt_group = excluded.mqtt_group, client_id = excluded.client_id, retired_at = NULL,
+    stopped_at = excluded.stopped_at,
     heartbeat_at = excluded.heartbeat_at, received = excluded.received,
     written_rows = excluded.written_rows, duplicates = excluded.duplicates,
     quarantined = excluded.quarantined, last_commit_at = excluded.last_commit_at,
@@ -124,7 +127,8 @@ class Stats:
         self.ignored += 1
         self._ignored.inc()
 
-    def heartbeat(self, conn: psycopg.Connection) -> None:
-        """Write this instance's row of `ingest_instances` and commit."""
-        conn.execute(UPSERT_INSTANCE, self.snapshot())
+    def heartbeat(self, conn: psycopg.Connection, stopping: bool = False) -> None:
+        """Write this instance's row of `ingest_instances` and commit (``stopping``: the last
+        one of a clean stop)."""
+        conn.execute(UPSERT_INSTANCE, {**self.snapshot(), "stopping": stopping})
         conn.commit()

@@ -14,13 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 
-from ingest.mqtt import Consumer
+from ingest.mqtt import Consumer, Inbound
+from ingest.settings import IngestSettings
+from ioc.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,8 @@ WHERE instance <> %(me)s AND coalesce(mqtt_group, %(group)s) = %(group)s
 ORDER BY heartbeat_at
 """
 ONE = """
-SELECT instance, coalesce(client_id, 'ioc-ingest-' || instance), heartbeat_at
+SELECT instance, coalesce(client_id, 'ioc-ingest-' || instance), heartbeat_at,
+       stopped_at IS NOT NULL
 FROM ingest_instances WHERE instance = %(name)s
 """
 # Several live instances may notice the same departed one: one drains it at a time.
@@ -52,6 +55,7 @@ class Member:
     instance: str
     client_id: str
     heartbeat_at: datetime | None
+    stopped: bool = False  # its last heartbeat was a clean stop's
 
 
 def departed(conn: psycopg.Connection, me: str, group: str, after_s: float) -> list[Member]:
@@ -126,3 +130,111 @@ def take_over(
     finally:
         conn.execute(UNLOCK, {"name": found.instance})
         conn.commit()
+
+
+class Takeovers:
+    """One ingest service's takeovers: drains feed its writer queue and are acked with it."""
+
+    def __init__(
+        self,
+        database_url: str,
+        consumer: Consumer,
+        ingest: IngestSettings,
+        sink: Callable[[Inbound], None],
+        closing: threading.Event,
+    ) -> None:
+        self.database_url = database_url
+        self.consumer = consumer
+        self.ingest = ingest
+        self.sink = sink
+        self.closing = closing
+        self.drains: list[Consumer] = []  # departed members' sessions being taken over
+        self._thread: threading.Thread | None = None
+        # Since when this instance's own heartbeats succeed: after a database outage every
+        # heartbeat is stale, so nobody judges others departed before beating long enough itself.
+        self._beating_since: float | None = None
+
+    def beating(self, ok: bool = True) -> None:
+        """Record the outcome of this instance's own heartbeat."""
+        if not ok:
+            self._beating_since = None
+        elif self._beating_since is None:
+            self._beating_since = time.monotonic()
+
+    def ack(self, batch: Iterable[Inbound]) -> None:
+        """Acknowledge a written batch's messages that came through a drain."""
+        for drain in self.drains:
+            drain.ack(batch)
+
+    def join(self, timeout: float) -> None:
+        """Wait for a takeover in progress to stop (``closing`` is set)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def retire(self, name: str) -> int:
+        """Drain and end instance ``name``'s session now and mark it retired."""
+        with connect(self.database_url) as conn:
+            found = member(conn, name) or Member(name, f"ioc-ingest-{name}", None)
+            if found.heartbeat_at is not None and not found.stopped:
+                silent = (datetime.now(UTC) - found.heartbeat_at).total_seconds()
+                if silent < 3 * self.ingest.heartbeat_s:
+                    raise RuntimeError(
+                        f"ingest instance {name} heartbeated {silent:.0f} s ago: it is running; "
+                        "stop it first (a retired instance's session is ended)"
+                    )
+            taken = self._take_over(conn, found)
+        if taken is None:
+            raise RuntimeError(f"another ingest instance is taking over {name} right now")
+        return taken
+
+    def check(self) -> None:
+        """Start looking for departed members, unless one is being taken over already."""
+        after = self.ingest.takeover_after_s
+        if not after or not self.consumer.connected.is_set():
+            return
+        if self._beating_since is None or time.monotonic() - self._beating_since < after:
+            return
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, name="ingest-takeover", daemon=True)
+        self._thread.start()
+
+    def _make_drain(self, client_id: str) -> Consumer:
+        consumer = Consumer(self.consumer.target, self.ingest, self.sink, client_id)
+        self.drains.append(consumer)
+        return consumer
+
+    def _take_over(self, conn: psycopg.Connection, found: Member) -> int | None:
+        try:
+            return take_over(
+                conn,
+                found,
+                self._make_drain,
+                self.ingest.drain_quiet_s,
+                self.ingest.drain_timeout_s,
+                self.closing,
+            )
+        finally:
+            self.drains = [d for d in self.drains if d.takeover != found.client_id]
+
+    def _run(self) -> None:
+        try:
+            with connect(self.database_url) as conn:
+                found = departed(
+                    conn, self.ingest.instance, self.ingest.group, self.ingest.takeover_after_s
+                )
+                for gone in found:
+                    if self.closing.is_set():
+                        return
+                    log.warning(
+                        "ingest instance %s departed (last heartbeat %s): taking over its "
+                        "broker session",
+                        gone.instance,
+                        gone.heartbeat_at,
+                    )
+                    try:
+                        self._take_over(conn, gone)
+                    except TimeoutError as exc:  # left for the next check
+                        log.warning("takeover of %s not finished: %s", gone.instance, exc)
+        except Exception:
+            log.exception("taking over departed ingest instances failed")

@@ -79,14 +79,6 @@ def test_retire_command_drains_a_named_instance(
     registry: str, own_broker: Mosquitto, db: psycopg.Connection
 ) -> None:
     core, gone = test_settings(registry, own_broker.url, takeover_after_s=0)
-    departed = IngestService(core, gone).start()
-    wait_until(departed.consumer.connected.is_set, 10, message="member subscribed")
-    departed.stop()
-    pub = Publisher(own_broker.url, gone.topic_prefix)
-    try:
-        pub.send_all(readings(pub, 0, 50))
-    finally:
-        pub.close()
     env = {
         "IOC_DATABASE_URL": registry,
         "IOC_MQTT_URL": own_broker.url,
@@ -95,6 +87,16 @@ def test_retire_command_drains_a_named_instance(
         "IOC_INGEST_TOPIC_PREFIX": gone.topic_prefix,
         "IOC_INGEST_DRAIN_QUIET_S": "0.5",
     }
+    departed = IngestService(core, gone).start()
+    wait_until(departed.consumer.connected.is_set, 10, message="member subscribed")
+    running = CliRunner().invoke(cli, ["ingest", "retire", gone.instance], env=env)
+    assert running.exit_code == 1 and "it is running" in running.output, running.output
+    departed.stop()
+    pub = Publisher(own_broker.url, gone.topic_prefix)
+    try:
+        pub.send_all(readings(pub, 0, 50))
+    finally:
+        pub.close()
     result = CliRunner().invoke(cli, ["ingest", "retire", gone.instance], env=env)
     assert result.exit_code == 0, result.output
     assert f"retired ingest instance {gone.instance}" in result.output
