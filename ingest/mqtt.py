@@ -67,7 +67,7 @@ class Consumer:
         self.sink = sink
         self.takeover = takeover
         self.generation = next(_GENERATIONS)
-        self.received = 0  # messages handed to the sink
+        self.received = 0  # messages handed to the sink that await an acknowledgement (QoS > 0)
         self.acked = 0
         self.last_activity = time.monotonic()
         self.lost = False  # a drain's connection dropped (e.g. the owner came back and took it)
@@ -156,11 +156,13 @@ class Consumer:
             generation = self.generation
             mids = [i.mid for i in items if i.qos == 1 and i.generation == generation]
             self.client.ack_many(mids)
+            acked = len(mids)
             for item in items:
                 if item.qos == 2 and item.generation == generation:
                     self.client.ack(item.mid, 2)
-            if mids:
-                self.acked += len(mids)
+                    acked += 1
+            if acked:
+                self.acked += acked
                 self.last_activity = time.monotonic()
         return len(mids)
 
@@ -244,7 +246,7 @@ class Consumer:
             return
         try:
             text = topic.decode("utf-8", "backslashreplace")
-            self.received += 1
+            self.received += qos > 0
             self.sink(Inbound(text, payload, mid, qos, time.time(), self.generation))
         except Exception:
             log.exception("error handling a message (left unacknowledged)")
@@ -257,7 +259,7 @@ class Consumer:
                 topic = msg.topic
             except UnicodeDecodeError:
                 topic = msg._topic.decode("utf-8", "backslashreplace")
-            self.received += 1
+            self.received += msg.qos > 0
             self.sink(
                 Inbound(topic, bytes(msg.payload), msg.mid, msg.qos, time.time(), self.generation)
             )
