@@ -220,9 +220,9 @@ class IngestService:
         self._lookups_left -= 1
         try:
             info = load_device(self._connection(), device_id)
-        except TRANSIENT as exc:
+        except Exception as exc:  # transient, or an id the database cannot even compare
             self._drop_connection()
-            log.warning("device lookup failed: %s", exc)
+            log.warning("device lookup of %.64r failed: %s", device_id, exc)
             return False
         if info is None:
             if len(self._unknown) > 100_000:
