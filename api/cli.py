@@ -23,7 +23,8 @@ def command(host: str | None, port: int | None) -> None:
     settings = ApiSettings()
     migrate.require_current(settings.database_url)
     app = create_app(settings, resolve(settings, StorageSettings()))
-    click.echo(f"API on http://{host or settings.api_host}:{port or settings.api_port}/docs")
+    base = f"http://{host or settings.api_host}:{port or settings.api_port}"
+    click.echo(f"API on {base}/docs, console on {base}/console/")
     uvicorn.run(
         app,
         host=host or settings.api_host,
