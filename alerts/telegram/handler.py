@@ -146,14 +146,24 @@ class BotHandler:
             device=alert.device_name or alert.device_id,
         )
         self.api.answer(callback_id, status)
-        self._edit(query.get("message"), f"{ICON[press.action]} {status} (#{alert.id})")
+        self._edit(
+            query.get("message"), f"{ICON[press.action]} {status} (#{alert.id})", query["data"]
+        )
 
-    def _edit(self, message: Any, line: str) -> None:
-        """Append the outcome to the message, keeping its buttons."""
+    def _edit(self, message: Any, line: str, pressed: str) -> None:
+        """Append the outcome to the message; its other buttons stay."""
         if not isinstance(message, dict) or "message_id" not in message:
             return  # an inline-mode message or one too old to carry its body
         chat = (message.get("chat") or {}).get("id")
         if chat is None:
             return
         text = f"{str(message.get('text') or '').rstrip()}\n\n{line}"
-        self.api.edit_text(chat, int(message["message_id"]), text, message.get("reply_markup"))
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        kept = [
+            [b for b in row if isinstance(b, dict) and b.get("callback_data") != pressed]
+            for row in rows
+            if isinstance(row, list)
+        ]
+        kept = [row for row in kept if row]
+        markup = {"inline_keyboard": kept} if kept else None
+        self.api.edit_text(chat, int(message["message_id"]), text, markup)

@@ -84,7 +84,8 @@ def test_press_acknowledges_and_edits_the_message(
     text = bot.messages[message]["text"]
     assert text.startswith("[ĐANG CẢNH BÁO] Xã Tịnh Sơn")
     assert "✅ Đã xác nhận bởi tech_a lúc" in text and f"(#{alert})" in text
-    assert bot.buttons(message)  # the other buttons stay
+    labels = [b["text"] for b in bot.buttons(message)]
+    assert labels == ["Nhận xử lý", "Tạm tắt 2 giờ"]  # the pressed one is done, the others stay
     audit = db.execute(
         "SELECT actor, action, details->>'channel' FROM audit_log WHERE object_type = 'alert'"
     ).fetchall()
