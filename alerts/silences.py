@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
@@ -12,11 +13,21 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ioc.bounds import check_instant, clamped_sql
+
+log = logging.getLogger(__name__)
+
 LABELS = ("commune", "site", "device", "type", "rule", "severity")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-ACTIVE_SQL = """
-SELECT id, matchers, starts_at, ends_at, recurrence FROM silences
+# Bounds are clamped to what Python represents (ioc.bounds): a row written before the checks
+# existed, or by hand, is still read; only whether it is in force at ``now`` matters here.
+ACTIVE_SQL = f"""
+SELECT id, matchers,
+       {clamped_sql("starts_at")} AS starts_at,
+       {clamped_sql("ends_at")} AS ends_at,
+       recurrence
+FROM silences
 WHERE starts_at <= %(now)s AND ends_at > %(now)s
   AND (expired_at IS NULL OR expired_at > %(now)s)
 """
@@ -134,31 +145,63 @@ class Silence(BaseModel):
 
 
 class Silencer:
-    """Mutes alerts matched by the silences active at one instant."""
+    """Mutes alerts matched by the silences active at one instant.
 
-    def __init__(self, silences: list[Silence], now: datetime) -> None:
-        self.active = [s for s in silences if s.active(now)]
+    A silence that cannot be evaluated (a stored row of the wrong shape, a matcher that raises)
+    is skipped and reported in ``skipped`` (id → reason); it never fails the evaluation.
+    """
+
+    def __init__(
+        self, silences: list[Silence], now: datetime, skipped: dict[int, str] | None = None
+    ) -> None:
+        self.skipped: dict[int, str] = dict(skipped or {})
+        self.active: list[Silence] = []
+        for silence in silences:
+            try:
+                if silence.active(now):
+                    self.active.append(silence)
+            except Exception as exc:  # one bad silence costs only itself
+                self._skip(silence.id, f"cannot tell whether it is in force: {exc}")
+
+    def _skip(self, silence_id: int, reason: str) -> None:
+        log.debug("silence %s skipped: %s", silence_id, reason)
+        self.skipped[silence_id] = reason
 
     @classmethod
     def load(cls, conn: psycopg.Connection, now: datetime) -> Silencer:
-        """The silences in force at ``now``."""
+        """The silences in force at ``now``; rows that do not validate are skipped."""
         rows = conn.execute(ACTIVE_SQL, {"now": now}).fetchall()
         silences = []
+        skipped: dict[int, str] = {}
         for sid, matchers, starts, ends, recurrence in rows:
-            silences.append(
-                Silence(
-                    id=sid,
-                    matchers=matchers,
-                    starts_at=starts,
-                    ends_at=ends,
-                    recurrence=recurrence,
+            try:
+                silences.append(
+                    Silence(
+                        id=sid,
+                        matchers=matchers,
+                        starts_at=starts,
+                        ends_at=ends,
+                        recurrence=recurrence,
+                    )
                 )
-            )
-        return cls(silences, now)
+            except ValueError as exc:  # pydantic's ValidationError included
+                reason = str(exc).replace("\n", "; ")
+                log.debug("silence %s skipped: stored row is invalid: %s", sid, reason)
+                skipped[sid] = f"stored row is invalid: {reason}"
+        return cls(silences, now, skipped)
 
     def muted_by(self, labels: Mapping[str, str]) -> list[int]:
         """Ids of the active silences matching these labels."""
-        return sorted(s.id for s in self.active if s.matches(labels))
+        muted = []
+        for silence in self.active:
+            if silence.id in self.skipped:
+                continue
+            try:
+                if silence.matches(labels):
+                    muted.append(silence.id)
+            except Exception as exc:  # e.g. a matcher that raises: skip it from now on
+                self._skip(silence.id, f"cannot match labels: {exc}")
+        return sorted(muted)
 
 
 def matchers_for(**labels: str) -> list[dict[str, str]]:
@@ -183,6 +226,8 @@ def create_silence(
     checked = [Matcher.model_validate(m) for m in matchers]
     if not checked:
         raise ValueError("a silence needs at least one matcher")
+    check_instant(starts_at)
+    check_instant(ends_at)
     if ends_at <= starts_at:
         raise ValueError("ends_at must be after starts_at")
     rec = Recurrence.model_validate(recurrence) if recurrence is not None else None

@@ -52,6 +52,9 @@ def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout_s,
         kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+        # A connection the server dropped (restart, failover, pg_terminate_backend) is found
+        # and replaced when taken from the pool, instead of failing the request that gets it.
+        check=psycopg_pool.ConnectionPool.check_connection,
         name="ioc-api",
         open=False,
     )

@@ -39,7 +39,15 @@ def open_pool(
     url: str, *, max_size: int = 8, min_size: int = 1, name: str = "ioc"
 ) -> ConnectionPool:
     """Open a connection pool and wait until it has a working connection."""
-    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, name=name, open=False)
+    pool = ConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        name=name,
+        open=False,
+        # Connections the server dropped are replaced when taken, not handed to the caller.
+        check=ConnectionPool.check_connection,
+    )
     pool.open()
     try:
         pool.wait(timeout=10)

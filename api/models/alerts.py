@@ -7,9 +7,9 @@ from datetime import UTC, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from api.models.common import Input, Timestamp
+from api.models.common import Input, Instant, ShownJson, Timestamp
 
 AlertStateFilter = Literal["pending", "firing", "resolved", "suppressed", "open"]
 Severity = Literal["info", "warning", "critical"]
@@ -29,8 +29,8 @@ class AlertPublic(BaseModel):
     commune_code: str | None
     site_id: str | None
     device_type: str | None
-    labels: dict[str, Any]
-    annotations: dict[str, Any]
+    labels: ShownJson
+    annotations: ShownJson
     summary: str
     summary_en: str
     value: float | None
@@ -63,7 +63,7 @@ class HistoryEntry(BaseModel):
     action: str
     actor: str | None
     note: str | None
-    data: dict[str, Any]
+    data: ShownJson
 
 
 class AlertDetail(AlertPublic):
@@ -127,14 +127,14 @@ class SilenceCreate(Input):
     """A silence or maintenance window; alerts matching every matcher are muted."""
 
     matchers: list[Matcher] = Field(min_length=1, max_length=20)
-    starts_at: AwareDatetime | None = Field(None, description="Default: now.")
-    ends_at: AwareDatetime
+    starts_at: Instant | None = Field(None, description="Default: now (1970 to 9000 UTC).")
+    ends_at: Instant = Field(description="End, in the future (before 9000 UTC).")
     recurrence: Recurrence | None = Field(None, description="Optional recurring window.")
     comment: str = Field(min_length=1, max_length=1000)
 
     @field_validator("ends_at")
     @classmethod
-    def _future(cls, value: AwareDatetime) -> AwareDatetime:
+    def _future(cls, value: datetime) -> datetime:
         if value <= datetime.now(UTC):
             raise ValueError("ends_at must be in the future")
         return value
@@ -147,7 +147,7 @@ class SilencePublic(BaseModel):
     matchers: list[dict[str, Any]]
     starts_at: Timestamp
     ends_at: Timestamp
-    recurrence: dict[str, Any] | None
+    recurrence: ShownJson | None
     created_by: str
     comment: str
     created_at: Timestamp
