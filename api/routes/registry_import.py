@@ -47,6 +47,10 @@ def _scope_errors(conn: psycopg.Connection, user: Principal, registry: Registry)
         problem = commune_problem(user, c.code)
         if problem:
             errors.append(f"{SOURCE}: communes[{i}].code: {problem}")
+    for i, d in enumerate(registry.devices):
+        problem = commune_problem(user, d.commune)
+        if problem:
+            errors.append(f"{SOURCE}: devices[{i}].commune: {problem}")
     device_ids = [d.id for d in registry.devices]
     site_ids = [s.id for c in registry.communes for s in c.sites]
     devices, sites = stored_communes(conn, device_ids, site_ids)
@@ -55,10 +59,6 @@ def _scope_errors(conn: psycopg.Connection, user: Principal, registry: Registry)
     for device_id, _ in outside(user, devices):
         errors.append(f"{SOURCE}: devices: device id {device_id!r} is not available to you")
     for i, d in enumerate(registry.devices):
-        problem = commune_problem(user, d.commune)
-        if problem:
-            errors.append(f"{SOURCE}: devices[{i}].commune: {problem}")
-            continue
         problem = parents_problem(conn, user, d.id, d.parents, device_ids, cycles=False)
         if problem:
             errors.append(f"{SOURCE}: devices[{i}].parent: {problem}")
