@@ -40,21 +40,21 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from ioc import __version__
+from ioc.db import CheckedPool
 
 log = logging.getLogger(__name__)
 STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
 def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
-    return psycopg_pool.ConnectionPool(
+    # CheckedPool: a connection the server dropped (restart, failover, pg_terminate_backend)
+    # is replaced when taken from the pool instead of failing the request that gets it.
+    return CheckedPool(
         settings.database_url,
         min_size=1,
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout_s,
         kwargs={"autocommit": True, "options": "-c timezone=UTC"},
-        # A connection the server dropped (restart, failover, pg_terminate_backend) is found
-        # and replaced when taken from the pool, instead of failing the request that gets it.
-        check=psycopg_pool.ConnectionPool.check_connection,
         name="ioc-api",
         open=False,
     )

@@ -29,7 +29,6 @@ EARLIEST_SQL = "1970-01-01 00:00:00+00"
 LATEST_SQL = "9000-01-01 00:00:00+00"
 
 
-
 def clamped_sql(column: str) -> str:
     """SQL reading a timestamptz ``column`` clamped to [EARLIEST, LATEST] (NULL stays NULL).
 

@@ -9,6 +9,7 @@ is never inherited. Readers see the old content or the new, never half of it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -41,10 +42,8 @@ def write_secret(path: Path, data: str | bytes, *, mode: int = SECRET_MODE) -> N
                 os.close(fd)
             os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp, dir_fd=dir_fd)
-            except FileNotFoundError:
-                pass
             raise
         os.fsync(dir_fd)
     finally:
