@@ -62,12 +62,20 @@ def check_instant(value: datetime) -> datetime:
     return value
 
 
-def json_depth(value: Any, limit: int) -> int:
-    """Nesting depth of a JSON value (a scalar is 0), counting no further than ``limit + 1``."""
+def json_depth(value: Any, limit: int, max_nodes: int | None = None) -> int:
+    """Nesting depth of a JSON value (a scalar is 0), counting no further than ``limit + 1``.
+
+    With ``max_nodes``, more elements than that raise ValueError: a YAML document can repeat
+    one list through aliases so that it has billions of elements in a few lines.
+    """
     deepest = 0
+    nodes = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        nodes += 1
+        if max_nodes is not None and nodes > max_nodes:
+            raise ValueError(f"more than {max_nodes} elements")
         if isinstance(item, dict):
             children: Any = item.values()
         elif isinstance(item, list | tuple):
@@ -86,7 +94,8 @@ def check_json(
     value: Any, *, max_depth: int = JSON_MAX_DEPTH, max_bytes: int = JSON_MAX_BYTES
 ) -> Any:
     """``value`` if its nesting and encoded size are within bounds; ValueError otherwise."""
-    if json_depth(value, max_depth) > max_depth:
+    # Every element takes at least one byte once encoded: the count bounds the work below.
+    if json_depth(value, max_depth, max_nodes=max_bytes) > max_depth:
         raise ValueError(f"nested more than {max_depth} levels deep (at most {max_depth})")
     try:
         size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())

@@ -236,3 +236,25 @@ def test_listing_survives_a_deep_row_already_stored(
         assert by_id["a-cam-1"]["metadata"] == {}
     r = client.get(f"/api/v1/devices/{DEVICE}/events", headers=as_user("admin"))
     assert r.status_code == 200 and "_invalid" in r.json()["data"][0]["data"]
+
+
+def test_yaml_alias_bomb_in_metadata_is_refused_quickly(
+    client: httpx.Client, world: World, as_user: Callable[[str], dict[str, str]]
+) -> None:
+    """Nine levels of ten aliases: 10^9 elements in a few lines of YAML."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    body = "\n".join(f"      {line}" for line in lines)
+    content = (
+        'devices:\n  - id: x-bomb\n    type: camera\n    commune: "21025"\n    name: bomb\n'
+        f"    metadata:\n{body}\n"
+    )
+    r = client.post(
+        "/api/v1/devices/import",
+        json={"format": "yaml", "content": content},
+        headers=as_user("admin"),
+        timeout=20,
+    )
+    assert r.status_code == 422, r.text
+    assert "elements" in r.text or "levels deep" in r.text, r.text
