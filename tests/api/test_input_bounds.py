@@ -258,3 +258,18 @@ def test_yaml_alias_bomb_in_metadata_is_refused_quickly(
     )
     assert r.status_code == 422, r.text
     assert "elements" in r.text or "levels deep" in r.text, r.text
+
+
+def test_token_lifetime_out_of_range_is_a_usage_error(db_url: str) -> None:
+    """`ioc users create --expires-days 10**8` overflowed the expiry date; now a usage error."""
+    from click.testing import CliRunner
+
+    from api.cli import users
+
+    result = CliRunner().invoke(
+        users,
+        ["create", "someone", "--role", "operator", "--expires-days", "100000000"],
+        env={"IOC_DATABASE_URL": db_url},
+    )
+    assert result.exit_code == 2, result.output
+    assert "3650" in result.output
