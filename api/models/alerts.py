@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from api.models.common import Input, Instant, ShownJson, Timestamp
+from api.models.common import Input, Instant, NfcStr, ShownJson, Timestamp
 
 AlertStateFilter = Literal["pending", "firing", "resolved", "suppressed", "open"]
 Severity = Literal["info", "warning", "critical"]
@@ -81,7 +81,7 @@ class AlertAck(Input):
 class AlertAssign(Input):
     """Who handles the alert (null to unassign)."""
 
-    assignee: str | None = Field(min_length=1, max_length=100)
+    assignee: NfcStr | None = Field(min_length=1, max_length=100)
 
 
 class Matcher(Input):

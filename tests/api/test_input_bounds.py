@@ -273,3 +273,47 @@ def test_token_lifetime_out_of_range_is_a_usage_error(db_url: str) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "3650" in result.output
+
+
+def test_property_any_instant_on_any_time_parameter_is_never_a_500(
+    client: httpx.Client, world: World, as_user: Callable[[str], dict[str, str]]
+) -> None:
+    """Hypothesis over Python's whole datetime range and every UTC offset, on every time input."""
+    from datetime import datetime, timedelta, timezone
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    params = list(_time_params(client.get("/openapi.json").json()))
+    headers = as_user("tech_a")
+    offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+    instants = st.one_of(
+        st.datetimes(timezones=offsets),
+        st.sampled_from([datetime.min, datetime.max]).flatmap(
+            lambda d: offsets.map(lambda tz: d.replace(tzinfo=tz))
+        ),
+    )
+
+    @given(index=st.integers(0, len(params)), value=instants, other=instants)
+    @settings(
+        max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def check(index: int, value: datetime, other: datetime) -> None:
+        if index == len(params):  # the silence body
+            body = {
+                "matchers": [{"label": "commune", "value": A}],
+                "starts_at": value.isoformat(),
+                "ends_at": other.isoformat(),
+                "comment": "x",
+            }
+            r = client.post("/api/v1/silences", json=body, headers=headers)
+        else:
+            path, method, name = params[index]
+            extra = {"metric": "fps"} if path.endswith("/telemetry") else {}
+            r = client.request(
+                method, _fill(path), params={name: value.isoformat(), **extra}, headers=headers
+            )
+        assert r.status_code < 500, (r.request.url, r.text)
+
+    check()
+    assert client.get("/api/v1/silences", headers=headers).status_code == 200
