@@ -206,7 +206,7 @@ def _refresh_5m(
         done = hi
     with conn.transaction():
         conn.execute(SET_DONE, {"res": "5m", "done": done})
-    raw_days = settings.retention_raw_days or 30
+    raw_days = settings.raw_days
     horizon = now - timedelta(days=raw_days)
     dirty = _redo(
         conn, "5m", done, horizon, "telemetry_rollup_5m", REDO_5M, REDO_5M_BULK, PROPAGATE_TO_1H
@@ -279,7 +279,7 @@ def cagg_start_offsets(settings: StorageSettings) -> dict[str, timedelta]:
     5-minute: inside raw retention. Hourly (computed from the 5-minute aggregate): inside the
     shorter of raw and 5-minute retention.
     """
-    raw = timedelta(days=settings.retention_raw_days or 30)
+    raw = timedelta(days=settings.raw_days)
     five = timedelta(days=settings.retention_5m_days)
     return {
         "telemetry_cagg_5m": raw - CAGG_MARGIN,
