@@ -278,27 +278,30 @@ def test_token_lifetime_out_of_range_is_a_usage_error(db_url: str) -> None:
 def test_property_any_instant_on_any_time_parameter_is_never_a_500(
     client: httpx.Client, world: World, as_user: Callable[[str], dict[str, str]]
 ) -> None:
-    """Hypothesis over Python's whole datetime range and every UTC offset, on every time input."""
+    """Instants drawn over Python's whole datetime range, with every UTC offset, on every time
+    input (a seeded generator, not Hypothesis: the server's threads use the global ``random``,
+    which Hypothesis reports as a flaky strategy)."""
+    import random
     from datetime import datetime, timedelta, timezone
 
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
+    rng = random.Random(19)
+    span = (datetime.max - datetime.min).total_seconds()
+
+    def instant() -> datetime:
+        tz = timezone(timedelta(minutes=rng.randint(-14 * 60, 14 * 60)))
+        edge = rng.random()
+        if edge < 0.3:  # within a day of either end, where offsets overflow
+            base = datetime.min if edge < 0.15 else datetime.max - timedelta(days=1)
+            naive = base + timedelta(seconds=rng.uniform(0, 86_399))
+        else:
+            naive = datetime.min + timedelta(seconds=rng.uniform(0, span - 1))
+        return naive.replace(tzinfo=tz)
 
     params = list(_time_params(client.get("/openapi.json").json()))
     headers = as_user("tech_a")
-    offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
-    instants = st.one_of(
-        st.datetimes(timezones=offsets),
-        st.sampled_from([datetime.min, datetime.max]).flatmap(
-            lambda d: offsets.map(lambda tz: d.replace(tzinfo=tz))
-        ),
-    )
-
-    @given(index=st.integers(0, len(params)), value=instants, other=instants)
-    @settings(
-        max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-    )
-    def check(index: int, value: datetime, other: datetime) -> None:
+    for _ in range(60):
+        value, other = instant(), instant()
+        index = rng.randint(0, len(params))
         if index == len(params):  # the silence body
             body = {
                 "matchers": [{"label": "commune", "value": A}],
@@ -314,6 +317,4 @@ def test_property_any_instant_on_any_time_parameter_is_never_a_500(
                 method, _fill(path), params={name: value.isoformat(), **extra}, headers=headers
             )
         assert r.status_code < 500, (r.request.url, r.text)
-
-    check()
     assert client.get("/api/v1/silences", headers=headers).status_code == 200

@@ -108,7 +108,7 @@ def api_and_engine(pg: PgCluster) -> Iterator[tuple[httpx.Client, dict[str, str]
     )
     pool = open_pool(pg.url, max_size=3, name="mix-engine")
     alert_settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
-    engine = AlertEngine(alert_settings, pool, rules=parse_rules(RULES), notify=False)
+    engine = AlertEngine(alert_settings, pool, rules=parse_rules(RULES))
     loop = EngineLoop(engine, 0.5)
     try:
         with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as c:
