@@ -40,9 +40,11 @@ RAW_START = "SELECT min(time) FROM telemetry_points"
 ROLLUP_5M_START = "SELECT min(bucket) FROM telemetry_rollup_5m"
 ENSURE_PARTITIONS = "SELECT storage_ensure_partitions(%(parent)s, %(lo)s, %(hi)s, %(step)s)"
 
+# avg() of float8 overflows (an error for the whole job) on values near 1e154; ingest bounds
+# values by the catalogue, and the average is clamped in case an older row is extreme.
 AGG_RAW = """
 SELECT date_bin(interval '5 minutes', p.time, timestamptz '2000-01-01 00:00+00') AS bucket,
-       p.device_key, p.metric_id, min(p.value), max(p.value), avg(p.value),
+       p.device_key, p.metric_id, min(p.value), max(p.value), avg(least(greatest(p.value, -1e15), 1e15)),
        (array_agg(p.value ORDER BY p.time DESC))[1], count(*)
 """
 AGG_5M = """
