@@ -42,6 +42,7 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from ioc import __version__
+from ioc.db import CheckedPool
 from storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
 def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
-    return psycopg_pool.ConnectionPool(
+    # CheckedPool: a connection the server dropped (restart, failover, pg_terminate_backend)
+    # is replaced when taken from the pool instead of failing the request that gets it.
+    return CheckedPool(
         settings.database_url,
         min_size=1,
         max_size=settings.db_pool_size,

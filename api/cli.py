@@ -49,7 +49,7 @@ def users() -> None:
 )
 @click.option(
     "--expires-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=3650),
     default=None,
     help="Token lifetime in days (default IOC_API_TOKEN_DAYS; 0 = never expires).",
 )
@@ -126,7 +126,7 @@ def revoke(name: str) -> None:
 @click.argument("name")
 @click.option(
     "--expires-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=3650),
     default=None,
     help="Lifetime of the new token in days (default IOC_API_TOKEN_DAYS; 0 = never).",
 )

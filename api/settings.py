@@ -46,7 +46,10 @@ class ApiSettings(Settings):
         "or hourly rollups when they exist.",
     )
     api_token_days: int = Field(
-        90, ge=1, description="Default lifetime of a new API token in days (`--expires-days`)."
+        90,
+        ge=1,
+        le=3650,
+        description="Default lifetime of a new API token in days (`--expires-days`).",
     )
     api_timezone: str = Field(
         "Asia/Ho_Chi_Minh", description="Time zone of 'today' in /overview availability."
