@@ -58,10 +58,12 @@ SELECT count(*) FROM telemetry_points WHERE time < (
     SELECT max(range_end) FROM timescaledb_information.chunks
     WHERE hypertable_name = 'telemetry_points' AND is_compressed)
 """
+# An index on telemetry_points with all of its partitions' (plain) or chunks' (TimescaleDB).
 TIME_INDEX_SIZE = """
-SELECT coalesce(sum(pg_relation_size(i.indexrelid)), 0) FROM pg_index i
-JOIN pg_class c ON c.oid = i.indexrelid
-WHERE c.relname LIKE %(name)s
+SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c
+WHERE c.relkind IN ('i', 'I')
+  AND (c.relname LIKE '%%' || %(name)s
+       OR c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass(%(name)s))))
 """
 RESET_ROLLUPS = """
 UPDATE storage_rollup_state SET threshold = NULL, done = NULL, refreshed_at = NULL;
@@ -147,7 +149,7 @@ def run(
             with psycopg.connect(url) as tx:
                 figures["seed"] = seed(tx, registry, days, replace=True)
         if compare_btree:
-            btree = conn.execute(TIME_INDEX_SIZE, {"name": "%bench_time_btree%"}).fetchone()
+            btree = conn.execute(TIME_INDEX_SIZE, {"name": "bench_time_btree"}).fetchone()
             conn.execute("DROP INDEX bench_time_btree")
         conn.execute("VACUUM ANALYZE telemetry_points")
         row = conn.execute("SELECT count(*) FROM telemetry_points").fetchone()
@@ -157,7 +159,7 @@ def run(
         figures["raw_bytes_per_point"] = round(size[0] / points, 1)
         figures["raw_heap_bytes_per_point"] = round(size[1] / points, 1)
         figures["raw_index_bytes_per_point"] = round(size[2] / points, 1)
-        brin = conn.execute(TIME_INDEX_SIZE, {"name": "%time_brin%"}).fetchone()
+        brin = conn.execute(TIME_INDEX_SIZE, {"name": "telemetry_points_time_brin"}).fetchone()
         figures["raw_time_index_brin_bytes_per_point"] = round(int(brin[0]) / points, 2)
         if compare_btree and btree:
             figures["raw_time_index_btree_bytes_per_point"] = round(int(btree[0]) / points, 1)
