@@ -4,7 +4,9 @@ speed-up of a 30-day dashboard query on rollups versus raw data. Both paths: pla
 
     python bench/storage.py --db postgresql://postgres@localhost/ioc_bench_storage --days 30
 
-Prints one ``name: value`` line per figure, then a JSON summary. ``--skip-seed`` reuses data
+Give it a database that does not exist yet (it is created and migrated): re-seeding an existing
+one deletes the old rows first, and their dead tuples inflate the byte figures until a VACUUM
+FULL. Prints one ``name: value`` line per figure, then a JSON summary. ``--skip-seed`` reuses data
 already seeded by ``bench/seed_history.py``. ``--compare-btree`` also measures what a B-tree on
 ``telemetry_points (time)`` would add per point (created before seeding, measured, dropped).
 """
