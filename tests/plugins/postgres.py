@@ -112,13 +112,9 @@ def drop_database(name: str) -> None:
 
 def migrate_database(url: str) -> None:
     """Apply every migration, sync the catalogue and create partitions, like `ioc migrate`."""
-    from devices.store import sync_catalogue
-    from ioc import migrate
+    from devices.database import prepare_database
 
-    migrate.apply(url)
-    with psycopg.connect(url) as conn:
-        sync_catalogue(conn)
-        migrate.ensure_partitions(conn, 31, 3)
+    prepare_database(url, back_days=31, ahead_days=3, create=False)
 
 
 def quiesce_template(name: str, timeout: float = 30.0) -> None:
