@@ -9,9 +9,10 @@ import psycopg
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api import security
+from api import scope, security
 from api.security import Principal
 from api.settings import ApiSettings
+from storage.settings import StorageSettings
 
 bearer = HTTPBearer(auto_error=False, description="API token from `ioc users create`.")
 
@@ -28,7 +29,14 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+def get_storage_settings(request: Request) -> StorageSettings:
+    """The storage settings (report time zone, raw retention) the app was created with."""
+    storage: StorageSettings = request.app.state.storage
+    return storage
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+StorageDep = Annotated[StorageSettings, Depends(get_storage_settings)]
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 
@@ -129,5 +137,6 @@ def invalid(field: str, message: str, where: str = "body") -> HTTPException:
 
 def check_scope(user: Principal, commune: str | None, field: str) -> None:
     """422 when a body names a commune outside the caller's scope."""
-    if commune is not None and not user.sees(commune):
-        raise invalid(field, f"commune {commune} is outside your communes")
+    problem = None if commune is None else scope.commune_problem(user, commune)
+    if problem:
+        raise invalid(field, problem)

@@ -31,6 +31,19 @@ class Metric:
         if (self.kind == "enum") != bool(self.enum_values):
             raise ValueError(f"metric {self.name}: enum_values go with kind 'enum' only")
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The accepted range of a number: the catalogue's, else ±``UNBOUNDED_LIMIT``."""
+        low = -UNBOUNDED_LIMIT if self.min is None else self.min
+        high = UNBOUNDED_LIMIT if self.max is None else self.max
+        return low, high
+
+
+# Every number is bounded, even where the catalogue gives no range: a finite extreme such as
+# 1.7e308 would overflow sums and averages of every rollup and threshold that reads it. Give
+# each gauge and counter its physical range plus a margin; this is the backstop.
+UNBOUNDED_LIMIT = 1e12
+
 
 @dataclass(frozen=True)
 class DeviceType:
@@ -57,13 +70,14 @@ def _flag(name: str, vi: str, en: str) -> Metric:
 
 
 ONLINE = _flag("online", "Trực tuyến", "Online")
+# Up to ~30 years: a device's uptime counter, bounded so one wild value cannot break sums.
+UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0, max=1e9)
 # What the collector's ping check measures, on every type it can watch.
 REACH = (
     _pct("loss_pct", "Mất gói", "Packet loss"),
-    Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0),
-    Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0),
+    Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0, max=600_000),
+    Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0, max=600_000),
 )
-UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0)
 # Events the collector reports about its own checks of a device.
 CHECK_EVENTS = ("check_error", "check_recovered")
 
@@ -76,9 +90,11 @@ CATALOGUE: tuple[DeviceType, ...] = (
         (
             ONLINE,
             _flag("stream_up", "Luồng video", "Stream up"),
-            Metric("fps", "fps", "gauge", "Khung hình/giây", "Frames per second", min=0, max=240),
-            Metric("fps_configured", "fps", "gauge", "FPS cấu hình", "Configured FPS", min=0),
-            Metric("bitrate_kbps", "kbps", "gauge", "Tốc độ bit", "Bitrate", min=0),
+            Metric("fps", "fps", "gauge", "Khung hình/giây", "Frames per second", min=0, max=1000),
+            Metric(
+                "fps_configured", "fps", "gauge", "FPS cấu hình", "Configured FPS", min=0, max=1000
+            ),
+            Metric("bitrate_kbps", "kbps", "gauge", "Tốc độ bit", "Bitrate", min=0, max=1e6),
             Metric(
                 "bitrate_configured_kbps",
                 "kbps",
@@ -86,6 +102,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Tốc độ bit cấu hình",
                 "Configured bitrate",
                 min=0,
+                max=1e6,
             ),
             _pct("cpu_pct", "CPU", "CPU"),
             _pct("mem_pct", "Bộ nhớ", "Memory"),
@@ -112,7 +129,13 @@ CATALOGUE: tuple[DeviceType, ...] = (
             ),
             _flag("recording", "Đang ghi hình", "Recording"),
             Metric(
-                "channels_recording", "", "gauge", "Số kênh đang ghi", "Channels recording", min=0
+                "channels_recording",
+                "",
+                "gauge",
+                "Số kênh đang ghi",
+                "Channels recording",
+                min=0,
+                max=1024,
             ),
             _pct("cpu_pct", "CPU", "CPU"),
             UPTIME,
@@ -127,9 +150,9 @@ CATALOGUE: tuple[DeviceType, ...] = (
         30,
         (
             ONLINE,
-            Metric("rsrp_dbm", "dBm", "gauge", "Cường độ tín hiệu RSRP", "RSRP", min=-160, max=0),
+            Metric("rsrp_dbm", "dBm", "gauge", "Cường độ tín hiệu RSRP", "RSRP", min=-200, max=0),
             Metric("rsrq_db", "dB", "gauge", "Chất lượng tín hiệu RSRQ", "RSRQ", min=-40, max=10),
-            Metric("sinr_db", "dB", "gauge", "SINR", "SINR", min=-30, max=50),
+            Metric("sinr_db", "dB", "gauge", "SINR", "SINR", min=-50, max=60),
             Metric("volume", "", "gauge", "Âm lượng", "Volume", min=0, max=100),
             Metric(
                 "state",
@@ -143,8 +166,10 @@ CATALOGUE: tuple[DeviceType, ...] = (
             Metric("battery_v", "V", "gauge", "Điện áp ắc quy", "Battery voltage", min=0, max=60),
             _flag("amp_ok", "Bộ khuếch đại", "Amplifier OK"),
             Metric("temp_c", "°C", "gauge", "Nhiệt độ", "Temperature", min=-40, max=125),
-            Metric("data_mb_month", "MB", "counter", "Dữ liệu tháng", "Data this month", min=0),
-            Metric("data_plan_mb", "MB", "gauge", "Gói dữ liệu", "Data plan", min=0),
+            Metric(
+                "data_mb_month", "MB", "counter", "Dữ liệu tháng", "Data this month", min=0, max=1e9
+            ),
+            Metric("data_plan_mb", "MB", "gauge", "Gói dữ liệu", "Data plan", min=0, max=1e9),
             *REACH,
         ),
         events=(
@@ -167,7 +192,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
             *REACH,
             _pct("util_in_pct", "Tải vào", "Utilisation in"),
             _pct("util_out_pct", "Tải ra", "Utilisation out"),
-            Metric("errors_per_s", "1/s", "gauge", "Lỗi/giây", "Errors per second", min=0),
+            Metric("errors_per_s", "1/s", "gauge", "Lỗi/giây", "Errors per second", min=0, max=1e9),
             Metric(
                 "wan",
                 "",
@@ -176,7 +201,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Active WAN",
                 enum_values=("fiber", "dedicated", "4g"),
             ),
-            Metric("bandwidth_mbps", "Mbps", "gauge", "Băng thông", "Bandwidth", min=0),
+            Metric("bandwidth_mbps", "Mbps", "gauge", "Băng thông", "Bandwidth", min=0, max=1e6),
             UPTIME,
         ),
         events=("link_down", "link_up", "failover", "reboot", *CHECK_EVENTS),
@@ -204,6 +229,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Thời gian ắc quy còn lại",
                 "Battery time remaining",
                 min=0,
+                max=1e6,
             ),
             _pct("battery_charge_pct", "Dung lượng ắc quy còn lại", "Battery charge"),
             Metric("output_load_pct", "%", "gauge", "Tải đầu ra", "Output load", min=0, max=1000),
@@ -220,13 +246,39 @@ CATALOGUE: tuple[DeviceType, ...] = (
         (
             ONLINE,
             Metric(
-                "devices_watched", "", "gauge", "Số thiết bị theo dõi", "Devices watched", min=0
+                "devices_watched",
+                "",
+                "gauge",
+                "Số thiết bị theo dõi",
+                "Devices watched",
+                min=0,
+                max=1e6,
             ),
-            Metric("devices_polled", "", "gauge", "Số thiết bị đã đọc", "Devices polled", min=0),
-            Metric("checks_failing", "", "gauge", "Số phép đo lỗi", "Checks failing", min=0),
-            Metric("poll_lag_s", "s", "gauge", "Độ trễ lịch đo (p99)", "Poll lag p99", min=0),
-            Metric("buffer_depth", "", "gauge", "Bản ghi đang đệm", "Buffered readings", min=0),
-            Metric("buffer_bytes", "B", "gauge", "Dung lượng đệm", "Buffer size", min=0),
+            Metric(
+                "devices_polled",
+                "",
+                "gauge",
+                "Số thiết bị đã đọc",
+                "Devices polled",
+                min=0,
+                max=1e6,
+            ),
+            Metric(
+                "checks_failing", "", "gauge", "Số phép đo lỗi", "Checks failing", min=0, max=1e6
+            ),
+            Metric(
+                "poll_lag_s", "s", "gauge", "Độ trễ lịch đo (p99)", "Poll lag p99", min=0, max=1e6
+            ),
+            Metric(
+                "buffer_depth",
+                "",
+                "gauge",
+                "Bản ghi đang đệm",
+                "Buffered readings",
+                min=0,
+                max=1e12,
+            ),
+            Metric("buffer_bytes", "B", "gauge", "Dung lượng đệm", "Buffer size", min=0, max=1e13),
             Metric(
                 "buffer_dropped",
                 "",
@@ -234,6 +286,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Bản ghi đệm bị bỏ",
                 "Buffered readings dropped",
                 min=0,
+                max=1e15,
             ),
         ),
         events=("buffer_dropped",),
