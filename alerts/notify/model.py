@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -35,6 +35,7 @@ class AlertInfo:
     site_name: str | None
     commune_code: str | None
     commune_name: str | None
+    notified_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> AlertInfo:
@@ -75,12 +76,31 @@ class AlertInfo:
             site_name=row["site_name"],
             commune_code=row["commune_code"],
             commune_name=row["commune_name"],
+            notified_at=row.get("notified_at"),
         )
 
     @property
     def notifiable(self) -> bool:
         """Firing, not suppressed by a root cause and not silenced."""
         return self.state == "firing" and self.suppressed_by is None and not self.silenced
+
+    @property
+    def unsent_resolved(self) -> bool:
+        """Fired, resolved, never in a message, and not muted: to report once as brief."""
+        return (
+            self.state == "resolved"
+            and self.fired_at is not None
+            and self.notified_at is None
+            and self.suppressed_by is None
+            and not self.silenced
+        )
+
+    @property
+    def lasted(self) -> timedelta:
+        """How long the alert fired (until now for open alerts: zero is never assumed)."""
+        if self.fired_at is None or self.resolved_at is None:
+            return timedelta.max
+        return self.resolved_at - self.fired_at
 
     @property
     def since(self) -> datetime:
