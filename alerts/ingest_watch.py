@@ -13,11 +13,12 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from ioc.contract import ingest_status_topic
 from ioc.settings import MqttTarget
 
 log = logging.getLogger(__name__)
 
-TOPIC = "ioc/system/ingest/+/status"
+TOPIC = ingest_status_topic("+")
 
 
 class IngestWatch:

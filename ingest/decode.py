@@ -12,11 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from ingest.payloads import Batch, Event, Reading, Status
 from ingest.reasons import Reason, Rejected
 from ingest.registry import DeviceInfo, MetricInfo, RegistryView
+from ioc.contract import CHANNELS, TOPIC_ROOT, Batch, Event, Reading, Status, parse_topic
 
-CHANNELS = ("telemetry", "event", "status")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
@@ -58,14 +57,6 @@ class _Reject(Exception):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
-
-
-def parse_topic(topic: str, prefix: str = "ioc/v1") -> tuple[str, str, str] | None:
-    """Split ``{prefix}/{commune}/{device}/{channel}`` into its parts, or None."""
-    parts = topic[len(prefix) + 1 :].split("/") if topic.startswith(prefix + "/") else []
-    if len(parts) != 3 or parts[2] not in CHANNELS or not parts[0] or not parts[1]:
-        return None
-    return parts[0], parts[1], parts[2]
 
 
 def parse_ts(value: int | str, received_at: datetime, limits: Limits) -> datetime:
@@ -240,7 +231,7 @@ def decode(
     received_at: datetime,
     view: RegistryView,
     limits: Limits = Limits(),
-    prefix: str = "ioc/v1",
+    prefix: str = TOPIC_ROOT,
 ) -> Decoded | Rejected:
     """Decode and validate one MQTT message against the registry and the catalogue."""
     parts = parse_topic(topic, prefix)

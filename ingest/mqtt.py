@@ -23,6 +23,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.fastclient import FastClient
 from ingest.settings import IngestSettings
+from ioc.contract import ingest_status_topic
 from ioc.settings import MqttTarget
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,6 @@ class Inbound:
 CONNECT_FAIL_LOG_EVERY_S = 30.0  # how often an unreachable broker is reported
 
 
-def status_topic(instance: str) -> str:
-    """Retained birth/last-will topic of one ingest instance."""
-    return f"ioc/system/ingest/{instance}/status"
-
-
 class Consumer:
     """Connects, subscribes, hands every message to ``sink`` and acks on request."""
 
@@ -62,7 +58,7 @@ class Consumer:
         self.connected = threading.Event()
         self._ack_lock = threading.Lock()
         self._connect_fail_logged = -CONNECT_FAIL_LOG_EVERY_S
-        self._status_topic = status_topic(settings.instance)
+        self._status_topic = ingest_status_topic(settings.instance)
         # MQTT 3.1.1 (e.g. the demo's embedded broker): a plain persistent session, no sharing.
         self.subscription = settings.subscription if target.v5 else f"{settings.topic_prefix}/+/+/+"
         client = FastClient(

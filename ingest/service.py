@@ -19,13 +19,14 @@ import psycopg
 from prometheus_client import start_http_server
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, wait_exponential
 
-from ingest.decode import Limits, decode, parse_topic
+from ingest.decode import Limits, decode
 from ingest.mqtt import Consumer, Inbound
 from ingest.reasons import Reason, Rejected
 from ingest.registry import RegistryView, load_device, load_view
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
 from ingest.writer import Item, WriteResult, prepare, write_items
+from ioc.contract import parse_topic
 from ioc.db import connect
 from ioc.errors import DatabaseUnavailable
 from ioc.migrate import ensure_partitions

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ioc.contract import device_prefix
 from simulators.models.base import Model
 
-TOPIC_ROOT = "ioc/v1"
 # Types whose devices keep readings while they cannot reach the broker (edge storage,
 # router logs) and send them as ``{"readings": [...]}`` once they are back.
 BUFFERING_TYPES = frozenset({"camera", "nvr", "link"})
@@ -36,11 +35,6 @@ class Message:
     retain: bool = False
 
 
-def encode(obj: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON (diacritics kept as they are)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 @dataclass(eq=False)
 class SimDevice:
     """Identity, topology and fault state of one device, plus its behaviour model."""
@@ -65,7 +59,7 @@ class SimDevice:
     held: Message | None = None
 
     def __post_init__(self) -> None:
-        self.base = f"{TOPIC_ROOT}/{self.commune}/{self.id}/"
+        self.base = device_prefix(self.commune, self.id)
         self.model.faults = self.faults
 
     def topic(self, channel: str) -> str:

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ioc.contract import encode
 from ioc.settings import MqttTarget
 from simulators.clock import SimClock, format_ts
-from simulators.device import Message, SimDevice, encode
+from simulators.device import Message, SimDevice
 from simulators.faults import FaultRecord
 from simulators.transport import Conn, Mux
 from simulators.world import World

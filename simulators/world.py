@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from devices.registry import DeviceIn, Registry
+from ioc.contract import encode
 from simulators.broadcasts import Broadcasts
 from simulators.clock import format_ts, local_time
-from simulators.device import BACKFILL_CHUNK, BUFFERING_TYPES, Message, SimDevice, encode
+from simulators.device import BACKFILL_CHUNK, BUFFERING_TYPES, Message, SimDevice
 from simulators.faultplan import FaultPlan
 from simulators.faults import KINDS, FaultRecord, malformed_payload
 from simulators.models import build_model

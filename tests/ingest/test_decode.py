@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.catalogue import all_metrics
-from ingest.decode import Decoded, Limits, decode, parse_topic
+from ingest.decode import Decoded, Limits, decode
 from ingest.reasons import Reason, Rejected
 from ingest.registry import DeviceInfo, build_view
+from ioc.contract import parse_topic
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 VIEW = build_view(

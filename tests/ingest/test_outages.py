@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.mqtt import status_topic
 from ingest.service import IngestService
+from ioc.contract import ingest_status_topic as status_topic
 from tests.ingest.conftest import (
     REGISTRY,
     Publisher,

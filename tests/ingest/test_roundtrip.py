@@ -11,8 +11,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.mqtt import status_topic
 from ingest.service import IngestService
+from ioc.contract import ingest_status_topic as status_topic
 from ioc.settings import MqttTarget
 from tests.ingest.conftest import Publisher, count, iso, now_minus, test_settings
 from tests.plugins.broker import free_port
