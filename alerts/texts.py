@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,33 @@ def load_devices(conn: psycopg.Connection, ids: Iterable[str]) -> dict[str, Devi
     """Device facts for the given ids (one query)."""
     rows = conn.execute(DEVICE_INFO_SQL, {"ids": sorted(set(ids))}).fetchall()
     return {row[0]: DeviceInfo(*row) for row in rows}
+
+
+# The placeholders every rule's summary may use (``DeviceInfo.template_vars``).
+DEVICE_PLACEHOLDERS = frozenset(
+    {
+        "device",
+        "device_name",
+        "device_label",
+        "device_label_en",
+        "site",
+        "site_name",
+        "commune",
+        "commune_name",
+        "type",
+        "type_vi",
+        "type_en",
+    }
+)
+
+
+def template_fields(template: str) -> list[str]:
+    """The names of the ``{placeholders}`` in a template (``{a.b}``, ``{a[0]}`` give ``a``)."""
+    names = []
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field is not None:
+            names.append(re.split(r"[.\[]", field, maxsplit=1)[0])
+    return names
 
 
 class _Lenient(dict[str, Any]):

@@ -46,6 +46,10 @@ class EventRule(RuleBase):
     """Fires when a matching event arrives; resolves ``resolve_after`` the last one."""
 
     kind: Literal["event"] = "event"
+    placeholders: ClassVar[frozenset[str]] = frozenset(
+        {"event", "count", "last_event", "event_data"}
+    )
+    placeholder_prefixes: ClassVar[tuple[str, ...]] = ("data_",)
     event: str
     match: dict[str, str | int | float | bool] = Field(default_factory=dict)
     severity_by: SeverityBy | None = None

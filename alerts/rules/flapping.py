@@ -28,6 +28,7 @@ class FlappingRule(RuleBase):
     """At least ``changes`` state changes within ``window`` (holds until below ``clear``)."""
 
     kind: Literal["flapping"] = "flapping"
+    placeholders: ClassVar[frozenset[str]] = frozenset({"value", "window"})
     window: timedelta = timedelta(minutes=10)
     changes: int = Field(4, ge=2)
     clear: int | None = Field(None, ge=1)

@@ -51,6 +51,9 @@ class SeqGapRule(RuleBase):
     """The gap counter grew by at least ``gaps`` within ``window``; resolves a window later."""
 
     kind: Literal["seq_gaps"] = "seq_gaps"
+    placeholders: ClassVar[frozenset[str]] = frozenset(
+        {"value", "window", "gaps", "seq_gaps_total", "last_seq"}
+    )
     window: timedelta = timedelta(minutes=15)
     gaps: int = Field(1, ge=1)
 

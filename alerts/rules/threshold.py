@@ -50,6 +50,10 @@ def _metric_of(types: list[str], name: str, field: str) -> Metric:
 class _MetricRule(RuleBase):
     """Shared evaluation of threshold and state rules."""
 
+    placeholders: ClassVar[frozenset[str]] = frozenset(
+        {"metric", "metric_vi", "metric_en", "unit", "value", "op", "threshold", "threshold_value"}
+    )
+
     metric: str
     # Devices whose id or name matches this (case-insensitive) regex are left out, e.g. the
     # 4G routers that are always on 4G for ``link_on_backup``.
