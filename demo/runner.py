@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import threading
 import time
 from contextlib import ExitStack
@@ -225,6 +226,7 @@ def banner(e: Endpoints) -> str:
             f"                 curl -H 'Authorization: Bearer {e.token}' "
             f"'{e.api_url}/api/v1/alerts?state=firing'",
             f"Database:        {_safe(e.database_url)}" + (" (embedded)" if e.embedded_db else ""),
+            f"SQL:             psql {shlex.quote(_safe(e.database_url))}",
             f"MQTT broker:     {e.mqtt_url}" + (" (in-process amqtt)" if e.embedded_broker else ""),
             grafana,
             "Faults scheduled: video loss on ts-cam-03 (+20 s), hamlet switch ts-phuoc-loc-sw cut "
