@@ -212,8 +212,9 @@ def banner(e: Endpoints) -> str:
         "Grafana: the embedded PostgreSQL listens on a Unix socket only; for Grafana run a "
         "local PostgreSQL and set IOC_DATABASE_URL (see README, 'Grafana')."
         if e.embedded_db
-        else f"Grafana: add a PostgreSQL data source for {_safe(e.database_url)} "
-        "(user ioc_grafana after `ioc migrate --roles`), then import grafana/dashboards/*.json."
+        else f"Grafana: add a PostgreSQL data source with uid ioc-postgres for "
+        f"{_safe(e.database_url)} (user ioc_grafana after `ioc migrate --roles`), then import "
+        "grafana/dashboards/*.json."
     )
     return "\n".join(
         [
