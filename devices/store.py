@@ -190,7 +190,7 @@ def _unknown_references(conn: psycopg.Connection, registry: Registry, source: st
     if not (communes or sites or parents):
         return []
     known_communes = {r[0] for r in conn.execute(KNOWN_COMMUNES, {"ids": sorted(communes)})}
-    known_sites = dict(conn.execute(KNOWN_SITES, {"ids": sorted(sites)}).fetchall())
+    known_sites: dict[str, str] = dict(conn.execute(KNOWN_SITES, {"ids": sorted(sites)}).fetchall())
     known_devices = {r[0] for r in conn.execute(KNOWN_DEVICES, {"ids": sorted(parents)})}
     return unknown_references(
         registry, source or "<registry>", known_communes, known_sites, known_devices
