@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from demo.infra import EmbeddedBroker, EmbeddedPostgres, broker_reachable, postgres_reachable
-from ioc.settings import Settings
+from demo.isolation import clear_status, refuse_if_busy, run_id
+from ioc.settings import MqttTarget, Settings
 
 log = logging.getLogger(__name__)
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "devices" / "data" / "demo_commune.yaml"
 DEMO_USER = "demo-operator"
+# How long the demo listens for devices of its commune already on a shared broker.
+PROBE_S = 2.0
 # Faults scheduled so that something visible happens in the first minutes (simulated seconds).
 DEMO_FAULTS = (
     (20.0, "video_loss", "ts-cam-03", 240.0),
@@ -101,14 +104,19 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         os.environ["IOC_MQTT_URL"] = mqtt_url
         if embedded_broker:
             os.environ["IOC_MQTT_PROTOCOL"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+        else:
+            # A shared broker: never fight another demo or a drill over the same device ids.
+            say("MQTT: checking that no other demo or drill publishes the demo commune there")
+            refuse_if_busy(MqttTarget(mqtt_url, Settings().mqtt_protocol), mqtt_url, PROBE_S)
+        run = run_id()
         os.environ.setdefault("IOC_API_PORT", str(api_port))
         os.environ.setdefault("IOC_PUBLIC_URL", f"http://127.0.0.1:{api_port}")
         say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
         token = prepare_database(db_url)
-        stack.enter_context(_ingest())
+        stack.enter_context(_ingest(run))
         stack.enter_context(_alerts(db_url))
         api_url = stack.enter_context(_api())
-        stack.enter_context(_fleet(mqtt_url))
+        stack.enter_context(_fleet(mqtt_url, run))
         say(banner(Endpoints(db_url, mqtt_url, api_url, token, embedded_db, embedded_broker)))
         while not stop.wait(0.5):
             pass
@@ -128,12 +136,20 @@ class _Running:
         self._stop()
 
 
-def _ingest() -> _Running:
+def _ingest(run: str) -> _Running:
     from ingest.service import IngestService
     from ingest.settings import IngestSettings
 
-    service = IngestService(Settings(), IngestSettings(instance="demo"))
-    return _Running(service.start, service.stop)
+    # Its own group and instance, and a session that ends with the connection: the demo
+    # never joins a production ingest group nor leaves a queue behind on the broker.
+    settings = IngestSettings(instance=f"demo-{run}", group=f"ioc-demo-{run}", session_expiry_s=0)
+    service = IngestService(Settings(), settings)
+
+    def stop() -> None:
+        service.stop()
+        clear_status(MqttTarget(Settings().mqtt_url, Settings().mqtt_protocol), settings.instance)
+
+    return _Running(service.start, stop)
 
 
 def _alerts(db_url: str) -> _Running:
@@ -179,18 +195,18 @@ def _api() -> _Running:
     return _Running(start, stop)
 
 
-def _fleet(mqtt_url: str) -> _Running:
+def _fleet(mqtt_url: str, run: str) -> _Running:
     from devices.registry import load_file
-    from ioc.settings import MqttTarget
     from simulators.clock import SimClock
     from simulators.fleet import Fleet
     from simulators.world import World
 
     clock = SimClock.ending_now(1.0, None)
     world = World(load_file(DEMO_REGISTRY), 1, clock.start, fault_rate=0.0)
-    for at, fault, target, duration in DEMO_FAULTS:
-        world.inject(fault, target, duration, clock.start + at, None, source="demo")
-    fleet = Fleet(world, clock, MqttTarget(mqtt_url, Settings().mqtt_protocol), "device")
+    for at, fault, device, duration in DEMO_FAULTS:
+        world.inject(fault, device, duration, clock.start + at, None, source="demo")
+    target = MqttTarget(mqtt_url, Settings().mqtt_protocol)
+    fleet = Fleet(world, clock, target, "device", client_prefix=f"demo-{run}-")
     stop = threading.Event()
     thread = threading.Thread(target=fleet.run, kwargs={"stop": stop}, name="demo-fleet",
                               daemon=True)  # fmt: skip

@@ -46,6 +46,9 @@ class Conn:
     retry_at: float = 0.0
     backoff: float = 1.0
     members: list[Any] = field(default_factory=list)
+    # Prepended to the MQTT client id (``ioc demo``: its own, so it never kicks real devices
+    # or another run's connections off the broker).
+    prefix: str = ""
 
 
 class Mux:
@@ -67,7 +70,7 @@ class Mux:
     def _client(self, conn: Conn) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=conn.client_id,
+            client_id=conn.prefix + conn.client_id,
             protocol=mqtt.MQTTv5 if self.target.v5 else mqtt.MQTTv311,
         )
         client.max_inflight_messages_set(self.max_inflight)
