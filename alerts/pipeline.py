@@ -54,8 +54,8 @@ class PipelineRule:
         """The reason in both languages."""
         reason = cond.details.get("reason", "")
         reason_vi = {
-            "no_heartbeat": "ingest không còn hoạt động",
-            "ingest_offline": "ingest mất kết nối MQTT",
+            "no_heartbeat": "dịch vụ tiếp nhận dữ liệu không còn hoạt động",
+            "ingest_offline": "dịch vụ tiếp nhận dữ liệu mất kết nối với máy chủ MQTT",
             "no_data": "không có dữ liệu từ thiết bị nào",
             "broker_restart": "máy chủ MQTT khởi động lại hoặc mất kết nối",
         }.get(reason, reason)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.texts import device_label
 from devices.catalogue import TYPES
 
 MAX_LISTED = 30
@@ -145,7 +146,7 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
     if alert.get("device_id"):
         kind = _type_name(alert.get("device_type"), lang)
         name = alert.get("device_name") or alert["device_id"]
-        label = name if name.lower().startswith(kind.lower()) else f"{kind} {name}".strip()
+        label = device_label(name, alert.get("device_type") or "", kind, lang)
         lines.append(f"  {t['device']}: {label} ({alert['device_id']})")
     place = [p for p in (alert.get("site_name") or alert.get("site_id"),) if p]
     commune = commune_label(alert.get("commune_name"), alert.get("commune_code"), lang)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from alerts.durations import parse_duration
 from alerts.rules.base import Condition, EvalContext, RuleBase, Severity, Texts
+from alerts.texts import vi_word
 from devices.catalogue import TYPES
 
 # Matching events in the window per device and severity key, unless a clearing event followed.
@@ -102,6 +103,8 @@ class EventRule(RuleBase):
         """Adds the event's data fields (e.g. schedule_id, priority)."""
         data = cond.details.get("event_data") or {}
         extra = {f"data_{k}": v for k, v in data.items() if isinstance(k, str)}
+        # ``data_<key>_vi``: the value in Vietnamese (priority "emergency" -> "khẩn cấp").
+        extra.update({f"data_{k}_vi": vi_word(v) for k, v in data.items() if isinstance(k, str)})
         return {**super().template_vars(cond), **extra}
 
     def fingerprint(self, cond: Condition) -> str:

@@ -51,7 +51,17 @@ class _MetricRule(RuleBase):
     """Shared evaluation of threshold and state rules."""
 
     placeholders: ClassVar[frozenset[str]] = frozenset(
-        {"metric", "metric_vi", "metric_en", "unit", "value", "op", "threshold", "threshold_value"}
+        {
+            "metric",
+            "metric_vi",
+            "metric_en",
+            "unit",
+            "value",
+            "value_vi",
+            "op",
+            "threshold",
+            "threshold_value",
+        }
     )
 
     metric: str
@@ -101,6 +111,7 @@ class _MetricRule(RuleBase):
             "metric_en": metric.en,
             "unit": metric.unit,
             "value": self.value_text(cond.value),
+            "value_vi": metric.state_vi(self.value_text(cond.value)),
         }
 
     def annotations(self, cond: Condition) -> dict[str, Any]:
@@ -164,7 +175,7 @@ class StateRule(_MetricRule):
     value: str | float
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{device_label}: {metric_vi} = {value}",
+        vi="{device_label}: {metric_vi} = {value_vi}",
         en="{device_label_en}: {metric_en} = {value}",
     )
 
