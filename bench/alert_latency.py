@@ -38,6 +38,7 @@ from alerts.engine import AlertEngine
 from alerts.settings import AlertSettings
 from devices.store import sync_catalogue
 from ioc import migrate
+from ioc.contract import device_topic
 from ioc.settings import Settings
 
 COMMUNE = "21025"
@@ -97,7 +98,7 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def device_client(device: str, port: int) -> mqtt.Client:
-    topic = f"ioc/v1/{COMMUNE}/{device}/status"
+    topic = device_topic(COMMUNE, device, "status")
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{device}")
     client.will_set(topic, "offline", qos=1, retain=True)
     client.connect("127.0.0.1", port, keepalive=30)

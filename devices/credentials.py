@@ -15,6 +15,7 @@ from datetime import datetime
 import psycopg
 
 from devices.mqtt_files import SERVICE_USERS, Login, hash_secret, new_secret
+from ioc.contract import TOPIC_ROOT, device_prefix
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,8 @@ class Issued:
     def topic_prefix(self) -> str:
         """Where this login may publish (devices) or read (ingest)."""
         if self.role == "device":
-            return f"ioc/v1/{self.commune_code}/{self.username}/"
-        return "ioc/v1/"
+            return device_prefix(str(self.commune_code), self.username)
+        return TOPIC_ROOT + "/"
 
 
 @dataclass

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.sequence import DEFAULT_HOLD_S
+from ioc.contract import TOPIC_ROOT
 from ioc.settings import ENV_CONFIG
 
 
@@ -34,7 +35,7 @@ class IngestSettings(BaseSettings):
         "`$share/{group}/ioc/v1/+/+/+`.",
     )
     topic_prefix: str = Field(
-        "ioc/v1", description="Topic root; the subscription is `{prefix}/+/+/+`."
+        TOPIC_ROOT, description="Topic root; the subscription is `{prefix}/+/+/+`."
     )
     session_expiry_s: int = Field(
         86400,

@@ -14,14 +14,16 @@ import logging
 import os
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
 from yoyo import get_backend, read_migrations
+from yoyo.exceptions import BadMigration
 
 from ioc.db import connect
-from ioc.errors import DatabaseUnavailable, SchemaNotCurrent
+from ioc.errors import DatabaseUnavailable, IocError, SchemaNotCurrent
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,10 @@ ROLES = {
     "ioc_app": "app_db_password",
     "ioc_grafana": "grafana_db_password",
 }
+
+
+class MigrationFailed(IocError):
+    """A migration (or the post-apply grants) failed; its transaction was rolled back."""
 
 
 def migrations_dir() -> str:
@@ -92,11 +98,26 @@ def apply(url: str) -> list[str]:
         migrations = read_migrations(migrations_dir())
         with backend.lock(timeout=60):
             todo = backend.to_apply(migrations)
-            backend.apply_migrations_only(todo)
-            backend.run_post_apply(migrations)
+            for migration in todo:
+                _apply_one(backend, migration, mark=True)
+            for migration in migrations.post_apply:
+                _apply_one(backend, migration, mark=False)
         return [m.id for m in todo]
     finally:
         backend.connection.close()
+
+
+def _apply_one(backend: Any, migration: Any, mark: bool) -> None:
+    """Apply one migration; a database error becomes one line naming the migration."""
+    try:
+        backend.apply_one(migration, mark=mark)
+    except BadMigration as exc:
+        raise MigrationFailed(f"migration {migration.id} is not valid: {exc}") from exc
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MigrationFailed(
+            f"migration {migration.id} failed and was rolled back: {first}"
+        ) from exc
 
 
 def ensure_partitions(conn: psycopg.Connection, back_days: int, ahead_days: int) -> int:

@@ -12,8 +12,9 @@ from pathlib import Path
 import click
 
 from devices.registry import Registry, RegistryError, load_file
+from ioc.durations import parse_duration
 from ioc.settings import MqttTarget, Settings
-from simulators.clock import SimClock, format_ts, parse_duration
+from simulators.clock import SimClock, format_ts
 from simulators.settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value).total_seconds()
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
-from alerts.actions import acknowledge, assign
+from ioc.actions import acknowledge, assign
 from tests.alerts.conftest import EngineFactory, actions, alerts, report, report_all
 
 S = timedelta(seconds=1)
@@ -48,8 +48,15 @@ def test_ack_and_assign_history_and_resolution_still_flows(
     report(fleet, "up1", t0, online=False)
     engine.evaluate_once(t0)
     (alert,) = alerts(fleet, "offline")
-    assert acknowledge(fleet, alert["id"], "ky.thuat.vien", "Đang kiểm tra cáp quang", t0 + S)
-    assert assign(fleet, alert["id"], "vnpt.quang.ngai", "truc.ban", t0 + 2 * S)
+    note = "Đang kiểm tra cáp quang"
+    ack = acknowledge(
+        fleet, alert["id"], actor="ky.thuat.vien", note=note, channel="telegram", now=t0 + S
+    )
+    assert ack.ok and ack.commune == alert["commune_code"]
+    assert assign(
+        fleet, alert["id"], assignee="vnpt.quang.ngai", actor="truc.ban", channel="console",
+        now=t0 + 2 * S,
+    ).ok  # fmt: skip
     row = alerts(fleet, "offline")[0]
     assert (
         row["acknowledged_by"] == "ky.thuat.vien" and row["ack_note"] == "Đang kiểm tra cáp quang"
@@ -67,14 +74,27 @@ def test_ack_and_assign_history_and_resolution_still_flows(
         "assigned",
         "resolved",
     ]
-    ack = fleet.execute(
-        "SELECT actor, note FROM alert_history WHERE alert_id = %s AND action = 'acknowledged'",
+    entry = fleet.execute(
+        "SELECT actor, note, data->>'channel' FROM alert_history"
+        " WHERE alert_id = %s AND action = 'acknowledged'",
         (alert["id"],),
     ).fetchone()
-    assert ack == ("ky.thuat.vien", "Đang kiểm tra cáp quang")
-    # A resolved alert cannot be acknowledged any more; unknown ids are refused.
-    assert not acknowledge(fleet, alert["id"], "x", "late", t0 + 4 * S)
-    assert not assign(fleet, 999999, "x", "y", t0)
+    assert entry == ("ky.thuat.vien", "Đang kiểm tra cáp quang", "telegram")
+    audited = fleet.execute(
+        "SELECT action, details->>'channel' FROM audit_log WHERE object_id = %s ORDER BY id",
+        (str(alert["id"]),),
+    ).fetchall()
+    assert audited == [("acknowledged", "telegram"), ("assigned", "console")]
+    # A resolved alert cannot be acknowledged any more; unknown or out-of-scope ids are refused.
+    late = acknowledge(fleet, alert["id"], actor="x", note="late", channel="api", now=t0 + 4 * S)
+    assert late.outcome == "resolved"
+    assert assign(fleet, 999999, assignee="x", actor="y", channel="api", now=t0).outcome == (
+        "not_found"
+    )
+    elsewhere = assign(
+        fleet, alert["id"], assignee="x", actor="y", channel="api", now=t0, scope=["99999"]
+    )
+    assert elsewhere.outcome == "not_found"
 
 
 def test_rule_error_does_not_stop_other_rules(

@@ -3,13 +3,21 @@
 ``IOC_TEST_DATABASE_URL`` names the server (any database on it; default the local
 ``postgres`` database). Each test gets its own database cloned from the template, so tests are
 isolated and may run in any order.
+
+``IOC_TEST_TIMESCALEDB=1`` runs the session against a test-owned cluster with TimescaleDB
+preloaded instead (``tests/plugins/pgcluster.py``, on a free port; the machine's own cluster
+is never reconfigured). Only the tests marked ``both_paths`` are meant for that pass:
+``IOC_TEST_TIMESCALEDB=1 python -m pytest -m both_paths`` (what ``.ci/run`` does).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -17,6 +25,60 @@ import pytest
 from psycopg import sql
 
 ADMIN_URL = os.environ.get("IOC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# Test directories whose tests run on both storage paths (plain, then TimescaleDB in CI):
+# together they run every SQL statement of storage, ingest, alerts, the API and Grafana.
+BOTH_PATHS_DIRS = ("storage", "ingest", "api", "alerts", "grafana")
+# ... except tests that run no product SQL of their own or start private clusters.
+NOT_BOTH_PATHS = ("test_outages.py", "test_contract_docs.py", "test_framing.py", "test_decode.py")
+# Stop a TimescaleDB scheduler (it keeps a connection to its database) before cloning.
+STOP_SCHEDULER = """
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        PERFORM _timescaledb_functions.stop_background_workers();
+    END IF;
+END $$
+"""
+OTHER_SESSIONS = """
+SELECT count(*) FROM pg_stat_activity WHERE datname = %(name)s AND pid <> pg_backend_pid()
+"""
+_cluster: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_paths: run again on TimescaleDB (IOC_TEST_TIMESCALEDB=1, set by CI)"
+    )
+    if os.environ.get("IOC_TEST_TIMESCALEDB") != "1" or hasattr(config, "workerinput"):
+        return
+    from tests.plugins.pgcluster import PgCluster, timescaledb_missing
+
+    missing = timescaledb_missing()
+    if missing:
+        pytest.exit(f"IOC_TEST_TIMESCALEDB=1 but {missing}", returncode=3)
+    global ADMIN_URL, _cluster
+    _cluster = PgCluster(timescaledb=True).create(max_connections=100)
+    ADMIN_URL = _cluster.admin_url
+    os.environ["IOC_TEST_DATABASE_URL"] = ADMIN_URL
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _cluster
+    if _cluster is not None:
+        _cluster.close()
+        _cluster = None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parents[1]
+    for item in items:
+        try:
+            parts = item.path.resolve().relative_to(tests).parts
+        except ValueError:
+            continue
+        if parts and parts[0] in BOTH_PATHS_DIRS and item.path.name not in NOT_BOTH_PATHS:
+            item.add_marker(pytest.mark.both_paths)
 
 
 def url_for(name: str) -> str:
@@ -47,6 +109,25 @@ def migrate_database(url: str) -> None:
         migrate.ensure_partitions(conn, 31, 3)
 
 
+def quiesce_template(name: str, timeout: float = 30.0) -> None:
+    """Stop TimescaleDB's scheduler in ``name`` and wait until nobody else is connected.
+
+    ``CREATE DATABASE ... TEMPLATE`` fails while any other session uses the template, and the
+    scheduler keeps one open (and may be started again by the launcher until it is stopped).
+    """
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url_for(name), autocommit=True) as conn:
+        conn.execute(STOP_SCHEDULER)
+    with _admin() as admin:
+        while True:
+            row = admin.execute(OTHER_SESSIONS, {"name": name}).fetchone()
+            if row == (0,):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"sessions still connected to template {name}")
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="session")
 def template_db() -> Iterator[str]:
     """Name of a migrated template database, created once per test session."""
@@ -57,19 +138,30 @@ def template_db() -> Iterator[str]:
     except psycopg.OperationalError as exc:
         pytest.exit(f"PostgreSQL not reachable at {ADMIN_URL}: {exc}", returncode=3)
     migrate_database(url_for(name))
+    quiesce_template(name)
     yield name
     drop_database(name)
 
 
-def clone_database(template: str) -> str:
-    """Create a new database from ``template`` and return its name."""
+def clone_database(template: str, attempts: int = 50) -> str:
+    """Create a new database from ``template`` and return its name.
+
+    Retries while something briefly connects to the template (a TimescaleDB launcher probe);
+    each retry follows a check that the template is idle again.
+    """
     name = f"ioc_test_{uuid.uuid4().hex[:12]}"
+    create = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+        sql.Identifier(name), sql.Identifier(template)
+    )
     with _admin() as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
+        for attempt in range(attempts):
+            try:
+                conn.execute(create)
+                return name
+            except psycopg.errors.ObjectInUse:
+                if attempt == attempts - 1:
+                    raise
+                quiesce_template(template)
     return name
 
 
