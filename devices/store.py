@@ -8,7 +8,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from devices.catalogue import CATALOGUE, all_metrics
-from devices.registry import Registry, RegistryError, referenced, unknown_references
+from devices.references import referenced, unknown_references
+from devices.registry import Registry, RegistryError
 
 UPSERT_TYPE = """
 INSERT INTO device_types (type, name_vi, name_en, default_interval_s)
