@@ -33,6 +33,7 @@ class IngestWatch:
         # broker restart or outage, whose wills are not news (see alerts/holds.py).
         self.dropped_at: datetime | None = None
         self.back_at: datetime | None = None
+        self._stopping = False
         self._lock = threading.Lock()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"ioc-alerts-watch-{uuid.uuid4().hex[:8]}"
@@ -52,6 +53,7 @@ class IngestWatch:
 
     def stop(self) -> None:
         """Disconnect and stop paho's thread."""
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -80,7 +82,7 @@ class IngestWatch:
         self.connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _rc: Any, _p: Any = None) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stopping:
             self.dropped_at, self.back_at = datetime.now(UTC), None
             log.warning("lost the broker connection: broker restart or outage")
         self.connected.clear()
