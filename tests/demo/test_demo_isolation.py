@@ -19,7 +19,7 @@ from ioc.settings import MqttTarget
 from simulators.clock import SimClock
 from simulators.fleet import Fleet
 from simulators.world import World
-from tests.plugins.broker import Mosquitto
+from tests.plugins.broker import Mosquitto, free_port
 from tests.util import wait_until
 
 DEMO = Path(__file__).resolve().parents[2] / "devices" / "data" / "demo_commune.yaml"
@@ -61,7 +61,7 @@ def test_demo_refuses_a_broker_where_demo_devices_already_publish(
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     env.update({"IOC_DATABASE_URL": empty_db_url, "IOC_MQTT_URL": other_demo})
     done = subprocess.run(
-        [sys.executable, "-m", "ioc", "demo", "--api-port", "0"],
+        [sys.executable, "-m", "ioc", "demo", "--api-port", str(free_port())],
         env=env,
         capture_output=True,
         text=True,
