@@ -115,3 +115,31 @@ def test_demo_fleet_uses_its_own_client_ids(own_broker: Mosquitto) -> None:
             thread.join(10)
         for fleet in fleets:
             fleet.close(will=False)
+
+
+def test_banner_prints_ready_to_paste_psql_and_the_grafana_uid() -> None:
+    """The README's psql example needs no variable set: the banner gives the command."""
+    import shlex
+
+    from demo.runner import Endpoints, banner
+
+    url = "postgresql://postgres:s3cret@127.0.0.1:5432/ioc"
+    text = banner(
+        Endpoints(url, "mqtt://127.0.0.1:1883", "http://127.0.0.1:8000", "t", False, False)
+    )
+    (line,) = [x for x in text.splitlines() if x.startswith("SQL:")]
+    command = shlex.split(line.removeprefix("SQL:").strip())
+    assert command == ["psql", "postgresql://postgres:***@127.0.0.1:5432/ioc"]  # no password shown
+    assert "uid ioc-postgres" in text
+    embedded = banner(
+        Endpoints(
+            "postgresql://postgres:@/ioc?host=/tmp/x y/data",
+            "mqtt://127.0.0.1:1",
+            "http://h",
+            "t",
+            True,
+            True,
+        )
+    )
+    (line,) = [x for x in embedded.splitlines() if x.startswith("SQL:")]
+    assert shlex.split(line.removeprefix("SQL:").strip())[1].endswith("host=/tmp/x y/data")
