@@ -16,6 +16,7 @@ import psycopg
 
 from devices.mqtt_files import SERVICE_USERS, Login, hash_secret, new_secret
 from ioc.contract import TOPIC_ROOT, device_prefix
+from ioc.errors import IocError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ ORDER BY c.role, c.username
 """
 
 
-class CredentialError(Exception):
+class CredentialError(IocError):
     """A credential request that names unknown or decommissioned devices."""
 
 

@@ -7,11 +7,7 @@ records them in ``_yoyo_migration``. ``post-apply.sql`` (roles and grants) runs 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -133,30 +129,18 @@ def ensure_partitions(conn: psycopg.Connection, back_days: int, ahead_days: int)
     return created
 
 
-def scram_verifier(password: str, iterations: int = 4096, salt: bytes | None = None) -> str:
-    """PostgreSQL's SCRAM-SHA-256 verifier of ``password`` (what `\\password` in psql sends)."""
-    salt = salt if salt is not None else os.urandom(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    stored = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
-    server = hmac.digest(salted, b"Server Key", "sha256")
-    b64 = base64.b64encode
-    return (
-        f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
-        f"${b64(stored).decode()}:{b64(server).decode()}"
-    )
-
-
 def set_role_passwords(conn: psycopg.Connection, passwords: dict[str, str]) -> list[str]:
     """Give the least-privilege roles LOGIN and the given passwords; return the roles changed.
 
-    Only a SCRAM verifier goes over the wire, so the password never appears in the server's
-    statement log.
+    Only a SCRAM verifier (libpq's PQencryptPasswordConn, as psql's ``\\password``) goes over
+    the wire, so the password never appears in the server's statement log.
     """
     changed = []
     for role, password in passwords.items():
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
         conn.execute(
             sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(scram_verifier(password))
+                sql.Identifier(role), sql.Literal(verifier.decode())
             )
         )
         changed.append(role)

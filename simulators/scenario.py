@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from ioc.durations import parse_duration
+from ioc.errors import IocError
 from simulators.faults import KINDS
 
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -32,7 +33,7 @@ DataCheckKind = Literal[
 ]  # fmt: skip
 
 
-class ScenarioError(ValueError):
+class ScenarioError(IocError, ValueError):
     """A scenario file is invalid; ``errors`` are ``file:line: problem`` strings."""
 
     def __init__(self, errors: list[str]) -> None:

@@ -83,7 +83,7 @@ class RetentionResult:
 def retention_days(settings: StorageSettings) -> dict[str, int]:
     """Days kept per resolution/table family."""
     return {
-        "raw": settings.retention_raw_days or 30,
+        "raw": settings.raw_days,
         "events": settings.retention_events_days,
         "5m": settings.retention_5m_days,
         "1h": settings.retention_1h_days,
@@ -203,6 +203,6 @@ def trim_history(
     deleted["availability_daily"] = conn.execute(DELETE_AVAILABILITY, {"day": day}).rowcount
     conn.execute(FORGET_COMPACTED)
     if not is_timescale(conn):
-        raw = now - timedelta(days=settings.retention_raw_days or 30)
+        raw = now - timedelta(days=settings.raw_days)
         conn.execute(DELETE_STALE_DIRTY, {"horizon": raw})
     return deleted

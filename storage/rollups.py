@@ -40,9 +40,11 @@ RAW_START = "SELECT min(time) FROM telemetry_points"
 ROLLUP_5M_START = "SELECT min(bucket) FROM telemetry_rollup_5m"
 ENSURE_PARTITIONS = "SELECT storage_ensure_partitions(%(parent)s, %(lo)s, %(hi)s, %(step)s)"
 
+# avg() of float8 overflows (an error for the whole job) on values near 1e154; ingest bounds
+# values by the catalogue, and the average is clamped in case an older row is extreme.
 AGG_RAW = """
 SELECT date_bin(interval '5 minutes', p.time, timestamptz '2000-01-01 00:00+00') AS bucket,
-       p.device_key, p.metric_id, min(p.value), max(p.value), avg(p.value),
+       p.device_key, p.metric_id, min(p.value), max(p.value), avg(least(greatest(p.value, -1e15), 1e15)),
        (array_agg(p.value ORDER BY p.time DESC))[1], count(*)
 """
 AGG_5M = """
@@ -206,7 +208,7 @@ def _refresh_5m(
         done = hi
     with conn.transaction():
         conn.execute(SET_DONE, {"res": "5m", "done": done})
-    raw_days = settings.retention_raw_days or 30
+    raw_days = settings.raw_days
     horizon = now - timedelta(days=raw_days)
     dirty = _redo(
         conn, "5m", done, horizon, "telemetry_rollup_5m", REDO_5M, REDO_5M_BULK, PROPAGATE_TO_1H
@@ -279,7 +281,7 @@ def cagg_start_offsets(settings: StorageSettings) -> dict[str, timedelta]:
     5-minute: inside raw retention. Hourly (computed from the 5-minute aggregate): inside the
     shorter of raw and 5-minute retention.
     """
-    raw = timedelta(days=settings.retention_raw_days or 30)
+    raw = timedelta(days=settings.raw_days)
     five = timedelta(days=settings.retention_5m_days)
     return {
         "telemetry_cagg_5m": raw - CAGG_MARGIN,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from ioc.actions import acknowledge, assign
+from ioc.migrate import migrations_dir
 from tests.alerts.conftest import EngineFactory, actions, alerts, report, report_all
 
 S = timedelta(seconds=1)
@@ -115,3 +117,30 @@ def test_rule_error_does_not_stop_other_rules(
     result = engine.evaluate_once(t0)
     assert result.rule_errors == ["broken"]
     assert alerts(fleet, "offline")[0]["state"] == "firing"
+
+
+def test_migration_unifies_old_history_words(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    engine = make_engine(OFFLINE)
+    report_all(fleet, t0)
+    report(fleet, "up1", t0, online=False)
+    engine.evaluate_once(t0)
+    (alert,) = alerts(fleet, "offline")
+    for old in ("ack", "assign"):  # what the API used to write
+        fleet.execute(
+            "INSERT INTO alert_history (alert_id, time, action, actor) VALUES (%s, %s, %s, 'tech')",
+            (alert["id"], t0 + S, old),
+        )
+        fleet.execute(
+            "INSERT INTO audit_log (actor, action, object_type, object_id)"
+            " VALUES ('tech', %s, 'alert', %s)",
+            (old, str(alert["id"])),
+        )
+    sql = (Path(migrations_dir()) / "0610_h15_action_vocabulary.sql").read_text()
+    fleet.execute(sql)  # type: ignore[arg-type]
+    assert actions(fleet, alert["id"])[-2:] == ["acknowledged", "assigned"]
+    audited = fleet.execute(
+        "SELECT action FROM audit_log WHERE object_id = %s ORDER BY id", (str(alert["id"]),)
+    ).fetchall()
+    assert audited == [("acknowledged",), ("assigned",)]

@@ -26,22 +26,33 @@ from psycopg import sql
 
 ADMIN_URL = os.environ.get("IOC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-# Test directories whose tests run on both storage paths (plain, then TimescaleDB in CI):
-# together they run every SQL statement of storage, ingest, alerts, the API and Grafana.
-BOTH_PATHS_DIRS = ("storage", "ingest", "api", "alerts", "grafana")
+# Test directories (and top-level files) whose tests run on both storage paths (plain, then
+# TimescaleDB in CI): together they run every SQL statement of storage, ingest, alerts, the
+# API, Grafana, the registry and the database roles.
+BOTH_PATHS_DIRS = (
+    "storage",
+    "ingest",
+    "api",
+    "alerts",
+    "grafana",
+    "devices",
+    "security",
+    "test_smoke_foundation.py",
+)
 # ... except tests that run no product SQL of their own or start private clusters.
-NOT_BOTH_PATHS = ("test_outages.py", "test_contract_docs.py", "test_framing.py", "test_decode.py")
-# Stop a TimescaleDB scheduler (it keeps a connection to its database) before cloning.
-STOP_SCHEDULER = """
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
-        PERFORM _timescaledb_functions.stop_background_workers();
-    END IF;
-END $$
-"""
+NOT_BOTH_PATHS = (
+    "test_outages.py",  # a private plain cluster of its own
+    "test_contract_docs.py",
+    "test_framing.py",
+    "test_decode.py",
+    "test_schemathesis.py",  # HTTP fuzzing; the API SQL runs in the other API tests
+)
+# A template takes no connections: TimescaleDB's launcher starts a scheduler (which keeps a
+# connection open) in every database that allows them, and restarts it after
+# stop_background_workers(); CREATE DATABASE ... TEMPLATE fails while any session is there.
+CLOSE_TEMPLATE = "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false"
 OTHER_SESSIONS = """
-SELECT count(*) FROM pg_stat_activity WHERE datname = %(name)s AND pid <> pg_backend_pid()
+SELECT pid FROM pg_stat_activity WHERE datname = %(name)s AND pid <> pg_backend_pid()
 """
 _cluster: Any = None
 
@@ -100,32 +111,21 @@ def drop_database(name: str) -> None:
 
 def migrate_database(url: str) -> None:
     """Apply every migration, sync the catalogue and create partitions, like `ioc migrate`."""
-    from devices.store import sync_catalogue
-    from ioc import migrate
+    from devices.database import prepare_database
 
-    migrate.apply(url)
-    with psycopg.connect(url) as conn:
-        sync_catalogue(conn)
-        migrate.ensure_partitions(conn, 31, 3)
+    prepare_database(url, back_days=31, ahead_days=3, create=False)
 
 
 def quiesce_template(name: str, timeout: float = 30.0) -> None:
-    """Stop TimescaleDB's scheduler in ``name`` and wait until nobody else is connected.
-
-    ``CREATE DATABASE ... TEMPLATE`` fails while any other session uses the template, and the
-    scheduler keeps one open (and may be started again by the launcher until it is stopped).
-    """
+    """Close ``name`` to new connections and end the sessions still in it (e.g. a scheduler)."""
     deadline = time.monotonic() + timeout
-    with psycopg.connect(url_for(name), autocommit=True) as conn:
-        conn.execute(STOP_SCHEDULER)
     with _admin() as admin:
-        while True:
-            row = admin.execute(OTHER_SESSIONS, {"name": name}).fetchone()
-            if row == (0,):
-                return
+        admin.execute(sql.SQL(CLOSE_TEMPLATE).format(sql.Identifier(name)))
+        while pids := [r[0] for r in admin.execute(OTHER_SESSIONS, {"name": name})]:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"sessions still connected to template {name}")
-            time.sleep(0.05)
+                raise TimeoutError(f"sessions {pids} still connected to template {name}")
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s, 1000)", (pid,))
 
 
 @pytest.fixture(scope="session")
@@ -143,11 +143,10 @@ def template_db() -> Iterator[str]:
     drop_database(name)
 
 
-def clone_database(template: str, attempts: int = 50) -> str:
+def clone_database(template: str, attempts: int = 5) -> str:
     """Create a new database from ``template`` and return its name.
 
-    Retries while something briefly connects to the template (a TimescaleDB launcher probe);
-    each retry follows a check that the template is idle again.
+    Retries (bounded) if a session still reached the template before it was closed.
     """
     name = f"ioc_test_{uuid.uuid4().hex[:12]}"
     create = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(

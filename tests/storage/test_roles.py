@@ -14,7 +14,7 @@ from storage import policies, rollups
 from storage.settings import StorageSettings
 from tests.storage.conftest import metric_id, run_jobs, timescale, write_points
 
-SETTINGS = StorageSettings(rollup_lag_s=0)
+SETTINGS = StorageSettings(rollup_lag_s=0, retention_raw_days=30)
 COMPRESSED = """
 SELECT count(*) FROM timescaledb_information.chunks
 WHERE hypertable_name = 'telemetry_points' AND is_compressed
