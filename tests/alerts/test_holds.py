@@ -85,9 +85,7 @@ def test_broker_restart_holds_its_wills_and_opens_the_blind_window(
     settings = AlertSettings(
         alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0, alerts_broker_settle_s=3
     )
-    engine = AlertEngine(
-        settings, pool, rules=parse_rules(RULES), notify=False, mqtt_url=own_broker.url
-    )
+    engine = AlertEngine(settings, pool, rules=parse_rules(RULES), mqtt_url=own_broker.url)
     assert engine.watch is not None
     engine.watch.start()
     try:

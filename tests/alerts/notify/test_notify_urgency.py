@@ -12,6 +12,7 @@ import yaml
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
+from alerts.notify.settings import NotifySettings
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
 from tests.alerts.conftest import report, report_all
@@ -138,14 +139,13 @@ def test_running_engine_delivers_a_second_incident_within_10s(
     pool: ConnectionPool,
     receiver: HttpReceiver,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Default timing (group_interval 5 m): the second incident is not held back by it."""
     routes = tmp_path / "routes.yaml"
     routes.write_text(yaml.safe_dump(webhook_config(receiver.url)), encoding="utf-8")
-    monkeypatch.setenv("IOC_ALERTS_CONFIG", str(routes))
     settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
-    engine = AlertEngine(settings, pool, rules=parse_rules(RULES))
+    notify = NotifySettings(_env_file=None, alerts_config=routes)
+    engine = AlertEngine(settings, pool, rules=parse_rules(RULES), notify=notify)
     report_all(fleet, datetime.now(UTC))
     engine.start()
     try:
