@@ -49,11 +49,15 @@ class Example:
 
     where: str
     command: str
+    block_skipped: str | None = None  # the block's first command is not for here: all of it
 
     @property
     def skipped(self) -> str | None:
-        return next((why for start, why in NOT_HERE.items() if self.command.startswith(start)),
-                    None)  # fmt: skip
+        return self.block_skipped or _not_here(self.command)
+
+
+def _not_here(command: str) -> str | None:
+    return next((why for start, why in NOT_HERE.items() if command.startswith(start)), None)
 
 
 def examples(path: Path) -> tuple[list[Example], dict[str, str]]:
@@ -69,10 +73,12 @@ def examples(path: Path) -> tuple[list[Example], dict[str, str]]:
             last[lang] = body
             continue
         joined = re.sub(r"\\\n\s*", "", body)
-        for offset, command in enumerate(joined.splitlines()):
-            command = command.strip()
+        commands = [c.strip() for c in joined.splitlines()]
+        block = next((_not_here(c) for c in commands if c and not c.startswith("#")), None)
+        for offset, command in enumerate(commands):
             if command and not command.startswith("#"):
-                found.append(Example(f"{path.relative_to(ROOT)}:{line + offset}", command))
+                where = f"{path.relative_to(ROOT)}:{line + offset}"
+                found.append(Example(where, command, block))
                 for name, kind in WRITTEN.items():
                     if name in command and kind in last:
                         files[name] = last[kind]
