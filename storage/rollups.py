@@ -295,7 +295,8 @@ def _refresh_caggs(
     """TimescaleDB: refresh both continuous aggregates over bounded windows up to the target.
 
     Only invalidated ranges inside the window are recomputed, so a wide window costs little;
-    a late reading is accepted by ingest only within raw retention, which the window covers.
+    ingest accepts a late reading only within raw retention, which the window covers (but for
+    its oldest hour, kept clear of a racing retention run).
     """
     offsets = cagg_start_offsets(settings)
     ends = {"telemetry_cagg_5m": target, "telemetry_cagg_1h": floor_to(target, STEP["1h"])}
@@ -304,8 +305,13 @@ def _refresh_caggs(
         hi = ends[view]
         if hi - lo < step:
             continue
-        # CALL refresh_continuous_aggregate refuses a transaction block: autocommit is required.
-        conn.execute(CAGG_REFRESH, {"view": view, "lo": lo, "hi": hi})
+        try:
+            # CALL refresh_continuous_aggregate refuses a transaction block: autocommit only.
+            conn.execute(CAGG_REFRESH, {"view": view, "lo": lo, "hi": hi})
+        except psycopg.errors.LockNotAvailable:
+            # The refresh policy (TimescaleDB's scheduler) is refreshing it right now.
+            log.info("%s is being refreshed by its policy; skipped", view)
+            return RefreshResult(skipped=True)
     for res, view in (("5m", "telemetry_cagg_5m"), ("1h", "telemetry_cagg_1h")):
         conn.execute(SET_DONE, {"res": res, "done": ends[view]})  # what operators look at
     return RefreshResult(done_5m=ends["telemetry_cagg_5m"], done_1h=ends["telemetry_cagg_1h"])

@@ -18,8 +18,6 @@ BASE = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=
 
 
 def test_rollups_survive_an_extreme_row(db: psycopg.Connection, registry: dict[str, int]) -> None:
-    if timescale(db):
-        pytest.skip("continuous aggregates: TimescaleDB refreshes them itself")
     fps = metric_id(db, "fps")
     normal, extreme = sorted(registry.values())[:2]
     rows = []
@@ -29,7 +27,8 @@ def test_rollups_survive_an_extreme_row(db: psycopg.Connection, registry: dict[s
         rows.append((t, 1.7e308, extreme, fps))  # avg() of two of these overflows float8
     write_points(db, rows)
     result = rollups.refresh(db, SETTINGS, now=BASE + timedelta(hours=1, minutes=5))
-    assert result.new_5m == 2  # one bucket per device
+    if not timescale(db):  # TimescaleDB: the continuous aggregate's avg is clamped the same way
+        assert result.new_5m == 2  # one bucket per device
     table = materialized(db, "5m")
     avg = db.execute(
         f"SELECT avg FROM {table} WHERE device_key = %s ORDER BY bucket LIMIT 1", (normal,)
