@@ -39,6 +39,7 @@ NOT_HERE = {
     "docker compose": "needs Docker (tests/deploy checks the compose files)",
     "kill -HUP": "would signal the machine's own Mosquitto",
 }
+TYPED = "Mat-khau-thu-2026!\n" * 2
 # Files the docs ask the reader to write from the block shown just before.
 WRITTEN = {"new_cameras.csv": "csv", "xa_cua_toi.yaml": "yaml"}
 
@@ -149,9 +150,10 @@ def test_shell_examples_run_against_the_demo(
                 else:  # the documented default names the server's `ioc` database
                     command = command.replace("postgresql://postgres@localhost:5432/ioc",
                                               empty_db_url)  # fmt: skip
+                # A command that asks (`ioc users passwd`) gets what a user would type.
                 done = subprocess.run(["bash", "-c", f"TOKEN={token}\n{command}"], cwd=cwd,
                                       env=run_env, capture_output=True, text=True,
-                                      timeout=60)  # fmt: skip
+                                      input=TYPED, timeout=60)  # fmt: skip
                 assert done.returncode == 0, (
                     f"{example.where}: `{example.command}` failed:\n{done.stdout}{done.stderr}"
                 )
