@@ -74,6 +74,7 @@ def test_failover_without_duplicates(
     assert not a.leader.is_leader
     a.scheduler.resume()
     report(fleet, "spk-2", datetime.now(UTC), online=False)
+    report(fleet, "up1", datetime.now(UTC))
     wait_until(lambda: len(firing(fleet)) == 3, 10, message="third alert")
     assert b.leader.is_leader and not a.leader.is_leader
     rows = fleet.execute(
