@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme in ("postgresql", "postgres") and (parts.netloc or parts.query):
+        if parts.scheme in ("postgresql", "postgres"):  # postgresql:///ioc: the local socket
             return value
         if "=" in value and "://" not in value:  # libpq key=value form: host=... dbname=...
             return value
