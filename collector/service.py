@@ -82,7 +82,7 @@ class Collector:
         self.forwarder = Forwarder(
             self.outbox,
             target,
-            client_id=f"ioc-collector-{me.id}",
+            client_id=f"{settings.collector_client_prefix}{me.id}",
             commune=me.commune,
             collector_id=me.id,
             replay_rate=settings.collector_replay_rate,

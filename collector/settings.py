@@ -35,4 +35,7 @@ class CollectorSettings(BaseSettings):
         None, ge=0, le=65535, description="Port of the vendor webhook receiver (off if unset)."
     )
     collector_webhook_host: str = Field("0.0.0.0", description="Address the receiver binds.")
+    collector_client_prefix: str = Field(
+        "ioc-collector-", description="MQTT client id prefix (the collector's id follows)."
+    )
     collector_jitter: float = Field(0.1, ge=0, le=0.5, description="Interval jitter fraction.")

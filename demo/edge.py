@@ -112,8 +112,10 @@ class Edge:
         outage: tuple[float, float] = OUTAGE,
         interval_s: int = 0,
         protocol: str = "5",
+        client_prefix: str = "demo-collector-",
     ) -> None:
         self.say = say
+        self.client_prefix = client_prefix
         self.protocol = protocol
         self.outage = outage
         self.work = Path(tempfile.mkdtemp(prefix="ioc-demo-edge-"))
@@ -155,6 +157,7 @@ class Edge:
             **os.environ,
             "IOC_MQTT_URL": relayed,
             "IOC_MQTT_PROTOCOL": self.protocol,
+            "IOC_COLLECTOR_CLIENT_PREFIX": self.client_prefix,
             "IOC_COLLECTOR_ID": COLLECTOR_ID,
             "IOC_COLLECTOR_STATE_DIR": str(self.work / "state"),
             "IOC_DEMO_SNMP_COMMUNITY": COMMUNITY,
