@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH_READINGS = 100
 MAX_BATCH_BYTES = 48_000  # under ingest's default 64 KiB payload limit
+NO_MATCHING_SUBSCRIBERS = 16  # MQTT 5 PUBACK reason code
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ForwardStats:
     connects: int = 0
     connected_since: float | None = None
     backlog_done_at: float | None = None
+    unrouted: int = 0  # PUBACKs saying nobody subscribed (rows kept and sent again)
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Forwarder:
         self._backlog_cursor = 0
         self._tokens = 0.0
         self._stopping = False
+        self._pause_until = 0.0
         self._client = self._make_client()
 
     @property
@@ -117,8 +120,11 @@ class Forwarder:
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self._post(self._down, str(rc))
 
-    def _on_publish(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
-        self._post(self._acked, mid)
+    def _on_publish(self, _c: Any, _u: Any, mid: int, rc: Any, _p: Any) -> None:
+        # MQTT 5: "no matching subscribers" means nobody took it (e.g. ingest not subscribed
+        # yet after a broker restart, which forgets shared subscriptions): keep the rows.
+        taken = getattr(rc, "value", 0) != NO_MATCHING_SUBSCRIBERS
+        self._post(self._acked, mid, taken)
 
     def _post(self, fn: Any, *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -131,6 +137,7 @@ class Forwarder:
         self.stats.connected_since = time.monotonic()
         self.stats.backlog_done_at = None
         self._flights.clear()  # unacknowledged messages of the last connection: send again
+        self._pause_until = 0.0
         self._in_flight.clear()
         self._mark = self.outbox.max_id()
         self._live_cursor = self._mark
@@ -143,10 +150,18 @@ class Forwarder:
             log.warning("broker connection lost (%s); buffering", reason)
         self._connected = False
 
-    def _acked(self, mid: int) -> None:
+    def _acked(self, mid: int, taken: bool = True) -> None:
         flight = self._flights.pop(mid, None)
         if flight is None:
             return  # the collector's birth, or a message of an earlier connection
+        if not taken:
+            self._in_flight.difference_update(flight.ids)
+            # Send them again with the backlog, after a pause, oldest first.
+            self._mark = max(self._mark, max(flight.ids))
+            self._backlog_cursor = min(self._backlog_cursor, min(flight.ids) - 1)
+            self._pause_until = time.monotonic() + 1.0
+            self.stats.unrouted += 1
+            return
         self.outbox.remove(flight.ids)
         self._in_flight.difference_update(flight.ids)
         self.stats.acked += 1
@@ -184,6 +199,8 @@ class Forwarder:
         room -= len(live)
         now = time.monotonic()
         self._tokens = min(self.replay_rate, self._tokens + self.replay_rate * 0.2)
+        if now < self._pause_until:
+            return
         if self._backlog_cursor >= self._mark:
             if self.stats.backlog_done_at is None and not any(
                 f.backlog for f in self._flights.values()

@@ -96,7 +96,11 @@ def test_collector_up_device_not_answering_pages_by_itself(
     report_all(fleet, t0, [*ALL_DEVICES, "col-1"])
     metric(fleet, "cam-01", "online", 0, t0)  # the collector says: no echo from cam-01
     engine.evaluate_once(t0)
-    engine.evaluate_once(t0 + S)
+    later = t0 + 2 * 60 * S  # still "no echo" two minutes on, while its uplink keeps reporting
+    report(fleet, "cam-01", later)
+    metric(fleet, "cam-01", "online", 0, later)
+    report_all(fleet, later + S, [d for d in [*ALL_DEVICES, "col-1"] if d != "cam-01"])
+    engine.evaluate_once(later + S)
     assert reach(fleet)["cam-01"] == ("offline", None)
     (alert,) = alerts(fleet, "not_responding", "firing")
     assert alert["device_id"] == "cam-01" and alert["suppressed_by"] is None
