@@ -35,11 +35,15 @@ def type_name(device_type: str | None, lang: str) -> str:
 
 def impact_text(impact: Any, lang: str) -> str:
     """``9 camera, 2 cụm loa truyền thanh không truy cập được``."""
-    if not isinstance(impact, dict) or not impact:
+    if not isinstance(impact, dict):
+        return ""
+    # Stored JSON: only whole counts are shown (a hand-written row must not break the page).
+    counts = {k: v for k, v in impact.items() if isinstance(v, int) and not isinstance(v, bool)}
+    if not counts:
         return ""
     parts = [
         f"{count} {type_name(kind, lang).lower() if lang == 'vi' else type_name(kind, lang)}"
-        for kind, count in sorted(impact.items(), key=lambda kv: -int(kv[1] or 0))
+        for kind, count in sorted(counts.items(), key=lambda kv: -kv[1])
     ]
     return f"{', '.join(parts)} {TEXT[lang]['unreachable']}"
 
