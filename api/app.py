@@ -18,6 +18,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
+from psycopg.types.json import set_json_loads
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import __doc__ as api_doc
@@ -43,11 +44,17 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from ioc import __version__
+from ioc.bounds import stored_json_loads
 from ioc.db import CheckedPool
 from storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
 STATIC = Path(fastapi_offline.__file__).parent / "static"
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    # A stored JSON document too deep for Python's parser is shown as a note (ShownJson).
+    set_json_loads(stored_json_loads, conn)
 
 
 def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
@@ -59,6 +66,7 @@ def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout_s,
         kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+        configure=_configure,
         name="ioc-api",
         open=False,
     )

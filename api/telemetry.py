@@ -25,9 +25,10 @@ NICE_STEPS: tuple[int, ...] = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3
 NICE_STEPS += (10800, 21600, 43200, *(86400 * d for d in (1, 2, 7, 14, 30)))
 ROLLUPS = (("telemetry_1h", 3600), ("telemetry_5m", 300))
 
+# The average clamps like the rollups (storage/): avg() of float8 overflows on extreme rows.
 RAW = """
 SELECT p.metric_id AS metric, date_bin(%(step)s, p.time, %(origin)s) AS time,
-       avg(p.value) AS avg, min(p.value) AS min, max(p.value) AS max,
+       avg(least(greatest(p.value, -1e15), 1e15)) AS avg, min(p.value) AS min, max(p.value) AS max,
        (array_agg(p.value ORDER BY p.time DESC))[1] AS last, count(*) AS count
 FROM telemetry_points p
 WHERE p.device_key = %(key)s AND p.metric_id = ANY(%(metric_ids)s)

@@ -325,3 +325,26 @@ def get_type(name: str) -> DeviceType:
         return TYPES[name]
     except KeyError:
         raise KeyError(f"unknown device type {name!r}; known: {', '.join(TYPES)}") from None
+
+
+def type_label(device_type: str | None, lang: str) -> str:
+    """The catalogue's name of a device type in ``lang`` ("vi" or "en"); unknown: as given."""
+    known = TYPES.get(device_type or "")
+    if known is None:
+        return device_type or ""
+    return known.en if lang == "en" else known.vi
+
+
+def type_counts(counts: object, lang: str) -> str:
+    """``9 camera, 2 cụm loa truyền thanh``, most first; "" when nothing is countable.
+
+    ``counts`` comes from stored JSON (an alert's impact): only whole counts are shown.
+    """
+    if not isinstance(counts, dict):
+        return ""
+    whole = [(k, v) for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)]
+    parts = []
+    for kind, count in sorted(whole, key=lambda kv: -kv[1]):
+        name = type_label(kind, lang)
+        parts.append(f"{count} {name.lower() if lang == 'vi' else name}")
+    return ", ".join(parts)

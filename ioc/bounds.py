@@ -120,6 +120,19 @@ def shown_json(value: Any) -> Any:
     return value
 
 
+def stored_json_loads(data: str | bytes) -> Any:
+    """``json.loads`` for stored json/jsonb columns: a note instead of an error when too deep.
+
+    PostgreSQL keeps documents far deeper than Python's parser recurses (~1000 levels): one
+    such row, written by hand or before the input bounds, must not fail a whole listing.
+    Set on read connections with ``psycopg.types.json.set_json_loads``.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        return {"_invalid": f"stored value is nested more than {JSON_SHOW_MAX_DEPTH} levels deep"}
+
+
 def nfc(value: str) -> str:
     """``value`` in Unicode normal form C (precomposed), the form names are stored in."""
     return unicodedata.normalize("NFC", value)

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.texts import device_label
-from devices.catalogue import TYPES
+from devices.catalogue import type_counts, type_label
 
 MAX_LISTED = 30
 UNIT_PREFIXES = ("xã ", "phường ", "thị trấn ")
@@ -120,23 +120,10 @@ def commune_label(name: str | None, code: str | None, lang: str) -> str:
     return ""
 
 
-def _type_name(device_type: str | None, lang: str) -> str:
-    known = TYPES.get(device_type or "")
-    if known is None:
-        return device_type or ""
-    return known.en if lang == "en" else known.vi
-
-
 def impact_text(impact: Any, lang: str) -> str:
     """``12 camera, 5 cụm loa truyền thanh không truy cập được``."""
-    if not isinstance(impact, dict) or not impact:
-        return ""
-    t = TEXT[lang]
-    parts = []
-    for device_type, count in sorted(impact.items(), key=lambda kv: -int(kv[1] or 0)):
-        name = _type_name(device_type, lang)
-        parts.append(f"{count} {name.lower() if lang == 'vi' else name}")
-    return f"{', '.join(parts)} {t['unreachable']}"
+    counts = type_counts(impact, lang)
+    return f"{counts} {TEXT[lang]['unreachable']}" if counts else ""
 
 
 def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str) -> list[str]:
@@ -144,7 +131,7 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
     severity = t.get(alert.get("severity") or "", alert.get("severity") or "")
     lines = [f"• [{severity}] {summary_of(alert, lang)}"]
     if alert.get("device_id"):
-        kind = _type_name(alert.get("device_type"), lang)
+        kind = type_label(alert.get("device_type"), lang)
         name = alert.get("device_name") or alert["device_id"]
         label = device_label(name, alert.get("device_type") or "", kind, lang)
         lines.append(f"  {t['device']}: {label} ({alert['device_id']})")

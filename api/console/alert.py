@@ -15,6 +15,7 @@ from api.console.session import LANG_COOKIE, PREFIX, SessionDep, check_csrf
 from api.console.views import page
 from api.deps import ConnDep, SettingsDep
 from api.routes.alerts import AlertId, get_alert
+from ioc.bounds import check_instant
 
 router = APIRouter()
 
@@ -128,7 +129,13 @@ def silence(
             local = datetime.fromisoformat(until.strip())
         except ValueError:
             raise HTTPException(422, f"until: {until!r} is not a date and time") from None
-        ends_at = local if local.tzinfo else local.replace(tzinfo=ZoneInfo(settings.api_timezone))
+        local = local if local.tzinfo else local.replace(tzinfo=ZoneInfo(settings.api_timezone))
+        try:
+            ends_at = check_instant(local)
+        except ValueError as exc:
+            raise HTTPException(422, f"until: {exc}") from None
+        if ends_at <= datetime.now(UTC):
+            raise HTTPException(422, f"until: {until.strip()} is not in the future")
     elif hours > 0:
         ends_at = datetime.now(UTC) + timedelta(hours=hours)
     else:

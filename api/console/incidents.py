@@ -17,6 +17,7 @@ from api.console.views import page
 from api.deps import ConnDep, SettingsDep
 from api.models.common import COMMUNE_PATTERN, ID_PATTERN
 from devices.catalogue import TYPES
+from ioc.bounds import nfc
 
 router = APIRouter()
 
@@ -148,8 +149,8 @@ def incidents(
     """Open incidents visible to the user, root causes first, newest first."""
     chosen = {
         "commune": commune or None,
-        "site": site or None,
-        "type": type or None,
+        "site": nfc(site) if site else None,  # names and ids are stored in NFC
+        "type": nfc(type) if type else None,
         "severity": severity or None,
         "state": state or None,
     }

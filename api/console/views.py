@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from api.console.i18n import TEXT, language
 from api.console.session import LANG_COOKIE, PREFIX, Session
 from api.settings import ApiSettings
-from devices.catalogue import TYPES
+from devices.catalogue import type_counts, type_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = Environment(
@@ -25,23 +25,10 @@ ENV = Environment(
 )
 
 
-def type_name(device_type: str | None, lang: str) -> str:
-    """The catalogue's name of a device type in ``lang``."""
-    known = TYPES.get(device_type or "")
-    if known is None:
-        return device_type or ""
-    return known.en if lang == "en" else known.vi
-
-
 def impact_text(impact: Any, lang: str) -> str:
     """``9 camera, 2 cụm loa truyền thanh không truy cập được``."""
-    if not isinstance(impact, dict) or not impact:
-        return ""
-    parts = [
-        f"{count} {type_name(kind, lang).lower() if lang == 'vi' else type_name(kind, lang)}"
-        for kind, count in sorted(impact.items(), key=lambda kv: -int(kv[1] or 0))
-    ]
-    return f"{', '.join(parts)} {TEXT[lang]['unreachable']}"
+    counts = type_counts(impact, lang)
+    return f"{counts} {TEXT[lang]['unreachable']}" if counts else ""
 
 
 def page(
@@ -70,7 +57,7 @@ def page(
         user=session.user if session else None,
         csrf=session.csrf if session else "",
         when=when,
-        type_name=lambda kind: type_name(kind, lang),
+        type_name=lambda kind: type_label(kind, lang),
         impact_text=lambda impact: impact_text(impact, lang),
         summary=lambda row: row.summary_en if lang == "en" and row.summary_en else row.summary,
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
