@@ -57,6 +57,15 @@ def _flag(name: str, vi: str, en: str) -> Metric:
 
 
 ONLINE = _flag("online", "Trực tuyến", "Online")
+# What the collector's ping check measures, on every type it can watch.
+REACH = (
+    _pct("loss_pct", "Mất gói", "Packet loss"),
+    Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0),
+    Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0),
+)
+UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0)
+# Events the collector reports about its own checks of a device.
+CHECK_EVENTS = ("check_error", "check_recovered")
 
 CATALOGUE: tuple[DeviceType, ...] = (
     DeviceType(
@@ -80,9 +89,10 @@ CATALOGUE: tuple[DeviceType, ...] = (
             ),
             _pct("cpu_pct", "CPU", "CPU"),
             _pct("mem_pct", "Bộ nhớ", "Memory"),
-            Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0),
+            UPTIME,
+            *REACH,
         ),
-        events=("tamper", "video_loss", "storage_failure", "reboot", "motion"),
+        events=("tamper", "video_loss", "storage_failure", "reboot", "motion", *CHECK_EVENTS),
     ),
     DeviceType(
         "nvr",
@@ -105,9 +115,10 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "channels_recording", "", "gauge", "Số kênh đang ghi", "Channels recording", min=0
             ),
             _pct("cpu_pct", "CPU", "CPU"),
-            Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0),
+            UPTIME,
+            *REACH,
         ),
-        events=("disk_failure", "recording_stopped", "storage_failure", "reboot"),
+        events=("disk_failure", "recording_stopped", "storage_failure", "reboot", *CHECK_EVENTS),
     ),
     DeviceType(
         "speaker",
@@ -134,8 +145,16 @@ CATALOGUE: tuple[DeviceType, ...] = (
             Metric("temp_c", "°C", "gauge", "Nhiệt độ", "Temperature", min=-40, max=125),
             Metric("data_mb_month", "MB", "counter", "Dữ liệu tháng", "Data this month", min=0),
             Metric("data_plan_mb", "MB", "gauge", "Gói dữ liệu", "Data plan", min=0),
+            *REACH,
         ),
-        events=("broadcast", "amp_fault", "power_lost", "power_restored", "reboot"),
+        events=(
+            "broadcast",
+            "amp_fault",
+            "power_lost",
+            "power_restored",
+            "reboot",
+            *CHECK_EVENTS,
+        ),
     ),
     DeviceType(
         "link",
@@ -145,9 +164,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
         (
             ONLINE,
             _flag("up", "Kết nối", "Link up"),
-            _pct("loss_pct", "Mất gói", "Packet loss"),
-            Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0),
-            Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0),
+            *REACH,
             _pct("util_in_pct", "Tải vào", "Utilisation in"),
             _pct("util_out_pct", "Tải ra", "Utilisation out"),
             Metric("errors_per_s", "1/s", "gauge", "Lỗi/giây", "Errors per second", min=0),
@@ -160,8 +177,66 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 enum_values=("fiber", "dedicated", "4g"),
             ),
             Metric("bandwidth_mbps", "Mbps", "gauge", "Băng thông", "Bandwidth", min=0),
+            UPTIME,
         ),
-        events=("link_down", "link_up", "failover"),
+        events=("link_down", "link_up", "failover", "reboot", *CHECK_EVENTS),
+    ),
+    DeviceType(
+        "ups",
+        "Bộ lưu điện (UPS)",
+        "UPS",
+        60,
+        (
+            ONLINE,
+            _flag("on_battery", "Đang chạy bằng ắc quy", "On battery"),
+            Metric(
+                "battery_status",
+                "",
+                "enum",
+                "Trạng thái ắc quy",
+                "Battery status",
+                enum_values=("unknown", "normal", "low", "depleted"),
+            ),
+            Metric(
+                "battery_minutes",
+                "min",
+                "gauge",
+                "Thời gian ắc quy còn lại",
+                "Battery time remaining",
+                min=0,
+            ),
+            _pct("battery_charge_pct", "Dung lượng ắc quy còn lại", "Battery charge"),
+            Metric("output_load_pct", "%", "gauge", "Tải đầu ra", "Output load", min=0, max=1000),
+            UPTIME,
+            *REACH,
+        ),
+        events=("reboot", *CHECK_EVENTS),
+    ),
+    DeviceType(
+        "collector",
+        "Bộ thu thập tại xã",
+        "Edge collector",
+        30,
+        (
+            ONLINE,
+            Metric(
+                "devices_watched", "", "gauge", "Số thiết bị theo dõi", "Devices watched", min=0
+            ),
+            Metric("devices_polled", "", "gauge", "Số thiết bị đã đọc", "Devices polled", min=0),
+            Metric("checks_failing", "", "gauge", "Số phép đo lỗi", "Checks failing", min=0),
+            Metric("poll_lag_s", "s", "gauge", "Độ trễ lịch đo (p99)", "Poll lag p99", min=0),
+            Metric("buffer_depth", "", "gauge", "Bản ghi đang đệm", "Buffered readings", min=0),
+            Metric("buffer_bytes", "B", "gauge", "Dung lượng đệm", "Buffer size", min=0),
+            Metric(
+                "buffer_dropped",
+                "",
+                "counter",
+                "Bản ghi đệm bị bỏ",
+                "Buffered readings dropped",
+                min=0,
+            ),
+        ),
+        events=("buffer_dropped",),
     ),
 )
 

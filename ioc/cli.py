@@ -31,6 +31,11 @@ LAZY_COMMANDS = {
     "drill": ("simulators.cli", "drill", "Run a fault scenario and check the expected outcome."),
     "maintain": ("storage.cli", "maintain", "Run rollups, retention and partition jobs."),
     "report": ("storage.cli", "report", "Availability reports for the province."),
+    "collector": (
+        "collector.cli",
+        "group",
+        "Edge collector: poll devices over ICMP, SNMP and HTTP; publish over MQTT.",
+    ),
     "demo": ("demo.cli", "command", "Run the whole product in one process with a demo commune."),
 }
 

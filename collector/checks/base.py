@@ -88,6 +88,11 @@ class Check(ABC):
         """Seconds between polls: the check's own interval or the device's."""
         return self.params.interval_s or self.target.interval_s
 
+    @property
+    def polls(self) -> bool:
+        """Whether the scheduler calls :meth:`poll` (a receive-only check does not)."""
+        return True
+
     @abstractmethod
     async def poll(self) -> Sample:
         """Probe the device once; raise :class:`CheckError` when it does not answer usefully."""

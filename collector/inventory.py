@@ -1,0 +1,200 @@
+"""The collector's inventory: the registry format plus, per device, ``address``, ``checks`` and
+``collector``; validated strictly, errors with file, line and field, nothing half-applied.
+
+    devices:
+      - {id: ts-uplink, type: link, commune: "21025", address: 127.0.0.1, collector: col-1,
+         checks: {ping: {}, snmp: {port: 10161, community_env: SNMP_COMMUNITY, if_index: 1}}}
+
+Check parameters are validated by each check's own ``Params`` model. Secrets appear only by
+name (``community_env``, ``password_env``, ...); their values never enter the inventory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from collector.checks import REGISTRY
+from collector.checks.base import CheckParams, Target
+from devices.registry import (
+    ID_PATTERN,
+    CommuneIn,
+    DeviceIn,
+    Registry,
+    RegistryError,
+    _loc,
+    _yaml_lines,
+    check_references,
+)
+
+HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$"
+
+
+class ObservedDeviceIn(DeviceIn):
+    """A registry device with what the collector needs to watch it."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+    name: str = Field("", max_length=200)  # optional here: defaults to the id
+    address: str | None = Field(None, pattern=HOST_PATTERN)
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    collector: str | None = Field(None, pattern=ID_PATTERN)
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        unknown = sorted(set(value) - set(REGISTRY))
+        if unknown:
+            raise ValueError(
+                f"unknown check(s) {', '.join(unknown)}; known: {', '.join(sorted(REGISTRY))}"
+            )
+        return value
+
+
+class InventoryFile(BaseModel):
+    """A whole inventory document (the registry document with observed devices)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+    communes: list[CommuneIn] = []
+    devices: list[ObservedDeviceIn] = []
+
+
+@dataclass(frozen=True)
+class PlannedCheck:
+    """One check of one device, parameters validated."""
+
+    name: str
+    params: CheckParams
+
+
+@dataclass(frozen=True)
+class WatchedDevice:
+    """A device this collector polls."""
+
+    target: Target
+    checks: tuple[PlannedCheck, ...]
+    parents: tuple[str, ...] = ()
+
+
+@dataclass
+class Inventory:
+    """A validated inventory: every device, and the ones a given collector watches."""
+
+    communes: list[CommuneIn] = field(default_factory=list)
+    devices: list[ObservedDeviceIn] = field(default_factory=list)
+    planned: dict[str, WatchedDevice] = field(default_factory=dict)
+
+    def watched_by(self, collector_id: str | None) -> list[WatchedDevice]:
+        """Devices with checks that ``collector_id`` watches (all with checks when None)."""
+        by_id = {d.id: d for d in self.devices}
+        return [
+            w
+            for device_id, w in self.planned.items()
+            if collector_id is None or by_id[device_id].collector in (collector_id, None)
+        ]
+
+    def registry(self) -> Registry:
+        """The plain registry part (for `ioc devices import`)."""
+        plain = [
+            DeviceIn.model_validate(
+                d.model_dump(exclude={"address", "checks", "collector"}) | {"name": d.name or d.id}
+            )
+            for d in self.devices
+        ]
+        return Registry(communes=self.communes, devices=plain)
+
+
+def _plan(device: ObservedDeviceIn, where: str, errors: list[str]) -> WatchedDevice | None:
+    if not device.checks:
+        return None
+    if not device.address:
+        errors.append(f"{where}.address: a device with checks needs an address")
+        return None
+    planned = []
+    for name, raw in device.checks.items():
+        try:
+            params = REGISTRY[name].Params.model_validate(raw or {})
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                errors.append(f"{where}.checks.{name}{_field(err['loc'])}: {err['msg']}")
+            continue
+        planned.append(PlannedCheck(name, params))
+    target = Target(
+        device_id=device.id,
+        type=device.type,
+        commune=device.commune,
+        address=device.address,
+        interval_s=float(device.interval),
+    )
+    return WatchedDevice(target, tuple(planned), tuple(device.parents))
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    text = _loc(loc)
+    return ("." + text) if text and not text.startswith("[") else text
+
+
+def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
+    """Validate an inventory document (YAML or JSON); raise ``RegistryError`` listing every
+    problem with its file, line and field."""
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise RegistryError([f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(doc, dict):
+        raise RegistryError([f"{source}:1: expected a mapping with 'communes' and 'devices'"])
+    lines = _yaml_lines(text)
+    try:
+        parsed = InventoryFile.model_validate(doc)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors(include_url=False):
+            loc = err["loc"]
+            line = (
+                lines.get((str(loc[0]), loc[1]))
+                if len(loc) > 1 and isinstance(loc[1], int)
+                else None
+            )
+            errors.append(f"{source}:{line or 1}: {_loc(loc)}: {err['msg']}")
+        raise RegistryError(errors) from None
+    inventory = Inventory(communes=parsed.communes, devices=parsed.devices)
+    errors = check_references(inventory.registry(), source, lines)
+    for i, device in enumerate(parsed.devices):
+        where = f"{source}:{lines.get(('devices', i), 1)}: devices[{i}]"
+        if device.address:
+            _check_address(device.address, where, errors)
+        watched = _plan(device, where, errors)
+        if watched is not None:
+            inventory.planned[device.id] = watched
+    if errors:
+        raise RegistryError(errors)
+    return inventory
+
+
+def _check_address(address: str, where: str, errors: list[str]) -> None:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        if address.replace(".", "").replace("-", "").isdigit():
+            errors.append(f"{where}.address: not an IP address or host name: {address!r}")
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read and validate an inventory file; raise ``RegistryError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError([f"{path}: cannot read: {exc}"]) from exc
+    return parse_inventory(text, str(path))
+
+
+def dump_inventory(doc: dict[str, Any]) -> str:
+    """Text form of an inventory document (JSON is YAML), for the on-disk cache."""
+    return json.dumps(doc, ensure_ascii=False, indent=1)

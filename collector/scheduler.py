@@ -1,0 +1,143 @@
+"""Runs every check of every watched device on its interval, with jitter, on one event loop.
+
+A poll is bounded by its interval; whatever goes wrong (CheckError, timeout, a bug in a check)
+costs only that poll and becomes a ``check_error`` state of that device: an event on the
+transition (with the reason), ``check_recovered`` when it answers again, never a stalled loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from collector.checks import REGISTRY
+from collector.checks.base import Check, CheckError, EventOut, Sample, Secrets
+from collector.inventory import WatchedDevice
+
+log = logging.getLogger(__name__)
+
+Record = Callable[[Check, Sample], None]
+
+
+@dataclass
+class Health:
+    """What the heartbeat reports about polling."""
+
+    lags: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+    polled: dict[str, float] = field(default_factory=dict)  # device → monotonic of last answer
+    errors: dict[tuple[str, str], str] = field(default_factory=dict)  # (device, check) → reason
+    polls: int = 0
+
+    def lag_p99(self) -> float:
+        """99th percentile of how late polls started (seconds)."""
+        if not self.lags:
+            return 0.0
+        ordered = sorted(self.lags)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+    def devices_polled(self, within_s: float) -> int:
+        """Devices that answered at least one check within the last ``within_s``."""
+        cutoff = time.monotonic() - within_s
+        return sum(1 for t in self.polled.values() if t >= cutoff)
+
+
+def build_checks(devices: Iterable[WatchedDevice], secrets: Secrets) -> list[Check]:
+    """Instantiate every planned check."""
+    return [
+        REGISTRY[planned.name](device.target, planned.params, secrets)
+        for device in devices
+        for planned in device.checks
+    ]
+
+
+class Scheduler:
+    """One task per polling check; results go to ``record``."""
+
+    def __init__(
+        self,
+        checks: list[Check],
+        record: Record,
+        jitter: float = 0.1,
+        scrub: Callable[[str], str] = str,
+    ) -> None:
+        self.checks = checks
+        self.record = record
+        self.jitter = jitter
+        self.scrub = scrub
+        self.health = Health()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        self._tasks = [
+            asyncio.create_task(self._loop(c), name=f"{c.target.device_id}/{c.name}")
+            for c in self.checks
+            if c.polls
+        ]
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for check in self.checks:
+                try:
+                    await check.close()
+                except Exception:
+                    log.debug("closing %s failed", check.name, exc_info=True)
+
+    async def _loop(self, check: Check) -> None:
+        loop = asyncio.get_running_loop()
+        interval = check.interval_s
+        due = loop.time() + random.uniform(0, interval)  # spread the first polls
+        while True:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            self.health.lags.append(max(0.0, loop.time() - due))
+            await self.poll_once(check, timeout_s=max(1.0, interval * 0.9))
+            due += interval * (1 + random.uniform(-self.jitter, self.jitter))
+            if due < loop.time():
+                due = loop.time()  # fell behind: poll now rather than in a burst
+
+    async def poll_once(self, check: Check, timeout_s: float) -> None:
+        """One bounded poll whose result (or error) is recorded."""
+        key = (check.target.device_id, check.name)
+        self.health.polls += 1
+        try:
+            async with asyncio.timeout(timeout_s):
+                sample = await check.poll()
+        except CheckError as exc:
+            self.failed(check, exc.kind, exc.reason)
+            return
+        except TimeoutError:
+            self.failed(check, "timeout", f"no answer within {timeout_s:g} s")
+            return
+        except Exception as exc:  # a bug in a check must cost only this poll
+            log.exception("check %s of %s failed unexpectedly", check.name, key[0])
+            self.failed(check, "internal", f"{type(exc).__name__}: {exc}"[:200])
+            return
+        self.succeeded(check, sample)
+
+    def succeeded(self, check: Check, sample: Sample) -> None:
+        """Record a good answer (and the recovery from an error state)."""
+        key = (check.target.device_id, check.name)
+        self.health.polled[key[0]] = time.monotonic()
+        if self.health.errors.pop(key, None) is not None:
+            log.info("%s: %s answers again", key[0], check.name)
+            sample.events.append(EventOut("check_recovered", "info", {"check": check.name}))
+        self.record(check, sample)
+
+    def failed(self, check: Check, kind: str, reason: str) -> None:
+        """Enter (or stay in) the check_error state; an event only on a change of reason."""
+        key = (check.target.device_id, check.name)
+        reason = self.scrub(reason)[:300]
+        before = self.health.errors.get(key)
+        self.health.errors[key] = f"{kind}: {reason}"
+        if before == self.health.errors[key]:
+            return
+        log.warning("%s: check %s failed (%s): %s", key[0], check.name, kind, reason)
+        data = {"check": check.name, "kind": kind, "reason": reason}
+        self.record(check, Sample(events=[EventOut("check_error", "warning", data)]))

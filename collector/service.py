@@ -1,0 +1,191 @@
+"""The collector process: inventory → scheduler → outbox → forwarder, plus its own heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from collector.checks.base import Check, EventOut, Sample
+from collector.checks.ping import icmp_mode
+from collector.forward import Forwarder
+from collector.inventory import Inventory
+from collector.outbox import Outbox
+from collector.scheduler import Scheduler, build_checks
+from collector.secrets import SecretStore
+from collector.settings import CollectorSettings
+from ioc.errors import IocError
+from ioc.settings import MqttTarget
+
+log = logging.getLogger(__name__)
+
+
+class CollectorConfigError(IocError):
+    """The collector cannot start with this inventory or these settings."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which device this collector is."""
+
+    id: str
+    commune: str
+
+
+def identify(inventory: Inventory, collector_id: str | None) -> Identity:
+    """Find this collector in the inventory (a device of type ``collector``)."""
+    collectors = [d for d in inventory.devices if d.type == "collector"]
+    if collector_id is None:
+        if len(collectors) != 1:
+            names = ", ".join(d.id for d in collectors) or "none"
+            raise CollectorConfigError(
+                f"say which collector this is (--id / IOC_COLLECTOR_ID); inventory has: {names}"
+            )
+        collector_id = collectors[0].id
+    for device in collectors:
+        if device.id == collector_id:
+            return Identity(device.id, device.commune)
+    raise CollectorConfigError(
+        f"collector {collector_id!r} is not in the inventory: add a device of type collector"
+    )
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds (the device time of a reading)."""
+    return int(time.time() * 1000)
+
+
+class Collector:
+    """Everything one collector runs, on one event loop."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        me: Identity,
+        settings: CollectorSettings,
+        target: MqttTarget,
+        secrets: SecretStore,
+    ) -> None:
+        self.me = me
+        self.settings = settings
+        self.secrets = secrets
+        self.watched = inventory.watched_by(me.id)
+        self.outbox = Outbox(
+            settings.collector_state_dir / f"{me.id}.outbox.sqlite",
+            max_age_s=settings.collector_max_age_days * 86400,
+            max_bytes=settings.collector_max_bytes,
+        )
+        self.forwarder = Forwarder(
+            self.outbox,
+            target,
+            client_id=f"ioc-collector-{me.id}",
+            commune=me.commune,
+            collector_id=me.id,
+            replay_rate=settings.collector_replay_rate,
+        )
+        self.checks: list[Check] = build_checks(self.watched, secrets)
+        self.scheduler = Scheduler(
+            self.checks, self.record, settings.collector_jitter, scrub=self.scrub
+        )
+
+    def scrub(self, text: str) -> str:
+        """Remove any known secret value from a text bound for logs or the wire."""
+        for value in self.secrets.values():
+            text = text.replace(value, "***")
+        return text
+
+    def record(self, check: Check, sample: Sample) -> None:
+        """Store a sample's reading and events in the outbox and wake the forwarder."""
+        t = check.target
+        self.store(t.device_id, t.commune, sample)
+
+    def store(self, device_id: str, commune: str, sample: Sample) -> None:
+        """Stamp and buffer one sample of one device."""
+        ts = now_ms()
+        if sample.metrics:
+            self.outbox.add(
+                device_id, commune, "telemetry", {"ts": ts, "metrics": dict(sample.metrics)}
+            )
+        for ev in sample.events:
+            fields: dict[str, Any] = {
+                "ts": int(ev.ts * 1000) if ev.ts else ts,
+                "type": ev.type,
+                "data": ev.data,
+            }
+            if ev.severity:
+                fields["severity"] = ev.severity
+            self.outbox.add(device_id, commune, "event", fields)
+        self.forwarder.notify()
+
+    def heartbeat(self) -> None:
+        """The collector's own metrics, buffered like any reading."""
+        health = self.scheduler.health
+        dropped = self.outbox.dropped_pending
+        sample = Sample(
+            metrics={
+                "online": True,
+                "devices_watched": float(len(self.watched)),
+                "devices_polled": float(
+                    health.devices_polled(
+                        max(c.interval_s for c in self.checks) * 1.5 if self.checks else 60
+                    )
+                ),
+                "checks_failing": float(len(health.errors)),
+                "poll_lag_s": round(health.lag_p99(), 3),
+                "buffer_depth": float(self.outbox.depth),
+                "buffer_bytes": float(self.outbox.bytes),
+                "buffer_dropped": float(self.outbox.counter("dropped")),
+            }
+        )
+        if dropped:
+            self.outbox.dropped_pending = 0
+            sample.events.append(EventOut("buffer_dropped", "warning", {"count": dropped}))
+        self.store(self.me.id, self.me.commune, sample)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            self.outbox.expire()
+            self.heartbeat()
+            await asyncio.sleep(self.settings.collector_heartbeat_s)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set (or SIGTERM/SIGINT)."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+        if any(c.name == "ping" for c in self.checks):
+            log.info("ICMP: %s", icmp_mode())
+        log.info(
+            "collector %s: %d device(s), %d check(s); %d buffered row(s)",
+            self.me.id,
+            len(self.watched),
+            len(self.checks),
+            self.outbox.depth,
+        )
+        self.forwarder.start()
+        tasks: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self.forwarder.run(), name="forwarder"),
+            asyncio.create_task(self._heartbeats(), name="heartbeat"),
+        ]
+        if self.settings.collector_webhook_port is not None:
+            from collector.receiver import serve
+
+            tasks.append(asyncio.create_task(serve(self), name="webhooks"))
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.forwarder.stop()
+        self.outbox.close()
+        for task in done:
+            error = None if task is waiter else task.exception()
+            if error is not None:
+                raise error
