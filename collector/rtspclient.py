@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import re
 import time
@@ -85,10 +86,8 @@ class RtspClient:
     async def __aexit__(self, *exc: object) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError, TimeoutError):
                 await asyncio.wait_for(self._writer.wait_closed(), 1.0)
-            except (OSError, TimeoutError):
-                pass
 
     async def request(
         self, method: str, url: str | None = None, headers: dict[str, str] | None = None

@@ -63,9 +63,13 @@ REACH = (
     Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0),
     Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0),
 )
+CLOCK_SKEW = Metric("clock_skew_s", "s", "gauge", "Lệch đồng hồ", "Clock skew")
 UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0)
 # Events the collector reports about its own checks of a device.
 CHECK_EVENTS = ("check_error", "check_recovered")
+# Events of the camera/NVR checks (collector/checks/hikvision, dahua, onvif, rtsp).
+CAMERA_EVENTS = ("recording_stopped", "device_changed", "camera_event", "stream_auth_failed",
+                 "clock_skew")
 
 CATALOGUE: tuple[DeviceType, ...] = (
     DeviceType(
@@ -76,6 +80,14 @@ CATALOGUE: tuple[DeviceType, ...] = (
         (
             ONLINE,
             _flag("stream_up", "Luồng video", "Stream up"),
+            Metric(
+                "stream_state",
+                "",
+                "enum",
+                "Trạng thái luồng RTSP",
+                "RTSP stream state",
+                enum_values=("up", "unauthorized", "down"),
+            ),
             Metric("fps", "fps", "gauge", "Khung hình/giây", "Frames per second", min=0, max=240),
             Metric("fps_configured", "fps", "gauge", "FPS cấu hình", "Configured FPS", min=0),
             Metric("bitrate_kbps", "kbps", "gauge", "Tốc độ bit", "Bitrate", min=0),
@@ -90,9 +102,18 @@ CATALOGUE: tuple[DeviceType, ...] = (
             _pct("cpu_pct", "CPU", "CPU"),
             _pct("mem_pct", "Bộ nhớ", "Memory"),
             UPTIME,
+            CLOCK_SKEW,
             *REACH,
         ),
-        events=("tamper", "video_loss", "storage_failure", "reboot", "motion", *CHECK_EVENTS),
+        events=(
+            "tamper",
+            "video_loss",
+            "storage_failure",
+            "reboot",
+            "motion",
+            *CHECK_EVENTS,
+            *CAMERA_EVENTS,
+        ),
     ),
     DeviceType(
         "nvr",
@@ -115,10 +136,22 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "channels_recording", "", "gauge", "Số kênh đang ghi", "Channels recording", min=0
             ),
             _pct("cpu_pct", "CPU", "CPU"),
+            _pct("mem_pct", "Bộ nhớ", "Memory"),
             UPTIME,
+            CLOCK_SKEW,
             *REACH,
         ),
-        events=("disk_failure", "recording_stopped", "storage_failure", "reboot", *CHECK_EVENTS),
+        events=(
+            "disk_failure",
+            "storage_failure",
+            "reboot",
+            *CHECK_EVENTS,
+            *CAMERA_EVENTS,
+            "video_loss",
+            "tamper",
+            "motion",
+            "channel_offline",
+        ),
     ),
     DeviceType(
         "speaker",

@@ -6,7 +6,8 @@ back), on NVRs ``ContentMgmt/Storage`` (disk_status, disk_used_pct, ``disk_failu
 and ``ContentMgmt/InputProxy/channels/status`` (channels_recording, ``channel_offline`` per
 camera), and on cameras ``Streaming/channels`` (fps_configured, bitrate_configured_kbps).
 :meth:`HikvisionCheck.stream` keeps ``Event/notification/alertStream`` open (see
-:mod:`collector.checks._hikstream`).
+:mod:`collector.checks._stream`); the same XML pushed to an "alarm host" goes through
+:func:`events_of_xml` (see :mod:`collector.alarmhost`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,29 @@ from pydantic import Field
 from collector import xmlsafe
 from collector.checks import _hikxml
 from collector.checks._events import EventTracker
-from collector.checks._hikstream import run_alert_stream
 from collector.checks._http import DigestClient
+from collector.checks._stream import run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
+from collector.multipart import Part
 
 log = logging.getLogger(__name__)
+
+ALERT_STREAM = "/ISAPI/Event/notification/alertStream"
+
+
+def events_of_part(tracker: EventTracker, part: Part, now: float) -> list[EventOut]:
+    """The events one alertStream part starts or ends; attached pictures are skipped."""
+    ctype = part.content_type
+    if ctype and "xml" not in ctype and "text" not in ctype:
+        return []
+    return events_of_xml(tracker, part.body, now)
+
+
+def events_of_xml(tracker: EventTracker, body: bytes, now: float | None = None) -> list[EventOut]:
+    """Parse one EventNotificationAlert; XmlError when it is not one."""
+    alert = _hikxml.alert(xmlsafe.parse(body, max_bytes=64_000))
+    out = tracker.update(alert.type, alert.channel, alert.active, alert.data, ts=alert.ts, now=now)
+    return [out] if out is not None else []
 
 
 class HikvisionParams(CheckParams):
@@ -186,7 +205,7 @@ class HikvisionCheck(Check):
 
     async def stream(self, emit: Emit) -> None:
         if self.params.alert_stream:
-            await run_alert_stream(self, emit)
+            await run_event_stream(self, ALERT_STREAM, events_of_part, emit)
 
     async def close(self) -> None:
         await self.client.aclose()

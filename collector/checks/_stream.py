@@ -1,9 +1,10 @@
-"""Hikvision ``/ISAPI/Event/notification/alertStream``: one long multipart response of events.
+"""Long-lived multipart event streams (Hikvision alertStream, Dahua eventManager attach).
 
-The devices write an ``EventNotificationAlert`` part per event and repeat ``videoloss`` /
-``inactive`` about every second as a heartbeat, so silence longer than
-``heartbeat_timeout_s`` means the stream is dead: reconnect with exponential backoff. Events
-that never send ``inactive`` are cleared by the tracker after ``event_clear_s``.
+The device writes a part per event and a heartbeat part every few seconds (Hikvision repeats
+``videoloss``/``inactive`` about every second, Dahua writes ``Heartbeat``), so silence longer
+than ``heartbeat_timeout_s`` means the stream is dead: reconnect with exponential backoff.
+Events that never end are cleared by the check's tracker after ``event_clear_s``. A part that
+cannot be read costs only itself: it becomes a ``camera_event`` with the reason.
 """
 
 from __future__ import annotations
@@ -12,46 +13,47 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 from collector import xmlsafe
-from collector.checks import _hikxml
 from collector.checks._events import EventTracker
-from collector.checks.base import CheckError, Emit, EventOut, Sample
+from collector.checks._http import DigestClient
+from collector.checks.base import CheckError, Emit, EventOut, Sample, Target
 from collector.multipart import MultipartError, MultipartReader, Part, boundary_of
-
-if TYPE_CHECKING:
-    from collector.checks.hikvision import HikvisionCheck
 
 log = logging.getLogger(__name__)
 
-PATH = "/ISAPI/Event/notification/alertStream"
+PartParser = Callable[[EventTracker, Part, float], list[EventOut]]
 
 
-def events_of_part(tracker: EventTracker, part: Part, now: float | None = None) -> list[EventOut]:
-    """The events one multipart part (or one pushed body) starts or ends; images are skipped."""
-    ctype = part.content_type
-    if ctype and "xml" not in ctype and "text" not in ctype:
-        return []  # pictures attached to an event
-    return events_of_xml(tracker, part.body, now)
+class StreamParams(Protocol):
+    timeout_s: float
+    heartbeat_timeout_s: float
+    event_clear_s: float
+    max_backoff_s: float
 
 
-def events_of_xml(tracker: EventTracker, body: bytes, now: float | None = None) -> list[EventOut]:
-    """Parse one EventNotificationAlert; XmlError when it is not one."""
-    alert = _hikxml.alert(xmlsafe.parse(body, max_bytes=64_000))
-    out = tracker.update(alert.type, alert.channel, alert.active, alert.data, ts=alert.ts, now=now)
-    return [out] if out is not None else []
+class StreamingCheck(Protocol):
+    """What a check needs to own an event stream."""
+
+    target: Target
+    client: DigestClient
+    tracker: EventTracker
+    stream_alive: bool
+
+    @property
+    def params(self) -> StreamParams: ...
 
 
-async def run_alert_stream(check: HikvisionCheck, emit: Emit) -> None:
-    """Keep the alert stream open forever; emit events; reconnect with backoff."""
+async def run_event_stream(check: StreamingCheck, path: str, parse: PartParser, emit: Emit) -> None:
+    """Keep ``path`` open forever; emit the events its parts start or end; reconnect."""
     backoff = 1.0
     p = check.params
     while True:
         started = time.monotonic()
         try:
-            await _one_connection(check, emit)
+            await _one_connection(check, path, parse, emit)
             reason = "stream ended"
         except CheckError as exc:
             reason = exc.reason
@@ -62,7 +64,7 @@ async def run_alert_stream(check: HikvisionCheck, emit: Emit) -> None:
             backoff = 1.0  # it had been healthy for a while: start over
         delay = min(backoff, p.max_backoff_s) * (0.5 + random.random() / 2)
         log.warning(
-            "%s alertStream: %s; reconnect in %.1f s", check.target.device_id, reason, delay
+            "%s alertStream: %s; reconnect in %.1f s", check.target.device_id, path, reason, delay
         )
         for ev in check.tracker.expire():
             emit(Sample(events=[ev]))
@@ -70,18 +72,18 @@ async def run_alert_stream(check: HikvisionCheck, emit: Emit) -> None:
         backoff = min(backoff * 2, p.max_backoff_s)
 
 
-async def _one_connection(check: HikvisionCheck, emit: Emit) -> None:
+async def _one_connection(check: StreamingCheck, path: str, parse: PartParser, emit: Emit) -> None:
     p = check.params
-    async with check.client.open_stream(PATH, p.timeout_s) as resp:
+    async with check.client.open_stream(path, p.timeout_s) as resp:
         reader = MultipartReader(boundary_of(resp.headers.get("content-type", "")))
         queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=64)
         pump = asyncio.create_task(_pump(resp.aiter_raw(), queue))
         check.stream_alive = True
-        log.info("%s alertStream open", check.target.device_id)
+        log.info("%s %s open", check.target.device_id, path)
         tick = min(p.heartbeat_timeout_s, p.event_clear_s, 5.0)
         last_data = time.monotonic()
         try:
-            await _read_loop(check, emit, reader, queue, tick, last_data)
+            await _read_loop(check, parse, emit, reader, queue, tick, last_data)
         finally:
             pump.cancel()
 
@@ -99,7 +101,8 @@ async def _pump(
 
 
 async def _read_loop(
-    check: HikvisionCheck,
+    check: StreamingCheck,
+    parse: PartParser,
     emit: Emit,
     reader: MultipartReader,
     queue: asyncio.Queue[bytes | BaseException | None],
@@ -115,7 +118,7 @@ async def _read_loop(
         if item is None:
             return
         if isinstance(item, BaseException):
-            raise CheckError(f"alertStream dropped: {type(item).__name__}", kind="disconnected")
+            raise CheckError(f"event stream dropped: {type(item).__name__}", kind="disconnected")
         chunk = item
         now = time.monotonic()
         events: list[EventOut] = []
@@ -123,8 +126,8 @@ async def _read_loop(
             last_data = now
             for part in reader.feed(chunk):
                 try:
-                    events.extend(events_of_part(check.tracker, part, now))
-                except xmlsafe.XmlError as exc:
+                    events.extend(parse(check.tracker, part, now))
+                except (xmlsafe.XmlError, ValueError) as exc:
                     # One bad part costs only itself: reported, the stream goes on.
                     events.append(
                         EventOut(
@@ -135,7 +138,8 @@ async def _read_loop(
                     )
         elif now - last_data > p.heartbeat_timeout_s:
             raise CheckError(
-                f"alertStream silent for {p.heartbeat_timeout_s:g} s (no heartbeat)", kind="timeout"
+                f"event stream silent for {p.heartbeat_timeout_s:g} s (no heartbeat)",
+                kind="timeout",
             )
         events.extend(check.tracker.expire(now))
         if events:
