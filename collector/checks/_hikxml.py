@@ -103,7 +103,7 @@ class Disk:
 def storage(doc: Element) -> list[Disk]:
     """storage -> the NVR's disks (hddList/hdd)."""
     _root(doc, "storage")
-    disks = []
+    disks: list[Disk] = []
     hdd_list = xmlsafe.find(doc, "hddList")
     for hdd in xmlsafe.children(hdd_list, "hdd") if hdd_list is not None else ():
         raw = (xmlsafe.text(hdd, "status") or "unknown").lower()

@@ -16,10 +16,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
+from pydantic import Field
+
 from collector import xmlsafe
 from collector.checks._events import EventTracker
 from collector.checks._http import DigestClient
-from collector.checks.base import CheckError, Emit, EventOut, Sample, Target
+from collector.checks.base import CheckError, CheckParams, Emit, EventOut, Sample, Target
 from collector.multipart import MultipartError, MultipartReader, Part, boundary_of
 
 log = logging.getLogger(__name__)
@@ -27,11 +29,13 @@ log = logging.getLogger(__name__)
 PartParser = Callable[[EventTracker, Part, float], list[EventOut]]
 
 
-class StreamParams(Protocol):
-    timeout_s: float
-    heartbeat_timeout_s: float
-    event_clear_s: float
-    max_backoff_s: float
+class StreamParams(CheckParams):
+    """Parameters of a check with an event stream (Hikvision, Dahua)."""
+
+    timeout_s: float = Field(10.0, gt=0, le=120)
+    heartbeat_timeout_s: float = Field(30.0, gt=0)  # silence after which we reconnect
+    event_clear_s: float = Field(120.0, gt=0)  # clear events that never say "inactive"
+    max_backoff_s: float = Field(60.0, gt=0)
 
 
 class StreamingCheck(Protocol):

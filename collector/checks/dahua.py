@@ -16,7 +16,7 @@ from pydantic import Field
 
 from collector.checks._events import EventTracker
 from collector.checks._http import DigestClient
-from collector.checks._stream import run_event_stream
+from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
 from collector.multipart import Part
 
@@ -125,19 +125,15 @@ def events_of_part(tracker: EventTracker, part: Part, now: float) -> list[EventO
     return [out] if out is not None else []
 
 
-class DahuaParams(CheckParams):
+class DahuaParams(StreamParams):
     port: int = Field(80, ge=1, le=65535)
     username: str = Field("admin", min_length=1, max_length=64)
     password_env: str = Field(min_length=1, max_length=128)
     https: bool = False
     verify_tls: bool = False
-    timeout_s: float = Field(10.0, gt=0, le=120)
     nvr: bool | None = None
     events: bool = True
     heartbeat_s: int = Field(5, ge=1, le=60)
-    heartbeat_timeout_s: float = Field(30.0, gt=0)
-    event_clear_s: float = Field(120.0, gt=0)
-    max_backoff_s: float = Field(60.0, gt=0)
 
 
 class DahuaCheck(Check):

@@ -21,7 +21,7 @@ from collector import xmlsafe
 from collector.checks import _hikxml
 from collector.checks._events import EventTracker
 from collector.checks._http import DigestClient
-from collector.checks._stream import run_event_stream
+from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
 from collector.multipart import Part
 
@@ -45,19 +45,15 @@ def events_of_xml(tracker: EventTracker, body: bytes, now: float | None = None) 
     return [out] if out is not None else []
 
 
-class HikvisionParams(CheckParams):
+class HikvisionParams(StreamParams):
     port: int = Field(80, ge=1, le=65535)
     username: str = Field("admin", min_length=1, max_length=64)
     password_env: str = Field(min_length=1, max_length=128)
     https: bool = False
     verify_tls: bool = False
-    timeout_s: float = Field(10.0, gt=0, le=120)
     nvr: bool | None = None  # None: decided by the device's type
     channel: str = Field("101", max_length=16)  # the streaming channel whose config we report
     alert_stream: bool = True
-    event_clear_s: float = Field(120.0, gt=0)
-    heartbeat_timeout_s: float = Field(30.0, gt=0)
-    max_backoff_s: float = Field(60.0, gt=0)
 
 
 class HikvisionCheck(Check):

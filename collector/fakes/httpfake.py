@@ -95,6 +95,9 @@ class FakeHttpDevice:
         """Abruptly close every open stream (RST, no final boundary)."""
         self._broadcast(("drop", b""))
 
+    def post(self, path: str, body: bytes) -> tuple[int, str, bytes]:  # SOAP fakes override
+        return 404, "text/plain", b"Not Found"
+
     def heartbeat(self) -> tuple[str, bytes]:  # overridden by vendors
         return "text/plain", b"Heartbeat"
 
@@ -123,10 +126,10 @@ class FakeHttpDevice:
                 if kind == "raw":
                     handler.wfile.write(data)
                 else:
-                    ctype, _, body = data.partition(b"\n")
+                    part_type, _, part = data.partition(b"\n")
                     handler.wfile.write(
                         b"--%s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s\r\n"
-                        % (self.boundary.encode(), ctype, len(body), body)
+                        % (self.boundary.encode(), part_type, len(part), part)
                     )
                 handler.wfile.flush()
         except OSError:
@@ -170,6 +173,14 @@ def _handler(dev: FakeHttpDevice) -> type[BaseHTTPRequestHandler]:
             assert doc is not None
             ctype, body = doc(url.query)
             self._send(200, ctype, body)
+
+        def do_POST(self) -> None:
+            url = urlsplit(self.path)
+            dev.requests.append(url.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(min(length, 1_000_000))
+            code, ctype, out = dev.post(url.path, body)
+            self._send(code, ctype, out)
 
         def _send(self, code: int, ctype: str, body: bytes) -> None:
             self.send_response(code)
