@@ -2,7 +2,9 @@
 
 ``online`` (reporting), ``stale`` (late), ``offline`` (last will, link down, or silent for
 k intervals), ``unknown`` (never reported), ``unreachable`` (not reporting and every parent is
-down: offline, late or unreachable itself; its root cause is the topmost down ancestor).
+down: offline, late or unreachable itself; its root cause is the topmost down ancestor),
+``unobserved`` (not reporting while the edge collector that polls it is down: nothing is
+known about the device itself; its root cause is the collector).
 """
 
 from __future__ import annotations
@@ -49,14 +51,14 @@ SELECT id, state FROM own WHERE state <> 'online'
 TOPOLOGY_SQL = """
 SELECT d.id, d.type, coalesce(
     array_agg(p.parent_id ORDER BY p.parent_id = d.parent_id DESC, p.parent_id)
-        FILTER (WHERE p.parent_id IS NOT NULL), '{}')
+        FILTER (WHERE p.parent_id IS NOT NULL), '{}'), d.observed_by
 FROM devices d
 LEFT JOIN (
     SELECT device_id, parent_id FROM device_parents
     UNION SELECT id, parent_id FROM devices WHERE parent_id IS NOT NULL
 ) p ON p.device_id = d.id
 WHERE d.decommissioned_at IS NULL
-GROUP BY d.id, d.type
+GROUP BY d.id, d.type, d.observed_by
 """
 TOPOLOGY_SIGNATURE_SQL = """
 SELECT (SELECT count(*) FROM devices), (SELECT max(updated_at) FROM devices),
@@ -94,7 +96,7 @@ RETURNING device_id
 
 CURRENT_UNREACHABLE_SQL = """
 SELECT device_id, root_cause_id FROM device_reachability
-WHERE state = 'unreachable' AND root_cause_id IS NOT NULL
+WHERE state IN ('unreachable', 'unobserved') AND root_cause_id IS NOT NULL
 """
 
 # A parent counts as down for its children when offline, cut off itself, or silent for more
@@ -117,13 +119,16 @@ class Topology:
     parents: dict[str, list[str]] = field(default_factory=dict)
     children: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     types: dict[str, str] = field(default_factory=dict)
+    observer: dict[str, str] = field(default_factory=dict)  # device → its edge collector
 
     @classmethod
     def load(cls, conn: psycopg.Connection) -> Topology:
         """Read the whole graph (one query)."""
         topo = cls()
-        for device_id, device_type, parents in conn.execute(TOPOLOGY_SQL):
+        for device_id, device_type, parents, observed_by in conn.execute(TOPOLOGY_SQL):
             topo.types[device_id] = device_type
+            if observed_by:
+                topo.observer[device_id] = observed_by
             topo.parents[device_id] = list(parents)
             for parent in parents:
                 topo.children[parent].append(device_id)
@@ -153,6 +158,17 @@ class Topology:
             return roots[device]
 
         return {device: root(device) for device in unreachable}
+
+    def unobserved(self, own: dict[str, str]) -> dict[str, str]:
+        """Devices not plainly online whose collector is down, mapped to the collector.
+
+        Their silence (or last reading) says nothing about them while nobody polls them.
+        """
+        return {
+            device: collector
+            for device, collector in self.observer.items()
+            if device in own and own.get(collector) in DOWN | CUT_CANDIDATES
+        }
 
 
 @dataclass
@@ -217,9 +233,12 @@ class Reachability:
                 },
             ).fetchall()
         )
-        unreachable = topo.cut_off(own)
+        unobserved = topo.unobserved(own)
+        unreachable = topo.cut_off({d: s for d, s in own.items() if d not in unobserved})
         states = {d: s for d, s in own.items() if s != "late"}
         states.update(dict.fromkeys(unreachable, "unreachable"))
+        states.update(dict.fromkeys(unobserved, "unobserved"))
+        unreachable.update(unobserved)  # muted by the collector's alert like a cut-off child
         ids = sorted(states)
         changed = conn.execute(
             WRITE_SQL,

@@ -28,8 +28,10 @@ IMPACT_NOUNS = {
     "speaker": ("cụm loa", "loudspeaker", "loudspeakers"),
     "nvr": ("đầu ghi", "NVR", "NVRs"),
     "link": ("đường truyền", "link", "links"),
+    "ups": ("bộ lưu điện", "UPS", "UPSes"),
+    "collector": ("bộ thu thập", "collector", "collectors"),
 }
-IMPACT_ORDER = ("camera", "speaker", "nvr", "link")
+IMPACT_ORDER = ("camera", "speaker", "nvr", "link", "ups")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,12 @@ def root_cause_summaries(device: DeviceInfo, impact: Mapping[str, int]) -> tuple
     """The root-cause alert's summary naming the impact."""
     vi = f"{device.label('vi')} mất kết nối"
     en = f"{device.label('en')} down"
-    if impact:
+    if impact and device.type == "collector":
+        # Its devices are not known to be down: nobody polls them (see reachability).
+        total = sum(impact.values())
+        vi += f": {total} thiết bị không được giám sát ({impact_text(impact, 'vi')})"
+        en += f": {total} devices not observed ({impact_text(impact, 'en')})"
+    elif impact:
         vi += f": {impact_text(impact, 'vi')} không truy cập được"
         en += f": {impact_text(impact, 'en')} unreachable"
     return vi, en

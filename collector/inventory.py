@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from collector.checks import REGISTRY
 from collector.checks.base import CheckParams, Target
 from devices.registry import (
-    ID_PATTERN,
     CommuneIn,
     DeviceIn,
     Registry,
@@ -33,17 +32,11 @@ from devices.registry import (
     check_references,
 )
 
-HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$"
-
 
 class ObservedDeviceIn(DeviceIn):
     """A registry device with what the collector needs to watch it."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
     name: str = Field("", max_length=200)  # optional here: defaults to the id
-    address: str | None = Field(None, pattern=HOST_PATTERN)
-    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    collector: str | None = Field(None, pattern=ID_PATTERN)
 
     @field_validator("checks")
     @classmethod
@@ -101,10 +94,7 @@ class Inventory:
     def registry(self) -> Registry:
         """The plain registry part (for `ioc devices import`)."""
         plain = [
-            DeviceIn.model_validate(
-                d.model_dump(exclude={"address", "checks", "collector"}) | {"name": d.name or d.id}
-            )
-            for d in self.devices
+            DeviceIn.model_validate(d.model_dump() | {"name": d.name or d.id}) for d in self.devices
         ]
         return Registry(communes=self.communes, devices=plain)
 

@@ -79,6 +79,11 @@ class Scheduler:
             for c in self.checks
             if c.polls
         ]
+        self._tasks += [
+            asyncio.create_task(self._stream(c), name=f"{c.target.device_id}/{c.name}/stream")
+            for c in self.checks
+            if type(c).stream is not Check.stream
+        ]
         try:
             await asyncio.gather(*self._tasks)
         finally:
@@ -101,6 +106,21 @@ class Scheduler:
             due += interval * (1 + random.uniform(-self.jitter, self.jitter))
             if due < loop.time():
                 due = loop.time()  # fell behind: poll now rather than in a burst
+
+    async def _stream(self, check: Check) -> None:
+        """Keep a check's notification stream open; reconnect after errors, backing off."""
+        backoff = 1.0
+        while True:
+            try:
+                await check.stream(lambda sample: self.succeeded(check, sample))
+                backoff = 1.0
+            except CheckError as exc:
+                self.failed(check, exc.kind, exc.reason)
+            except Exception as exc:  # a bug in a stream must cost only this device
+                log.exception("stream %s of %s failed", check.name, check.target.device_id)
+                self.failed(check, "internal", f"{type(exc).__name__}: {exc}"[:200])
+            await asyncio.sleep(backoff)
+            backoff = min(60.0, backoff * 2)
 
     async def poll_once(self, check: Check, timeout_s: float) -> None:
         """One bounded poll whose result (or error) is recorded."""

@@ -56,6 +56,22 @@ class DeviceIn(BaseModel):
     interval_s: int | None = Field(None, ge=1, le=86400)
     metadata: dict[str, Any] = {}
     decommissioned: bool = False
+    # Edge collector: which collector polls the device, at what address, with which checks
+    # (parameters validated by the collector; secrets only by name, e.g. password_env).
+    collector: str | None = Field(None, pattern=ID_PATTERN)
+    address: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$")
+    checks: dict[str, dict[str, Any]] = {}
+
+    @field_validator("checks")
+    @classmethod
+    def _secrets_by_name(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for check, params in value.items():
+            for key in _secret_keys(params):
+                raise ValueError(
+                    f"checks.{check}.{key}: secrets go by name ({key}_env: NAME), "
+                    "never as a value in the registry"
+                )
+        return value
 
     @field_validator("type")
     @classmethod
@@ -75,6 +91,21 @@ class DeviceIn(BaseModel):
     def interval(self) -> int:
         """Expected report interval: the device's own or its type's default."""
         return self.interval_s or TYPES[self.type].interval_s
+
+
+SECRET_WORDS = ("password", "community", "token", "secret", "auth_key", "priv_key", "passphrase")
+
+
+def _secret_keys(params: Any) -> list[str]:
+    """Keys that look like a secret given by value rather than by name (``*_env``)."""
+    found: list[str] = []
+    if isinstance(params, dict):
+        for key, value in params.items():
+            if isinstance(key, str) and any(w in key.lower() for w in SECRET_WORDS):
+                if not key.endswith("_env"):
+                    found.append(key)
+            found += _secret_keys(value)
+    return found
 
 
 class RegistryFile(BaseModel):

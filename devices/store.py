@@ -47,25 +47,28 @@ RETURNING (xmax = 0) AS inserted
 """
 UPSERT_DEVICE = """
 INSERT INTO devices (id, type, commune_code, site_id, parent_id, name, lat, lon, interval_s,
-                     metadata, decommissioned_at)
+                     metadata, decommissioned_at, observed_by, address, checks)
 VALUES (%(id)s, %(type)s, %(commune)s, %(site)s, %(parent)s, %(name)s,
         coalesce(%(lat)s, (SELECT lat FROM sites WHERE id = %(site)s)),
         coalesce(%(lon)s, (SELECT lon FROM sites WHERE id = %(site)s)),
-        %(interval)s, %(metadata)s, CASE WHEN %(decommissioned)s THEN now() END)
+        %(interval)s, %(metadata)s, CASE WHEN %(decommissioned)s THEN now() END,
+        %(observed_by)s, %(address)s, %(checks)s)
 ON CONFLICT (id) DO UPDATE SET type = excluded.type, commune_code = excluded.commune_code,
     site_id = excluded.site_id, parent_id = excluded.parent_id, name = excluded.name,
     lat = excluded.lat, lon = excluded.lon, interval_s = excluded.interval_s,
-    metadata = excluded.metadata,
+    metadata = excluded.metadata, observed_by = excluded.observed_by,
+    address = excluded.address, checks = excluded.checks,
     decommissioned_at = CASE WHEN %(decommissioned)s
                              THEN coalesce(devices.decommissioned_at, now()) END,
     updated_at = now()
 WHERE (devices.type, devices.commune_code, devices.site_id, devices.parent_id, devices.name,
        devices.lat, devices.lon, devices.interval_s, devices.metadata,
-       devices.decommissioned_at IS NOT NULL)
+       devices.decommissioned_at IS NOT NULL, devices.observed_by, devices.address,
+       devices.checks)
     IS DISTINCT FROM
       (excluded.type, excluded.commune_code, excluded.site_id, excluded.parent_id, excluded.name,
        excluded.lat, excluded.lon, excluded.interval_s, excluded.metadata,
-       %(decommissioned)s::boolean)
+       %(decommissioned)s::boolean, excluded.observed_by, excluded.address, excluded.checks)
 RETURNING (xmax = 0) AS inserted
 """
 DELETE_PARENTS = (
@@ -162,6 +165,9 @@ def import_registry(conn: psycopg.Connection, registry: Registry, source: str = 
                         "interval": device.interval,
                         "metadata": Jsonb(device.metadata),
                         "decommissioned": device.decommissioned,
+                        "observed_by": device.collector,
+                        "address": device.address,
+                        "checks": Jsonb(device.checks),
                     },
                 )
                 result.count("devices", cur.fetchone())

@@ -67,12 +67,13 @@ SELECT device_id, time, online FROM device_status_changes
 WHERE time >= %(lo)s AND time < %(hi)s AND device_id = ANY(%(ids)s)
 ORDER BY 1, 2
 """
+# Unobserved (its edge collector was down) counts apart like unreachable: not the device's fault.
 REACH = """
-SELECT device_id, time, state = 'unreachable' FROM (
+SELECT device_id, time, state IN ('unreachable', 'unobserved') FROM (
     SELECT DISTINCT ON (device_id) device_id, time, state FROM device_reachability_changes
     WHERE time < %(lo)s AND device_id = ANY(%(ids)s) ORDER BY device_id, time DESC) before
 UNION ALL
-SELECT device_id, time, state = 'unreachable' FROM device_reachability_changes
+SELECT device_id, time, state IN ('unreachable', 'unobserved') FROM device_reachability_changes
 WHERE time >= %(lo)s AND time < %(hi)s AND device_id = ANY(%(ids)s)
 ORDER BY 1, 2
 """

@@ -89,7 +89,7 @@ class SitesPublic(BaseModel):
     offset: int
 
 
-DeviceState = Literal["online", "stale", "offline", "unreachable", "unknown", "decommissioned"]
+DeviceState = Literal["online", "stale", "offline", "unreachable", "unobserved", "unknown", "decommissioned"]
 
 
 class DeviceCreate(Input):

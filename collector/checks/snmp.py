@@ -99,21 +99,37 @@ class SnmpCheck(Check):
                     UPS_OUTPUT_LOAD,
                 ]
             )
+            rebooted = self._rebooted(values.get(SYS_UPTIME))
             sample = ups_sample(values)
         else:
             i = self.params.if_index  # type: ignore[attr-defined]
-            oids = [
-                SYS_UPTIME,
-                f"{IF_OPER}.{i}",
-                f"{IF_IN_ERRORS}.{i}",
-                f"{IF_HC_IN}.{i}",
-                f"{IF_HC_OUT}.{i}",
-                f"{IF_HIGH_SPEED}.{i}",
-            ]
-            values = await self._get(oids)
+            values = await self._get(
+                [
+                    SYS_UPTIME,
+                    f"{IF_OPER}.{i}",
+                    f"{IF_IN_ERRORS}.{i}",
+                    f"{IF_HC_IN}.{i}",
+                    f"{IF_HC_OUT}.{i}",
+                    f"{IF_HIGH_SPEED}.{i}",
+                ]
+            )
+            rebooted = self._rebooted(values.get(SYS_UPTIME))
             sample = self._if_sample(values, i)
-        self._uptime_events(values.get(SYS_UPTIME), sample)
+        if SYS_UPTIME in values:
+            sample.metrics["uptime_s"] = values[SYS_UPTIME] / 100
+        if rebooted:
+            sample.events.append(EventOut("reboot", "info", {"uptime_s": values[SYS_UPTIME] / 100}))
         return sample
+
+    def _rebooted(self, ticks: int | None) -> bool:
+        """sysUpTime went back: the device restarted (and so did its counters)."""
+        if ticks is None:
+            return False
+        rebooted = self._uptime is not None and ticks < self._uptime
+        if rebooted:
+            self._prev = None
+        self._uptime = ticks
+        return rebooted
 
     def _if_sample(self, v: dict[str, int], i: int) -> Sample:
         now = time.monotonic()
@@ -140,15 +156,6 @@ class SnmpCheck(Check):
                     metrics["errors_per_s"] = round(errors / dt, 3)
         self._prev = (now, counters)
         return Sample(metrics=metrics)
-
-    def _uptime_events(self, ticks: int | None, sample: Sample) -> None:
-        if ticks is None:
-            return
-        sample.metrics["uptime_s"] = ticks / 100
-        if self._uptime is not None and ticks < self._uptime:
-            sample.events.append(EventOut("reboot", "info", {"uptime_s": ticks / 100}))
-            self._prev = None  # counters restarted with the device
-        self._uptime = ticks
 
     async def _get(self, oids: list[str]) -> dict[str, int]:
         from pysnmp.hlapi.v3arch import asyncio as api
