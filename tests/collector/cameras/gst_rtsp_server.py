@@ -28,7 +28,7 @@ def main() -> None:
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
-    server.set_service(str(args.port))
+    server.set_service(str(args.port))  # "0": any free port
     launch = (
         f"( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=320,height=240,"
         f"framerate={args.fps}/1 ! jpegenc quality=50 ! rtpjpegpay name=pay0 pt=26 )"
