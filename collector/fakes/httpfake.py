@@ -48,6 +48,7 @@ class FakeHttpDevice:
         self.heartbeat_s = heartbeat_s
         self.requests: list[str] = []
         self._streams: list[queue.Queue[tuple[str, bytes]]] = []
+        self.streams_opened = 0
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer((host, port), _handler(self))
         self.server.daemon_threads = True
@@ -105,6 +106,7 @@ class FakeHttpDevice:
         q: queue.Queue[tuple[str, bytes]] = queue.Queue()
         with self._lock:
             self._streams.append(q)
+            self.streams_opened += 1
         try:
             handler.send_response(200)
             handler.send_header("Content-Type", f"multipart/mixed; boundary={self.boundary}")
