@@ -68,8 +68,13 @@ UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptim
 # Events the collector reports about its own checks of a device.
 CHECK_EVENTS = ("check_error", "check_recovered")
 # Events of the camera/NVR checks (collector/checks/hikvision, dahua, onvif, rtsp).
-CAMERA_EVENTS = ("recording_stopped", "device_changed", "camera_event", "stream_auth_failed",
-                 "clock_skew")
+CAMERA_EVENTS = (
+    "recording_stopped",
+    "device_changed",
+    "camera_event",
+    "stream_auth_failed",
+    "clock_skew",
+)
 
 CATALOGUE: tuple[DeviceType, ...] = (
     DeviceType(

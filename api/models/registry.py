@@ -89,7 +89,9 @@ class SitesPublic(BaseModel):
     offset: int
 
 
-DeviceState = Literal["online", "stale", "offline", "unreachable", "unobserved", "unknown", "decommissioned"]
+DeviceState = Literal[
+    "online", "stale", "offline", "unreachable", "unobserved", "unknown", "decommissioned"
+]
 
 
 class DeviceCreate(Input):

@@ -67,9 +67,7 @@ async def run_event_stream(check: StreamingCheck, path: str, parse: PartParser, 
         if time.monotonic() - started > 2 * p.heartbeat_timeout_s:
             backoff = 1.0  # it had been healthy for a while: start over
         delay = min(backoff, p.max_backoff_s) * (0.5 + random.random() / 2)
-        log.warning(
-            "%s %s: %s; reconnect in %.1f s", check.target.device_id, path, reason, delay
-        )
+        log.warning("%s %s: %s; reconnect in %.1f s", check.target.device_id, path, reason, delay)
         for ev in check.tracker.expire():
             emit(Sample(events=[ev]))
         await asyncio.sleep(delay)

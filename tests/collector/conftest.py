@@ -58,9 +58,21 @@ def start_snmpd(port: int | None = None) -> Snmpd:
     conf.write_text("\n".join(lines) + "\n")
     port = port or free_udp_port()
     proc = subprocess.Popen(
-        [SNMPD, "-f", "-Lf", str(work / "log"), "-C", "-c", str(conf),
-         f"--persistentDir={work}", "-p", str(work / "pid"), f"udp:127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            SNMPD,
+            "-f",
+            "-Lf",
+            str(work / "log"),
+            "-C",
+            "-c",
+            str(conf),
+            f"--persistentDir={work}",
+            "-p",
+            str(work / "pid"),
+            f"udp:127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -77,15 +89,17 @@ def _answers(port: int) -> bool:
     from collector.checks.base import Target
     from collector.checks.snmp import SnmpCheck, SnmpParams
 
-    check = SnmpCheck(Target("probe", "link", "00000", "127.0.0.1", 60),
-                      SnmpParams(port=port, community_env="C", timeout_s=0.3, retries=0),
-                      {"C": COMMUNITY}.__getitem__)
+    check = SnmpCheck(
+        Target("probe", "link", "00000", "127.0.0.1", 60),
+        SnmpParams(port=port, community_env="C", timeout_s=0.3, retries=0),
+        {"C": COMMUNITY}.__getitem__,
+    )
 
     async def probe() -> bool:
         try:
             await check.poll()
             return True
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             return False
         finally:
             await check.close()

@@ -41,10 +41,13 @@ def test_issue_minimum_inventory_plans_checks() -> None:
 
 
 def test_other_collectors_devices_are_not_watched() -> None:
-    text = MINIMUM + """  - {id: col-2, type: collector, commune: "21025"}
+    text = (
+        MINIMUM
+        + """  - {id: col-2, type: collector, commune: "21025"}
   - {id: far-cam, type: camera, commune: "21025", address: 127.0.0.9, collector: col-2,
      checks: {ping: {}}}
 """
+    )
     inv = parse_inventory(text, "inv.yaml")
     assert "far-cam" not in {w.target.device_id for w in inv.watched_by("col-1")}
     assert {w.target.device_id for w in inv.watched_by("col-2")} >= {"far-cam"}
@@ -54,25 +57,37 @@ def test_other_collectors_devices_are_not_watched() -> None:
     ("body", "expected"),
     [
         # unknown check name, on the device's line
-        ('  - {id: a, type: camera, commune: "21025", address: 127.0.0.2, checks: {pong: {}}}\n',
-         "inv.yaml:3: devices[1].checks: Value error, unknown check(s) pong"),
+        (
+            '  - {id: a, type: camera, commune: "21025", address: 127.0.0.2, checks: {pong: {}}}\n',
+            "inv.yaml:3: devices[1].checks: Value error, unknown check(s) pong",
+        ),
         # a check parameter of the wrong type
-        ('  - {id: a, type: camera, commune: "21025", address: 127.0.0.2,\n'
-         '     checks: {ping: {count: many}}}\n',
-         "inv.yaml:3: devices[1].checks.ping.count: Input should be a valid integer"),
+        (
+            '  - {id: a, type: camera, commune: "21025", address: 127.0.0.2,\n'
+            "     checks: {ping: {count: many}}}\n",
+            "inv.yaml:3: devices[1].checks.ping.count: Input should be a valid integer",
+        ),
         # v2c without a community name
-        ('  - {id: a, type: link, commune: "21025", address: 127.0.0.2, checks: {snmp: {}}}\n',
-         "inv.yaml:3: devices[1].checks.snmp: Value error, SNMP v2c needs community_env"),
+        (
+            '  - {id: a, type: link, commune: "21025", address: 127.0.0.2, checks: {snmp: {}}}\n',
+            "inv.yaml:3: devices[1].checks.snmp: Value error, SNMP v2c needs community_env",
+        ),
         # checks without an address
-        ('  - {id: a, type: camera, commune: "21025", checks: {ping: {}}}\n',
-         "inv.yaml:3: devices[1].address: a device with checks needs an address"),
+        (
+            '  - {id: a, type: camera, commune: "21025", checks: {ping: {}}}\n',
+            "inv.yaml:3: devices[1].address: a device with checks needs an address",
+        ),
         # a secret given by value
-        ('  - {id: a, type: link, commune: "21025", address: 127.0.0.2,\n'
-         '     checks: {snmp: {community: public}}}\n',
-         "inv.yaml:3: devices[1].checks: Value error, checks.snmp.community: secrets go by name"),
+        (
+            '  - {id: a, type: link, commune: "21025", address: 127.0.0.2,\n'
+            "     checks: {snmp: {community: public}}}\n",
+            "inv.yaml:3: devices[1].checks: Value error, checks.snmp.community: secrets go by name",
+        ),
         # an unknown device field
-        ('  - {id: a, type: camera, commune: "21025", adress: 127.0.0.2}\n',
-         "inv.yaml:3: devices[1].adress: Extra inputs are not permitted"),
+        (
+            '  - {id: a, type: camera, commune: "21025", adress: 127.0.0.2}\n',
+            "inv.yaml:3: devices[1].adress: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_invalid_inventory_names_file_line_and_field(body: str, expected: str) -> None:

@@ -75,7 +75,10 @@ def netns() -> Iterator[str]:
 def _probe_in(ns: str, address: str) -> dict[str, object]:
     out = subprocess.run(
         ["ip", "netns", "exec", ns, sys.executable, "-c", PROBE, address],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     return dict(json.loads(out.stdout))
 

@@ -10,8 +10,12 @@ from collector.checks.base import CheckError, Sample, Target
 from collector.checks.snmp import SnmpCheck, SnmpParams
 from tests.collector.conftest import COMMUNITY, V3_AUTH, V3_PRIV, V3_USER, Snmpd, start_snmpd
 
-SECRETS = {"SNMP_COMMUNITY": COMMUNITY, "V3_AUTH": V3_AUTH, "V3_PRIV": V3_PRIV,
-           "WRONG": "not-the-community"}
+SECRETS = {
+    "SNMP_COMMUNITY": COMMUNITY,
+    "V3_AUTH": V3_AUTH,
+    "V3_PRIV": V3_PRIV,
+    "WRONG": "not-the-community",
+}
 
 
 def _check(device_type: str, **params: object) -> SnmpCheck:
@@ -45,8 +49,17 @@ def test_if_mib_link_metrics(snmpd: Snmpd) -> None:
 
 
 def test_v3_auth_priv(snmpd: Snmpd) -> None:
-    (sample,) = _polls(_check("link", port=snmpd.port, version="3", user=V3_USER,
-                              auth_key_env="V3_AUTH", priv_key_env="V3_PRIV"), 1)
+    (sample,) = _polls(
+        _check(
+            "link",
+            port=snmpd.port,
+            version="3",
+            user=V3_USER,
+            auth_key_env="V3_AUTH",
+            priv_key_env="V3_PRIV",
+        ),
+        1,
+    )
     assert sample.metrics["up"] is True
 
 
@@ -60,8 +73,10 @@ def test_ups_mib(snmpd: Snmpd) -> None:
 
 
 def test_wrong_community_and_silent_port_are_check_errors(snmpd: Snmpd) -> None:
-    for params in ({"port": snmpd.port, "community_env": "WRONG"},
-                   {"port": 9, "community_env": "SNMP_COMMUNITY"}):
+    for params in (
+        {"port": snmpd.port, "community_env": "WRONG"},
+        {"port": 9, "community_env": "SNMP_COMMUNITY"},
+    ):
         check = _check("link", timeout_s=0.3, retries=0, **params)
         with pytest.raises(CheckError) as err:
             _polls(check, 1)
@@ -70,10 +85,13 @@ def test_wrong_community_and_silent_port_are_check_errors(snmpd: Snmpd) -> None:
 
 
 def test_missing_secret_is_a_config_error() -> None:
-    check = SnmpCheck(Target("dev", "link", "21025", "127.0.0.1", 60),
-                      SnmpParams(port=9, community_env="NOT_SET_ANYWHERE"),
-                      lambda name: (_ for _ in ()).throw(CheckError(f"secret {name!r} is not set",
-                                                                    kind="config")))
+    check = SnmpCheck(
+        Target("dev", "link", "21025", "127.0.0.1", 60),
+        SnmpParams(port=9, community_env="NOT_SET_ANYWHERE"),
+        lambda name: (_ for _ in ()).throw(
+            CheckError(f"secret {name!r} is not set", kind="config")
+        ),
+    )
     with pytest.raises(CheckError) as err:
         _polls(check, 1)
     assert err.value.kind == "config"

@@ -79,12 +79,21 @@ class RtspServer:
 def start_rtsp(fps: int = 10, auth: bool = True) -> RtspServer:
     """GStreamer's RTSP server (system python3 + python3-gi) on a free loopback port."""
     probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
-         "from gi.repository import GstRtspServer"], capture_output=True, timeout=30)
+        [
+            SYSTEM_PYTHON,
+            "-c",
+            "import gi; gi.require_version('GstRtspServer', '1.0'); "
+            "from gi.repository import GstRtspServer",
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     if probe.returncode != 0:
-        pytest.skip("GStreamer RTSP server not installed: apt-get install -y python3-gi "
-                    "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base "
-                    "gstreamer1.0-plugins-good")
+        pytest.skip(
+            "GStreamer RTSP server not installed: apt-get install -y python3-gi "
+            "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base "
+            "gstreamer1.0-plugins-good"
+        )
     cmd = [SYSTEM_PYTHON, str(GST_SERVER), "0", "--fps", str(fps)]
     if auth:
         cmd += ["--user", USER, "--password", PASSWORD]

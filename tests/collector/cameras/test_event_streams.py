@@ -49,8 +49,9 @@ class Streamed:
 
 
 def hik(fake: FakeHikvision, **params: Any) -> HikvisionCheck:
-    p = HikvisionParams(port=fake.port, username=USER, password_env="CAM_PASS",
-                        max_backoff_s=0.2, **params)
+    p = HikvisionParams(
+        port=fake.port, username=USER, password_env="CAM_PASS", max_backoff_s=0.2, **params
+    )
     return HikvisionCheck(target("nvr", "nvr-01"), p, secrets)
 
 
@@ -68,8 +69,9 @@ MAPPING = [
 
 
 @pytest.mark.parametrize(("raw", "ours", "severity"), MAPPING)
-def test_hikvision_event_mapping(hik_nvr: FakeHikvision, raw: str, ours: str,
-                                 severity: str) -> None:
+def test_hikvision_event_mapping(
+    hik_nvr: FakeHikvision, raw: str, ours: str, severity: str
+) -> None:
     async def go() -> list[EventOut]:
         async with Streamed(hik(hik_nvr), hik_nvr) as s:
             hik_nvr.alert(raw, "active", "3")
@@ -177,8 +179,10 @@ def test_stream_refused_then_back(hik_nvr: FakeHikvision) -> None:
         c = hik(hik_nvr)
         samples: list[Sample] = []
         task = asyncio.create_task(c.stream(samples.append))
-        await wait_for(lambda: hik_nvr.requests.count(
-            "/ISAPI/Event/notification/alertStream") >= 4, what="retries")
+        await wait_for(
+            lambda: hik_nvr.requests.count("/ISAPI/Event/notification/alertStream") >= 4,
+            what="retries",
+        )
         del hik_nvr.faults["/ISAPI/Event/notification/alertStream"]
         await wait_for(lambda: hik_nvr.stream_count() == 1, what="stream open")
         hik_nvr.alert("videoloss", "active", "1")
@@ -203,8 +207,11 @@ DAHUA = [
 
 @pytest.mark.parametrize(("code", "ours"), DAHUA)
 def test_dahua_event_mapping(dahua_nvr: FakeDahua, code: str, ours: str) -> None:
-    c = DahuaCheck(target("nvr", "nvr-02"), DahuaParams(
-        port=dahua_nvr.port, username=USER, password_env="CAM_PASS", max_backoff_s=0.2), secrets)
+    c = DahuaCheck(
+        target("nvr", "nvr-02"),
+        DahuaParams(port=dahua_nvr.port, username=USER, password_env="CAM_PASS", max_backoff_s=0.2),
+        secrets,
+    )
 
     async def go() -> list[EventOut]:
         async with Streamed(c, dahua_nvr) as s:
@@ -220,5 +227,4 @@ def test_dahua_event_mapping(dahua_nvr: FakeDahua, code: str, ours: str) -> None
     assert (start.type, start.data["channel"], start.data["state"]) == (ours, "5", "active")
     assert (stop.type, stop.data["state"]) == (ours, "inactive")
     assert bad.data["raw_type"] == "unparseable"
-    assert any("heartbeat=5" in r or r == "/cgi-bin/eventManager.cgi"
-               for r in dahua_nvr.requests)
+    assert any("heartbeat=5" in r or r == "/cgi-bin/eventManager.cgi" for r in dahua_nvr.requests)

@@ -84,8 +84,14 @@ def test_swapped_reflashed_and_rebooted(hik_camera: FakeHikvision) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "mapped"),
-    [("ok", "normal"), ("smartFailed", "smartfailed"), ("unformatted", "abnormal"),
-     ("error", "abnormal"), ("notexist", "notonline"), ("weird-new-word", "abnormal")],
+    [
+        ("ok", "normal"),
+        ("smartFailed", "smartfailed"),
+        ("unformatted", "abnormal"),
+        ("error", "abnormal"),
+        ("notexist", "notonline"),
+        ("weird-new-word", "abnormal"),
+    ],
 )
 def test_nvr_disk_status_mapping(hik_nvr: FakeHikvision, raw: str, mapped: str) -> None:
     def fail(i: int) -> None:
@@ -101,8 +107,7 @@ def test_nvr_disk_status_mapping(hik_nvr: FakeHikvision, raw: str, mapped: str) 
     else:
         (ev,) = failures
         assert ev.severity == "critical"
-        assert ev.data == {"disk": "2", "status": raw.lower(), "mapped": mapped,
-                           "state": "active"}
+        assert ev.data == {"disk": "2", "status": raw.lower(), "mapped": mapped, "state": "active"}
 
 
 def test_nvr_disk_use_channels_and_recovery(hik_nvr: FakeHikvision) -> None:
@@ -138,8 +143,11 @@ def test_no_channel_online_means_not_recording(hik_nvr: FakeHikvision) -> None:
 
 
 def test_wrong_password_is_an_auth_error(hik_camera: FakeHikvision) -> None:
-    c = HikvisionCheck(target(), HikvisionParams(port=hik_camera.port, username=USER,
-                                                 password_env="BAD_PASS"), secrets)
+    c = HikvisionCheck(
+        target(),
+        HikvisionParams(port=hik_camera.port, username=USER, password_env="BAD_PASS"),
+        secrets,
+    )
     with pytest.raises(CheckError) as err:
         poll(c)
     assert err.value.kind == "auth"
@@ -147,8 +155,11 @@ def test_wrong_password_is_an_auth_error(hik_camera: FakeHikvision) -> None:
 
 
 def test_unknown_user_is_an_auth_error(hik_camera: FakeHikvision) -> None:
-    c = HikvisionCheck(target(), HikvisionParams(port=hik_camera.port, username="nobody",
-                                                 password_env="CAM_PASS"), secrets)
+    c = HikvisionCheck(
+        target(),
+        HikvisionParams(port=hik_camera.port, username="nobody", password_env="CAM_PASS"),
+        secrets,
+    )
     with pytest.raises(CheckError) as err:
         poll(c)
     assert err.value.kind == "auth"
@@ -156,8 +167,13 @@ def test_unknown_user_is_an_auth_error(hik_camera: FakeHikvision) -> None:
 
 @pytest.mark.parametrize(
     ("fault", "kind"),
-    [("garbage", "parse"), ("huge", "too_large"), ("status:500", "http"), ("slow", "timeout"),
-     ("hang", "timeout")],
+    [
+        ("garbage", "parse"),
+        ("huge", "too_large"),
+        ("status:500", "http"),
+        ("slow", "timeout"),
+        ("hang", "timeout"),
+    ],
 )
 def test_bad_answers(hik_camera: FakeHikvision, fault: str, kind: str) -> None:
     hik_camera.faults["/ISAPI/System/status"] = fault
@@ -169,7 +185,9 @@ def test_bad_answers(hik_camera: FakeHikvision, fault: str, kind: str) -> None:
 
 def test_wrong_document_is_a_parse_error(hik_camera: FakeHikvision) -> None:
     hik_camera.routes["/ISAPI/System/status"] = lambda q: (
-        "application/xml", hik_camera.device_info())
+        "application/xml",
+        hik_camera.device_info(),
+    )
     with pytest.raises(CheckError) as err:
         poll(check(hik_camera))
     assert err.value.kind == "parse"
