@@ -13,6 +13,7 @@ WORKDIR /app
 # package of [tool.setuptools.packages.find] (with their SQL/YAML/JSON package data).
 COPY pyproject.toml README.md ./
 COPY ioc/ ioc/
+COPY collector/ collector/
 COPY devices/ devices/
 COPY ingest/ ingest/
 COPY alerts/ alerts/

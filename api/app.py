@@ -28,6 +28,7 @@ from api.ratelimit import RateLimiter
 from api.routes import (
     admin,
     alerts,
+    collector,
     communes,
     device_data,
     devices,
@@ -142,6 +143,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     v1.include_router(overview.router)
     v1.include_router(reports.router)
     v1.include_router(admin.router)
+    v1.include_router(collector.router)
     app.include_router(v1)
     app.include_router(health.router)
     _add_error_handlers(app)

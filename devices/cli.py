@@ -61,6 +61,12 @@ def credentials() -> None:
     type=click.Choice(["ingest", "simulator"]),
     help="Issue the login of a service instead of devices.",
 )
+@click.option(
+    "--collector",
+    "collector_id",
+    help="An edge collector: one MQTT login for the topics of every device it observes, "
+    "and its inventory API token.",
+)
 @click.option("--rotate", is_flag=True, help="Replace existing secrets (default: keep them).")
 @click.option(
     "--output-dir",
@@ -72,6 +78,7 @@ def issue_command(
     all_devices: bool,
     commune: str | None,
     service: str | None,
+    collector_id: str | None,
     rotate: bool,
     output_dir: Path | None,
 ) -> None:
@@ -85,15 +92,25 @@ def issue_command(
     from ioc.migrate import require_current
     from ioc.settings import Settings
 
-    if sum((bool(devices), all_devices, service is not None)) != 1:
-        raise click.UsageError("give DEVICE ids, --all, or --service (exactly one)")
+    if sum((bool(devices), all_devices, service is not None, collector_id is not None)) != 1:
+        raise click.UsageError("give DEVICE ids, --all, --service or --collector (exactly one)")
     if commune and not all_devices:
         raise click.UsageError("--commune goes with --all")
     settings = Settings()
     require_current(settings.database_url)
     with connect(settings.database_url) as conn:
+        token = None
         try:
-            if service:
+            if collector_id:
+                from devices import collector_tokens
+
+                try:
+                    collector_tokens.check_collector(conn, collector_id)
+                except collector_tokens.CollectorTokenError as exc:
+                    raise click.ClickException(str(exc)) from exc
+                result = creds.issue_devices(conn, [collector_id], rotate=rotate)
+                token = collector_tokens.issue(conn, collector_id, rotate=rotate)
+            elif service:
                 result = creds.issue_service(conn, service, rotate=rotate)
             else:
                 result = creds.issue_devices(
@@ -102,6 +119,10 @@ def issue_command(
         except creds.CredentialError as exc:
             raise click.ClickException(str(exc)) from exc
     _show_issued(result.issued, output_dir)
+    if token:
+        click.echo(f"collector API token (shown once; IOC_COLLECTOR_TOKEN): {token}")
+    elif collector_id:
+        click.echo("collector API token kept (use --rotate to replace)", err=True)
     click.echo(
         f"{len(result.issued)} issued, {len(result.kept)} kept (use --rotate to replace)"
         + (f", {len(result.skipped_revoked)} revoked left alone" if result.skipped_revoked else ""),

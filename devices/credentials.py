@@ -40,7 +40,9 @@ WHERE username = %(username)s AND revoked_at IS NULL
 RETURNING username
 """
 SELECT_ACTIVE = """
-SELECT c.username, c.role, c.password_hash, d.commune_code
+SELECT c.username, c.role, c.password_hash, d.commune_code,
+       coalesce((SELECT array_agg(o.commune_code || '/' || o.id ORDER BY o.id) FROM devices o
+                 WHERE o.observed_by = c.device_id AND o.decommissioned_at IS NULL), '{}')
 FROM mqtt_credentials c LEFT JOIN devices d ON d.id = c.device_id
 WHERE c.revoked_at IS NULL AND (c.role <> 'device' OR d.decommissioned_at IS NULL)
 ORDER BY c.username
@@ -184,7 +186,10 @@ def revoke(conn: psycopg.Connection, username: str) -> bool:
 def active_logins(conn: psycopg.Connection) -> list[Login]:
     """Logins the broker should accept: active credentials of in-service devices and services."""
     rows = conn.execute(SELECT_ACTIVE).fetchall()
-    return [Login(username=u, role=r, password_hash=h, commune_code=c) for u, r, h, c in rows]
+    return [
+        Login(username=u, role=r, password_hash=h, commune_code=c, observed=tuple(o))
+        for u, r, h, c, o in rows
+    ]
 
 
 def list_credentials(conn: psycopg.Connection) -> list[CredentialRow]:

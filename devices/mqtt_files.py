@@ -68,6 +68,8 @@ class Login:
     role: str  # device | ingest | simulator
     password_hash: str
     commune_code: str | None = None
+    # An edge collector's login also publishes for the devices it observes ("commune/id").
+    observed: tuple[str, ...] = ()
 
 
 def render_passwd(logins: Iterable[Login]) -> str:
@@ -93,8 +95,9 @@ def _rules(login: Login) -> list[str]:
     if login.role == "device":
         # Publish only (telemetry, events, the retained status and its last will) under its own
         # commune and id; reading nothing. Explicit channels, not '#': least privilege.
-        prefix = f"ioc/v1/{login.commune_code}/{login.username}"
-        return [f"topic write {prefix}/{channel}" for channel in CHANNELS]
+        prefixes = [f"ioc/v1/{login.commune_code}/{login.username}"]
+        prefixes += [f"ioc/v1/{observed}" for observed in login.observed]
+        return [f"topic write {prefix}/{channel}" for prefix in prefixes for channel in CHANNELS]
     if login.role == "ingest":
         return [
             "topic read ioc/v1/#",

@@ -101,9 +101,9 @@ def _secret_keys(params: Any) -> list[str]:
     found: list[str] = []
     if isinstance(params, dict):
         for key, value in params.items():
-            if isinstance(key, str) and any(w in key.lower() for w in SECRET_WORDS):
-                if not key.endswith("_env"):
-                    found.append(key)
+            secretish = isinstance(key, str) and any(w in key.lower() for w in SECRET_WORDS)
+            if secretish and not key.endswith("_env"):
+                found.append(key)
             found += _secret_keys(value)
     return found
 
