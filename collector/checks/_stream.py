@@ -88,6 +88,8 @@ async def _one_connection(check: StreamingCheck, path: str, parse: PartParser, e
             await _read_loop(check, parse, emit, reader, queue, tick, last_data)
         finally:
             pump.cancel()
+            # Let the reader finish before the response closes under it.
+            await asyncio.gather(pump, return_exceptions=True)
 
 
 async def _pump(
