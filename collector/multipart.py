@@ -99,9 +99,10 @@ class MultipartReader:
             if len(self._buf) < end:
                 return None
             body = bytes(self._buf[body_start:end])
-            idx, size = self._find_delim(end)
-            if idx < 0:
-                return None
+            # Complete now: do not wait for the next boundary (it comes with the next event).
+            del self._buf[:end]
+            self._started = False
+            return Part(headers, body)
         else:
             idx, size = self._find_delim(body_start)
             if idx < 0:

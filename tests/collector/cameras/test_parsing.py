@@ -85,3 +85,12 @@ def test_boundary_of() -> None:
     assert boundary_of("multipart/x-mixed-replace; boundary=myboundary") == "myboundary"
     with pytest.raises(MultipartError):
         boundary_of("application/xml")
+
+
+def test_part_with_length_is_delivered_before_the_next_boundary() -> None:
+    # Events must not wait for the next heartbeat to be seen.
+    reader = MultipartReader("boundary")
+    body = b"<EventNotificationAlert/>"
+    head = b"--boundary\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n\r\n" % len(body)
+    assert [p.body for p in reader.feed(head + body)] == [body]
+    assert [p.body for p in reader.feed(b"\r\n" + head + b"<x/>"[:2])] == []
