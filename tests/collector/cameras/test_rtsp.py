@@ -157,3 +157,23 @@ def test_poll_is_bounded_even_when_sampling(rtsp_server: RtspServer) -> None:
         return loop.time() - t0
 
     assert run(timed()) < 4.0
+
+
+def test_interleaved_frames_split_anywhere() -> None:
+    from collector.rtspclient import RtpStats, _walk_frames
+
+    def rtp(marker: bool, ts: int, size: int = 100) -> bytes:
+        header = bytes([0x80, 0x9A if marker else 0x1A, 0, 1]) + ts.to_bytes(4, "big") + bytes(4)
+        payload = header + b"x" * size
+        return b"$\x00" + len(payload).to_bytes(2, "big") + payload
+
+    rtcp = b"$\x01\x00\x08" + bytes(8)
+    reply = b"RTSP/1.0 200 OK\r\nCSeq: 9\r\n\r\n"
+    data = rtp(False, 1) + rtp(True, 1) + rtcp + reply + rtp(True, 2) + rtp(True, 3)
+    for chunk in (1, 5, 33, len(data)):
+        stats, buf = RtpStats(), bytearray()
+        for i in range(0, len(data), chunk):
+            buf += data[i : i + chunk]
+            del buf[: _walk_frames(buf, stats)]
+        assert (stats.packets, stats.frames, stats.bytes) == (4, 3, 400), chunk
+        assert buf == b""
