@@ -16,8 +16,10 @@ from collector.scheduler import Scheduler
 
 def test_seq_survives_reopen_and_rows_stay_until_removed(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
-    ids = [box.add("cam", "21025", "telemetry", {"ts": 1, "metrics": {"online": True}})
-           for _ in range(3)]
+    ids = [
+        box.add("cam", "21025", "telemetry", {"ts": 1, "metrics": {"online": True}})
+        for _ in range(3)
+    ]
     box.remove(ids[:1])
     box.close()
     box = Outbox(tmp_path / "o.sqlite")  # as after a crash: the file is the truth
@@ -56,8 +58,9 @@ class _Fake(Check):
     name: ClassVar[str] = "fake"
 
     def __init__(self, device: str, behaviour: str) -> None:
-        super().__init__(Target(device, "camera", "21025", "127.0.0.1", 0.2), CheckParams(),
-                         lambda n: "")
+        super().__init__(
+            Target(device, "camera", "21025", "127.0.0.1", 0.2), CheckParams(), lambda n: ""
+        )
         self.behaviour = behaviour
         self.calls = 0
 
@@ -75,8 +78,9 @@ class _Fake(Check):
 def test_a_hanging_or_buggy_check_costs_only_itself() -> None:
     checks = {b: _Fake(f"dev-{b}", b) for b in ("ok", "hang", "bug", "flaky")}
     recorded: list[tuple[str, Sample]] = []
-    scheduler = Scheduler(list(checks.values()),
-                          lambda c, s: recorded.append((c.target.device_id, s)), jitter=0)
+    scheduler = Scheduler(
+        list(checks.values()), lambda c, s: recorded.append((c.target.device_id, s)), jitter=0
+    )
 
     async def run() -> None:
         task = asyncio.create_task(scheduler.run())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -19,7 +20,7 @@ from collector.fakes.hikvision import FakeHikvision
 from ingest.service import IngestService
 from tests.collector.harness import CollectorProcess, import_inventory
 from tests.ingest.conftest import test_settings
-from tests.plugins.broker import Mosquitto
+from tests.plugins.broker import Mosquitto, free_port
 from tests.util import wait_until
 
 from .conftest import PASSWORD, USER, RtspServer, start_rtsp
@@ -63,7 +64,13 @@ def rig(
     service = IngestService(settings, ingest).start()
     wait_until(service.consumer.connected.is_set, 10, message="ingest subscribed")
     proc = CollectorProcess(
-        tmp_path, text, own_broker.url, cam_pass=PASSWORD, ioc_collector_id="col-cam"
+        tmp_path,
+        text,
+        own_broker.url,
+        cam_pass=PASSWORD,
+        ioc_collector_id="col-cam",
+        ioc_collector_webhook_port=free_port(),
+        ioc_collector_webhook_host="127.0.0.1",
     )
     proc.start()
     try:
@@ -133,6 +140,38 @@ def test_cameras_and_nvr_through_collector_and_ingest(rig) -> None:  # type: ign
         lambda: latest(db_url, "nvr-01", "disk_status") == 2.0,
         20,
         message="disk_status smartfailed",
+    )
+
+    # The same XML pushed by an NVR configured with an HTTP alarm host.
+    port = int(proc.env["IOC_COLLECTOR_WEBHOOK_PORT"])
+    push = nvr.alert_xml("recordingfailure", "active", "4")
+    resp = httpx.post(
+        f"http://127.0.0.1:{port}/hikvision",
+        content=push,
+        headers={"Content-Type": "application/xml"},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    bad = httpx.post(
+        f"http://127.0.0.1:{port}/hikvision",
+        content=b"<EventNotificationAlert>",
+        headers={"Content-Type": "application/xml"},
+        timeout=10,
+    )
+    assert bad.status_code == 400
+    wait_until(
+        lambda: events(db_url, "nvr-01", "recording_stopped"),
+        20,
+        message="pushed recording_stopped stored",
+    )
+    wait_until(
+        lambda: [
+            e
+            for e in events(db_url, "nvr-01", "check_error")
+            if "alarm host push" in str(e.get("reason"))
+        ],
+        20,
+        message="unreadable push reported as the NVR's check_error",
     )
 
     rtsp.proc.terminate()  # the camera's RTSP service dies: stream down within 2 polls
