@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Self
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -62,7 +63,7 @@ class FakeHttpDevice:
     def port(self) -> int:
         return int(self.server.server_address[1])
 
-    def start(self) -> FakeHttpDevice:
+    def start(self) -> Self:
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )
