@@ -15,8 +15,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Self
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import urlsplit
 
 from collector.fakes.digest import DigestServer
