@@ -39,6 +39,7 @@ def command(check_rules: Path | None, once: bool) -> None:
         return
 
     from alerts.engine import AlertEngine
+    from alerts.notify.settings import NotifySettings
     from ioc.db import open_pool
     from ioc.migrate import require_current
 
@@ -46,7 +47,8 @@ def command(check_rules: Path | None, once: bool) -> None:
     require_current(core.database_url)
     pool = open_pool(core.database_url, max_size=core.db_pool_size, name="ioc-alerts")
     try:
-        engine = AlertEngine(settings, pool, notify=not once, mqtt_url=core.mqtt_url)
+        notify = None if once else NotifySettings()
+        engine = AlertEngine(settings, pool, notify=notify, mqtt_url=core.mqtt_url)
         if once:
             result = engine.evaluate_once()
             t = result.transitions

@@ -22,6 +22,7 @@ from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes, root_alerts
 from alerts.leader import LeaderLock
 from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
+from alerts.notify.settings import NotifySettings
 from alerts.pipeline import PipelineRule, blind_window
 from alerts.reachability import Reachability, ReachabilityResult
 from alerts.rules import EvalContext, RuleBase, load_rules
@@ -64,7 +65,7 @@ class AlertEngine:
         pool: ConnectionPool,
         *,
         rules: list[RuleBase] | None = None,
-        notify: bool = True,
+        notify: NotifySettings | None = None,
         mqtt_url: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -84,7 +85,8 @@ class AlertEngine:
         self.leader = LeaderLock(
             conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
         )
-        self.notifier: Any = _build_notifier(pool) if notify else None
+        # Notifications only with settings (built by the entry point: ioc alerts, ioc demo).
+        self.notifier: Any = _build_notifier(pool, notify) if notify is not None else None
         # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
         self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
@@ -241,10 +243,10 @@ class AlertEngine:
                 log.exception("notifier close failed")
 
 
-def _build_notifier(pool: ConnectionPool) -> Any:
+def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Any:
     try:
         from alerts.notify.service import build_notifier
     except ImportError as exc:
         log.warning("notifications disabled: alerts.notify is not available (%s)", exc)
         return None
-    return build_notifier(pool)
+    return build_notifier(pool, settings)

@@ -2,119 +2,31 @@
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-LABELS = ("commune", "site", "device", "type", "rule", "severity")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from ioc.matchers import Matcher, cheap_first, match_all
+from ioc.silences import LABELS, Recurrence
+
+log = logging.getLogger(__name__)
 
 ACTIVE_SQL = """
 SELECT id, matchers, starts_at, ends_at, recurrence FROM silences
 WHERE starts_at <= %(now)s AND ends_at > %(now)s
   AND (expired_at IS NULL OR expired_at > %(now)s)
 """
-INSERT_SQL = """
-INSERT INTO silences (matchers, starts_at, ends_at, recurrence, created_by, comment)
-VALUES (%(matchers)s, %(starts_at)s, %(ends_at)s, %(recurrence)s, %(created_by)s, %(comment)s)
-RETURNING id
-"""
-EXPIRE_SQL = """
-UPDATE silences SET expired_at = %(now)s
-WHERE id = %(id)s AND (expired_at IS NULL OR expired_at > %(now)s) AND ends_at > %(now)s
-RETURNING id
-"""
-
-
-class Matcher(BaseModel):
-    """``label op value`` with op ``=``, ``!=``, ``=~`` or ``!~`` (anchored regex)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    label: str
-    op: Literal["=", "!=", "=~", "!~"] = "="
-    value: str
-
-    @model_validator(mode="after")
-    def _regex(self) -> Matcher:
-        if self.op in ("=~", "!~"):
-            try:
-                re.compile(self.value)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {self.value!r}: {exc}") from exc
-        return self
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        """Whether the label set satisfies this matcher (a missing label is empty)."""
-        actual = labels.get(self.label, "")
-        if self.op == "=":
-            return actual == self.value
-        if self.op == "!=":
-            return actual != self.value
-        found = re.fullmatch(self.value, actual) is not None
-        return found if self.op == "=~" else not found
-
-
-class Recurrence(BaseModel):
-    """A daily or weekly window in local time, e.g. every day 02:00–03:00 in Vietnam."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    every: Literal["daily", "weekly"] = "daily"
-    start: time
-    end: time
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=list
-    )
-    tz: str = "Asia/Ho_Chi_Minh"
-
-    @field_validator("tz")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @model_validator(mode="after")
-    def _days(self) -> Recurrence:
-        if self.every == "weekly" and not self.days:
-            raise ValueError("a weekly window needs days, e.g. [sun]")
-        if self.start == self.end:
-            raise ValueError("start and end must differ")
-        return self
-
-    def zone(self) -> ZoneInfo:
-        """The window's time zone."""
-        return ZoneInfo(self.tz)
-
-    def covers(self, now: datetime) -> bool:
-        """Whether ``now`` falls in one of the windows (a window may cross midnight)."""
-        local = now.astimezone(self.zone())
-        for back in (0, 1):
-            day: date = local.date() - timedelta(days=back)
-            if self.every == "weekly" and WEEKDAYS[day.weekday()] not in self.days:
-                continue
-            begin = datetime.combine(day, self.start, local.tzinfo)
-            finish = datetime.combine(day, self.end, local.tzinfo)
-            if finish <= begin:
-                finish += timedelta(days=1)
-            if begin <= local < finish:
-                return True
-        return False
 
 
 class Silence(BaseModel):
     """One silence as stored."""
 
     model_config = ConfigDict(extra="forbid")
+    _ordered: list[Matcher] = PrivateAttr(default_factory=list)
 
     id: int
     matchers: list[Matcher] = Field(min_length=1)
@@ -129,8 +41,12 @@ class Silence(BaseModel):
         return self.recurrence is None or self.recurrence.covers(now)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        """All matchers hold."""
-        return all(m.matches(labels) for m in self.matchers)
+        """All matchers hold (equality matchers are tested first)."""
+        return match_all(self._ordered, labels)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Order the matchers once: cheap equality tests before regular expressions."""
+        self._ordered = cheap_first(self.matchers)
 
 
 class Silencer:
@@ -145,15 +61,14 @@ class Silencer:
         rows = conn.execute(ACTIVE_SQL, {"now": now}).fetchall()
         silences = []
         for sid, matchers, starts, ends, recurrence in rows:
-            silences.append(
-                Silence(
-                    id=sid,
-                    matchers=matchers,
-                    starts_at=starts,
-                    ends_at=ends,
-                    recurrence=recurrence,
+            try:
+                silence = Silence(
+                    id=sid, matchers=matchers, starts_at=starts, ends_at=ends, recurrence=recurrence
                 )
-            )
+            except ValidationError as exc:  # e.g. a regex RE2 refuses, stored before RE2
+                log.warning("silence %s skipped, it cannot be evaluated: %s", sid, exc)
+                continue
+            silences.append(silence)
         return cls(silences, now)
 
     def muted_by(self, labels: Mapping[str, str]) -> list[int]:
@@ -167,40 +82,3 @@ def matchers_for(**labels: str) -> list[dict[str, str]]:
     if unknown:
         raise ValueError(f"unknown label(s) {sorted(unknown)}; known: {list(LABELS)}")
     return [{"label": k, "op": "=", "value": v} for k, v in labels.items()]
-
-
-def create_silence(
-    conn: psycopg.Connection,
-    *,
-    matchers: list[dict[str, Any]] | list[Matcher],
-    starts_at: datetime,
-    ends_at: datetime,
-    created_by: str,
-    comment: str = "",
-    recurrence: dict[str, Any] | Recurrence | None = None,
-) -> int:
-    """Store a validated silence and return its id."""
-    checked = [Matcher.model_validate(m) for m in matchers]
-    if not checked:
-        raise ValueError("a silence needs at least one matcher")
-    if ends_at <= starts_at:
-        raise ValueError("ends_at must be after starts_at")
-    rec = Recurrence.model_validate(recurrence) if recurrence is not None else None
-    row = conn.execute(
-        INSERT_SQL,
-        {
-            "matchers": Jsonb([m.model_dump() for m in checked]),
-            "starts_at": starts_at,
-            "ends_at": ends_at,
-            "recurrence": Jsonb(rec.model_dump(mode="json")) if rec else None,
-            "created_by": created_by,
-            "comment": comment,
-        },
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def expire_silence(conn: psycopg.Connection, silence_id: int, now: datetime) -> bool:
-    """End a silence early; False when it was not in force any more."""
-    return conn.execute(EXPIRE_SQL, {"id": silence_id, "now": now}).fetchone() is not None

@@ -41,6 +41,7 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from ioc import __version__
+from storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
 STATIC = Path(fastapi_offline.__file__).parent / "static"
@@ -115,8 +116,11 @@ def _add_docs(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
-    """Build the API; the database pool opens (and is checked) when the app starts."""
+def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
+    """Build the API; the database pool opens (and is checked) when the app starts.
+
+    ``storage`` (resolved with ``storage.jobs.resolve``) serves the availability report.
+    """
     pool = _pool(settings)
 
     @asynccontextmanager
@@ -133,6 +137,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.storage = storage
     app.state.pool = pool
     app.state.limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_limit_storage)
     app.state.schema = SchemaCheck(settings.database_url)

@@ -17,10 +17,12 @@ def command(host: str | None, port: int | None) -> None:
 
     from api.app import create_app
     from ioc import migrate
+    from storage.jobs import resolve
+    from storage.settings import StorageSettings
 
     settings = ApiSettings()
     migrate.require_current(settings.database_url)
-    app = create_app(settings)
+    app = create_app(settings, resolve(settings, StorageSettings()))
     click.echo(f"API on http://{host or settings.api_host}:{port or settings.api_port}/docs")
     uvicorn.run(
         app,
@@ -62,10 +64,7 @@ def create(name: str, role: str, communes: tuple[str, ...], expires_days: int | 
             )
     days = security.expiry_days(expires_days, settings.api_token_days)
     with connect(settings.database_url) as conn:
-        try:
-            token, expires = security.create_user(conn, name, role, list(communes), days)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        token, expires = security.create_user(conn, name, role, list(communes), days)
         _audit(conn, "create", name, {"role": role, "communes": list(communes)})
     click.echo(f"user {name} ({role}) created; token expires {expires or 'never'}")
     click.echo("token (shown once):")
@@ -98,10 +97,7 @@ def revoke(name: str) -> None:
 
     settings = ApiSettings()
     with connect(settings.database_url) as conn:
-        try:
-            security.revoke_user(conn, name)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        security.revoke_user(conn, name)
         _audit(conn, "revoke", name, {})
     click.echo(f"user {name} revoked")
 
@@ -121,10 +117,7 @@ def rotate(name: str, expires_days: int | None) -> None:
     settings = ApiSettings()
     days = security.expiry_days(expires_days, settings.api_token_days)
     with connect(settings.database_url) as conn:
-        try:
-            token, expires = security.rotate_token(conn, name, days)
-        except security.UserError as exc:
-            raise click.ClickException(str(exc)) from None
+        token, expires = security.rotate_token(conn, name, days)
         _audit(conn, "rotate", name, {})
     click.echo(f"new token for {name}; expires {expires or 'never'}; old tokens revoked")
     click.echo("token (shown once):")

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api import security
 from api.security import Principal
 from api.settings import ApiSettings
+from storage.settings import StorageSettings
 
 bearer = HTTPBearer(auto_error=False, description="API token from `ioc users create`.")
 
@@ -28,7 +29,14 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+def get_storage_settings(request: Request) -> StorageSettings:
+    """The storage settings (report time zone, raw retention) the app was created with."""
+    storage: StorageSettings = request.app.state.storage
+    return storage
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+StorageDep = Annotated[StorageSettings, Depends(get_storage_settings)]
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 

@@ -10,6 +10,8 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
+from ioc.errors import IocError
+
 ROLES = ("operator", "technician", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 TOKEN_PREFIX = "ioc_"
@@ -103,7 +105,7 @@ class UserRow:
     last_used_at: datetime | None
 
 
-class UserError(ValueError):
+class UserError(IocError, ValueError):
     """A user operation is impossible (duplicate name, unknown or revoked user)."""
 
 

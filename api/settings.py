@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
-from ioc.settings import ENV_CONFIG
+from ioc.settings import ENV_CONFIG, Settings
 
 
-class ApiSettings(BaseSettings):
-    """Where the API listens, its limits, and how long tokens live."""
+class ApiSettings(Settings):
+    """Where the API listens, its limits and how long tokens live."""
 
     model_config = ENV_CONFIG
 
-    database_url: str = Field(
-        "postgresql://postgres@localhost:5432/ioc",
-        description="PostgreSQL URL of the IOC database (libpq form).",
-    )
-    mqtt_url: str = Field(
-        "mqtt://localhost:1883", description="Broker checked by /readyz (mqtt:// or mqtts://)."
-    )
-    db_pool_size: int = Field(8, ge=1, description="Maximum database connections of the API.")
     db_pool_timeout_s: float = Field(
         10.0, gt=0, description="Seconds a request waits for a free database connection (503)."
     )

@@ -26,8 +26,7 @@ from psycopg_pool import ConnectionPool
 from alerts.engine import AlertEngine
 from alerts.settings import AlertSettings
 from devices.catalogue import TYPES
-from devices.store import sync_catalogue
-from ioc import migrate
+from devices.database import prepare_database
 
 REGISTRY_SQL = """
 INSERT INTO communes (code, name) SELECT (10000 + c)::text, 'Xã ' || c FROM generate_series(0, %(communes)s - 1) c;
@@ -116,10 +115,9 @@ def main() -> int:
     with psycopg.connect(args.server, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        migrate.apply(url)
+        prepare_database(url, back_days=2, ahead_days=2, create=False)
         now = datetime.now(UTC)
         with psycopg.connect(url) as conn:
-            sync_catalogue(conn)
             for statement in filter(str.strip, REGISTRY_SQL.split(";")):
                 conn.execute(statement, {"communes": communes})
             conn.execute(STATUS_SQL, {"t": now})
@@ -135,7 +133,6 @@ def main() -> int:
         engine = AlertEngine(
             AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
             pool,
-            notify=False,
         )
         figures: dict[str, float] = {
             "devices": communes * 100,

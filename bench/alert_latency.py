@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import statistics
@@ -35,9 +34,10 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
+from alerts.notify.settings import NotifySettings
 from alerts.settings import AlertSettings
-from devices.store import sync_catalogue
-from ioc import migrate
+from devices.database import prepare_database
+from ioc.contract import device_topic
 from ioc.settings import Settings
 
 COMMUNE = "21025"
@@ -97,7 +97,7 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def device_client(device: str, port: int) -> mqtt.Client:
-    topic = f"ioc/v1/{COMMUNE}/{device}/status"
+    topic = device_topic(COMMUNE, device, "status")
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{device}")
     client.will_set(topic, "offline", qos=1, retain=True)
     client.connect("127.0.0.1", port, keepalive=30)
@@ -156,16 +156,13 @@ def main() -> int:
         f"  - {{name: hook, webhook: {{url: 'http://127.0.0.1:{hook.server_port}/hook'}}}}\n"
         "default_receiver: hook\n"
     )
-    os.environ["IOC_ALERTS_CONFIG"] = str(config)
     clients: list[mqtt.Client] = []
     engine: AlertEngine | None = None
     service = None
     pool = None
     try:
-        migrate.apply(url)
+        prepare_database(url, back_days=2, ahead_days=2, create=False)
         with psycopg.connect(url) as conn:
-            sync_catalogue(conn)
-            migrate.ensure_partitions(conn, 2, 2)
             for statement in REGISTRY_SQL:
                 conn.execute(statement, {"n": len(devices)})
         core = Settings(database_url=url, mqtt_url=f"mqtt://127.0.0.1:{port}")
@@ -173,7 +170,8 @@ def main() -> int:
         service.start()
         clients = [device_client(d, port) for d in devices]
         pool = ConnectionPool(url, min_size=1, max_size=4, open=True)
-        engine = AlertEngine(AlertSettings(), pool)
+        notify = NotifySettings(alerts_config=config)
+        engine = AlertEngine(AlertSettings(), pool, notify=notify)
         engine.start()
         deadline = time.monotonic() + 30
         while engine.last_result is None and time.monotonic() < deadline:

@@ -31,8 +31,9 @@ sys.path.insert(0, str(REPO))
 from api import security  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.settings import ApiSettings  # noqa: E402
-from devices.store import sync_catalogue  # noqa: E402
-from ioc import migrate  # noqa: E402
+from devices.database import prepare_database  # noqa: E402
+from storage.jobs import resolve  # noqa: E402
+from storage.settings import StorageSettings  # noqa: E402
 
 COMMUNE = "21025"
 DEVICE = "ts-cam-01"
@@ -50,12 +51,8 @@ def _load_seeder() -> Any:
 def prepare(url: str, days: float, reseed: bool) -> dict[str, float]:
     """Migrate, seed history when missing, refresh rollups and availability; return timings."""
     timings: dict[str, float] = {}
-    migrate.create_database_if_missing(url)
-    migrate.apply(url)
+    prepare_database(url, back_days=int(days) + 2, ahead_days=3)
     with psycopg.connect(url) as conn:
-        sync_catalogue(conn)
-        migrate.ensure_partitions(conn, int(days) + 2, 3)
-        conn.commit()
         have = conn.execute(
             "SELECT count(*) FROM telemetry_points WHERE time < now() - make_interval(days => %s)",
             (int(days) - 1,),
@@ -125,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = ApiSettings(database_url=args.db, api_rate_limit="1000000/minute")
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings, resolve(settings, StorageSettings())),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

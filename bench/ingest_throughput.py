@@ -49,11 +49,12 @@ sys.path.insert(0, str(REPO))
 from bench import fastpub  # noqa: E402
 from devices.registry import parse_yaml  # noqa: E402
 from devices.store import import_registry  # noqa: E402
+from ioc.contract import TOPIC_ROOT, device_topic  # noqa: E402
 from tests.plugins.broker import Mosquitto  # noqa: E402
 from tests.plugins.postgres import migrate_database  # noqa: E402
 
 COMMUNE = "21025"
-PREFIX = "bench/ioc/v1"
+PREFIX = f"bench/{TOPIC_ROOT}"
 PROBE = "probe-cam"
 RESET = """
 TRUNCATE telemetry_points, device_latest_points, device_status, device_status_changes, quarantine,
@@ -89,7 +90,7 @@ def publisher(
         device = devices[i % len(devices)]
         ts = max(int(time.time() * 1000), last.get(device, 0) + 1)
         last[device] = ts
-        return f"{PREFIX}/{COMMUNE}/{device}/telemetry", payload(
+        return device_topic(COMMUNE, device, "telemetry", PREFIX), payload(
             ts, i // len(devices)
         )  # seq counts per device
 

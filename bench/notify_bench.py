@@ -32,8 +32,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts.notify.service import build_notifier
 from alerts.notify.settings import NotifySettings
-from devices.store import sync_catalogue
-from ioc import migrate
+from devices.database import prepare_database
 
 INSERT = """
 INSERT INTO alerts (fingerprint, rule, kind, severity, state, commune_code, device_type, labels,
@@ -98,9 +97,7 @@ def main() -> int:
     sink = Sink()
     results: dict[str, float] = {}
     try:
-        migrate.apply(url)
-        with psycopg.connect(url) as conn:
-            sync_catalogue(conn)
+        prepare_database(url, back_days=2, ahead_days=2, create=False)
         cfg = Path(tempfile.mkdtemp()) / "routes.yaml"
         cfg.write_text(
             yaml.safe_dump(

@@ -52,15 +52,19 @@ TUPLE = np.dtype(
 COPY_POINTS = (
     "COPY telemetry_points (time, value, device_key, metric_id) FROM STDIN (FORMAT BINARY)"
 )
-DELETE_POINTS = "DELETE FROM telemetry_points WHERE device_key IN (SELECT key FROM devices WHERE id = ANY(%(ids)s))"
-TABLES = (
-    "telemetry_points",
-    "device_events",
-    "device_status_changes",
-    "device_reachability_changes",
-    "device_latest_points",
-    "device_status",
+DELETE_BY_KEY = (
+    "DELETE FROM {} WHERE device_key IN (SELECT key FROM devices WHERE id = ANY(%(ids)s))"
 )
+DELETE_BY_ID = "DELETE FROM {} WHERE device_id = ANY(%(ids)s)"
+# History tables cleared by --replace, and the column naming the device in each.
+TABLES = {
+    "telemetry_points": DELETE_BY_KEY,
+    "device_latest_points": DELETE_BY_KEY,
+    "device_events": DELETE_BY_ID,
+    "device_status_changes": DELETE_BY_ID,
+    "device_reachability_changes": DELETE_BY_ID,
+    "device_status": DELETE_BY_ID,
+}
 
 
 @dataclass
@@ -358,10 +362,8 @@ def seed(
     import_registry(conn, registry, str(registry_path))
     ids = [d.id for d in registry.devices if not d.decommissioned]
     if replace:
-        conn.execute(DELETE_POINTS, {"ids": ids})
-        for table in TABLES[1:]:
-            query = sql.SQL("DELETE FROM {} WHERE device_id = ANY(%(ids)s)")
-            conn.execute(query.format(sql.Identifier(table)), {"ids": ids})
+        for table, delete in TABLES.items():
+            conn.execute(sql.SQL(delete).format(sql.Identifier(table)), {"ids": ids})
     metric_ids = dict(conn.execute("SELECT name, id FROM metrics").fetchall())
     keys = dict(conn.execute("SELECT id, key FROM devices WHERE id = ANY(%s)", (ids,)).fetchall())
     end_ts = math.floor((end or datetime.now(UTC)).timestamp())

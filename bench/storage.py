@@ -1,10 +1,12 @@
 """Storage figures for N days of the demo commune: bytes per point, rollup refresh time and the
-speed-up of a 30-day dashboard query on rollups versus raw data.
+speed-up of a 30-day dashboard query on rollups versus raw data. Both paths: plain PostgreSQL
+(partitions, index compaction) and TimescaleDB (hypertable, continuous aggregates, compression).
 
     python bench/storage.py --db postgresql://postgres@localhost/ioc_bench_storage --days 30
 
 Prints one ``name: value`` line per figure, then a JSON summary. ``--skip-seed`` reuses data
-already seeded by ``bench/seed_history.py``.
+already seeded by ``bench/seed_history.py``. ``--compare-btree`` also measures what a B-tree on
+``telemetry_points (time)`` would add per point (created before seeding, measured, dropped).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.seed_history import DEFAULT_REGISTRY, seed
-from storage import retention, rollups
+from bench.storage_trigger import trigger_overhead
+from storage import policies, retention, rollups
 from storage.settings import StorageSettings
 
 SIZE = """
@@ -31,6 +34,34 @@ SELECT sum(pg_total_relation_size(c.oid)), sum(pg_relation_size(c.oid)),
        sum(pg_indexes_size(c.oid))
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = %(t)s::regclass
+"""
+# TimescaleDB: sizes of a hypertable (chunks included, compressed ones too).
+TS_SIZE = """
+SELECT total_bytes, table_bytes + coalesce(toast_bytes, 0), index_bytes
+FROM hypertable_detailed_size(%(t)s::regclass)
+"""
+TS_MATERIALIZED = """
+SELECT format('%%I.%%I', materialization_hypertable_schema, materialization_hypertable_name)
+FROM timescaledb_information.continuous_aggregates WHERE view_name = %(view)s
+"""
+# Closed days are compressed (the policy does it after IOC_COMPRESS_AFTER_DAYS).
+TS_COMPRESS_BEFORE = """
+SELECT count(compress_chunk(c, if_not_compressed => true))
+FROM show_chunks('telemetry_points', older_than => %(before)s::timestamptz) c
+"""
+TS_COMPRESSED = """
+SELECT sum(before_compression_total_bytes), sum(after_compression_total_bytes)
+FROM chunk_compression_stats('telemetry_points') WHERE compression_status = 'Compressed'
+"""
+TS_COMPRESSED_POINTS = """
+SELECT count(*) FROM telemetry_points WHERE time < (
+    SELECT max(range_end) FROM timescaledb_information.chunks
+    WHERE hypertable_name = 'telemetry_points' AND is_compressed)
+"""
+TIME_INDEX_SIZE = """
+SELECT coalesce(sum(pg_relation_size(i.indexrelid)), 0) FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+WHERE c.relname LIKE %(name)s
 """
 RESET_ROLLUPS = """
 UPDATE storage_rollup_state SET threshold = NULL, done = NULL, refreshed_at = NULL;
@@ -82,44 +113,95 @@ def _timed(conn: psycopg.Connection, query: str, params: dict[str, object], runs
     return statistics.median(samples)
 
 
-def run(url: str, days: float, registry: Path, skip_seed: bool, runs: int) -> dict[str, object]:
+def _raw_size(conn: psycopg.Connection, ts: bool, table: str) -> tuple[int, int, int]:
+    """(total, heap, indexes) bytes of a partitioned table or hypertable."""
+    row = conn.execute(TS_SIZE if ts else SIZE, {"t": table}).fetchone()
+    return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)) if row else (0, 0, 0)
+
+
+def _rollup_relations(conn: psycopg.Connection, ts: bool) -> dict[str, str]:
+    if not ts:
+        return {"5m": "telemetry_rollup_5m", "1h": "telemetry_rollup_1h"}
+    out = {}
+    for res in ("5m", "1h"):
+        row = conn.execute(TS_MATERIALIZED, {"view": f"telemetry_cagg_{res}"}).fetchone()
+        out[res] = str(row[0]) if row else ""
+    return out
+
+
+def run(
+    url: str, days: float, registry: Path, skip_seed: bool, runs: int, compare_btree: bool
+) -> dict[str, object]:
     """Seed (unless told not to), then measure; return the figures."""
     figures: dict[str, object] = {"days": days}
     settings = StorageSettings(retention_raw_days=max(30, int(days) + 1), rollup_lag_s=60)
     with psycopg.connect(url, autocommit=True) as conn:
+        ts = rollups.is_timescale(conn)
+        figures["path"] = "timescaledb" if ts else "plain"
+        if ts:
+            policies.apply_timescale_policies(conn, settings)  # as `ioc maintain` does
+        btree = None
+        if compare_btree:  # built while rows arrive, as a live index would be
+            conn.execute("CREATE INDEX IF NOT EXISTS bench_time_btree ON telemetry_points (time)")
         if not skip_seed:
-            conn.execute(RESET_ROLLUPS)
+            if not ts:
+                conn.execute(RESET_ROLLUPS)
             with psycopg.connect(url) as tx:
                 figures["seed"] = seed(tx, registry, days, replace=True)
+        if compare_btree:
+            btree = conn.execute(TIME_INDEX_SIZE, {"name": "%bench_time_btree%"}).fetchone()
+            conn.execute("DROP INDEX bench_time_btree")
         conn.execute("VACUUM ANALYZE telemetry_points")
         row = conn.execute("SELECT count(*) FROM telemetry_points").fetchone()
         points = int(row[0]) if row else 0
-        size = conn.execute(SIZE, {"t": "telemetry_points"}).fetchone()
-        assert size is not None
+        size = _raw_size(conn, ts, "telemetry_points")
         figures["points"] = points
         figures["raw_bytes_per_point"] = round(size[0] / points, 1)
         figures["raw_heap_bytes_per_point"] = round(size[1] / points, 1)
         figures["raw_index_bytes_per_point"] = round(size[2] / points, 1)
+        brin = conn.execute(TIME_INDEX_SIZE, {"name": "%time_brin%"}).fetchone()
+        figures["raw_time_index_brin_bytes_per_point"] = round(int(brin[0]) / points, 2)
+        if compare_btree and btree:
+            figures["raw_time_index_btree_bytes_per_point"] = round(int(btree[0]) / points, 1)
         started = time.perf_counter()
-        compacted = retention.compact_closed(conn, datetime.now(UTC))
-        figures["compact_partitions"] = len(compacted)
-        figures["compact_s"] = round(time.perf_counter() - started, 1)
-        size = conn.execute(SIZE, {"t": "telemetry_points"}).fetchone()
-        assert size is not None
-        figures["raw_bytes_per_point_compacted"] = round(size[0] / points, 1)
-        figures["raw_index_bytes_per_point_compacted"] = round(size[2] / points, 1)
-        figures["compressed_bytes_per_point"] = "n/a (TimescaleDB not installed)"
+        if ts:
+            closed = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            done = conn.execute(TS_COMPRESS_BEFORE, {"before": closed}).fetchone()
+            figures["compressed_chunks"] = int(done[0]) if done else 0
+            figures["compress_s"] = round(time.perf_counter() - started, 1)
+            stats = conn.execute(TS_COMPRESSED).fetchone()
+            inside = conn.execute(TS_COMPRESSED_POINTS).fetchone()
+            if stats and stats[1] and inside and inside[0]:
+                figures["compressed_points"] = int(inside[0])
+                figures["uncompressed_bytes_per_point_closed_days"] = round(
+                    int(stats[0]) / int(inside[0]), 1
+                )
+                figures["compressed_bytes_per_point"] = round(int(stats[1]) / int(inside[0]), 2)
+            size = _raw_size(conn, ts, "telemetry_points")
+            figures["raw_bytes_per_point_after_compression"] = round(size[0] / points, 1)
+        else:
+            compacted = retention.compact_closed(conn, datetime.now(UTC))
+            figures["compact_partitions"] = len(compacted)
+            figures["compact_s"] = round(time.perf_counter() - started, 1)
+            size = _raw_size(conn, ts, "telemetry_points")
+            figures["raw_bytes_per_point_compacted"] = round(size[0] / points, 1)
+            figures["raw_index_bytes_per_point_compacted"] = round(size[2] / points, 1)
+            figures["compressed_bytes_per_point"] = "n/a (plain PostgreSQL)"
+            conn.execute(RESET_ROLLUPS)
 
-        conn.execute(RESET_ROLLUPS)
         started = time.perf_counter()
         full = rollups.refresh(conn, settings)
-        figures["rollup_full_refresh_s"] = round(time.perf_counter() - started, 2)
-        figures["rollup_5m_rows"] = full.new_5m
-        figures["rollup_1h_rows"] = full.new_1h
-        conn.execute("VACUUM ANALYZE telemetry_rollup_5m, telemetry_rollup_1h")
-        for name, table in (("5m", "telemetry_rollup_5m"), ("1h", "telemetry_rollup_1h")):
-            rsize = conn.execute(SIZE, {"t": table}).fetchone()
-            figures[f"rollup_{name}_bytes"] = int(rsize[0] or 0) if rsize else 0
+        label = "rollup_refresh_s" if ts and skip_seed else "rollup_full_refresh_s"
+        figures[label] = round(time.perf_counter() - started, 2)
+        relations = _rollup_relations(conn, ts)
+        conn.execute(f"VACUUM ANALYZE {relations['5m']}, {relations['1h']}")
+        for name, table in relations.items():
+            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            figures[f"rollup_{name}_rows"] = int(count[0]) if count else 0
+            rsize = _raw_size(conn, ts, table)
+            figures[f"rollup_{name}_bytes"] = rsize[0]
+        if not ts:
+            assert full.new_5m == figures["rollup_5m_rows"]
 
         started = time.perf_counter()
         rollups.refresh(conn, settings)
@@ -136,7 +218,8 @@ def run(url: str, days: float, registry: Path, skip_seed: bool, runs: int) -> di
         result = rollups.refresh(conn, settings, now=now + timedelta(minutes=6))
         figures["rollup_late_refresh_s"] = round(time.perf_counter() - started, 3)
         figures["late_points"] = late
-        figures["late_dirty_buckets_5m"] = result.dirty_5m
+        if not ts:
+            figures["late_dirty_buckets_5m"] = result.dirty_5m
 
     figures.update(dashboard(url, runs))
     return figures
@@ -145,7 +228,8 @@ def run(url: str, days: float, registry: Path, skip_seed: bool, runs: int) -> di
 def dashboard(url: str, runs: int) -> dict[str, object]:
     """Median time of a 30-day hourly dashboard query on raw data and on the rollups."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ANALYZE devices, metrics, telemetry_rollup_1h, telemetry_rollup_5m")
+        relations = _rollup_relations(conn, rollups.is_timescale(conn))
+        conn.execute(f"ANALYZE devices, metrics, {relations['1h']}, {relations['5m']}")
         fps = conn.execute("SELECT id FROM metrics WHERE name = 'fps'").fetchone()
         now = datetime.now(UTC)
         params = {"c": "21025", "m": fps[0] if fps else 0, "lo": now - timedelta(days=30)}
@@ -161,59 +245,6 @@ def dashboard(url: str, runs: int) -> dict[str, object]:
     }
 
 
-BATCH_INSERT = """
-INSERT INTO telemetry_points (time, value, device_key, metric_id)
-SELECT * FROM unnest(%(t)s::timestamptz[], %(v)s::float8[], %(k)s::int[], %(m)s::smallint[])
-ON CONFLICT DO NOTHING
-"""
-MODES = {
-    "no_trigger": ("ALTER TABLE telemetry_points DISABLE TRIGGER USER", None),
-    "trigger_idle": ("ALTER TABLE telemetry_points ENABLE TRIGGER USER", None),
-    "trigger_armed": ("ALTER TABLE telemetry_points ENABLE TRIGGER USER", "threshold"),
-}
-
-
-def trigger_overhead(url: str, rounds: int, batch: int) -> dict[str, object]:
-    """Ingest-style batched inserts with the late-data trigger off, idle and armed."""
-    figures: dict[str, object] = {}
-    with psycopg.connect(url, autocommit=True) as conn:
-        keys = [r[0] for r in conn.execute("SELECT key FROM devices ORDER BY key LIMIT 100")]
-        state = conn.execute("SELECT threshold FROM storage_rollup_state WHERE resolution = '5m'")
-        saved = state.fetchone()
-        elapsed = dict.fromkeys(MODES, 0.0)
-        start = datetime.now(UTC) + timedelta(hours=2)
-        try:
-            for r in range(rounds):
-                for i, (mode, (ddl, armed)) in enumerate(MODES.items()):
-                    conn.execute(ddl)
-                    conn.execute(
-                        "UPDATE storage_rollup_state SET threshold = %(t)s WHERE resolution = '5m'",
-                        {"t": datetime.now(UTC) - timedelta(hours=1) if armed else None},
-                    )
-                    t0 = start + timedelta(minutes=(r * len(MODES) + i) * 10)
-                    rows = [
-                        (t0 + timedelta(milliseconds=j), float(j % 25), keys[j % len(keys)], 3)
-                        for j in range(batch)
-                    ]
-                    params = {name: [row[n] for row in rows] for n, name in enumerate("tvkm")}
-                    with conn.transaction():
-                        began = time.perf_counter()
-                        conn.execute(BATCH_INSERT, params)
-                        elapsed[mode] += time.perf_counter() - began
-        finally:
-            conn.execute("ALTER TABLE telemetry_points ENABLE TRIGGER USER")
-            conn.execute(
-                "UPDATE storage_rollup_state SET threshold = %(t)s WHERE resolution = '5m'",
-                {"t": saved[0] if saved else None},
-            )
-    for mode, seconds in elapsed.items():
-        figures[f"insert_rows_per_s_{mode}"] = round(rounds * batch / seconds)
-    base = elapsed["no_trigger"]
-    figures["trigger_overhead_armed_pct"] = round(100 * (elapsed["trigger_armed"] - base) / base, 1)
-    figures["trigger_overhead_idle_pct"] = round(100 * (elapsed["trigger_idle"] - base) / base, 1)
-    return figures
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -223,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per query (median)")
     parser.add_argument("--queries-only", action="store_true", help="only the dashboard query")
+    parser.add_argument(
+        "--compare-btree",
+        action="store_true",
+        help="also measure a B-tree on telemetry_points (time), built while seeding, then dropped",
+    )
     parser.add_argument(
         "--trigger-overhead",
         action="store_true",
@@ -237,9 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.queries_only:
         figures = dashboard(args.db, args.runs)
     elif args.trigger_overhead:
+        with psycopg.connect(args.db) as conn:
+            if rollups.is_timescale(conn):
+                print("--trigger-overhead: the late-data trigger exists on plain PostgreSQL only")
+                return 2
         figures = trigger_overhead(args.db, rounds=20, batch=5000)
     else:
-        figures = run(args.db, args.days, args.registry, args.skip_seed, args.runs)
+        figures = run(
+            args.db, args.days, args.registry, args.skip_seed, args.runs, args.compare_btree
+        )
     for name, value in figures.items():
         print(f"{name}: {json.dumps(value) if isinstance(value, dict) else value}")
     print(json.dumps(figures, default=str))

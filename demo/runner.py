@@ -9,10 +9,17 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from demo.infra import EmbeddedBroker, EmbeddedPostgres, broker_reachable, postgres_reachable
 from ioc.settings import Settings
+
+if TYPE_CHECKING:
+    from alerts.notify.settings import NotifySettings
+    from alerts.settings import AlertSettings
+    from api.settings import ApiSettings
+    from ingest.settings import IngestSettings
+    from storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "devices" / "data" / "demo_commune.yaml"
@@ -64,22 +71,16 @@ def _safe(url: str) -> str:
     return redact_url(url)
 
 
-def prepare_database(db_url: str) -> str:
-    """Migrate, import the demo commune and return a fresh operator token."""
+def prepare_demo(settings: Settings) -> str:
+    """Prepare the database, import the demo commune and return a fresh operator token."""
     from api import security
+    from devices.database import prepare_for
     from devices.registry import load_file
-    from devices.store import import_registry, sync_catalogue
-    from ioc import migrate
+    from devices.store import import_registry
     from ioc.db import connect
 
-    settings = Settings()
-    migrate.create_database_if_missing(db_url)
-    migrate.apply(db_url)
-    with connect(db_url) as conn:
-        sync_catalogue(conn)
-        migrate.ensure_partitions(
-            conn, settings.raw_retention_days + 1, settings.partition_days_ahead
-        )
+    prepare_for(settings)
+    with connect(settings.database_url) as conn:
         import_registry(conn, load_file(DEMO_REGISTRY), str(DEMO_REGISTRY))
         conn.commit()
         try:
@@ -93,21 +94,32 @@ def prepare_database(db_url: str) -> str:
 def run(stop: threading.Event, say: Any, api_port: int) -> None:
     """Run the whole product until ``stop`` is set."""
     with ExitStack() as stack:
+        from alerts.notify.settings import NotifySettings
+        from alerts.settings import AlertSettings
+        from api.settings import ApiSettings
+        from ingest.settings import IngestSettings
+        from storage.jobs import resolve
+        from storage.settings import StorageSettings
+
         base = Settings()
         db_url, mqtt_url, embedded_db, embedded_broker = choose_services(stack, base, say)
-        # Every component reads IOC_* settings; point them all at the chosen services.
-        os.environ["IOC_DATABASE_URL"] = db_url
-        os.environ["IOC_MQTT_URL"] = mqtt_url
+        # Every component gets the chosen services through the settings built here.
+        chosen: dict[str, Any] = {"database_url": db_url, "mqtt_url": mqtt_url}
         if embedded_broker:
-            os.environ["IOC_MQTT_PROTOCOL"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
-        os.environ.setdefault("IOC_API_PORT", str(api_port))
-        os.environ.setdefault("IOC_PUBLIC_URL", f"http://127.0.0.1:{api_port}")
+            chosen["mqtt_protocol"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+        settings = base.model_copy(update=chosen)
+        api = ApiSettings(**chosen)
+        if "IOC_API_PORT" not in os.environ:
+            api = api.model_copy(update={"api_port": api_port})
+        notify = NotifySettings()
+        if "IOC_PUBLIC_URL" not in os.environ:
+            notify = notify.model_copy(update={"public_url": f"http://127.0.0.1:{api.api_port}"})
         say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
-        token = prepare_database(db_url)
-        stack.enter_context(_ingest())
-        stack.enter_context(_alerts(db_url))
-        api_url = stack.enter_context(_api())
-        stack.enter_context(_fleet(mqtt_url))
+        token = prepare_demo(settings)
+        stack.enter_context(_ingest(settings, IngestSettings(instance="demo")))
+        stack.enter_context(_alerts(settings, AlertSettings(), notify))
+        api_url = stack.enter_context(_api(api, resolve(settings, StorageSettings())))
+        stack.enter_context(_fleet(settings))
         say(banner(Endpoints(db_url, mqtt_url, api_url, token, embedded_db, embedded_broker)))
         while not stop.wait(0.5):
             pass
@@ -127,21 +139,19 @@ class _Running:
         self._stop()
 
 
-def _ingest() -> _Running:
+def _ingest(settings: Settings, ingest: IngestSettings) -> _Running:
     from ingest.service import IngestService
-    from ingest.settings import IngestSettings
 
-    service = IngestService(Settings(), IngestSettings(instance="demo"))
+    service = IngestService(settings, ingest)
     return _Running(service.start, service.stop)
 
 
-def _alerts(db_url: str) -> _Running:
+def _alerts(settings: Settings, alerts: AlertSettings, notify: NotifySettings) -> _Running:
     from alerts.engine import AlertEngine
-    from alerts.settings import AlertSettings
     from ioc.db import open_pool
 
-    pool = open_pool(db_url, max_size=4, name="demo-alerts")
-    engine = AlertEngine(AlertSettings(), pool, mqtt_url=Settings().mqtt_url)
+    pool = open_pool(settings.database_url, max_size=4, name="demo-alerts")
+    engine = AlertEngine(alerts, pool, notify=notify, mqtt_url=settings.mqtt_url)
 
     def stop() -> None:
         engine.stop()
@@ -150,14 +160,12 @@ def _alerts(db_url: str) -> _Running:
     return _Running(engine.start, stop)
 
 
-def _api() -> _Running:
+def _api(settings: ApiSettings, storage: StorageSettings) -> _Running:
     import uvicorn
 
     from api.app import create_app
-    from api.settings import ApiSettings
 
-    settings = ApiSettings()
-    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+    config = uvicorn.Config(create_app(settings, storage), host=settings.api_host, port=settings.api_port,
                             log_config=None, log_level="warning")  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
@@ -178,7 +186,7 @@ def _api() -> _Running:
     return _Running(start, stop)
 
 
-def _fleet(mqtt_url: str) -> _Running:
+def _fleet(settings: Settings) -> _Running:
     from devices.registry import load_file
     from ioc.settings import MqttTarget
     from simulators.clock import SimClock
@@ -189,7 +197,7 @@ def _fleet(mqtt_url: str) -> _Running:
     world = World(load_file(DEMO_REGISTRY), 1, clock.start, fault_rate=0.0)
     for at, fault, target, duration in DEMO_FAULTS:
         world.inject(fault, target, duration, clock.start + at, None, source="demo")
-    fleet = Fleet(world, clock, MqttTarget(mqtt_url, Settings().mqtt_protocol), "device")
+    fleet = Fleet(world, clock, MqttTarget(settings.mqtt_url, settings.mqtt_protocol), "device")
     stop = threading.Event()
     thread = threading.Thread(target=fleet.run, kwargs={"stop": stop}, name="demo-fleet",
                               daemon=True)  # fmt: skip

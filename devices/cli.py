@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,47 @@ import click
 
 if TYPE_CHECKING:
     from devices.credentials import Issued
+
+
+@click.command()
+@click.option(
+    "--roles",
+    is_flag=True,
+    help="Also give the ioc_ingest / ioc_app / ioc_grafana roles LOGIN and the "
+    "passwords from IOC_INGEST_DB_PASSWORD / IOC_APP_DB_PASSWORD / "
+    "IOC_GRAFANA_DB_PASSWORD.",
+)
+@click.option("--check", is_flag=True, help="Only report pending migrations; exit 1 if any.")
+def migrate_command(roles: bool, check: bool) -> None:
+    """Create the database if needed and apply pending migrations (safe on every start)."""
+    from devices.database import prepare_for
+    from ioc import migrate as m
+    from ioc.db import connect
+    from ioc.settings import Settings
+
+    settings = Settings()
+    if check:
+        todo = m.pending(settings.database_url)
+        click.echo(f"{len(todo)} migration(s) pending" + (": " + ", ".join(todo) if todo else ""))
+        sys.exit(1 if todo else 0)
+    prepared = prepare_for(settings)
+    if prepared.created_database:
+        click.echo("created the database")
+    if roles:
+        with connect(settings.database_url) as conn:
+            passwords = {
+                role: secret.get_secret_value()
+                for role, attr in m.ROLES.items()
+                if (secret := getattr(settings, attr)) is not None
+            }
+            if not passwords:
+                raise click.ClickException("--roles needs IOC_*_DB_PASSWORD settings")
+            click.echo("login enabled for: " + ", ".join(m.set_role_passwords(conn, passwords)))
+            conn.commit()
+    click.echo(
+        f"applied {len(prepared.applied)} migration(s); {prepared.partitions} partition(s) "
+        "created; schema current"
+    )
 
 
 @click.group()
@@ -99,6 +141,7 @@ def issue_command(
     settings = Settings()
     require_current(settings.database_url)
     with connect(settings.database_url) as conn:
+<<<<<<< HEAD
         token = None
         try:
             if collector_id:
@@ -118,6 +161,14 @@ def issue_command(
                 )
         except creds.CredentialError as exc:
             raise click.ClickException(str(exc)) from exc
+=======
+        if service:
+            result = creds.issue_service(conn, service, rotate=rotate)
+        else:
+            result = creds.issue_devices(
+                conn, list(devices) or None, rotate=rotate, commune=commune
+            )
+>>>>>>> main
     _show_issued(result.issued, output_dir)
     if token:
         click.echo(f"collector API token (shown once; IOC_COLLECTOR_TOKEN): {token}")

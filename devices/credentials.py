@@ -15,6 +15,8 @@ from datetime import datetime
 import psycopg
 
 from devices.mqtt_files import SERVICE_USERS, Login, hash_secret, new_secret
+from ioc.contract import TOPIC_ROOT, device_prefix
+from ioc.errors import IocError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ ORDER BY c.role, c.username
 """
 
 
-class CredentialError(Exception):
+class CredentialError(IocError):
     """A credential request that names unknown or decommissioned devices."""
 
 
@@ -72,8 +74,8 @@ class Issued:
     def topic_prefix(self) -> str:
         """Where this login may publish (devices) or read (ingest)."""
         if self.role == "device":
-            return f"ioc/v1/{self.commune_code}/{self.username}/"
-        return "ioc/v1/"
+            return device_prefix(str(self.commune_code), self.username)
+        return TOPIC_ROOT + "/"
 
 
 @dataclass

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ioc.contract import CHANNELS, SYSTEM_ROOT, TOPIC_ROOT, device_prefix
+
 # Mosquitto 2's default. The secrets are 192-bit random strings, so a slower hash would add
 # nothing against guessing and would only cost the broker CPU when a commune reconnects at once.
 ITERATIONS = 101
@@ -24,7 +26,6 @@ SALT_BYTES = 12
 HASH_BYTES = 64
 SECRET_BYTES = 24  # token_urlsafe(24) = 32 characters, 192 bits
 
-CHANNELS = ("telemetry", "event", "status")
 INGEST_USER = "_ioc_ingest"
 SIMULATOR_USER = "_ioc_simulator"
 SERVICE_USERS = {"ingest": INGEST_USER, "simulator": SIMULATOR_USER}
@@ -95,18 +96,23 @@ def _rules(login: Login) -> list[str]:
     if login.role == "device":
         # Publish only (telemetry, events, the retained status and its last will) under its own
         # commune and id; reading nothing. Explicit channels, not '#': least privilege.
+<<<<<<< HEAD
         prefixes = [f"ioc/v1/{login.commune_code}/{login.username}"]
         prefixes += [f"ioc/v1/{observed}" for observed in login.observed]
         return [f"topic write {prefix}/{channel}" for prefix in prefixes for channel in CHANNELS]
+=======
+        prefix = device_prefix(str(login.commune_code), login.username)
+        return [f"topic write {prefix}{channel}" for channel in CHANNELS]
+>>>>>>> main
     if login.role == "ingest":
         return [
-            "topic read ioc/v1/#",
+            f"topic read {TOPIC_ROOT}/#",
             # Shared subscriptions ($share/<group>/ioc/v1/#) for several ingest processes.
-            "topic read $share/+/ioc/v1/#",
-            "topic readwrite ioc/system/ingest/#",
+            f"topic read $share/+/{TOPIC_ROOT}/#",
+            f"topic readwrite {SYSTEM_ROOT}/ingest/#",
         ]
     if login.role == "simulator":
-        return ["topic write ioc/v1/#"]
+        return [f"topic write {TOPIC_ROOT}/#"]
     raise ValueError(f"unknown MQTT role {login.role!r}")
 
 

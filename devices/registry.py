@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from devices.catalogue import TYPES
+from ioc.errors import IocError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
@@ -125,7 +126,7 @@ class Registry:
     errors: list[str] = field(default_factory=list)
 
 
-class RegistryError(ValueError):
+class RegistryError(IocError, ValueError):
     """A registry file could not be read; ``errors`` lists every problem found."""
 
     def __init__(self, errors: list[str]) -> None:

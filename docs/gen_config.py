@@ -101,9 +101,20 @@ def render() -> str:
         out.append(f"## `{cls.__module__}.{cls.__qualname__}`\n")
         if doc:
             out.append(f"{doc}\n")
+        # Fields inherited from another settings class are listed under that class only.
+        parents = [
+            b for b in cls.__mro__[1:] if issubclass(b, BaseSettings) and b is not BaseSettings
+        ]
+        inherited = {name for parent in parents for name in parent.model_fields}
+        if parents:
+            out.append(
+                f"Also reads every variable of `{parents[0].__module__}.{parents[0].__qualname__}`.\n"
+            )
         out.append("| Variable | Default | Description |")
         out.append("|---|---|---|")
         for name, field in cls.model_fields.items():
+            if name in inherited:
+                continue
             alias = field.validation_alias if isinstance(field.validation_alias, str) else None
             env = (alias or field.alias or f"{prefix}{name}").upper()
             out.append(f"| `{env}` | {_default(field)} | {_cell(field.description or '')} |")

@@ -4,10 +4,15 @@ paho reads each packet with several recv() calls and handles one packet per sele
 thousands of messages per second that is most of ingest's MQTT cost. ``FastClient`` reads
 through a 256 KiB buffer, cuts whole packets from it, hands plain QoS 0/1 PUBLISH packets
 straight to a sink and batches PUBACKs; every other packet goes through paho's own handlers.
+
+It works on paho's private internals (``PAHO_INTERNALS``), so pyproject.toml pins paho's minor
+version; ``missing_internals()`` names what a paho release lacks (a test fails loudly on it, and
+ingest then falls back to ``StockClient``, as it does with ``IOC_INGEST_FAST_READER=false``).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import struct
 from collections.abc import Callable
@@ -15,11 +20,27 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK, PUBLISH, MalformedPacket
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 log = logging.getLogger(__name__)
 
 
+# paho's private names FastClient uses: methods (with their leading parameters), attributes and
+# the keys of the incoming-packet state its handlers read.
+PAHO_METHODS = {
+    "_create_socket": (),
+    "_packet_queue": ("command", "packet", "mid", "qos"),
+    "_packet_handle": (),
+    "_loop_rc_handle": ("rc",),
+}
+PAHO_ATTRIBUTES = (
+    "_sock", "_ssl", "_transport", "_in_packet", "_msgtime_mutex", "_last_bytes_received",
+    "_protocol", "_manual_ack",
+)  # fmt: skip
+PAHO_PACKET_KEYS = frozenset(
+    {"command", "have_remaining", "remaining_count", "remaining_mult", "remaining_length",
+     "packet", "to_process", "pos"}
+)  # fmt: skip
 _PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id
 READ_BURST = 512  # packets handled per wake-up of paho's network loop
 
@@ -188,3 +209,48 @@ class FastClient(mqtt.Client):
             return False  # malformed: let paho report it
         sink(topic, packet[pos + 1 :], mid, qos)
         return True
+
+
+class StockClient(mqtt.Client):
+    """paho's own reader (no private internals), with FastClient's ``ack_many`` interface."""
+
+    fast_sink: Callable[[bytes, bytes, int, int], None] | None = None  # unused: on_message
+
+    def ack_many(self, mids: list[int]) -> None:
+        """Acknowledge QoS 1 messages in order, one PUBACK each."""
+        for mid in mids:
+            self.ack(mid, 1)
+
+
+def missing_internals() -> list[str]:
+    """paho's private names FastClient needs that the installed paho lacks (empty: usable)."""
+    probe = mqtt.Client(CallbackAPIVersion.VERSION2)
+    missing = [f"Client.{name}" for name in PAHO_ATTRIBUTES if not hasattr(probe, name)]
+    for name, leading in PAHO_METHODS.items():
+        method = getattr(probe, name, None)
+        if not callable(method):
+            missing.append(f"Client.{name}()")
+            continue
+        params = tuple(inspect.signature(method).parameters)[: len(leading)]
+        if params != leading:
+            missing.append(f"Client.{name}({', '.join(leading)}) (found {params})")
+    keys = set(getattr(probe, "_in_packet", {}))
+    missing += [f"Client._in_packet[{key!r}]" for key in sorted(PAHO_PACKET_KEYS - keys)]
+    if not callable(getattr(mqtt, "time_func", None)):
+        missing.append("paho.mqtt.client.time_func")
+    return missing
+
+
+def client_class(fast_reader: bool) -> type[mqtt.Client]:
+    """FastClient when asked for and usable with this paho; StockClient otherwise."""
+    if not fast_reader:
+        return StockClient
+    missing = missing_internals()
+    if missing:
+        log.warning(
+            "paho-mqtt %s lacks what the fast MQTT reader uses (%s); using paho's stock client",
+            getattr(mqtt, "__version__", "?"),
+            ", ".join(missing),
+        )
+        return StockClient
+    return FastClient

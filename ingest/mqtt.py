@@ -21,7 +21,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ingest.fastclient import FastClient
+from ingest.fastclient import client_class
 from ingest.settings import IngestSettings
 from ioc.contract import ingest_status_topic
 from ioc.settings import MqttTarget
@@ -61,7 +61,8 @@ class Consumer:
         self._status_topic = ingest_status_topic(settings.instance)
         # MQTT 3.1.1 (e.g. the demo's embedded broker): a plain persistent session, no sharing.
         self.subscription = settings.subscription if target.v5 else f"{settings.topic_prefix}/+/+/+"
-        client = FastClient(
+        client_type = client_class(settings.fast_reader)
+        client = client_type(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5 if target.v5 else mqtt.MQTTv311,
@@ -80,7 +81,7 @@ class Consumer:
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        client.fast_sink = self._on_publish
+        client.fast_sink = self._on_publish  # type: ignore[attr-defined]
         self.client = client
 
     def start(self) -> None:
@@ -121,7 +122,7 @@ class Consumer:
         with self._ack_lock:
             generation = self.generation
             mids = [i.mid for i in items if i.qos == 1 and i.generation == generation]
-            self.client.ack_many(mids)
+            self.client.ack_many(mids)  # type: ignore[attr-defined]
             for item in items:
                 if item.qos == 2 and item.generation == generation:
                     self.client.ack(item.mid, 2)

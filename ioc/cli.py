@@ -17,7 +17,7 @@ from ioc import __version__
 from ioc.errors import IocError
 
 LAZY_COMMANDS = {
-    "migrate": ("ioc.cli", "migrate", "Create or upgrade the database schema."),
+    "migrate": ("devices.cli", "migrate_command", "Create or upgrade the database schema."),
     "devices": ("devices.cli", "group", "Registry: import communes, sites and devices."),
     "ingest": (
         "ingest.cli",
@@ -40,8 +40,22 @@ LAZY_COMMANDS = {
 }
 
 
+class Reported(click.ClickException):
+    """An IocError as the command line shows it: ``error: <message>``, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; an IocError of any package is reported here, in one place."""
+        try:
+            return super().invoke(ctx)
+        except IocError as exc:
+            raise Reported(str(exc)) from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(LAZY_COMMANDS)
@@ -73,50 +87,6 @@ def cli() -> None:
     """Commune IOC monitoring backend. Settings come from IOC_* environment variables."""
 
 
-@click.command()
-@click.option(
-    "--roles",
-    is_flag=True,
-    help="Also give the ioc_ingest / ioc_app / ioc_grafana roles LOGIN and the "
-    "passwords from IOC_INGEST_DB_PASSWORD / IOC_APP_DB_PASSWORD / "
-    "IOC_GRAFANA_DB_PASSWORD.",
-)
-@click.option("--check", is_flag=True, help="Only report pending migrations; exit 1 if any.")
-def migrate(roles: bool, check: bool) -> None:
-    """Create the database if needed and apply pending migrations (safe on every start)."""
-    from devices.store import sync_catalogue
-    from ioc import migrate as m
-    from ioc.db import connect
-    from ioc.settings import Settings
-
-    settings = Settings()
-    if check:
-        todo = m.pending(settings.database_url)
-        click.echo(f"{len(todo)} migration(s) pending" + (": " + ", ".join(todo) if todo else ""))
-        sys.exit(1 if todo else 0)
-    if m.create_database_if_missing(settings.database_url):
-        click.echo("created the database")
-    applied = m.apply(settings.database_url)
-    with connect(settings.database_url) as conn:
-        sync_catalogue(conn)
-        created = m.ensure_partitions(
-            conn, settings.raw_retention_days + 1, settings.partition_days_ahead
-        )
-        if roles:
-            passwords = {
-                role: secret.get_secret_value()
-                for role, attr in m.ROLES.items()
-                if (secret := getattr(settings, attr)) is not None
-            }
-            if not passwords:
-                raise click.ClickException("--roles needs IOC_*_DB_PASSWORD settings")
-            click.echo("login enabled for: " + ", ".join(m.set_role_passwords(conn, passwords)))
-        conn.commit()
-    click.echo(
-        f"applied {len(applied)} migration(s); {created} partition(s) created; schema current"
-    )
-
-
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: configure logging, run the command, print known errors plainly."""
     from ioc.logs import configure
@@ -129,9 +99,6 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(2)
     try:
         return cli.main(args=argv, prog_name="ioc", standalone_mode=True)
-    except IocError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     except psycopg.OperationalError as exc:
         from ioc.db import explain_connect_error
 

@@ -10,9 +10,9 @@ JSON Schema (docs/payload.schema.json) all derive from this one module.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
 
 TOPIC_ROOT = "ioc/v1"
 SYSTEM_ROOT = "ioc/system"
@@ -23,10 +23,14 @@ OFFLINE = "offline"
 
 WIRE = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
+# Marks a shared part in generated JSON Schema; ioc/payload_schema.py turns it into a $ref.
+SHARED = "x-ioc-shared"
+# The shared parts refer to their definitions in the published schema (ioc/payload_schema.py).
 # A timestamp: RFC 3339 text with an offset, or integer epoch milliseconds.
-Timestamp = StrictInt | StrictStr
+Timestamp = Annotated[StrictInt | StrictStr, WithJsonSchema({SHARED: "Timestamp"})]
 # A metric value: a number, a boolean, or an enum label.
-MetricValue = StrictBool | float | StrictStr
+MetricValue = Annotated[StrictBool | float | StrictStr, WithJsonSchema({SHARED: "MetricValue"})]
+Seq = Annotated[StrictInt, Field(ge=0, le=2**63 - 1), WithJsonSchema({SHARED: "Seq"})]
 
 
 def device_topic(commune: str, device: str, channel: Channel, root: str = TOPIC_ROOT) -> str:
@@ -61,9 +65,9 @@ def ingest_status_topic(instance: str) -> str:
 
 
 def encode(obj: BaseModel | dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON (diacritics kept as they are), unset optional fields left out."""
+    """Compact UTF-8 JSON (diacritics kept as they are), optional fields left at default left out."""
     if isinstance(obj, BaseModel):
-        obj = obj.model_dump(mode="json", exclude_none=True)
+        obj = obj.model_dump(mode="json", exclude_defaults=True)
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -72,12 +76,15 @@ class Reading(BaseModel):
 
     model_config = WIRE
     ts: Timestamp
-    seq: StrictInt = Field(ge=0, le=2**63 - 1)
+    seq: Seq
     metrics: dict[str, MetricValue] = Field(min_length=1, max_length=200)
 
 
 class Batch(BaseModel):
-    """Readings a device buffered while it could not publish."""
+    """Readings buffered while the device could not publish (oldest first is customary).
+
+    One bad reading rejects the whole message.
+    """
 
     model_config = WIRE
     readings: list[Reading] = Field(min_length=1, max_length=1000)
@@ -88,14 +95,23 @@ class Event(BaseModel):
 
     model_config = WIRE
     ts: Timestamp
-    seq: StrictInt = Field(ge=0, le=2**63 - 1)
-    type: StrictStr = Field(min_length=1, max_length=64)
+    seq: Seq
+    type: StrictStr = Field(
+        min_length=1, max_length=64, description="An event type of the device's type (catalogue)."
+    )
     severity: Literal["info", "warning", "critical"] | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="Free-form details (finite numbers only)."
+    )
 
 
 class Status(BaseModel):
-    """JSON form of the retained status (plain `online` / `offline` text is also accepted)."""
+    """Retained connection state (the JSON form; plain `online` / `offline` text also works).
+
+    Devices normally publish the plain text `online` as their birth message and register
+    `offline` as their last will; both take the broker→ingest arrival time. The JSON form may
+    carry the device's own time.
+    """
 
     model_config = WIRE
     state: Literal["online", "offline"]

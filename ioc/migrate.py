@@ -7,21 +7,19 @@ records them in ``_yoyo_migration``. ``post-apply.sql`` (roles and grants) runs 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
 from yoyo import get_backend, read_migrations
+from yoyo.exceptions import BadMigration
 
 from ioc.db import connect
-from ioc.errors import DatabaseUnavailable, SchemaNotCurrent
+from ioc.errors import DatabaseUnavailable, IocError, SchemaNotCurrent
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +29,10 @@ ROLES = {
     "ioc_app": "app_db_password",
     "ioc_grafana": "grafana_db_password",
 }
+
+
+class MigrationFailed(IocError):
+    """A migration (or the post-apply grants) failed; its transaction was rolled back."""
 
 
 def migrations_dir() -> str:
@@ -92,11 +94,26 @@ def apply(url: str) -> list[str]:
         migrations = read_migrations(migrations_dir())
         with backend.lock(timeout=60):
             todo = backend.to_apply(migrations)
-            backend.apply_migrations_only(todo)
-            backend.run_post_apply(migrations)
+            for migration in todo:
+                _apply_one(backend, migration, mark=True)
+            for migration in migrations.post_apply:
+                _apply_one(backend, migration, mark=False)
         return [m.id for m in todo]
     finally:
         backend.connection.close()
+
+
+def _apply_one(backend: Any, migration: Any, mark: bool) -> None:
+    """Apply one migration; a database error becomes one line naming the migration."""
+    try:
+        backend.apply_one(migration, mark=mark)
+    except BadMigration as exc:
+        raise MigrationFailed(f"migration {migration.id} is not valid: {exc}") from exc
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MigrationFailed(
+            f"migration {migration.id} failed and was rolled back: {first}"
+        ) from exc
 
 
 def ensure_partitions(conn: psycopg.Connection, back_days: int, ahead_days: int) -> int:
@@ -112,30 +129,18 @@ def ensure_partitions(conn: psycopg.Connection, back_days: int, ahead_days: int)
     return created
 
 
-def scram_verifier(password: str, iterations: int = 4096, salt: bytes | None = None) -> str:
-    """PostgreSQL's SCRAM-SHA-256 verifier of ``password`` (what `\\password` in psql sends)."""
-    salt = salt if salt is not None else os.urandom(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    stored = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
-    server = hmac.digest(salted, b"Server Key", "sha256")
-    b64 = base64.b64encode
-    return (
-        f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
-        f"${b64(stored).decode()}:{b64(server).decode()}"
-    )
-
-
 def set_role_passwords(conn: psycopg.Connection, passwords: dict[str, str]) -> list[str]:
     """Give the least-privilege roles LOGIN and the given passwords; return the roles changed.
 
-    Only a SCRAM verifier goes over the wire, so the password never appears in the server's
-    statement log.
+    Only a SCRAM verifier (libpq's PQencryptPasswordConn, as psql's ``\\password``) goes over
+    the wire, so the password never appears in the server's statement log.
     """
     changed = []
     for role, password in passwords.items():
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
         conn.execute(
             sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(scram_verifier(password))
+                sql.Identifier(role), sql.Literal(verifier.decode())
             )
         )
         changed.append(role)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import click
 
-from devices.registry import Registry, RegistryError, load_file
+from devices.registry import Registry, load_file
+from ioc.durations import parse_duration
 from ioc.settings import MqttTarget, Settings
-from simulators.clock import SimClock, format_ts, parse_duration
+from simulators.clock import SimClock, format_ts
 from simulators.settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value).total_seconds()
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 
@@ -36,10 +37,7 @@ def load_registry(path: Path | None, communes: int | None) -> tuple[Registry, st
 
         return generate(communes), f"{communes} generated commune(s)"
     source = path or DEMO_REGISTRY
-    try:
-        return load_file(source), str(source)
-    except RegistryError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return load_file(source), str(source)
 
 
 def register_registry(database_url: str, registry: Registry, source: str) -> str:
@@ -194,12 +192,9 @@ def drill(scenario_path: Path, speed: float | None, mode: str, register: bool, c
     """Run a fault scenario against the running stack and check the expected outcome."""
     from simulators.drill import run_drill, scenario_registry
     from simulators.fleet import Fleet
-    from simulators.scenario import ScenarioError, load_scenario
+    from simulators.scenario import load_scenario
 
-    try:
-        scenario = load_scenario(scenario_path)
-    except ScenarioError as exc:
-        raise click.ClickException(str(exc)) from exc
+    scenario = load_scenario(scenario_path)
     registry_path = scenario_registry(scenario, scenario_path, DEMO_REGISTRY)
     registry, source = load_registry(registry_path, None)
     if check_only:

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
 # Vietnam has kept UTC+07:00 without daylight saving since 1975; a fixed offset is exact and
 # much cheaper than zoneinfo on the hot path.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"10m"``, ``"2h"``, ``"1d"``; ValueError otherwise."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        if text < 0:
-            raise ValueError(f"negative duration {text!r}")
-        return float(text)
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"invalid duration {text!r}; use e.g. 30s, 10m, 2h, 1d")
-    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def format_ts(t: float) -> str:

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ioc.contract import device_prefix
+from ioc.contract import Event, Reading, device_prefix
 from simulators.models.base import Model
 
 # Types whose devices keep readings while they cannot reach the broker (edge storage,
@@ -54,8 +54,8 @@ class SimDevice:
     seq: int = 0
     alive: bool = True
     connected: bool = True
-    buffer: list[dict[str, Any]] = field(default_factory=list)
-    pending_events: list[dict[str, Any]] = field(default_factory=list)
+    buffer: list[Reading] = field(default_factory=list)
+    pending_events: list[Event] = field(default_factory=list)
     held: Message | None = None
 
     def __post_init__(self) -> None:
@@ -84,7 +84,7 @@ class SimDevice:
         self.faults[key] -= 1
         return False
 
-    def keep(self, reading: dict[str, Any]) -> None:
+    def keep(self, reading: Reading) -> None:
         """Buffer a reading while unreachable (oldest dropped past the device's capacity)."""
         self.buffer.append(reading)
         if len(self.buffer) > BUFFER_LIMIT:

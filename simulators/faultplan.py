@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from simulators.clock import format_ts, parse_duration
+from ioc.durations import parse_duration
+from simulators.clock import format_ts
 from simulators.faults import (
     DAY,
     DEVICE_FAULT_RATES,
@@ -108,7 +109,7 @@ class FaultPlan:
             world.broadcasts.play(devices, t, schedule_id, "emergency", record.duration or 600.0)
         else:
             if fault == "clock_skew":
-                skew = parse_duration(record.params.get("skew", "15m"))
+                skew = parse_duration(record.params.get("skew", "15m")).total_seconds()
                 for device in devices:
                     device.params["skew"] = -skew if record.params.get("behind") else skew
             flag = KINDS[fault].flag

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ioc.contract import encode
+from ioc.contract import Reading, encode
 from ioc.settings import MqttTarget
 from simulators.clock import SimClock, format_ts
 from simulators.device import Message, SimDevice
@@ -221,7 +221,7 @@ class Fleet:
             stamp = max(sim_now, device.params.get("load_t", 0.0) + 0.001)
             device.params["load_t"] = stamp
             metrics = device.model.sample(stamp, 12.0, 2, 15)
-            payload = encode({"ts": format_ts(stamp), "seq": device.next_seq(), "metrics": metrics})
+            payload = encode(Reading(ts=format_ts(stamp), seq=device.next_seq(), metrics=metrics))
             self.mux.publish(conn, device.topic("telemetry"), payload)
             self.rate_sent += 1
 

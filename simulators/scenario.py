@@ -8,12 +8,21 @@ names the file, the line and the problem, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from simulators.clock import parse_duration
+from ioc.durations import parse_duration
+from ioc.errors import IocError
 from simulators.faults import KINDS
 
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -24,7 +33,7 @@ DataCheckKind = Literal[
 ]  # fmt: skip
 
 
-class ScenarioError(ValueError):
+class ScenarioError(IocError, ValueError):
     """A scenario file is invalid; ``errors`` are ``file:line: problem`` strings."""
 
     def __init__(self, errors: list[str]) -> None:
@@ -32,24 +41,29 @@ class ScenarioError(ValueError):
         self.errors = errors
 
 
+def _checked(value: str | float) -> str | float:
+    parse_duration(value)
+    return value
+
+
+# A duration as written (30s, 10m, 2h or plain seconds), checked against ioc/durations.py.
+DurationText = Annotated[str | float, AfterValidator(_checked)]
+
+
 def _seconds(value: Any) -> float:
     if value is None:
         return 0.0
-    return parse_duration(value)
-
-
-class Duration(float):
-    """Marker type: values written as 30s, 10m, 2h or plain seconds."""
+    return parse_duration(value).total_seconds()
 
 
 class FaultStep(BaseModel):
     """One fault on the timeline."""
 
     model_config = STRICT
-    at: str | float = Field(description="When, after the drill starts (simulated time).")
+    at: DurationText = Field(description="When, after the drill starts (simulated time).")
     fault: str
     target: str = Field(min_length=1)
-    duration: str | float | None = None
+    duration: DurationText | None = None
     params: dict[str, Any] = {}
 
     @field_validator("fault")
@@ -57,13 +71,6 @@ class FaultStep(BaseModel):
     def _known(cls, value: str) -> str:
         if value not in KINDS:
             raise ValueError(f"unknown fault {value!r}; known: {', '.join(KINDS)}")
-        return value
-
-    @field_validator("at", "duration")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if value is not None:
-            parse_duration(value)
         return value
 
     @property
@@ -86,13 +93,7 @@ class IncidentExpect(BaseModel):
     device: str
     rule: str | None = None
     severity: Severity | None = None
-    by: str | float = Field(description="Deadline after the drill starts (simulated time).")
-
-    @field_validator("by")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
-        return value
+    by: DurationText = Field(description="Deadline after the drill starts (simulated time).")
 
     @property
     def by_s(self) -> float:
@@ -174,16 +175,9 @@ class Scenario(BaseModel):
     seed: int = 1
     speed: float = Field(1.0, gt=0)
     fault_rate: float = Field(0.0, ge=0)
-    duration: str | float | None = None
+    duration: DurationText | None = None
     faults: list[FaultStep] = Field(min_length=1)
     expect: Expect = Expect()
-
-    @field_validator("duration")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if value is not None:
-            parse_duration(value)
-        return value
 
     @property
     def duration_s(self) -> float:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devices.registry import DeviceIn, Registry
-from ioc.contract import encode
+from ioc.contract import Batch, Event, Reading, encode
 from simulators.broadcasts import Broadcasts
 from simulators.clock import format_ts, local_time
 from simulators.device import BACKFILL_CHUNK, BUFFERING_TYPES, Message, SimDevice
@@ -208,7 +208,7 @@ class World:
     def _backfill(self, device: SimDevice, t: float) -> None:
         readings, device.buffer = device.buffer, []
         for i in range(0, len(readings), BACKFILL_CHUNK):
-            payload = encode({"readings": readings[i : i + BACKFILL_CHUNK]})
+            payload = encode(Batch(readings=readings[i : i + BACKFILL_CHUNK]))
             self._send(device, t, "readings", "telemetry", payload)
         events, device.pending_events = device.pending_events, []
         for event in events:
@@ -225,7 +225,7 @@ class World:
             if isinstance(device.model, SpeakerModel) and device.model.battery_dead:
                 self.refresh(t)
                 return
-            reading = {"ts": self.stamp(device, t), "seq": device.next_seq(), "metrics": metrics}
+            reading = Reading(ts=self.stamp(device, t), seq=device.next_seq(), metrics=metrics)
             if device.connected:
                 self._send(device, t, "telemetry", "telemetry", encode(reading))
             elif device.buffers:
@@ -246,15 +246,13 @@ class World:
         """Push an event now (dated ``stamp`` if given), keep it for later or lose it."""
         if not device.alive:
             return
-        event: dict[str, Any] = {
-            "ts": self.stamp(device, t if stamp is None else stamp),
-            "seq": device.next_seq(),
-            "type": kind,
-        }
-        if severity:
-            event["severity"] = severity
-        if data:
-            event["data"] = data
+        event = Event(
+            ts=self.stamp(device, t if stamp is None else stamp),
+            seq=device.next_seq(),
+            type=kind,
+            severity=severity or None,
+            data=data,
+        )
         if device.connected:
             self._send(device, t, "event", "event", encode(event))
         elif device.buffers:

@@ -115,11 +115,10 @@ def monthly_report(
     commune_code: str,
     month: date,
     *,
-    settings: StorageSettings | None = None,
+    settings: StorageSettings,
     now: datetime | None = None,
 ) -> AvailabilityReport:
     """Build the availability report of ``commune_code`` for the month holding ``month``."""
-    settings = settings or StorageSettings()
     now = now or datetime.now(UTC)
     tz = ZoneInfo(settings.report_timezone)
     start, end = month_bounds(month, tz)
@@ -139,7 +138,7 @@ def monthly_report(
         if device_id in devices:
             seen_days.add(day)
             _add(devices[device_id], secs)
-    horizon = (now - timedelta(days=(settings.retention_raw_days or 30) - 1)).astimezone(tz)
+    horizon = (now - timedelta(days=settings.raw_days - 1)).astimezone(tz)
     day = start.date()
     while day < end.date() and datetime.combine(day, time(), tz) < now:
         if day not in seen_days and day >= horizon.date():

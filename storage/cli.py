@@ -23,8 +23,12 @@ def maintain(once: bool) -> None:
     settings = Settings()
     storage = jobs.resolve(settings, StorageSettings())
     url = settings.database_url
-    if jobs.apply_policies(url, storage):
-        click.echo("TimescaleDB: compression, retention and refresh policies applied")
+    applied = jobs.apply_policies(url, storage)
+    if applied is not None:
+        click.echo(
+            f"TimescaleDB policies: {len(applied.added)} added, {len(applied.altered)} altered, "
+            f"{len(applied.kept)} unchanged"
+        )
     for name, (job, _) in jobs.JOBS.items():
         click.echo(f"{name}: {job(url, storage)}")
     if once:

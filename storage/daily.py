@@ -151,7 +151,7 @@ def compute_day(
             gaps.setdefault(key, []).append((a.timestamp(), b.timestamp()))
         else:
             spans[key] = (a.timestamp(), b.timestamp())
-    floor = utc["lo"] - timedelta(days=(settings.retention_raw_days or 30) + 1)
+    floor = utc["lo"] - timedelta(days=settings.raw_days + 1)
     prev = {
         key: t.timestamp()
         for key, t in conn.execute(
@@ -222,7 +222,7 @@ def refresh(
     """Compute missing or incomplete days within raw retention and the recent days; upsert."""
     now = now or datetime.now(UTC)
     today = now.astimezone(ZoneInfo(settings.report_timezone)).date()
-    d0 = today - timedelta(days=(settings.retention_raw_days or 30) - 1)
+    d0 = today - timedelta(days=settings.raw_days - 1)
     done = {r[0] for r in conn.execute(DONE_DAYS, {"d0": d0}).fetchall()}
     recent = today - timedelta(days=settings.availability_recompute_days)
     days = [

@@ -10,7 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from ioc.db import connect
 from ioc.settings import Settings
-from storage import daily, retention, rollups
+from storage import daily, policies, retention, rollups
 from storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,12 @@ def run_availability(url: str, storage: StorageSettings) -> Any:
         return daily.refresh(conn, storage)
 
 
-def apply_policies(url: str, storage: StorageSettings) -> bool:
-    """On TimescaleDB install the policies from the settings; return whether it did."""
+def apply_policies(url: str, storage: StorageSettings) -> policies.PolicyResult | None:
+    """On TimescaleDB install or update the policies from the settings (None: plain path)."""
     with connect(url, autocommit=True) as conn:
         if not rollups.is_timescale(conn):
-            return False
-        retention.apply_timescale_policies(conn, storage)
-        return True
+            return None
+        return policies.apply_timescale_policies(conn, storage)
 
 
 JOBS: dict[str, tuple[Callable[[str, StorageSettings], Any], str]] = {

@@ -8,14 +8,15 @@ other label (rule, severity) mutes alerts but is not a maintenance window.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+from pydantic import ValidationError
 
+from ioc.matchers import Matcher, cheap_first, match_all
 from storage.intervals import Spans, intersect, merge
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,20 +35,6 @@ SELECT matchers, starts_at, least(ends_at, coalesce(expired_at, ends_at)), recur
 FROM silences
 WHERE starts_at < %(hi)s AND least(ends_at, coalesce(expired_at, ends_at)) > %(lo)s
 """
-
-
-def _matches(matcher: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    actual = labels.get(LABEL_ALIASES.get(str(matcher.get("label")), ""), "")
-    op, value = matcher.get("op", "="), str(matcher.get("value", ""))
-    if op == "=":
-        return actual == value
-    if op == "!=":
-        return actual != value
-    try:
-        found = re.fullmatch(value, actual) is not None
-    except re.error:
-        return False
-    return found if op == "=~" else not found
 
 
 def _recurring(rec: Mapping[str, Any], lo: float, hi: float) -> Spans:
@@ -80,19 +67,26 @@ class MaintenanceWindows:
             SILENCES_BETWEEN,
             {"lo": datetime.fromtimestamp(lo, UTC), "hi": datetime.fromtimestamp(hi, UTC)},
         ).fetchall()
-        self.silences: list[tuple[list[Mapping[str, Any]], Spans]] = []
+        self.silences: list[tuple[list[Matcher], Spans]] = []
         for matchers, starts, ends, rec in rows:
             if not matchers or any(m.get("label") not in LABEL_ALIASES for m in matchers):
+                continue
+            try:
+                parsed = [
+                    Matcher.model_validate({**m, "label": LABEL_ALIASES[m["label"]]})
+                    for m in matchers
+                ]
+            except ValidationError:  # e.g. a regex RE2 refuses: it selects no device
                 continue
             spans = [(max(lo, starts.timestamp()), min(hi, ends.timestamp()))]
             if rec:
                 spans = intersect(spans, _recurring(rec, lo, hi))
-            self.silences.append((matchers, merge(spans)))
+            self.silences.append((cheap_first(parsed), merge(spans)))
 
     def for_device(self, labels: Mapping[str, str]) -> Spans:
         """Union of the windows whose matchers all select this device."""
         out: Spans = []
         for matchers, spans in self.silences:
-            if all(_matches(m, labels) for m in matchers):
+            if match_all(matchers, labels):
                 out.extend(spans)
         return merge(out)

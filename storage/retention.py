@@ -5,7 +5,7 @@ Plain PostgreSQL: a partition is dropped once its whole range is older than the 
 nothing newer than the horizon is ever touched, and raw telemetry is never deleted row by row.
 Small history tables (quarantine, status and reachability changes, availability) are trimmed
 with DELETE, keeping each device's last change before the horizon so its state stays known.
-TimescaleDB: compression and retention policies do the same (``apply_timescale_policies``).
+TimescaleDB: compression and retention policies do the same (``storage.policies``).
 Safe to run twice or concurrently: one run at a time holds an advisory lock, others skip.
 """
 
@@ -83,7 +83,7 @@ class RetentionResult:
 def retention_days(settings: StorageSettings) -> dict[str, int]:
     """Days kept per resolution/table family."""
     return {
-        "raw": settings.retention_raw_days or 30,
+        "raw": settings.raw_days,
         "events": settings.retention_events_days,
         "5m": settings.retention_5m_days,
         "1h": settings.retention_1h_days,
@@ -203,59 +203,6 @@ def trim_history(
     deleted["availability_daily"] = conn.execute(DELETE_AVAILABILITY, {"day": day}).rowcount
     conn.execute(FORGET_COMPACTED)
     if not is_timescale(conn):
-        raw = now - timedelta(days=settings.retention_raw_days or 30)
+        raw = now - timedelta(days=settings.raw_days)
         conn.execute(DELETE_STALE_DIRTY, {"horizon": raw})
     return deleted
-
-
-TS_COMPRESS = """
-ALTER TABLE telemetry_points SET (timescaledb.compress,
-    timescaledb.compress_segmentby = 'device_key, metric_id',
-    timescaledb.compress_orderby = 'time DESC')
-"""
-TS_COMPRESSION_ENABLED = """
-SELECT compression_enabled FROM timescaledb_information.hypertables
-WHERE hypertable_name = 'telemetry_points'
-"""
-TS_REMOVE_COMPRESSION = "SELECT remove_compression_policy('telemetry_points', if_exists => true)"
-TS_ADD_COMPRESSION = "SELECT add_compression_policy('telemetry_points', %(after)s::interval)"
-TS_REMOVE_RETENTION = "SELECT remove_retention_policy(%(rel)s, if_exists => true)"
-TS_ADD_RETENTION = "SELECT add_retention_policy(%(rel)s, %(keep)s::interval)"
-TS_REMOVE_CAGG = "SELECT remove_continuous_aggregate_policy(%(rel)s, if_exists => true)"
-TS_ADD_CAGG = """
-SELECT add_continuous_aggregate_policy(%(rel)s, start_offset => %(start)s::interval,
-    end_offset => %(end)s::interval, schedule_interval => %(every)s::interval)
-"""
-
-
-def apply_timescale_policies(conn: psycopg.Connection, settings: StorageSettings) -> None:
-    """(Re)install compression, retention and refresh policies from the settings."""
-    days = retention_days(settings)
-    raw_days = days["raw"]
-    every = f"{int(settings.rollup_interval_s)} seconds"
-    with conn.transaction():
-        enabled = conn.execute(TS_COMPRESSION_ENABLED).fetchone()
-        if not (enabled and enabled[0]):  # settings cannot change once chunks are compressed
-            conn.execute(TS_COMPRESS)
-        conn.execute(TS_REMOVE_COMPRESSION)
-        conn.execute(TS_ADD_COMPRESSION, {"after": f"{settings.compress_after_days} days"})
-        for rel, key in (
-            ("telemetry_points", "raw"),
-            ("device_events", "events"),
-            ("telemetry_cagg_5m", "5m"),
-            ("telemetry_cagg_1h", "1h"),
-        ):
-            conn.execute(TS_REMOVE_RETENTION, {"rel": rel})
-            conn.execute(TS_ADD_RETENTION, {"rel": rel, "keep": f"{days[key]} days"})
-        # Refresh windows stay inside raw retention, so dropped raw never erases aggregates.
-        for rel, end in (("telemetry_cagg_5m", settings.rollup_lag_s), ("telemetry_cagg_1h", 3600)):
-            conn.execute(TS_REMOVE_CAGG, {"rel": rel})
-            conn.execute(
-                TS_ADD_CAGG,
-                {
-                    "rel": rel,
-                    "start": f"{raw_days - 1} days",
-                    "end": f"{int(end)} seconds",
-                    "every": every,
-                },
-            )

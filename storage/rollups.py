@@ -119,7 +119,11 @@ SELECT DISTINCT '1h', date_bin(interval '1 hour', bucket, timestamptz '2000-01-0
 FROM storage_todo
 WHERE bucket < (SELECT done FROM storage_rollup_state WHERE resolution = '1h')
 """
-CAGG_REFRESH = "CALL refresh_continuous_aggregate(%(view)s, NULL, %(hi)s)"
+CAGG_REFRESH = "CALL refresh_continuous_aggregate(%(view)s, %(lo)s, %(hi)s)"
+# A refresh window must stay where its source still holds data: refreshing a range whose raw
+# chunks were dropped by retention recomputes it from nothing and deletes its rollups. One hour
+# inside the retention horizon, so a retention run racing the refresh cannot drop a chunk of it.
+CAGG_MARGIN = timedelta(hours=1)
 
 
 @dataclass
@@ -157,12 +161,12 @@ def refresh(
         raise ValueError("rollups.refresh needs an autocommit connection")
     now = now or datetime.now(UTC)
     target = floor_to(now - timedelta(seconds=settings.rollup_lag_s), STEP["5m"])
-    if is_timescale(conn):
-        return _refresh_caggs(conn, target)
     if not _locked(conn, JOB_LOCK):
         log.info("rollup refresh already running elsewhere; skipped")
         return RefreshResult(skipped=True)
     try:
+        if is_timescale(conn):
+            return _refresh_caggs(conn, settings, now, target)
         result = RefreshResult()
         result.new_5m, result.dirty_5m, result.done_5m = _refresh_5m(conn, settings, now, target)
         result.new_1h, result.dirty_1h, result.done_1h = _refresh_1h(conn, settings, now)
@@ -202,7 +206,7 @@ def _refresh_5m(
         done = hi
     with conn.transaction():
         conn.execute(SET_DONE, {"res": "5m", "done": done})
-    raw_days = settings.retention_raw_days or 30
+    raw_days = settings.raw_days
     horizon = now - timedelta(days=raw_days)
     dirty = _redo(
         conn, "5m", done, horizon, "telemetry_rollup_5m", REDO_5M, REDO_5M_BULK, PROPAGATE_TO_1H
@@ -269,9 +273,37 @@ def _ensure(conn: psycopg.Connection, parent: str, lo: datetime, hi: datetime, s
     conn.execute(ENSURE_PARTITIONS, {"parent": parent, "lo": lo, "hi": hi, "step": step})
 
 
-def _refresh_caggs(conn: psycopg.Connection, target: datetime) -> RefreshResult:
-    """TimescaleDB: refresh both continuous aggregates up to the target (policies do it too)."""
-    # CALL refresh_continuous_aggregate refuses a transaction block: autocommit is required.
-    conn.execute(CAGG_REFRESH, {"view": "telemetry_cagg_5m", "hi": target})
-    conn.execute(CAGG_REFRESH, {"view": "telemetry_cagg_1h", "hi": floor_to(target, STEP["1h"])})
-    return RefreshResult(done_5m=target, done_1h=floor_to(target, STEP["1h"]))
+def cagg_start_offsets(settings: StorageSettings) -> dict[str, timedelta]:
+    """How far back each continuous aggregate is refreshed (``ioc maintain`` and policies).
+
+    5-minute: inside raw retention. Hourly (computed from the 5-minute aggregate): inside the
+    shorter of raw and 5-minute retention.
+    """
+    raw = timedelta(days=settings.raw_days)
+    five = timedelta(days=settings.retention_5m_days)
+    return {
+        "telemetry_cagg_5m": raw - CAGG_MARGIN,
+        "telemetry_cagg_1h": min(raw, five) - CAGG_MARGIN,
+    }
+
+
+def _refresh_caggs(
+    conn: psycopg.Connection, settings: StorageSettings, now: datetime, target: datetime
+) -> RefreshResult:
+    """TimescaleDB: refresh both continuous aggregates over bounded windows up to the target.
+
+    Only invalidated ranges inside the window are recomputed, so a wide window costs little;
+    a late reading is accepted by ingest only within raw retention, which the window covers.
+    """
+    offsets = cagg_start_offsets(settings)
+    ends = {"telemetry_cagg_5m": target, "telemetry_cagg_1h": floor_to(target, STEP["1h"])}
+    for view, step in (("telemetry_cagg_5m", STEP["5m"]), ("telemetry_cagg_1h", STEP["1h"])):
+        lo = floor_to(now - offsets[view], step) + step  # whole buckets inside the window
+        hi = ends[view]
+        if hi - lo < step:
+            continue
+        # CALL refresh_continuous_aggregate refuses a transaction block: autocommit is required.
+        conn.execute(CAGG_REFRESH, {"view": view, "lo": lo, "hi": hi})
+    for res, view in (("5m", "telemetry_cagg_5m"), ("1h", "telemetry_cagg_1h")):
+        conn.execute(SET_DONE, {"res": res, "done": ends[view]})  # what operators look at
+    return RefreshResult(done_5m=ends["telemetry_cagg_5m"], done_1h=ends["telemetry_cagg_1h"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from ioc.errors import ConfigError
 from ioc.settings import ENV_CONFIG
 
 
@@ -73,3 +74,13 @@ class StorageSettings(BaseSettings):
         "Asia/Ho_Chi_Minh", description="Time zone of report days and months."
     )
     report_worst_devices: int = Field(10, ge=1, description="Devices listed as the worst.")
+
+    @property
+    def raw_days(self) -> int:
+        """Days of raw telemetry kept, once resolved against the core settings (jobs.resolve)."""
+        if self.retention_raw_days is None:
+            raise ConfigError(
+                "storage settings used before storage.jobs.resolve() filled the raw retention "
+                "(IOC_RETENTION_RAW_DAYS, default IOC_RAW_RETENTION_DAYS)"
+            )
+        return self.retention_raw_days

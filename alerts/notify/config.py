@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -18,72 +17,15 @@ from pydantic import (
     model_validator,
 )
 
+from ioc.durations import Duration
 from ioc.errors import ConfigError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
-LABELS = ("commune", "site", "device", "type", "rule", "severity")
-
-
-def parse_duration(value: Any) -> timedelta:
-    """Parse ``2s``, ``5m``, ``4h``, ``1d``, ``500ms`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 2s, 5m, 4h)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+from ioc.matchers import Matcher, cheap_first
 
 
 class Strict(BaseModel):
     """Base of every config model: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Matcher(Strict):
-    """One label test, like a silence matcher: ``label op value``."""
-
-    label: str
-    op: Literal["=", "!=", "=~", "!~"] = "="
-    value: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            match = _MATCHER.match(data)
-            if not match:
-                raise ValueError(f'matcher {data!r} is not like severity="critical"')
-            return {"label": match.group(1), "op": match.group(2), "value": match.group(3)}
-        return data
-
-    @model_validator(mode="after")
-    def _regex_compiles(self) -> Matcher:
-        if self.op in ("=~", "!~"):
-            try:
-                re.compile(self.value)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {self.value!r}: {exc}") from exc
-        return self
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        """Whether the label set passes this test (a missing label is the empty string)."""
-        value = labels.get(self.label, "")
-        if self.op == "=":
-            return value == self.value
-        if self.op == "!=":
-            return value != self.value
-        found = re.fullmatch(self.value, value) is not None
-        return found if self.op == "=~" else not found
 
 
 class WebhookConfig(Strict):
@@ -175,7 +117,7 @@ class Route(Strict):
 
     name: str | None = None
     receiver: str
-    matchers: list[Matcher] = []
+    matchers: Annotated[list[Matcher], AfterValidator(cheap_first)] = []
     continue_: bool = Field(False, alias="continue")
     group_by: list[str] | None = None
     group_wait: Duration | None = None

@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class AlertInfo:
-    """One row of ``alerts`` joined with registry names."""
+    """One row of ``alerts`` joined with registry names (``store.SELECT_ALERTS``, class_row)."""
 
     id: int
     fingerprint: str
@@ -35,47 +35,6 @@ class AlertInfo:
     site_name: str | None
     commune_code: str | None
     commune_name: str | None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> AlertInfo:
-        """Build from a ``SELECT_ALERTS`` row; labels fall back to the alert's columns."""
-        labels = {str(k): str(v) for k, v in (row["labels"] or {}).items()}
-        for label, column in (
-            ("commune", "commune_code"),
-            ("site", "site_id"),
-            ("device", "device_id"),
-            ("type", "device_type"),
-            ("rule", "rule"),
-            ("severity", "severity"),
-        ):
-            if row.get(column) is not None:
-                labels.setdefault(label, str(row[column]))
-        return cls(
-            id=row["id"],
-            fingerprint=row["fingerprint"],
-            rule=row["rule"],
-            severity=row["severity"],
-            state=row["state"],
-            labels=labels,
-            annotations=dict(row["annotations"] or {}),
-            summary=row["summary"] or "",
-            summary_en=row["summary_en"] or "",
-            started_at=row["started_at"],
-            fired_at=row["fired_at"],
-            resolved_at=row["resolved_at"],
-            suppressed_by=row["suppressed_by"],
-            silenced=bool(row["silenced_by"]),
-            acknowledged_at=row["acknowledged_at"],
-            acknowledged_by=row["acknowledged_by"],
-            escalation_level=row["escalation_level"],
-            device_id=row["device_id"],
-            device_name=row["device_name"],
-            device_type=row["device_type"],
-            site_id=row["site_id"],
-            site_name=row["site_name"],
-            commune_code=row["commune_code"],
-            commune_name=row["commune_name"],
-        )
 
     @property
     def notifiable(self) -> bool:

@@ -198,7 +198,6 @@ class Notifier:
             channel.close()
 
 
-def build_notifier(pool: ConnectionPool, settings: NotifySettings | None = None) -> Notifier:
-    """Build a notifier from ``IOC_*`` settings (or the given ones) on the caller's pool."""
-    settings = settings or NotifySettings()
+def build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Notifier:
+    """Build a notifier from its settings on the caller's pool (routes file read here)."""
     return Notifier(pool, settings, load_config(settings.alerts_config))

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from alerts.notify.model import AlertInfo
@@ -22,12 +22,19 @@ SELECT route, group_key, receiver, group_labels, alert_ids, flushes, last_flush_
 FROM notify_groups
 """
 
+# One column per AlertInfo field (read with class_row); the alert's own labels win over the
+# ones derived from its columns.
 SELECT_ALERTS = """
-SELECT a.id, a.fingerprint, a.rule, a.severity, a.state, a.labels, a.annotations, a.summary,
-       a.summary_en, a.started_at, a.fired_at, a.resolved_at, a.suppressed_by, a.silenced_by,
-       a.acknowledged_at, a.acknowledged_by, a.escalation_level, a.device_id, a.device_type,
-       a.site_id, a.commune_code,
-       d.name AS device_name, s.name AS site_name, c.name AS commune_name
+SELECT a.id, a.fingerprint, a.rule, a.severity, a.state,
+       jsonb_strip_nulls(jsonb_build_object(
+           'commune', a.commune_code, 'site', a.site_id, 'device', a.device_id,
+           'type', a.device_type, 'rule', a.rule, 'severity', a.severity))
+         || coalesce(a.labels, '{}') AS labels,
+       coalesce(a.annotations, '{}') AS annotations, coalesce(a.summary, '') AS summary,
+       coalesce(a.summary_en, '') AS summary_en, a.started_at, a.fired_at, a.resolved_at,
+       a.suppressed_by, cardinality(a.silenced_by) > 0 AS silenced, a.acknowledged_at,
+       a.acknowledged_by, a.escalation_level, a.device_id, d.name AS device_name,
+       a.device_type, a.site_id, s.name AS site_name, a.commune_code, c.name AS commune_name
 FROM alerts a
 LEFT JOIN devices d ON d.id = a.device_id
 LEFT JOIN sites s ON s.id = a.site_id
@@ -95,9 +102,9 @@ def load_groups(conn: psycopg.Connection) -> dict[tuple[str, str], GroupState]:
 
 def load_alerts(conn: psycopg.Connection, carried: set[int]) -> dict[int, AlertInfo]:
     """Notifiable alerts plus the notified ones still carried by groups, with registry names."""
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=class_row(AlertInfo)) as cur:
         rows = cur.execute(SELECT_ALERTS, {"ids": sorted(carried)}).fetchall()
-    return {r["id"]: AlertInfo.from_row(r) for r in rows}
+    return {alert.id: alert for alert in rows}
 
 
 def save_group(conn: psycopg.Connection, state: GroupState) -> None:

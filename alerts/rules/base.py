@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Literal, Protocol
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alerts.durations import format_duration, parse_duration
 from devices.catalogue import TYPES
+from ioc.durations import format_duration, parse_duration
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}

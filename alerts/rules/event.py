@@ -9,9 +9,9 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerts.durations import parse_duration
 from alerts.rules.base import Condition, EvalContext, RuleBase, Severity, Texts
 from devices.catalogue import TYPES
+from ioc.durations import parse_duration
 
 # Matching events in the window per device and severity key, unless a clearing event followed.
 # The window is judged by arrival (ingest's clock); the bound on the device's own timestamp

@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Literal
 import psycopg
 from pydantic import Field, field_validator, model_validator
 
-from alerts.durations import format_duration, parse_duration
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
+from ioc.durations import format_duration, parse_duration
 
 # Changes counted by arrival (ingest's clock); the device-time bound only serves the index.
 FLAPPING_SQL = """

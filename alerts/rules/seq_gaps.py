@@ -17,8 +17,8 @@ from typing import Any, ClassVar, Literal
 import psycopg
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from alerts.durations import format_duration, parse_duration
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
+from ioc.durations import format_duration, parse_duration
 
 # A device without a status row has no gaps yet (0). ``open``: this rule has an open alert for
 # the device, so that an alert open across an engine restart is not resolved at once.

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field
 
 from api.models.common import Input, Timestamp
+from ioc.silences import SilenceSpec
 
 AlertStateFilter = Literal["pending", "firing", "resolved", "suppressed", "open"]
 Severity = Literal["info", "warning", "critical"]
@@ -84,60 +82,8 @@ class AlertAssign(Input):
     assignee: str | None = Field(min_length=1, max_length=100)
 
 
-class Matcher(Input):
-    """One label condition; all matchers of a silence must hold."""
-
-    label: Literal["commune", "site", "device", "type", "rule", "severity"]
-    op: Literal["=", "!=", "=~", "!~"] = Field("=", description="=~ and !~ match whole values.")
-    value: str = Field(max_length=200)
-
-    @model_validator(mode="after")
-    def _regex_compiles(self) -> Matcher:
-        if self.op in ("=~", "!~"):
-            try:
-                re.compile(self.value)
-            except re.error as exc:
-                raise ValueError(f"value is not a valid regular expression: {exc}") from None
-        return self
-
-
-class Recurrence(Input):
-    """A daily or weekly window in local time inside the silence's validity period."""
-
-    every: Literal["daily", "weekly"] = "daily"
-    start: time
-    end: time
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field([], max_length=7)
-    tz: str = "Asia/Ho_Chi_Minh"
-
-    @model_validator(mode="after")
-    def _valid(self) -> Recurrence:
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {self.tz!r}") from None
-        if self.every == "weekly" and not self.days:
-            raise ValueError("a weekly window needs days, e.g. [sun]")
-        if self.start == self.end:
-            raise ValueError("start and end must differ")
-        return self
-
-
-class SilenceCreate(Input):
+class SilenceCreate(SilenceSpec):
     """A silence or maintenance window; alerts matching every matcher are muted."""
-
-    matchers: list[Matcher] = Field(min_length=1, max_length=20)
-    starts_at: AwareDatetime | None = Field(None, description="Default: now.")
-    ends_at: AwareDatetime
-    recurrence: Recurrence | None = Field(None, description="Optional recurring window.")
-    comment: str = Field(min_length=1, max_length=1000)
-
-    @field_validator("ends_at")
-    @classmethod
-    def _future(cls, value: AwareDatetime) -> AwareDatetime:
-        if value <= datetime.now(UTC):
-            raise ValueError("ends_at must be in the future")
-        return value
 
 
 class SilencePublic(BaseModel):

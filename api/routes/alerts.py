@@ -8,9 +8,7 @@ from typing import Annotated, Any
 import psycopg
 from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb
 
-from api import audit
 from api.deps import ConnDep, CurrentUser, PageDep, Technician, not_found
 from api.models.alerts import (
     AlertAck,
@@ -25,6 +23,7 @@ from api.models.alerts import (
 from api.models.common import COMMUNE_PATTERN, ID_PATTERN, Message
 from api.routes.device_data import From, To, time_range
 from api.sqlutil import fetch_page
+from ioc import actions
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -59,17 +58,6 @@ HISTORY = """
 SELECT time, action, actor, note, data FROM alert_history WHERE alert_id = %(id)s
 ORDER BY time, id
 """
-ACK = """
-UPDATE alerts SET acknowledged_at = now(), acknowledged_by = %(user)s, ack_note = %(note)s,
-    updated_at = now()
-WHERE id = %(id)s
-"""
-ASSIGN = "UPDATE alerts SET assignee = %(assignee)s, updated_at = now() WHERE id = %(id)s"
-HISTORY_ADD = """
-INSERT INTO alert_history (alert_id, action, actor, note, data)
-VALUES (%(id)s, %(action)s, %(user)s, %(note)s, %(data)s)
-"""
-
 ALERT_MAX_DAYS = 3660
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Alert id.")]
 EMPTY: dict[str, Any] = {
@@ -137,22 +125,11 @@ def get_alert(conn: ConnDep, user: CurrentUser, alert_id: AlertId) -> AlertDetai
     return AlertDetail(**alert.model_dump(), timeline=timeline)
 
 
-def _change(
-    conn: psycopg.Connection,
-    user: str,
-    alert: AlertPublic,
-    statement: str,
-    action: str,
-    values: dict[str, Any],
-    note: str | None,
-) -> None:
-    with conn.transaction():
-        conn.execute(statement, {**values, "id": alert.id, "user": user})
-        conn.execute(
-            HISTORY_ADD,
-            {"id": alert.id, "action": action, "user": user, "note": note, "data": Jsonb(values)},
-        )
-        audit.record(conn, user, action, "alert", alert.id, alert.commune_code, values)
+def _raise_unless_done(result: actions.ActionResult) -> None:
+    if result.outcome == "not_found":
+        raise not_found("alert", result.alert_id)
+    if result.outcome == "resolved":
+        raise HTTPException(409, f"alert {result.alert_id} is already resolved")
 
 
 @router.post(
@@ -162,10 +139,10 @@ def _change(
 )
 def ack_alert(conn: ConnDep, user: Technician, alert_id: AlertId, body: AlertAck) -> AlertDetail:
     """Acknowledge an open alert with a note (technician): stops re-notification."""
-    alert = fetch(conn, alert_id, user.scope)
-    if alert.state == "resolved":
-        raise HTTPException(409, f"alert {alert_id} is already resolved")
-    _change(conn, user.name, alert, ACK, "ack", {"note": body.note}, body.note)
+    result = actions.acknowledge(
+        conn, alert_id, actor=user.name, note=body.note, channel="api", scope=user.scope
+    )
+    _raise_unless_done(result)
     return get_alert(conn, user, alert_id)
 
 
@@ -174,6 +151,8 @@ def assign_alert(
     conn: ConnDep, user: Technician, alert_id: AlertId, body: AlertAssign
 ) -> AlertDetail:
     """Assign an alert to someone, or unassign it with null (technician)."""
-    alert = fetch(conn, alert_id, user.scope)
-    _change(conn, user.name, alert, ASSIGN, "assign", {"assignee": body.assignee}, None)
+    result = actions.assign(
+        conn, alert_id, assignee=body.assignee, actor=user.name, channel="api", scope=user.scope
+    )
+    _raise_unless_done(result)
     return get_alert(conn, user, alert_id)

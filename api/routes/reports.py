@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
-from api.deps import ConnDep, CurrentUser, invalid, not_found
+from api.deps import ConnDep, CurrentUser, StorageDep, invalid, not_found
 from api.models.common import COMMUNE_PATTERN
 from storage.availability import AvailabilityReport, monthly_report
-from storage.settings import StorageSettings
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -20,6 +19,7 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 def availability_report(
     conn: ConnDep,
     user: CurrentUser,
+    settings: StorageDep,
     commune: Annotated[str, Query(pattern=COMMUNE_PATTERN, description="Commune code.")],
     month: Annotated[
         str | None,
@@ -27,7 +27,6 @@ def availability_report(
     ] = None,
 ) -> AvailabilityReport:
     """Availability per device, site and type over a month; unreachable time not counted."""
-    settings = StorageSettings()
     today = datetime.now(UTC).astimezone(ZoneInfo(settings.report_timezone)).date()
     try:
         first = date.fromisoformat(f"{month}-01") if month else today.replace(day=1)

@@ -7,13 +7,12 @@ from typing import Annotated, Any, Literal
 import psycopg
 from fastapi import APIRouter, Path, Query
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb
 
-from api import audit
 from api.deps import ConnDep, CurrentUser, PageDep, Technician, invalid, not_found
 from api.models.alerts import SilenceCreate, SilencePublic, SilencesPublic
 from api.security import Principal
 from api.sqlutil import fetch_page
+from ioc import actions
 
 router = APIRouter(prefix="/silences", tags=["alerts"])
 
@@ -45,19 +44,6 @@ WHERE (%(id)s::bigint IS NULL OR s.id = %(id)s)
 """
 LIST = SELECT + WHERE + "ORDER BY s.created_at DESC, s.id DESC LIMIT %(limit)s OFFSET %(offset)s"
 COUNT = "SELECT count(*) FROM silences s " + WHERE
-INSERT = """
-INSERT INTO silences (matchers, starts_at, ends_at, recurrence, created_by, comment)
-VALUES (%(matchers)s, coalesce(%(starts_at)s, now()), %(ends_at)s, %(recurrence)s, %(user)s,
-        %(comment)s)
-RETURNING id
-"""
-EXPIRE = """
-UPDATE silences SET expired_at = now()
-WHERE id = %(id)s AND expired_at IS NULL AND ends_at > now()
-"""
-DEVICE_COMMUNE = "SELECT commune_code FROM devices WHERE id = %(id)s"
-SITE_COMMUNE = "SELECT commune_code FROM sites WHERE id = %(id)s"
-
 SilenceId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Silence id.")]
 
 
@@ -82,33 +68,6 @@ def fetch(conn: psycopg.Connection, silence_id: int, user: Principal) -> Silence
     return row
 
 
-def _check_scope(conn: psycopg.Connection, user: Principal, body: SilenceCreate) -> None:
-    """A commune-scoped caller may only silence inside their communes."""
-    if user.scope is None:
-        return
-    confined = False
-    for i, m in enumerate(body.matchers):
-        if m.op != "=":
-            continue
-        if m.label in COMMUNE_LABELS:
-            commune: str | None = m.value
-        elif m.label in DEVICE_LABELS or m.label in SITE_LABELS:
-            query = DEVICE_COMMUNE if m.label in DEVICE_LABELS else SITE_COMMUNE
-            row = conn.execute(query, {"id": m.value}).fetchone()
-            commune = row[0] if row else None
-        else:
-            continue
-        if commune is None or not user.sees(commune):
-            raise invalid(f"matchers.{i}.value", f"{m.label} {m.value} is outside your communes")
-        confined = True
-    if not confined:
-        raise invalid(
-            "matchers",
-            "a commune-scoped user must include a matcher commune=, site= or device= "
-            "naming one of their communes",
-        )
-
-
 @router.get("", response_model=SilencesPublic)
 def list_silences(
     conn: ConnDep,
@@ -131,37 +90,18 @@ def get_silence(conn: ConnDep, user: CurrentUser, silence_id: SilenceId) -> Sile
 @router.post("", response_model=SilencePublic, status_code=201)
 def create_silence(conn: ConnDep, user: Technician, body: SilenceCreate) -> SilencePublic:
     """Mute matching alerts between starts_at and ends_at (technician); author = caller."""
-    if body.starts_at is not None and body.starts_at >= body.ends_at:
-        raise invalid("ends_at", "ends_at must be after starts_at")
-    _check_scope(conn, user, body)
-    matchers = [m.model_dump() for m in body.matchers]
-    with conn.transaction():
-        row = conn.execute(
-            INSERT,
-            {
-                "matchers": Jsonb(matchers),
-                "starts_at": body.starts_at,
-                "ends_at": body.ends_at,
-                "recurrence": Jsonb(body.recurrence.model_dump(mode="json"))
-                if body.recurrence
-                else None,
-                "user": user.name,
-                "comment": body.comment,
-            },
-        ).fetchone()
-        assert row is not None
-        commune = next((m.value for m in body.matchers if m.label in COMMUNE_LABELS), None)
-        audit.record(
-            conn, user.name, "create", "silence", row[0], commune, body.model_dump(mode="json")
+    try:
+        silence_id = actions.create_silence(
+            conn, body, actor=user.name, channel="api", scope=user.scope
         )
-    return fetch(conn, row[0], user)
+    except actions.ActionRefused as exc:
+        raise invalid(exc.field, exc.message) from None
+    return fetch(conn, silence_id, user)
 
 
 @router.delete("/{silence_id}", response_model=SilencePublic)
 def expire_silence(conn: ConnDep, user: Technician, silence_id: SilenceId) -> SilencePublic:
     """Expire a silence now (technician); it stays listed as expired."""
     fetch(conn, silence_id, user)
-    with conn.transaction():
-        if conn.execute(EXPIRE, {"id": silence_id}).rowcount:
-            audit.record(conn, user.name, "expire", "silence", silence_id)
+    actions.expire_silence(conn, silence_id, actor=user.name, channel="api")
     return fetch(conn, silence_id, user)

@@ -135,7 +135,10 @@ BEGIN
             metric_id smallint NOT NULL,
             PRIMARY KEY (device_key, metric_id, time)
         );
-        PERFORM create_hypertable('telemetry_points', 'time', chunk_time_interval => interval '1 day');
+        -- No default indexes: the time indexes are created below under the same names on
+        -- both paths (create_hypertable's default one would take the name first).
+        PERFORM create_hypertable('telemetry_points', 'time', chunk_time_interval => interval '1 day',
+                                  create_default_indexes => false);
         CREATE TABLE device_events (
             time timestamptz NOT NULL,
             device_id text NOT NULL,
@@ -146,7 +149,8 @@ BEGIN
             received_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (device_id, time, seq)
         );
-        PERFORM create_hypertable('device_events', 'time', chunk_time_interval => interval '7 days');
+        PERFORM create_hypertable('device_events', 'time', chunk_time_interval => interval '7 days',
+                                  create_default_indexes => false);
     ELSE
         CREATE TABLE telemetry_points (
             time timestamptz NOT NULL,

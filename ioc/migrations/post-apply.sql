@@ -56,11 +56,22 @@ BEGIN
     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ioc_app, ioc_ingest;
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ioc_app, ioc_ingest;
 
+    -- API users and tokens (0300_api_auth.sql grants these only where the roles already
+    -- existed; on a fresh server the roles are created above, after it ran).
+    IF to_regnamespace('ioc_auth') IS NOT NULL THEN
+        GRANT USAGE ON SCHEMA ioc_auth TO ioc_app;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ioc_auth TO ioc_app;
+        GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ioc_auth TO ioc_app;
+    END IF;
+
     -- Ingest: reads the registry, writes only its own tables, deletes nothing.
     GRANT SELECT ON communes, sites, devices, device_parents, device_types, metrics,
         device_type_metrics TO ioc_ingest;
     GRANT SELECT, INSERT, UPDATE ON telemetry_points, device_events, device_latest_points,
         device_status, device_status_changes, quarantine TO ioc_ingest;
+    IF to_regclass('public.ingest_instances') IS NOT NULL THEN  -- its heartbeat (0101)
+        GRANT SELECT, INSERT, UPDATE ON ingest_instances TO ioc_ingest;
+    END IF;
     REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM ioc_ingest;
 END $$;
 

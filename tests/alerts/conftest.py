@@ -168,7 +168,7 @@ def make_engine(pool: ConnectionPool) -> Iterator[EngineFactory]:
         values.update(overrides)
         settings = AlertSettings(**values)
         rules = parse_rules(rules_yaml) if rules_yaml is not None else None
-        engine = AlertEngine(settings, pool, rules=rules, notify=False)
+        engine = AlertEngine(settings, pool, rules=rules)
         built.append(engine)
         return engine
 

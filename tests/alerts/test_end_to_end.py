@@ -100,7 +100,6 @@ def test_uplink_last_wills_to_one_root_alert_then_pipeline_down(
         settings,
         pool,  # type: ignore[arg-type]
         rules=parse_rules(RULES),
-        notify=False,
         mqtt_url=mqtt_url,
     )
     try:

@@ -28,7 +28,7 @@ def engines(db_url: str) -> Iterator[tuple[AlertEngine, AlertEngine]]:
         alerts_pipeline_silence_s=0,
     )
     pools = [ConnectionPool(db_url, min_size=1, max_size=3, open=True) for _ in range(2)]
-    pair = tuple(AlertEngine(settings, p, rules=parse_rules(RULES), notify=False) for p in pools)
+    pair = tuple(AlertEngine(settings, p, rules=parse_rules(RULES)) for p in pools)
     yield pair  # type: ignore[misc]
     for engine in pair:
         engine.stop()

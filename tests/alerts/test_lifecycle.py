@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from alerts.actions import acknowledge, assign
+from ioc.actions import acknowledge, assign
+from ioc.migrate import migrations_dir
 from tests.alerts.conftest import EngineFactory, actions, alerts, report, report_all
 
 S = timedelta(seconds=1)
@@ -48,8 +50,15 @@ def test_ack_and_assign_history_and_resolution_still_flows(
     report(fleet, "up1", t0, online=False)
     engine.evaluate_once(t0)
     (alert,) = alerts(fleet, "offline")
-    assert acknowledge(fleet, alert["id"], "ky.thuat.vien", "Đang kiểm tra cáp quang", t0 + S)
-    assert assign(fleet, alert["id"], "vnpt.quang.ngai", "truc.ban", t0 + 2 * S)
+    note = "Đang kiểm tra cáp quang"
+    ack = acknowledge(
+        fleet, alert["id"], actor="ky.thuat.vien", note=note, channel="telegram", now=t0 + S
+    )
+    assert ack.ok and ack.commune == alert["commune_code"]
+    assert assign(
+        fleet, alert["id"], assignee="vnpt.quang.ngai", actor="truc.ban", channel="console",
+        now=t0 + 2 * S,
+    ).ok  # fmt: skip
     row = alerts(fleet, "offline")[0]
     assert (
         row["acknowledged_by"] == "ky.thuat.vien" and row["ack_note"] == "Đang kiểm tra cáp quang"
@@ -67,14 +76,27 @@ def test_ack_and_assign_history_and_resolution_still_flows(
         "assigned",
         "resolved",
     ]
-    ack = fleet.execute(
-        "SELECT actor, note FROM alert_history WHERE alert_id = %s AND action = 'acknowledged'",
+    entry = fleet.execute(
+        "SELECT actor, note, data->>'channel' FROM alert_history"
+        " WHERE alert_id = %s AND action = 'acknowledged'",
         (alert["id"],),
     ).fetchone()
-    assert ack == ("ky.thuat.vien", "Đang kiểm tra cáp quang")
-    # A resolved alert cannot be acknowledged any more; unknown ids are refused.
-    assert not acknowledge(fleet, alert["id"], "x", "late", t0 + 4 * S)
-    assert not assign(fleet, 999999, "x", "y", t0)
+    assert entry == ("ky.thuat.vien", "Đang kiểm tra cáp quang", "telegram")
+    audited = fleet.execute(
+        "SELECT action, details->>'channel' FROM audit_log WHERE object_id = %s ORDER BY id",
+        (str(alert["id"]),),
+    ).fetchall()
+    assert audited == [("acknowledged", "telegram"), ("assigned", "console")]
+    # A resolved alert cannot be acknowledged any more; unknown or out-of-scope ids are refused.
+    late = acknowledge(fleet, alert["id"], actor="x", note="late", channel="api", now=t0 + 4 * S)
+    assert late.outcome == "resolved"
+    assert assign(fleet, 999999, assignee="x", actor="y", channel="api", now=t0).outcome == (
+        "not_found"
+    )
+    elsewhere = assign(
+        fleet, alert["id"], assignee="x", actor="y", channel="api", now=t0, scope=["99999"]
+    )
+    assert elsewhere.outcome == "not_found"
 
 
 def test_rule_error_does_not_stop_other_rules(
@@ -95,3 +117,30 @@ def test_rule_error_does_not_stop_other_rules(
     result = engine.evaluate_once(t0)
     assert result.rule_errors == ["broken"]
     assert alerts(fleet, "offline")[0]["state"] == "firing"
+
+
+def test_migration_unifies_old_history_words(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    engine = make_engine(OFFLINE)
+    report_all(fleet, t0)
+    report(fleet, "up1", t0, online=False)
+    engine.evaluate_once(t0)
+    (alert,) = alerts(fleet, "offline")
+    for old in ("ack", "assign"):  # what the API used to write
+        fleet.execute(
+            "INSERT INTO alert_history (alert_id, time, action, actor) VALUES (%s, %s, %s, 'tech')",
+            (alert["id"], t0 + S, old),
+        )
+        fleet.execute(
+            "INSERT INTO audit_log (actor, action, object_type, object_id)"
+            " VALUES ('tech', %s, 'alert', %s)",
+            (old, str(alert["id"])),
+        )
+    sql = (Path(migrations_dir()) / "0610_h15_action_vocabulary.sql").read_text()
+    fleet.execute(sql)  # type: ignore[arg-type]
+    assert actions(fleet, alert["id"])[-2:] == ["acknowledged", "assigned"]
+    audited = fleet.execute(
+        "SELECT action FROM audit_log WHERE object_id = %s ORDER BY id", (str(alert["id"]),)
+    ).fetchall()
+    assert audited == [("acknowledged",), ("assigned",)]

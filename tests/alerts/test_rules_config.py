@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from alerts.cli import command
-from alerts.durations import format_duration, parse_duration
 from alerts.rules import load_rules, parse_rules
 from alerts.rules.event import EventRule
 from alerts.settings import AlertSettings
 from devices.catalogue import TYPES
+from ioc.durations import format_duration, parse_duration
 from ioc.errors import ConfigError
 
 

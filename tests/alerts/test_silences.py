@@ -6,18 +6,14 @@ from datetime import UTC, datetime, time, timedelta
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from alerts.mute import TopologyInhibitor, mutes
-from alerts.silences import (
-    Matcher,
-    Recurrence,
-    Silence,
-    Silencer,
-    create_silence,
-    expire_silence,
-    matchers_for,
-)
+from alerts.silences import Silence, Silencer, matchers_for
+from ioc.actions import create_silence, expire_silence
+from ioc.matchers import Matcher
+from ioc.silences import Recurrence, SilenceSpec
 from tests.alerts.conftest import EngineFactory, actions, alerts, report, report_all
 
 S = timedelta(seconds=1)
@@ -48,7 +44,7 @@ def test_matchers(label: str, op: str, value: str, expected: bool) -> None:
 
 
 def test_bad_matchers_and_windows_rejected() -> None:
-    with pytest.raises(ValidationError, match="invalid regex"):
+    with pytest.raises(ValidationError, match="invalid regular expression"):
         Matcher(label="device", op="=~", value="(")
     with pytest.raises(ValidationError):
         Matcher(label="device", op="~", value="x")  # type: ignore[arg-type]
@@ -100,14 +96,13 @@ def test_silence_mutes_then_expires(
         "rules:\n  - {name: offline, kind: absence, types: [camera, speaker, link, nvr]}\n"
     )
     report_all(fleet, t0)
-    sid = create_silence(
-        fleet,
-        matchers=matchers_for(site="s-ubnd", type="speaker"),
+    spec = SilenceSpec(
+        matchers=matchers_for(site="s-ubnd", type="speaker"),  # type: ignore[arg-type]
         starts_at=t0 - H,
         ends_at=t0 + H,
-        created_by="truc.ban",
         comment="Bảo trì cụm loa",
     )
+    sid = create_silence(fleet, spec, actor="truc.ban", channel="api", now=t0)
     report(fleet, "solo", t0, online=False)
     report(fleet, "cam-01", t0, online=False)
     engine.evaluate_once(t0 + S)
@@ -116,8 +111,8 @@ def test_silence_mutes_then_expires(
     assert by_device["cam-01"]["silenced_by"] == []
     assert actions(fleet, by_device["solo"]["id"]) == ["pending", "firing", "silenced"]
     # Expired by hand: the alert comes through.
-    assert expire_silence(fleet, sid, t0 + 2 * S)
-    assert not expire_silence(fleet, sid, t0 + 3 * S)
+    assert expire_silence(fleet, sid, actor="truc.ban", channel="console", now=t0 + 2 * S)
+    assert not expire_silence(fleet, sid, actor="truc.ban", channel="console", now=t0 + 3 * S)
     engine.evaluate_once(t0 + 3 * S)
     solo = next(a for a in alerts(fleet, "offline") if a["device_id"] == "solo")
     assert solo["silenced_by"] == []
@@ -134,17 +129,100 @@ def test_recurring_maintenance_window_and_natural_end(
     local = t0.astimezone(Recurrence(start=time(0), end=time(1)).zone())
     start = (local - timedelta(minutes=5)).time().replace(second=0, microsecond=0)
     end = (local + timedelta(minutes=10)).time().replace(second=0, microsecond=0)
-    sid = create_silence(
-        fleet,
-        matchers=[{"label": "device", "op": "=~", "value": "solo|up1"}],
-        starts_at=t0 - H,
-        ends_at=t0 + 24 * H,
-        created_by="truc.ban",
-        recurrence={"every": "daily", "start": start.isoformat(), "end": end.isoformat()},
+    spec = SilenceSpec.model_validate(
+        {
+            "matchers": [{"label": "device", "op": "=~", "value": "solo|up1"}],
+            "starts_at": t0 - H,
+            "ends_at": t0 + 24 * H,
+            "comment": "Bảo trì hằng đêm",
+            "recurrence": {"every": "daily", "start": start.isoformat(), "end": end.isoformat()},
+        }
     )
+    sid = create_silence(fleet, spec, actor="truc.ban", channel="api", now=t0)
     report(fleet, "solo", t0, online=False)
     engine.evaluate_once(t0 + S)
     assert alerts(fleet, "offline")[0]["silenced_by"] == [sid]
     report_all(fleet, t0 + 15 * timedelta(minutes=1), ["up1", "g4", "core", "cam-core", "nvr-1"])
     engine.evaluate_once(t0 + 15 * timedelta(minutes=1))  # window over for today
     assert alerts(fleet, "offline")[0]["silenced_by"] == []
+
+
+# A pattern with nested quantifiers: a backtracking engine needs ~2^n steps to refuse it on a
+# run of n letters (Python's re takes hours at n = 40); RE2 is linear in the input.
+CATASTROPHIC = "(a+)+b"
+
+
+@pytest.mark.timeout(20)
+def test_catastrophic_regex_is_linear() -> None:
+    matcher = Matcher(label="device", op="=~", value=CATASTROPHIC)
+    assert not matcher.matches({"device": "a" * 100_000})
+    assert Matcher(label="device", op="!~", value=CATASTROPHIC).matches({"device": "a" * 64})
+    with pytest.raises(ValidationError, match="invalid regular expression"):
+        Matcher(label="device", op="=~", value=r"(a)\1")  # backreferences are refused
+    with pytest.raises(ValidationError):
+        Matcher(label="device", op="=~", value="a" * 201)  # length cap
+
+
+@pytest.mark.timeout(30)
+def test_catastrophic_silence_cannot_delay_alert_evaluation(
+    fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
+) -> None:
+    from tests.alerts.conftest import _device
+
+    engine = make_engine(
+        "rules:\n  - {name: offline, kind: absence, types: [camera, speaker, link, nvr]}\n"
+    )
+    victim = "a" * 60  # a valid device id on which the pattern backtracks forever in re
+    _device(fleet, victim, "camera", "Camera", [])
+    report_all(fleet, t0)
+    report(fleet, victim, t0)
+    spec = SilenceSpec.model_validate(
+        {
+            "matchers": [
+                {"label": "device", "op": "=~", "value": CATASTROPHIC},
+                {"label": "type", "op": "=", "value": "camera"},
+            ],
+            "starts_at": t0 - H,
+            "ends_at": t0 + H,
+            "comment": "thử",
+        }
+    )
+    create_silence(fleet, spec, actor="ky.thuat", channel="api", now=t0)
+    report(fleet, victim, t0, online=False)
+    engine.evaluate_once(t0 + S)
+    (alert,) = [a for a in alerts(fleet, "offline") if a["device_id"] == victim]
+    assert alert["state"] == "firing" and alert["silenced_by"] == []
+
+
+def test_equality_matchers_are_tested_before_regexes() -> None:
+    silence = Silence.model_validate(
+        {
+            "id": 1,
+            "matchers": [
+                {"label": "device", "op": "=~", "value": CATASTROPHIC},
+                {"label": "commune", "op": "=", "value": "99999"},
+            ],
+            "starts_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "ends_at": datetime(2027, 1, 1, tzinfo=UTC),
+        }
+    )
+    assert [m.op for m in silence._ordered] == ["=", "=~"]
+    assert not silence.matches(LABELS)
+
+
+def test_silence_stored_with_a_regex_re2_refuses_is_skipped(
+    fleet: psycopg.Connection, t0: datetime
+) -> None:
+    fleet.execute(
+        "INSERT INTO silences (matchers, starts_at, ends_at, created_by)"
+        " VALUES (%s, %s, %s, 'old')",
+        (Jsonb([{"label": "device", "op": "=~", "value": "(?=cam)cam-01"}]), t0 - H, t0 + H),
+    )
+    good = create_silence(
+        fleet,
+        SilenceSpec(matchers=matchers_for(device="cam-01"), ends_at=t0 + H, comment="x"),  # type: ignore[arg-type]
+        actor="ky.thuat",
+        channel="api",
+        now=t0,
+    )
+    assert Silencer.load(fleet, t0).muted_by(LABELS) == [good]

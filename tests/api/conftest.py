@@ -20,6 +20,8 @@ from api.app import create_app
 from api.settings import ApiSettings
 from devices.registry import parse_yaml
 from devices.store import import_registry
+from storage.jobs import resolve
+from storage.settings import StorageSettings
 from tests.plugins.broker import free_port
 from tests.util import wait_until
 
@@ -195,7 +197,11 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
+            create_app(settings, resolve(settings, StorageSettings(_env_file=None))),
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)

@@ -48,7 +48,7 @@ def test_alert_detail_ack_assign(client, world, as_user, db):
     body = r.json()
     assert body["acknowledged_by"] == "tech_a" and body["ack_note"] == note
     assert body["acknowledged_at"].endswith("+00:00")
-    assert body["timeline"][-1]["action"] == "ack" and body["timeline"][-1]["note"] == note
+    assert body["timeline"][-1]["action"] == "acknowledged" and body["timeline"][-1]["note"] == note
     r = client.post(
         f"/api/v1/alerts/{alert}/assign",
         json={"assignee": "Nguyễn Văn An"},
@@ -69,11 +69,11 @@ def test_alert_detail_ack_assign(client, world, as_user, db):
     assert client.get("/api/v1/alerts/999999", headers=as_user("tech")).status_code == 404
     audit = client.get("/api/v1/audit", params={"object_type": "alert"}, headers=as_user("admin"))
     assert [(e["actor"], e["action"]) for e in audit.json()["data"]] == [
-        ("tech", "assign"),
-        ("tech", "assign"),
-        ("tech_a", "ack"),
+        ("tech", "assigned"),
+        ("tech", "assigned"),
+        ("tech_a", "acknowledged"),
     ]
-    assert audit.json()["data"][2]["details"] == {"note": note}
+    assert audit.json()["data"][2]["details"] == {"note": note, "channel": "api"}
 
 
 def test_silences(client, world, as_user):

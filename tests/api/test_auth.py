@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from api.cli import users
+from ioc.cli import cli
 from tests.api.conftest import A
 
 
@@ -134,23 +134,24 @@ def test_cli_users(db_url, monkeypatch):
     monkeypatch.setenv("IOC_DATABASE_URL", db_url)
     runner = CliRunner()
     r = runner.invoke(
-        users, ["create", "ubnd.ts", "--role", "operator", "--commune", A, "--expires-days", "7"]
+        cli,
+        ["users", "create", "ubnd.ts", "--role", "operator", "--commune", A, "--expires-days", "7"],
     )
     assert r.exit_code == 0, r.output
     token = r.output.strip().splitlines()[-1]
     assert token.startswith("ioc_") and len(token) > 40
-    r = runner.invoke(users, ["create", "ubnd.ts", "--role", "operator"])
+    r = runner.invoke(cli, ["users", "create", "ubnd.ts", "--role", "operator"])
     assert r.exit_code != 0 and "already exists" in r.output
-    r = runner.invoke(users, ["create", "x", "--role", "operator", "--commune", "12"])
+    r = runner.invoke(cli, ["users", "create", "x", "--role", "operator", "--commune", "12"])
     assert r.exit_code != 0
-    r = runner.invoke(users, ["list"])
+    r = runner.invoke(cli, ["users", "list"])
     assert "ubnd.ts" in r.output and A in r.output and "active" in r.output
-    r = runner.invoke(users, ["rotate", "ubnd.ts"])
+    r = runner.invoke(cli, ["users", "rotate", "ubnd.ts"])
     assert r.exit_code == 0 and r.output.strip().splitlines()[-1] != token
-    r = runner.invoke(users, ["revoke", "ubnd.ts"])
+    r = runner.invoke(cli, ["users", "revoke", "ubnd.ts"])
     assert r.exit_code == 0
-    assert "revoked" in runner.invoke(users, ["list"]).output
-    r = runner.invoke(users, ["rotate", "ubnd.ts"])
+    assert "revoked" in runner.invoke(cli, ["users", "list"]).output
+    r = runner.invoke(cli, ["users", "rotate", "ubnd.ts"])
     assert r.exit_code != 0 and "revoked" in r.output
 
 

@@ -340,7 +340,7 @@ def seed_database(url: str, window: Window) -> int:
         conn.execute(INSERT_AVAILABILITY, {"today": today, "first": today - timedelta(days=31)})
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
-        refresh(conn, StorageSettings(), now=datetime.now(UTC))
+        refresh(conn, StorageSettings(retention_raw_days=30), now=datetime.now(UTC))
         conn.execute("ANALYZE")
     return count
 

@@ -9,7 +9,6 @@ from grafana.macros import render
 from grafana.runner import context, execute, resolve_variables
 from tests.grafana.seed import Window
 from tests.grafana.test_queries import BOARDS, PANELS, TIERS, check_shape
-from tests.plugins.postgres import url_for
 
 pytestmark = pytest.mark.timescaledb
 
@@ -19,13 +18,12 @@ def _timescaledb(conn: psycopg.Connection) -> bool:
     return bool(row and row[0])
 
 
-def test_every_panel_on_timescaledb(template_db: str, request: pytest.FixtureRequest) -> None:
-    with psycopg.connect(url_for(template_db)) as conn:
-        if not _timescaledb(conn):
-            pytest.skip(
-                "the test PostgreSQL server has no TimescaleDB preloaded (set "
-                "IOC_TEST_DATABASE_URL to a timescale/timescaledb server to run this)"
-            )
+def test_every_panel_on_timescaledb(db: psycopg.Connection, request: pytest.FixtureRequest) -> None:
+    if not _timescaledb(db):
+        pytest.skip(
+            "the test PostgreSQL server has no TimescaleDB preloaded (CI runs this with "
+            "IOC_TEST_TIMESCALEDB=1: a test-owned TimescaleDB cluster)"
+        )
     url, window = request.getfixturevalue("dashboard_db")
     assert isinstance(window, Window)
     with psycopg.connect(url, autocommit=True) as conn:

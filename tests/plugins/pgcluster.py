@@ -1,4 +1,8 @@
-"""A throwaway PostgreSQL cluster on a free port that a test may stop, crash and start (never 5432)."""
+"""A throwaway PostgreSQL cluster on a free port that a test may stop, crash and start (never 5432).
+
+``PgCluster(timescaledb=True)`` preloads TimescaleDB (installed into this PostgreSQL by
+``../shared/timescaledb/install.sh``); the machine's own cluster is never reconfigured.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,31 @@ from tests.plugins.broker import free_port
 from tests.plugins.postgres import migrate_database
 
 
-def _bindir() -> Path:
-    out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
+def _pg_config(flag: str) -> Path:
+    out = subprocess.run(["pg_config", flag], capture_output=True, text=True, check=True)
     return Path(out.stdout.strip())
+
+
+def _bindir() -> Path:
+    return _pg_config("--bindir")
+
+
+def timescaledb_missing() -> str | None:
+    """Why a cluster of this PostgreSQL cannot preload TimescaleDB, or None when it can."""
+    try:
+        lib = _pg_config("--pkglibdir")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return f"pg_config not usable: {exc}"
+    if not (lib / "timescaledb.so").exists():
+        return f"TimescaleDB is not installed into {lib} (run ../shared/timescaledb/install.sh)"
+    return None
 
 
 class PgCluster:
     """initdb + pg_ctl in a temp directory (as `postgres` when run as root); stop, crash, start."""
 
-    def __init__(self) -> None:
+    def __init__(self, timescaledb: bool = False) -> None:
+        self.timescaledb = timescaledb
         self.bindir = _bindir()
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="ioc-rel-pg-"))
@@ -34,12 +54,16 @@ class PgCluster:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/ioc"
 
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
     def _ctl(self, *args: str) -> None:
         cmd = [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
         subprocess.run(cmd, check=True, capture_output=True, timeout=90)
 
-    def init(self) -> PgCluster:
-        """Create, start and migrate the cluster's `ioc` database."""
+    def create(self, max_connections: int = 40) -> PgCluster:
+        """initdb and start the cluster (no database of ours yet)."""
         subprocess.run(
             [
                 *self.as_user,
@@ -61,12 +85,23 @@ class PgCluster:
             conf.write(
                 f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.dir}'\nfsync = off\n"
-                "shared_buffers = 64MB\nmax_connections = 40\n"
+                f"shared_buffers = 64MB\nmax_connections = {max_connections}\n"
             )
+            if self.timescaledb:
+                conf.write(
+                    "shared_preload_libraries = 'timescaledb'\n"
+                    "timescaledb.telemetry_level = off\n"
+                    # A scheduler per database that has the extension, plus the launcher.
+                    "max_worker_processes = 64\ntimescaledb.max_background_workers = 48\n"
+                )
         self.start()
-        admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self
+
+    def init(self) -> PgCluster:
+        """Create, start and migrate the cluster's `ioc` database."""
+        self.create()
         subprocess.run(
-            ["psql", admin, "-qc", "CREATE DATABASE ioc"], check=True, capture_output=True
+            ["psql", self.admin_url, "-qc", "CREATE DATABASE ioc"], check=True, capture_output=True
         )
         migrate_database(self.url)
         return self

@@ -232,7 +232,7 @@ def seq_gap_engine(pool: ConnectionPool) -> Iterator[AlertEngine]:
         for rule in load_rules(settings.rules_path())
     ]
     assert any(rule.name == SEQ_GAP_RULE for rule in rules), "default rule missing"
-    engine = AlertEngine(settings, pool, rules=rules, notify=False)
+    engine = AlertEngine(settings, pool, rules=rules)
     try:
         yield engine
     finally:

@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.registry import load_file
 from devices.store import import_registry
+from ioc.cli import cli
 from simulators.cli import drill
 from tests.plugins.broker import Mosquitto
 from tests.util import wait_until
@@ -108,6 +109,6 @@ def test_drill_passes_against_ingest(
 def test_bad_scenario_file_is_refused_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\nfaults:\n  - {at: 1m, fault: meteor, target: ts-uplink}\n")
-    result = CliRunner().invoke(drill, [str(path), "--check-only"])
+    result = CliRunner().invoke(cli, ["drill", str(path), "--check-only"])
     assert result.exit_code == 1
     assert f"{path}:3: faults[0].fault: unknown fault 'meteor'" in result.output

@@ -54,3 +54,43 @@ def write_points(
     ):
         for row in rows:
             copy.write_row(row)
+
+
+MATERIALIZED = """
+SELECT format('%%I.%%I', materialization_hypertable_schema, materialization_hypertable_name)
+FROM timescaledb_information.continuous_aggregates WHERE view_name = %(view)s
+"""
+JOBS = """
+SELECT job_id FROM timescaledb_information.jobs
+WHERE proc_name = ANY(%(procs)s) AND hypertable_schema = 'public' ORDER BY job_id
+"""
+
+
+def timescale(conn: psycopg.Connection) -> bool:
+    """True on the TimescaleDB path."""
+    row = conn.execute("SELECT ioc_timescaledb()").fetchone()
+    return bool(row and row[0])
+
+
+def materialized(conn: psycopg.Connection, res: str) -> str:
+    """The relation holding only the materialized rollup rows of ``res`` ('5m' or '1h').
+
+    Plain: the rollup table. TimescaleDB: the continuous aggregate's materialization
+    hypertable (same columns; the view adds the real-time tail on top).
+    """
+    if not timescale(conn):
+        return f"telemetry_rollup_{res}"
+    row = conn.execute(MATERIALIZED, {"view": f"telemetry_cagg_{res}"}).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def run_jobs(conn: psycopg.Connection, *procs: str) -> list[int]:
+    """Run TimescaleDB policy jobs now (``CALL run_job``), as the scheduler would; their ids.
+
+    Tests call jobs rather than wait for the scheduler (see ../shared/timescaledb/README.md).
+    """
+    ids = [r[0] for r in conn.execute(JOBS, {"procs": list(procs)}).fetchall()]
+    for job_id in ids:
+        conn.execute("CALL run_job(%s)", (job_id,))
+    return ids

@@ -12,6 +12,7 @@ import yaml
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
+from alerts.notify.settings import NotifySettings
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
 from tests.alerts.conftest import BEHIND_UPLINK, EngineFactory, report, report_all
@@ -73,15 +74,14 @@ def test_last_will_to_webhook_latency_with_default_timing(
     pool: ConnectionPool,
     receiver: HttpReceiver,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     t0: datetime,
 ) -> None:
     """The running engine (1 s evaluation, group_wait 2 s) delivers a few seconds after the will."""
     routes = tmp_path / "routes.yaml"
     routes.write_text(yaml.safe_dump(webhook_config(receiver.url)), encoding="utf-8")
-    monkeypatch.setenv("IOC_ALERTS_CONFIG", str(routes))
     settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
-    engine = AlertEngine(settings, pool, rules=parse_rules(RULES))
+    notify = NotifySettings(_env_file=None, alerts_config=routes)
+    engine = AlertEngine(settings, pool, rules=parse_rules(RULES), notify=notify)
     report_all(fleet, datetime.now(t0.tzinfo))
     engine.start()
     try:
@@ -105,14 +105,13 @@ def test_leader_failover_sends_every_notification_once(
     db_url: str,
     receiver: HttpReceiver,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two engines with notifiers; the leader's session dies; the standby carries on."""
     routes = tmp_path / "routes.yaml"
     config = webhook_config(receiver.url)
     config["defaults"] = {"group_wait": "0.5s", "group_interval": "1s"}
     routes.write_text(yaml.safe_dump(config), encoding="utf-8")
-    monkeypatch.setenv("IOC_ALERTS_CONFIG", str(routes))
+    notify = NotifySettings(_env_file=None, alerts_config=routes)
     settings = AlertSettings(
         alerts_evaluation_interval_s=0.2,
         alerts_deliver_interval_s=0.2,
@@ -121,7 +120,7 @@ def test_leader_failover_sends_every_notification_once(
         alerts_pipeline_silence_s=0,
     )
     pools = [ConnectionPool(db_url, min_size=1, max_size=3, open=True) for _ in range(2)]
-    a, b = (AlertEngine(settings, p, rules=parse_rules(RULES)) for p in pools)
+    a, b = (AlertEngine(settings, p, rules=parse_rules(RULES), notify=notify) for p in pools)
     now = datetime.now
     try:
         report_all(fleet, now(UTC))

@@ -48,7 +48,7 @@ def test_example_config_is_valid() -> None:
                 "receivers": [{"name": "a", "console": {}}],
                 "routes": [{"name": "x", "receiver": "a", "group_wait": "soon"}],
             },
-            "routes.0.group_wait (route 'x'): Value error, not a duration: 'soon'",
+            "routes.0.group_wait (route 'x'): Value error, invalid duration 'soon'",
         ),
         (
             {"receivers": [{"name": "hook", "webhook": {"url": "ftp://x"}}]},

@@ -1,0 +1,288 @@
+"""Operator actions, the one owner: acknowledge, assign, create and expire silences.
+
+The REST API, the web console and Telegram all call these; ``channel`` ("api", "console",
+"telegram") says where the action came from and is recorded in the alert's timeline and the
+audit log. Each alert action is one ``UPDATE ... RETURNING`` carrying its state and scope
+checks, so two operators acting at once cannot both pass a stale check. Acknowledging records
+who and why; it never stops the alert from resolving.
+
+History vocabulary (alert_history.action, audit_log.action for alerts): ``acknowledged``,
+``assigned``. Silences are audited as ``create`` / ``expire`` of object type ``silence``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ioc.errors import IocError
+from ioc.silences import SilenceSpec
+
+Channel = Literal["api", "console", "telegram"]
+Outcome = Literal["done", "not_found", "resolved"]
+ACKNOWLEDGED = "acknowledged"
+ASSIGNED = "assigned"
+
+# The scope filter: NULL scope = every commune. A row outside the scope is "not found".
+_SCOPE = "(%(scope)s::text[] IS NULL OR commune_code = ANY(%(scope)s))"
+ACK_SQL = f"""
+UPDATE alerts SET acknowledged_at = %(now)s, acknowledged_by = %(actor)s, ack_note = %(note)s,
+    updated_at = %(now)s
+WHERE id = %(id)s AND state <> 'resolved' AND {_SCOPE}
+RETURNING commune_code
+"""
+ASSIGN_SQL = f"""
+UPDATE alerts SET assignee = %(assignee)s, updated_at = %(now)s
+WHERE id = %(id)s AND {_SCOPE}
+RETURNING commune_code
+"""
+STATE_SQL = f"SELECT state FROM alerts WHERE id = %(id)s AND {_SCOPE}"
+HISTORY_SQL = """
+INSERT INTO alert_history (alert_id, time, action, actor, note, data)
+VALUES (%(id)s, %(now)s, %(action)s, %(actor)s, %(note)s, %(data)s)
+"""
+AUDIT_SQL = """
+INSERT INTO audit_log (time, actor, action, object_type, object_id, commune_code, details)
+VALUES (%(now)s, %(actor)s, %(action)s, %(object_type)s, %(object_id)s, %(commune)s,
+        %(details)s)
+"""
+SILENCE_SQL = """
+INSERT INTO silences (matchers, starts_at, ends_at, recurrence, created_by, comment)
+VALUES (%(matchers)s, %(starts_at)s, %(ends_at)s, %(recurrence)s, %(actor)s, %(comment)s)
+RETURNING id
+"""
+EXPIRE_SQL = """
+UPDATE silences SET expired_at = %(now)s
+WHERE id = %(id)s AND (expired_at IS NULL OR expired_at > %(now)s) AND ends_at > %(now)s
+RETURNING id
+"""
+DEVICE_COMMUNE = "SELECT commune_code FROM devices WHERE id = %(id)s"
+SITE_COMMUNE = "SELECT commune_code FROM sites WHERE id = %(id)s"
+
+
+class ActionRefused(IocError):
+    """An action's input is refused; ``field`` names the offending part (``matchers.0.value``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an alert action did: ``done``, or why not (``not_found`` covers out of scope)."""
+
+    outcome: Outcome
+    alert_id: int
+    commune: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The action was applied."""
+        return self.outcome == "done"
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def _record(
+    conn: psycopg.Connection,
+    alert_id: int,
+    commune: str | None,
+    action: str,
+    *,
+    actor: str,
+    channel: Channel,
+    now: datetime,
+    note: str | None,
+    data: dict[str, Any],
+) -> None:
+    details = {**data, "channel": channel}
+    conn.execute(
+        HISTORY_SQL,
+        {"id": alert_id, "now": now, "action": action, "actor": actor, "note": note,
+         "data": Jsonb(details)},
+    )  # fmt: skip
+    audit(conn, actor, action, "alert", alert_id, commune, details, now=now)
+
+
+def audit(
+    conn: psycopg.Connection,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    commune: str | None = None,
+    details: dict[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Append one audit entry (inside the caller's transaction when there is one)."""
+    conn.execute(
+        AUDIT_SQL,
+        {
+            "now": _now(now),
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "commune": commune,
+            "details": Jsonb(details or {}),
+        },
+    )
+
+
+def _missed(conn: psycopg.Connection, alert_id: int, scope: list[str] | None) -> ActionResult:
+    row = conn.execute(STATE_SQL, {"id": alert_id, "scope": scope}).fetchone()
+    return ActionResult("not_found" if row is None else "resolved", alert_id)
+
+
+def _act(
+    conn: psycopg.Connection,
+    sql: str,
+    alert_id: int,
+    action: str,
+    *,
+    actor: str,
+    channel: Channel,
+    now: datetime | None,
+    scope: list[str] | None,
+    note: str | None,
+    data: dict[str, Any],
+) -> ActionResult:
+    at = _now(now)
+    params = {**data, "id": alert_id, "actor": actor, "now": at, "scope": scope}
+    with conn.transaction():
+        row = conn.execute(sql, params).fetchone()
+        if row is None:
+            return _missed(conn, alert_id, scope)
+        _record(conn, alert_id, row[0], action, actor=actor, channel=channel, now=at, note=note,
+                data=data)  # fmt: skip
+    return ActionResult("done", alert_id, row[0])
+
+
+def acknowledge(
+    conn: psycopg.Connection,
+    alert_id: int,
+    *,
+    actor: str,
+    note: str,
+    channel: Channel,
+    now: datetime | None = None,
+    scope: list[str] | None = None,
+) -> ActionResult:
+    """Acknowledge an open alert; ``resolved`` / ``not_found`` (or outside ``scope``) if not."""
+    return _act(conn, ACK_SQL, alert_id, ACKNOWLEDGED, actor=actor, channel=channel, now=now,
+                scope=scope, note=note, data={"note": note})  # fmt: skip
+
+
+def assign(
+    conn: psycopg.Connection,
+    alert_id: int,
+    *,
+    assignee: str | None,
+    actor: str,
+    channel: Channel,
+    now: datetime | None = None,
+    scope: list[str] | None = None,
+) -> ActionResult:
+    """Assign an alert to someone (None clears); ``not_found`` when unknown or out of scope."""
+    return _act(conn, ASSIGN_SQL, alert_id, ASSIGNED, actor=actor, channel=channel, now=now,
+                scope=scope, note=None, data={"assignee": assignee})  # fmt: skip
+
+
+def silence_commune(
+    conn: psycopg.Connection, spec: SilenceSpec, scope: list[str] | None
+) -> str | None:
+    """The commune a silence is confined to; ActionRefused when a scoped caller oversteps.
+
+    A commune-scoped caller must name one of their communes through an equality matcher on
+    ``commune``, ``site`` or ``device``, and may not name anything outside them.
+    """
+    first: str | None = None
+    for i, m in enumerate(spec.matchers):
+        if m.op != "=" or m.label not in ("commune", "site", "device"):
+            continue
+        if m.label == "commune":
+            commune: str | None = m.value
+        elif scope is None:
+            continue
+        else:
+            query = DEVICE_COMMUNE if m.label == "device" else SITE_COMMUNE
+            row = conn.execute(query, {"id": m.value}).fetchone()
+            commune = row[0] if row else None
+        if scope is not None and (commune is None or commune not in scope):
+            raise ActionRefused(
+                f"matchers.{i}.value", f"{m.label} {m.value} is outside your communes"
+            )
+        first = first or commune
+    if scope is not None and first is None:
+        raise ActionRefused(
+            "matchers",
+            "a commune-scoped user must include a matcher commune=, site= or device= "
+            "naming one of their communes",
+        )
+    return first
+
+
+def create_silence(
+    conn: psycopg.Connection,
+    spec: SilenceSpec,
+    *,
+    actor: str,
+    channel: Channel,
+    now: datetime | None = None,
+    scope: list[str] | None = None,
+) -> int:
+    """Store a silence (starting now unless ``starts_at``) and audit it; its id.
+
+    ActionRefused when it ends before it starts or in the past, or oversteps ``scope``.
+    """
+    at = _now(now)
+    starts_at = spec.starts_at or at
+    if spec.ends_at <= starts_at:
+        raise ActionRefused("ends_at", "ends_at must be after starts_at")
+    if spec.ends_at <= at:
+        raise ActionRefused("ends_at", "ends_at must be in the future")
+    with conn.transaction():
+        commune = silence_commune(conn, spec, scope)
+        row = conn.execute(
+            SILENCE_SQL,
+            {
+                "matchers": Jsonb([m.model_dump() for m in spec.matchers]),
+                "starts_at": starts_at,
+                "ends_at": spec.ends_at,
+                "recurrence": Jsonb(spec.recurrence.model_dump(mode="json"))
+                if spec.recurrence
+                else None,
+                "actor": actor,
+                "comment": spec.comment,
+            },
+        ).fetchone()
+        assert row is not None
+        details = {**spec.model_dump(mode="json"), "channel": channel}
+        audit(conn, actor, "create", "silence", row[0], commune, details, now=at)
+    return int(row[0])
+
+
+def expire_silence(
+    conn: psycopg.Connection,
+    silence_id: int,
+    *,
+    actor: str,
+    channel: Channel,
+    now: datetime | None = None,
+) -> bool:
+    """End a silence now; False when it was not in force any more (or is unknown)."""
+    at = _now(now)
+    with conn.transaction():
+        if conn.execute(EXPIRE_SQL, {"id": silence_id, "now": at}).fetchone() is None:
+            return False
+        audit(conn, actor, "expire", "silence", silence_id, None, {"channel": channel}, now=at)
+    return True

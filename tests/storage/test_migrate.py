@@ -1,0 +1,83 @@
+"""`ioc migrate` on either path: the right storage objects, and one line when a migration fails."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ioc import migrate
+from ioc.cli import main
+
+BRIN = """
+SELECT am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_am am ON am.oid = c.relam
+WHERE i.indrelid = 'telemetry_points'::regclass AND c.relname = 'telemetry_points_time_brin'
+"""
+TIME_BTREES = """
+SELECT count(*) FROM pg_index i JOIN pg_attribute a
+  ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE i.indrelid = 'telemetry_points'::regclass AND a.attname = 'time'
+  AND (SELECT relam FROM pg_class WHERE oid = i.indexrelid) = (SELECT oid FROM pg_am WHERE amname = 'btree')
+"""
+HYPERTABLES = """
+SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1
+"""
+CAGGS = "SELECT view_name FROM timescaledb_information.continuous_aggregates ORDER BY 1"
+
+
+def test_migrate_builds_the_path_of_the_server(empty_db_url: str) -> None:
+    assert migrate.create_database_if_missing(empty_db_url)
+    migrate.apply(empty_db_url)
+    assert migrate.apply(empty_db_url) == []
+    with psycopg.connect(empty_db_url) as conn:
+        row = conn.execute("SELECT ioc_timescaledb()").fetchone()
+        timescale = bool(row and row[0])
+        # One small time index on raw telemetry: BRIN, no B-tree led by time (both paths).
+        assert conn.execute(BRIN).fetchone() == ("brin",)
+        assert conn.execute(TIME_BTREES).fetchone() == (0,)
+        assert conn.execute("SELECT to_regclass('device_events_time_idx')").fetchone() != (None,)
+        if timescale:
+            assert conn.execute(HYPERTABLES).fetchall() == [
+                ("device_events",),
+                ("telemetry_points",),
+            ]
+            assert conn.execute(CAGGS).fetchall() == [
+                ("telemetry_cagg_1h",),
+                ("telemetry_cagg_5m",),
+            ]
+        else:
+            kind = conn.execute(
+                "SELECT relkind FROM pg_class WHERE relname = 'telemetry_points'"
+            ).fetchone()
+            assert kind == ("p",)
+            assert conn.execute("SELECT to_regclass('telemetry_rollup_5m')").fetchone() != (None,)
+
+
+def test_failed_migration_is_one_line(
+    empty_db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrate.migrations_dir(), folder)
+    (folder / "9999_broken.sql").write_text(
+        "CREATE TABLE broken_probe (x int);\nSELECT no_such_column FROM devices;\n"
+    )
+    monkeypatch.setattr(migrate, "migrations_dir", lambda: str(folder))
+    monkeypatch.setenv("IOC_DATABASE_URL", empty_db_url)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["migrate"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error: migration 9999_broken failed and was rolled back: ")
+    assert 'column "no_such_column" does not exist' in err[0]
+    assert "Traceback" not in err[0]
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("SELECT to_regclass('broken_probe')").fetchone() == (None,)
+        # every migration before it stays applied
+        assert conn.execute("SELECT to_regclass('telemetry')").fetchone() != (None,)
