@@ -141,34 +141,22 @@ def issue_command(
     settings = Settings()
     require_current(settings.database_url)
     with connect(settings.database_url) as conn:
-<<<<<<< HEAD
         token = None
-        try:
-            if collector_id:
-                from devices import collector_tokens
+        if collector_id:
+            from devices import collector_tokens
 
-                try:
-                    collector_tokens.check_collector(conn, collector_id)
-                except collector_tokens.CollectorTokenError as exc:
-                    raise click.ClickException(str(exc)) from exc
-                result = creds.issue_devices(conn, [collector_id], rotate=rotate)
-                token = collector_tokens.issue(conn, collector_id, rotate=rotate)
-            elif service:
-                result = creds.issue_service(conn, service, rotate=rotate)
-            else:
-                result = creds.issue_devices(
-                    conn, list(devices) or None, rotate=rotate, commune=commune
-                )
-        except creds.CredentialError as exc:
-            raise click.ClickException(str(exc)) from exc
-=======
-        if service:
+            try:
+                collector_tokens.check_collector(conn, collector_id)
+            except collector_tokens.CollectorTokenError as exc:
+                raise click.ClickException(str(exc)) from exc
+            result = creds.issue_devices(conn, [collector_id], rotate=rotate)
+            token = collector_tokens.issue(conn, collector_id, rotate=rotate)
+        elif service:
             result = creds.issue_service(conn, service, rotate=rotate)
         else:
             result = creds.issue_devices(
                 conn, list(devices) or None, rotate=rotate, commune=commune
             )
->>>>>>> main
     _show_issued(result.issued, output_dir)
     if token:
         click.echo(f"collector API token (shown once; IOC_COLLECTOR_TOKEN): {token}")

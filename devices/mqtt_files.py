@@ -96,14 +96,10 @@ def _rules(login: Login) -> list[str]:
     if login.role == "device":
         # Publish only (telemetry, events, the retained status and its last will) under its own
         # commune and id; reading nothing. Explicit channels, not '#': least privilege.
-<<<<<<< HEAD
-        prefixes = [f"ioc/v1/{login.commune_code}/{login.username}"]
-        prefixes += [f"ioc/v1/{observed}" for observed in login.observed]
-        return [f"topic write {prefix}/{channel}" for prefix in prefixes for channel in CHANNELS]
-=======
-        prefix = device_prefix(str(login.commune_code), login.username)
-        return [f"topic write {prefix}{channel}" for channel in CHANNELS]
->>>>>>> main
+        # A collector also publishes for the devices it observes ("commune/device" each).
+        prefixes = [device_prefix(str(login.commune_code), login.username)]
+        prefixes += [f"{TOPIC_ROOT}/{observed}/" for observed in login.observed]
+        return [f"topic write {prefix}{channel}" for prefix in prefixes for channel in CHANNELS]
     if login.role == "ingest":
         return [
             f"topic read {TOPIC_ROOT}/#",
