@@ -75,6 +75,17 @@ CAMERA_EVENTS = (
     "stream_auth_failed",
     "clock_skew",
 )
+# A condition reported by the camera checks ends with "<type>_cleared" (rules' clear_event).
+CAMERA_CONDITIONS = (
+    "video_loss",
+    "tamper",
+    "storage_failure",
+    "recording_stopped",
+    "motion",
+    "camera_event",
+    "clock_skew",
+)
+CAMERA_CLEARED = tuple(f"{e}_cleared" for e in CAMERA_CONDITIONS)
 
 CATALOGUE: tuple[DeviceType, ...] = (
     DeviceType(
@@ -118,6 +129,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
             "motion",
             *CHECK_EVENTS,
             *CAMERA_EVENTS,
+            *CAMERA_CLEARED,
         ),
     ),
     DeviceType(
@@ -156,6 +168,9 @@ CATALOGUE: tuple[DeviceType, ...] = (
             "tamper",
             "motion",
             "channel_offline",
+            *CAMERA_CLEARED,
+            "disk_failure_cleared",
+            "channel_offline_cleared",
         ),
     ),
     DeviceType(

@@ -2,7 +2,10 @@
 
 Devices report an event as *active* (often repeated every second while it lasts) and later
 *inactive*; some never send inactive. :class:`EventTracker` turns that into one event when a
-condition starts and one when it ends (``state: inactive``, ``cleared_by: device | timeout``).
+condition starts (``video_loss``, ``state: active``) and one when it ends (``video_loss_cleared``,
+``state: inactive``, ``cleared_by: device | timeout``). The end has its own type so an alert
+rule can name it as its ``clear_event`` without matching on data (devices that speak MQTT
+directly send ``video_loss`` without any ``state``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,12 @@ import time
 from dataclasses import dataclass
 
 from collector.checks.base import EventOut, Severity
+
+
+def edge_type(etype: str, active: bool) -> str:
+    """The event type of a condition starting (``etype``) or ending (``etype_cleared``)."""
+    return etype if active else f"{etype}_cleared"
+
 
 # Our event types (the catalogue's vocabulary) and how bad each is.
 SEVERITY: dict[str, Severity] = {
@@ -67,7 +76,12 @@ class EventTracker:
         if current is None:
             return None  # inactive without a start: a heartbeat or a repeat
         del self._active[key]
-        return EventOut(etype, "info", {**data, "state": "inactive", "cleared_by": "device"}, ts)
+        return EventOut(
+            edge_type(etype, False),
+            "info",
+            {**data, "state": "inactive", "cleared_by": "device"},
+            ts,
+        )
 
     def expire(self, now: float | None = None) -> list[EventOut]:
         """Clear conditions the device never ended within ``clear_after_s``."""
@@ -78,7 +92,9 @@ class EventTracker:
                 del self._active[key]
                 out.append(
                     EventOut(
-                        key[0], "info", {**cur.data, "state": "inactive", "cleared_by": "timeout"}
+                        edge_type(key[0], False),
+                        "info",
+                        {**cur.data, "state": "inactive", "cleared_by": "timeout"},
                     )
                 )
         return out

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from collector.checks._events import EventTracker
+from collector.checks._events import EventTracker, edge_type
 from collector.checks._http import DigestClient
 from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
@@ -213,7 +213,7 @@ class DahuaCheck(Check):
             if is_bad != was_bad:
                 sample.events.append(
                     EventOut(
-                        "disk_failure",
+                        edge_type("disk_failure", is_bad),
                         "critical" if is_bad else "info",
                         {
                             "disk": disk_id,

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from collector import xmlsafe
 from collector.checks import _hikxml
-from collector.checks._events import EventTracker
+from collector.checks._events import EventTracker, edge_type
 from collector.checks._http import DigestClient
 from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
@@ -164,7 +164,7 @@ class HikvisionCheck(Check):
                 if is_bad != was_bad:
                     sample.events.append(
                         EventOut(
-                            "disk_failure",
+                            edge_type("disk_failure", is_bad),
                             "critical" if is_bad else "info",
                             {
                                 "disk": d.id,
@@ -189,7 +189,7 @@ class HikvisionCheck(Check):
                 if now_on != before_on:
                     sample.events.append(
                         EventOut(
-                            "channel_offline",
+                            edge_type("channel_offline", not now_on),
                             "warning" if not now_on else "info",
                             {
                                 "channel": cid,

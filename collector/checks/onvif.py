@@ -23,6 +23,7 @@ from pydantic import Field
 
 from collector import xmlsafe
 from collector.checks import _soap
+from collector.checks._events import edge_type
 from collector.checks.base import Check, CheckError, CheckParams, EventOut, Sample
 
 
@@ -78,7 +79,7 @@ class OnvifCheck(Check):
             if skewed != self._skewed:
                 sample.events.append(
                     EventOut(
-                        "clock_skew",
+                        edge_type("clock_skew", skewed),
                         "warning" if skewed else "info",
                         {
                             "skew_s": round(skew, 1),

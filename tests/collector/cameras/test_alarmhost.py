@@ -77,7 +77,7 @@ def test_push_starts_and_ends_events() -> None:
     assert codes == [200, 200, 200, 200] and rejected == []
     assert [(s.device_id, e.type, e.data["state"]) for s, x in got for e in x.events] == [
         ("cam-05", "video_loss", "active"),
-        ("cam-05", "video_loss", "inactive"),
+        ("cam-05", "video_loss_cleared", "inactive"),
         ("nvr-01", "tamper", "active"),
     ]
 

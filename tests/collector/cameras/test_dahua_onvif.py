@@ -123,7 +123,7 @@ def test_onvif_skew_clears(onvif_cam: FakeOnvif) -> None:
 
     first, second = polls(onvif(onvif_cam), 2, fix)
     assert first.events[0].data["state"] == "active"
-    assert second.events[0].type == "clock_skew"
+    assert second.events[0].type == "clock_skew_cleared"
     assert second.events[0].data["state"] == "inactive"
 
 

@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
+from alerts.engine import AlertEngine
+from alerts.settings import AlertSettings
 from collector.fakes.dahua import FakeDahua
 from collector.fakes.hikvision import FakeHikvision
 from ingest.service import IngestService
@@ -103,6 +106,14 @@ def events(db_url: str, device: str, etype: str) -> list[dict[str, object]]:
     return [r[0] for r in rows]
 
 
+def alerts(db_url: str, state: str) -> set[tuple[str, str]]:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT device_id, rule FROM alerts WHERE state = %(s)s", {"s": state}
+        ).fetchall()
+    return {(d, r) for d, r in rows}
+
+
 def quarantined(db_url: str) -> list[tuple[str, str]]:
     with psycopg.connect(db_url) as conn:
         return conn.execute("SELECT topic, reason FROM quarantine").fetchall()
@@ -173,6 +184,35 @@ def test_cameras_and_nvr_through_collector_and_ingest(rig) -> None:  # type: ign
         20,
         message="unreadable push reported as the NVR's check_error",
     )
+
+    # The default rules turn these into alerts; the device's "inactive" resolves video loss.
+    pool = ConnectionPool(db_url, min_size=1, max_size=2, open=True)
+    try:
+        engine = AlertEngine(
+            AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
+            pool,
+            notify=None,
+        )
+        engine.evaluate_once()
+        assert {
+            ("nvr-01", "camera_video_loss_event"),
+            ("nvr-01", "nvr_disk_failure"),
+            ("nvr-01", "nvr_disk_abnormal"),
+            ("nvr-01", "recording_stopped"),
+            ("cam-dh", "device_swapped"),
+        } <= alerts(db_url, "firing")
+        nvr.alert("videoloss", "inactive", "2")
+        wait_until(
+            lambda: events(db_url, "nvr-01", "video_loss_cleared"),
+            20,
+            message="video_loss_cleared stored",
+        )
+        engine.evaluate_once()
+        assert ("nvr-01", "camera_video_loss_event") in alerts(db_url, "resolved")
+        assert ("nvr-01", "nvr_disk_failure") in alerts(db_url, "firing")
+        engine.stop()
+    finally:
+        pool.close()
 
     rtsp.proc.terminate()  # the camera's RTSP service dies: stream down within 2 polls
     wait_until(lambda: latest(db_url, "cam-rt", "stream_up") == 0, 10, message="stream down")

@@ -86,7 +86,11 @@ def test_hikvision_event_mapping(
     assert start.data["state"] == "active" and start.data["channel"] == "3"
     assert start.data["raw_type"] == raw
     assert start.ts is not None  # the device's own dateTime
-    assert (end.type, end.data["state"], end.data["cleared_by"]) == (ours, "inactive", "device")
+    assert (end.type, end.data["state"], end.data["cleared_by"]) == (
+        f"{ours}_cleared",
+        "inactive",
+        "device",
+    )
 
 
 def test_heartbeats_alone_emit_nothing(hik_nvr: FakeHikvision) -> None:
@@ -107,7 +111,7 @@ def test_never_inactive_is_cleared_after_timeout(hik_nvr: FakeHikvision) -> None
             return s.events
 
     start, end = run(go())
-    assert start.type == end.type == "tamper"
+    assert (start.type, end.type) == ("tamper", "tamper_cleared")
     assert end.data["cleared_by"] == "timeout"
 
 
@@ -225,6 +229,6 @@ def test_dahua_event_mapping(dahua_nvr: FakeDahua, code: str, ours: str) -> None
 
     start, stop, bad = run(go())
     assert (start.type, start.data["channel"], start.data["state"]) == (ours, "5", "active")
-    assert (stop.type, stop.data["state"]) == (ours, "inactive")
+    assert (stop.type, stop.data["state"]) == (f"{ours}_cleared", "inactive")
     assert bad.data["raw_type"] == "unparseable"
     assert any("heartbeat=5" in r or r == "/cgi-bin/eventManager.cgi" for r in dahua_nvr.requests)

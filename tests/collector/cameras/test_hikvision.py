@@ -131,7 +131,7 @@ def test_nvr_disk_use_channels_and_recovery(hik_nvr: FakeHikvision) -> None:
     assert off[0].data == {"channel": "3", "ip": "192.168.1.103", "state": "active"}
     assert s1.metrics["disk_used_pct"] == 50.0  # only healthy disks count
     cleared = {e.type: e.data["state"] for e in s2.events}
-    assert cleared == {"channel_offline": "inactive", "disk_failure": "inactive"}
+    assert cleared == {"channel_offline_cleared": "inactive", "disk_failure_cleared": "inactive"}
 
 
 def test_no_channel_online_means_not_recording(hik_nvr: FakeHikvision) -> None:
