@@ -137,7 +137,7 @@ async def event_latency(n: int) -> list[float]:
 
     def emit(sample: Sample) -> None:
         for ev in sample.events:
-            if ev.type == "tamper":
+            if ev.type in ("tamper", "tamper_cleared"):
                 arrivals[f"{ev.data['channel']}/{ev.data['state']}"] = time.perf_counter()
 
     task = asyncio.create_task(check.stream(emit))
