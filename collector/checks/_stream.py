@@ -26,6 +26,7 @@ from collector.multipart import MultipartError, MultipartReader, Part, boundary_
 
 log = logging.getLogger(__name__)
 
+BAD_PART_REPORT_S = 60.0
 PartParser = Callable[[EventTracker, Part, float], list[EventOut]]
 
 
@@ -114,6 +115,7 @@ async def _read_loop(
     last_data: float,
 ) -> None:
     p = check.params
+    last_bad, bad = -BAD_PART_REPORT_S, 0
     while True:
         try:
             item = await asyncio.wait_for(queue.get(), timeout=tick)
@@ -132,14 +134,18 @@ async def _read_loop(
                 try:
                     events.extend(parse(check.tracker, part, now))
                 except (xmlsafe.XmlError, ValueError) as exc:
-                    # One bad part costs only itself: reported, the stream goes on.
-                    events.append(
-                        EventOut(
-                            "camera_event",
-                            "warning",
-                            {"raw_type": "unparseable", "reason": str(exc)[:200]},
+                    # One bad part costs only itself: reported (at most once a minute per
+                    # stream, with the count of the others), the stream goes on.
+                    bad += 1
+                    if now - last_bad >= BAD_PART_REPORT_S:
+                        events.append(
+                            EventOut(
+                                "camera_event",
+                                "warning",
+                                {"raw_type": "unparseable", "reason": str(exc)[:200], "parts": bad},
+                            )
                         )
-                    )
+                        last_bad, bad = now, 0
         elif now - last_data > p.heartbeat_timeout_s:
             raise CheckError(
                 f"event stream silent for {p.heartbeat_timeout_s:g} s (no heartbeat)",
