@@ -62,7 +62,13 @@ def envelope(body: str, security: str = "") -> bytes:
 
 
 async def call(
-    client: httpx.AsyncClient, url: str, body: str, security: str = "", *, max_bytes: int = 500_000
+    client: httpx.AsyncClient,
+    url: str,
+    body: str,
+    security: str = "",
+    *,
+    max_bytes: int = 500_000,
+    timeout_s: float | None = None,
 ) -> Element:
     """POST one SOAP request; the Body's first child, or CheckError (faults, auth, parse)."""
     try:
@@ -70,6 +76,7 @@ async def call(
             "POST",
             url,
             content=envelope(body, security),
+            timeout=httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT,
             headers={"Content-Type": "application/soap+xml; charset=utf-8"},
         ) as resp:
             data = await read_bounded(resp, max_bytes, url)

@@ -7,13 +7,14 @@ camera with a wrong clock still answer. ``GetDeviceInformation`` -> model, seria
 the meta (``device_changed`` when they change); ``GetProfiles`` + ``GetStreamUri`` -> the RTSP
 URIs in the meta (for the rtsp check). A skew beyond ``max_skew_s`` is a ``clock_skew`` event:
 such a camera stamps wrong times on its video and fails signed requests.
-PullPoint events (tamper topics) are not read here; Hikvision and Dahua devices report tamper
-through their own event streams.
+:meth:`OnvifCheck.stream` subscribes to PullPoint events (tamper, signal loss; see
+:mod:`collector.checks._pullpoint`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -22,9 +23,11 @@ import httpx
 from pydantic import Field
 
 from collector import xmlsafe
-from collector.checks import _soap
-from collector.checks._events import edge_type
-from collector.checks.base import Check, CheckError, CheckParams, EventOut, Sample
+from collector.checks import _pullpoint, _soap
+from collector.checks._events import EventTracker, edge_type
+from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
+
+log = logging.getLogger(__name__)
 
 
 class OnvifParams(CheckParams):
@@ -38,6 +41,11 @@ class OnvifParams(CheckParams):
     timeout_s: float = Field(10.0, gt=0, le=120)
     max_skew_s: float = Field(5.0, gt=0)
     profiles: bool = True
+    events: bool = True  # PullPoint subscription for tamper / signal loss
+    event_path: str = Field("/onvif/event_service", pattern=r"^/\S*$")
+    pull_timeout_s: int = Field(10, ge=1, le=60)
+    event_clear_s: float = Field(120.0, gt=0)
+    max_backoff_s: float = Field(60.0, gt=0)
 
 
 class OnvifCheck(Check):
@@ -50,6 +58,9 @@ class OnvifCheck(Check):
         p = self.params
         base = f"{'https' if p.https else 'http'}://{target.address}:{p.port}"
         self.device_url, self.media_url = base + p.device_path, base + p.media_path
+        self.event_url = base + p.event_path
+        self.tracker = EventTracker(p.event_clear_s)
+        self.skew_s = 0.0
         self.password = secrets(p.password_env)
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(p.timeout_s), verify=p.verify_tls)
         self._identity: dict[str, str] | None = None
@@ -74,6 +85,7 @@ class OnvifCheck(Check):
             )
             mid = (sent + time.time()) / 2
             skew = _soap.utc_of(answer).timestamp() - mid
+            self.skew_s = skew
             sample.metrics["clock_skew_s"] = round(skew, 1)
             skewed = abs(skew) > p.max_skew_s
             if skewed != self._skewed:
@@ -140,6 +152,51 @@ class OnvifCheck(Check):
             if uri:
                 out[token[:64]] = uri[:300]
         return out
+
+    async def stream(self, emit: Emit) -> None:
+        if not self.params.events:
+            await asyncio.Future()  # nothing to stream; stay idle until cancelled
+        backoff = 1.0
+        while True:
+            try:
+                await self._subscription(emit)
+                backoff = 1.0
+            except CheckError as exc:
+                log.warning("%s PullPoint: %s", self.target.device_id, exc.reason)
+            except xmlsafe.XmlError as exc:
+                log.warning("%s PullPoint: unreadable answer: %s", self.target.device_id, exc)
+            if events := self.tracker.expire():
+                emit(Sample(events=events))
+            await asyncio.sleep(min(backoff, self.params.max_backoff_s))
+            backoff *= 2
+
+    async def _subscription(self, emit: Emit) -> None:
+        """One subscription: created, pulled for ~100 s, then renewed by creating another."""
+        p = self.params
+
+        def headers(action: str, to: str) -> str:
+            sec = _soap.security_header(p.username, self.password, self.skew_s)
+            return sec + _pullpoint.addressing(action, to)
+
+        created = await _soap.call(
+            self.client,
+            self.event_url,
+            _pullpoint.create_body(),
+            headers("EventPortType/CreatePullPointSubscriptionRequest", self.event_url),
+        )
+        address = _pullpoint.subscription_address(created)
+        started = time.monotonic()
+        while time.monotonic() - started < 100:
+            answer = await _soap.call(
+                self.client,
+                address,
+                _pullpoint.pull_body(p.pull_timeout_s),
+                headers("PullPointSubscription/PullMessagesRequest", address),
+                timeout_s=p.pull_timeout_s + p.timeout_s,
+            )
+            events = _pullpoint.events_of_pull(self.tracker, answer) + self.tracker.expire()
+            if events:
+                emit(Sample(events=events))
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -7,6 +7,7 @@ PasswordDigest whose ``Created`` is within 5 s of the device's clock (like real 
 from __future__ import annotations
 
 import base64
+import queue
 import re
 import secrets
 import time
@@ -22,7 +23,11 @@ ENV = (
     'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
     'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
     'xmlns:tt="http://www.onvif.org/ver10/schema" '
-    'xmlns:ter="http://www.onvif.org/ver10/error"><env:Body>{}</env:Body></env:Envelope>'
+    'xmlns:ter="http://www.onvif.org/ver10/error" '
+    'xmlns:tev="http://www.onvif.org/ver10/events/wsdl" '
+    'xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" '
+    'xmlns:wsa5="http://www.w3.org/2005/08/addressing">'
+    "<env:Body>{}</env:Body></env:Envelope>"
 )
 FAULT = (
     "<env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode><env:Value>"
@@ -44,7 +49,19 @@ class FakeOnvif(FakeHttpDevice):
         self.clock_offset_s = 0.0
         self.serial = "ONVIF0001"
         self.rtsp_port = rtsp_port
-        self.password = kwargs.get("password", args[1] if len(args) > 1 else "secret")
+        self.notifications: queue.Queue[str] = queue.Queue()
+        self.subscriptions = 0
+
+    def notify(self, topic: str, item: str, value: bool, source: str = "VideoSourceToken") -> None:
+        """Queue one NotificationMessage for the next PullMessages (as a camera would)."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.notifications.put(
+            f'<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/'
+            f'topicExpression/ConcreteSet">{topic}</wsnt:Topic><wsnt:Message><tt:Message '
+            f'UtcTime="{now}" PropertyOperation="Changed"><tt:Source><tt:SimpleItem '
+            f'Name="VideoSourceConfigurationToken" Value="{source}"/></tt:Source><tt:Data>'
+            f'<tt:SimpleItem Name="{item}" Value="{str(value).lower()}"/></tt:Data>'
+            f"</tt:Message></wsnt:Message></wsnt:NotificationMessage>")
 
     def now(self) -> float:
         return time.time() + self.clock_offset_s
@@ -87,6 +104,25 @@ class FakeOnvif(FakeHttpDevice):
                 f"</tds:SerialNumber><tds:HardwareId>1</tds:HardwareId>"
                 f"</tds:GetDeviceInformationResponse>"
             )
+        elif b"CreatePullPointSubscription" in body:
+            self.subscriptions += 1
+            xml = (f"<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference>"
+                   f"<wsa5:Address>http://{self.host}:{self.port}/onvif/pullpoint/"
+                   f"{self.subscriptions}</wsa5:Address></tev:SubscriptionReference>"
+                   f"<wsnt:CurrentTime>2026-01-01T00:00:00Z</wsnt:CurrentTime>"
+                   f"<wsnt:TerminationTime>2026-01-01T00:02:00Z</wsnt:TerminationTime>"
+                   f"</tev:CreatePullPointSubscriptionResponse>")
+        elif b"PullMessages" in body:
+            messages = []
+            try:  # long poll: wait (briefly) for the first, then take what is queued
+                messages.append(self.notifications.get(timeout=1.0))
+                while len(messages) < 64:
+                    messages.append(self.notifications.get_nowait())
+            except queue.Empty:
+                pass
+            xml = ("<tev:PullMessagesResponse><tev:CurrentTime>2026-01-01T00:00:00Z"
+                   "</tev:CurrentTime><tev:TerminationTime>2026-01-01T00:02:00Z"
+                   f"</tev:TerminationTime>{''.join(messages)}</tev:PullMessagesResponse>")
         elif b"GetProfiles" in body:
             xml = (
                 '<trt:GetProfilesResponse><trt:Profiles token="Profile_1" fixed="true">'

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from collector.checks.base import CheckError
@@ -139,3 +142,53 @@ def test_onvif_garbage(onvif_cam: FakeOnvif) -> None:
     with pytest.raises(CheckError) as err:
         polls(onvif(onvif_cam), 1)
     assert err.value.kind == "parse"
+
+
+@pytest.mark.parametrize(
+    ("topic", "item", "ours"),
+    [
+        ("tns1:RuleEngine/TamperDetector/Tamper", "IsTamper", "tamper"),
+        ("tns1:VideoSource/GlobalSceneChange/ImagingService", "State", "tamper"),
+        ("tns1:VideoSource/SignalLoss", "State", "video_loss"),
+    ],
+)
+def test_onvif_pullpoint_events(onvif_cam: FakeOnvif, topic: str, item: str, ours: str) -> None:
+    onvif_cam.clock_offset_s = 30  # signed event calls still work with a skewed clock
+    check = onvif(onvif_cam, pull_timeout_s=1)
+
+    async def go() -> list[Any]:
+        await check.poll()  # measures the skew the signatures use
+        samples: list[Any] = []
+        task = asyncio.create_task(check.stream(samples.append))
+        onvif_cam.notify("tns1:VideoSource/MotionAlarm", "State", True)  # not ours: ignored
+        onvif_cam.notify(topic, item, True)
+        onvif_cam.notify(topic, item, True)  # repeated: one event
+        onvif_cam.notify(topic, item, False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while sum(len(s.events) for s in samples) < 2 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await check.close()
+        return [e for s in samples for e in s.events]
+
+    start, end = run(go())
+    assert (start.type, start.data["state"]) == (ours, "active")
+    assert start.data["channel"] == "VideoSourceToken" and start.data["raw_type"] == topic
+    assert end.type == f"{ours}_cleared"
+    assert onvif_cam.subscriptions == 1
+
+
+def test_onvif_pullpoint_refused_retries(onvif_cam: FakeOnvif) -> None:
+    check = onvif(onvif_cam, "BAD_PASS", max_backoff_s=0.2)
+
+    async def go() -> int:
+        task = asyncio.create_task(check.stream(lambda s: None))
+        await asyncio.sleep(1.0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await check.close()
+        return onvif_cam.requests.count("/onvif/event_service")
+
+    assert run(go()) >= 2  # refused (NotAuthorized), backing off and trying again
