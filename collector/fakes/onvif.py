@@ -61,7 +61,8 @@ class FakeOnvif(FakeHttpDevice):
             f'UtcTime="{now}" PropertyOperation="Changed"><tt:Source><tt:SimpleItem '
             f'Name="VideoSourceConfigurationToken" Value="{source}"/></tt:Source><tt:Data>'
             f'<tt:SimpleItem Name="{item}" Value="{str(value).lower()}"/></tt:Data>'
-            f"</tt:Message></wsnt:Message></wsnt:NotificationMessage>")
+            f"</tt:Message></wsnt:Message></wsnt:NotificationMessage>"
+        )
 
     def now(self) -> float:
         return time.time() + self.clock_offset_s
@@ -106,12 +107,14 @@ class FakeOnvif(FakeHttpDevice):
             )
         elif b"CreatePullPointSubscription" in body:
             self.subscriptions += 1
-            xml = (f"<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference>"
-                   f"<wsa5:Address>http://{self.host}:{self.port}/onvif/pullpoint/"
-                   f"{self.subscriptions}</wsa5:Address></tev:SubscriptionReference>"
-                   f"<wsnt:CurrentTime>2026-01-01T00:00:00Z</wsnt:CurrentTime>"
-                   f"<wsnt:TerminationTime>2026-01-01T00:02:00Z</wsnt:TerminationTime>"
-                   f"</tev:CreatePullPointSubscriptionResponse>")
+            xml = (
+                f"<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference>"
+                f"<wsa5:Address>http://{self.host}:{self.port}/onvif/pullpoint/"
+                f"{self.subscriptions}</wsa5:Address></tev:SubscriptionReference>"
+                f"<wsnt:CurrentTime>2026-01-01T00:00:00Z</wsnt:CurrentTime>"
+                f"<wsnt:TerminationTime>2026-01-01T00:02:00Z</wsnt:TerminationTime>"
+                f"</tev:CreatePullPointSubscriptionResponse>"
+            )
         elif b"PullMessages" in body:
             messages = []
             try:  # long poll: wait (briefly) for the first, then take what is queued
@@ -120,9 +123,11 @@ class FakeOnvif(FakeHttpDevice):
                     messages.append(self.notifications.get_nowait())
             except queue.Empty:
                 pass
-            xml = ("<tev:PullMessagesResponse><tev:CurrentTime>2026-01-01T00:00:00Z"
-                   "</tev:CurrentTime><tev:TerminationTime>2026-01-01T00:02:00Z"
-                   f"</tev:TerminationTime>{''.join(messages)}</tev:PullMessagesResponse>")
+            xml = (
+                "<tev:PullMessagesResponse><tev:CurrentTime>2026-01-01T00:00:00Z"
+                "</tev:CurrentTime><tev:TerminationTime>2026-01-01T00:02:00Z"
+                f"</tev:TerminationTime>{''.join(messages)}</tev:PullMessagesResponse>"
+            )
         elif b"GetProfiles" in body:
             xml = (
                 '<trt:GetProfilesResponse><trt:Profiles token="Profile_1" fixed="true">'
