@@ -190,7 +190,7 @@ class Forwarder:
                 self.stats.backlog_done_at = now
             return
         while room > 0 and self._tokens >= 1 and self._connected:
-            fetched = self.outbox.after(self._backlog_cursor, self._mark, MAX_BATCH_READINGS * 4)
+            fetched = self.outbox.after(self._backlog_cursor, self._mark, MAX_BATCH_READINGS * 20)
             if not fetched:
                 self._backlog_cursor = self._mark
                 break

@@ -71,6 +71,7 @@ class Scheduler:
         self.scrub = scrub
         self.health = Health()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -87,8 +88,14 @@ class Scheduler:
         try:
             await asyncio.gather(*self._tasks)
         finally:
-            for task in self._tasks:
-                task.cancel()
+            self._stopping = True
+            # Python 3.11's wait_for (used inside icmplib and others) can swallow a
+            # cancellation that races with a completed read: cancel until every task is done.
+            pending = set(self._tasks)
+            while pending:
+                for task in pending:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=0.5)
             for check in self.checks:
                 try:
                     await check.close()
@@ -103,6 +110,8 @@ class Scheduler:
             await asyncio.sleep(max(0.0, due - loop.time()))
             self.health.lags.append(max(0.0, loop.time() - due))
             await self.poll_once(check, timeout_s=max(1.0, interval * 0.9))
+            if self._stopping:
+                return
             due += interval * (1 + random.uniform(-self.jitter, self.jitter))
             if due < loop.time():
                 due = loop.time()  # fell behind: poll now rather than in a burst

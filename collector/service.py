@@ -87,6 +87,7 @@ class Collector:
             collector_id=me.id,
             replay_rate=settings.collector_replay_rate,
         )
+        self.closed = False
         self.checks: list[Check] = build_checks(self.watched, secrets)
         self.scheduler = Scheduler(
             self.checks, self.record, settings.collector_jitter, scrub=self.scrub
@@ -105,6 +106,8 @@ class Collector:
 
     def store(self, device_id: str, commune: str, sample: Sample) -> None:
         """Stamp and buffer one sample of one device."""
+        if self.closed:
+            return  # shutting down: the poll that finished late is simply not recorded
         ts = now_ms()
         if sample.metrics:
             self.outbox.add(
@@ -180,9 +183,12 @@ class Collector:
             tasks.append(asyncio.create_task(serve(self), name="webhooks"))
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        log.info("collector %s stopping", self.me.id)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("collector %s: polling stopped", self.me.id)
+        self.closed = True
         self.forwarder.stop()
         self.outbox.close()
         for task in done:

@@ -116,6 +116,9 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
             notify = notify.model_copy(update={"public_url": f"http://127.0.0.1:{api.api_port}"})
         say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
         token = prepare_demo(settings)
+        from demo.edge import running_edge  # the collector-watched part (issue 17)
+
+        stack.enter_context(running_edge(db_url, mqtt_url, say))
         stack.enter_context(_ingest(settings, IngestSettings(instance="demo")))
         stack.enter_context(_alerts(settings, AlertSettings(), notify))
         api_url = stack.enter_context(_api(api, resolve(settings, StorageSettings())))

@@ -98,7 +98,7 @@ class HttpJsonCheck(Check):
         assert isinstance(p, HttpJsonParams) and p.url
         url = p.url.replace("{address}", self.target.address)
         if self._client is None:
-            self._client = httpx.AsyncClient(verify=p.verify_tls, follow_redirects=False)
+            self._client = _shared_client(p.verify_tls)
         try:
             async with asyncio.timeout(p.timeout_s):
                 body = await self._fetch(url, p)
@@ -129,9 +129,21 @@ class HttpJsonCheck(Check):
             return bytes(chunks)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        self._client = None  # shared: closed with the process
+
+
+_CLIENTS: dict[tuple[int, bool], httpx.AsyncClient] = {}
+
+
+def _shared_client(verify: bool) -> httpx.AsyncClient:
+    """One connection pool per event loop (a client per device costs ~0.5 MB of TLS context)."""
+    key = (id(asyncio.get_running_loop()), verify)
+    if key not in _CLIENTS:
+        for old in [k for k in _CLIENTS if k[0] != key[0]]:
+            del _CLIENTS[old]  # an earlier loop's (tests): its sockets went with it
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        _CLIENTS[key] = httpx.AsyncClient(verify=verify, follow_redirects=False, limits=limits)
+    return _CLIENTS[key]
 
 
 class _Bearer(httpx.Auth):

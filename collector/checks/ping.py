@@ -8,6 +8,7 @@ An unreachable device is a valid answer (``online: false``, 100 % loss), not a c
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import logging
 import re
@@ -20,6 +21,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from collector.checks.base import Check, CheckError, CheckParams, Sample
+from collector.checks.icmp import shared_pinger
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,50 @@ class PingCheck(Check):
         p = self.params
         assert isinstance(p, PingParams)
         mode = icmp_mode()
-        if mode == "fping":
-            rtts = await _fping(self.target.address, p)
+        if mode == "raw":
+            rtts = await _raw(self.target.address, p)
         else:
-            rtts = await _icmplib(self.target.address, p, privileged=mode == "raw")
+            async with _bursts():
+                if mode == "fping":
+                    rtts = await _fping(self.target.address, p)
+                else:
+                    rtts = await _icmplib(self.target.address, p, privileged=False)
         return summarise(rtts, p.count)
+
+
+async def _raw(address: str, p: PingParams) -> list[float]:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                address, None, family=socket.AF_INET
+            )
+        except OSError as exc:
+            raise CheckError(f"ping {address}: cannot resolve: {exc}", kind="address") from None
+        address = str(infos[0][4][0])
+    pinger = shared_pinger()
+    rtts = []
+    for i in range(p.count):
+        if i:
+            await asyncio.sleep(p.spacing_s)
+        rtt = await pinger.echo(address, p.timeout_s)
+        if rtt is not None:
+            rtts.append(rtt)
+    return rtts
+
+
+# Bursts in flight with the fallbacks (a socket or a process each): bounded.
+MAX_BURSTS = 64
+_SEMAPHORES: dict[int, asyncio.Semaphore] = {}
+
+
+def _bursts() -> asyncio.Semaphore:
+    key = id(asyncio.get_running_loop())
+    if key not in _SEMAPHORES:
+        _SEMAPHORES.clear()
+        _SEMAPHORES[key] = asyncio.Semaphore(MAX_BURSTS)
+    return _SEMAPHORES[key]
 
 
 def summarise(rtts: list[float], sent: int) -> Sample:

@@ -77,7 +77,6 @@ class SnmpCheck(Check):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._engine: Any = None
         self._prev: tuple[float, dict[str, int]] | None = None  # (monotonic, counters)
         self._uptime: int | None = None
 
@@ -162,8 +161,7 @@ class SnmpCheck(Check):
 
         p = self.params
         assert isinstance(p, SnmpParams)
-        if self._engine is None:
-            self._engine = api.SnmpEngine()
+        engine = _engine(api)
         try:
             transport = await api.UdpTransportTarget.create(
                 (self.target.address, p.port), timeout=p.timeout_s, retries=p.retries
@@ -171,7 +169,7 @@ class SnmpCheck(Check):
         except Exception as exc:
             raise CheckError(f"snmp {self.target.address}:{p.port}: {exc}", kind="address") from exc
         err, status, index, binds = await api.get_cmd(
-            self._engine,
+            engine,
             self._auth(api),
             transport,
             api.ContextData(),
@@ -210,10 +208,20 @@ class SnmpCheck(Check):
             kwargs["privProtocol"] = getattr(api, PRIV[p.priv_protocol])
         return api.UsmUserData(p.user, **kwargs)
 
-    async def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close_dispatcher()
-            self._engine = None
+
+_ENGINES: dict[int, Any] = {}
+
+
+def _engine(api: Any) -> Any:
+    """One SNMP engine per event loop, shared by every SNMP check (an engine per device costs
+    memory and file descriptors for nothing)."""
+    import asyncio
+
+    key = id(asyncio.get_running_loop())
+    if key not in _ENGINES:
+        _ENGINES.clear()  # a new loop (tests run several): the old engine's sockets are gone
+        _ENGINES[key] = api.SnmpEngine()
+    return _ENGINES[key]
 
 
 def _delta(old: int | None, new: int | None, modulus: int) -> int | None:

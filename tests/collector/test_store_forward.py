@@ -7,6 +7,7 @@ nothing either.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,12 +68,16 @@ def stored(db_url: str) -> dict[str, tuple[int, int, int]]:
     }
 
 
-def caught_up(db_url: str, proc: CollectorProcess) -> bool:
-    """Outbox empty and the database holds at least what was numbered (collector running)."""
+def caught_up(db_url: str, proc: CollectorProcess, since: float) -> bool:
+    """Nothing buffered from before ``since`` is left, and everything numbered is stored or
+    still buffered (read in that order, so rows moving meanwhile cannot hide a loss)."""
+    if proc.outbox(f"SELECT count(*) FROM outbox WHERE created < {since}") > 0:
+        return False
     produced = proc.produced()
+    buffered = dict(proc.rows("SELECT device_id, count(*) FROM outbox GROUP BY device_id"))
     got = stored(db_url)
-    return proc.depth() == 0 and all(
-        got.get(d, (0, 0, 0))[0] + got.get(d, (0, 0, 0))[2] >= n for d, n in produced.items()
+    return all(
+        sum(got.get(d, (0, 0, 0))[::2]) + buffered.get(d, 0) >= n for d, n in produced.items()
     )
 
 
@@ -110,7 +115,8 @@ def test_broker_outage_loses_and_duplicates_nothing(
     wait_until(lambda: proc.depth() >= 3 * DEVICES, 20, 0.2, "readings buffered on disk")
     assert proc.alive()
     own_broker.start()
-    wait_until(lambda: caught_up(db_url, proc), 30, 0.2, "backlog replayed and stored")
+    back = time.time()
+    wait_until(lambda: caught_up(db_url, proc, back), 30, 0.2, "backlog replayed and stored")
     proc.stop()
     assert_nothing_lost(db_url, proc)
     assert "broker connection lost" in proc.log_text()
@@ -135,6 +141,7 @@ def test_sigkill_mid_replay_loses_nothing(
     proc.stop(kill=True)
     assert proc.depth() > 0, "the kill should land mid-replay"
     proc.start()
-    wait_until(lambda: caught_up(db_url, proc), 30, 0.2, "backlog replayed after the restart")
+    back = time.time()
+    wait_until(lambda: caught_up(db_url, proc, back), 30, 0.2, "backlog replayed after restart")
     proc.stop()
     assert_nothing_lost(db_url, proc)
