@@ -48,6 +48,8 @@ class EvaluationResult:
     mutes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     rule_errors: list[str] = field(default_factory=list)
+    # Silences that could not be evaluated this time (id → reason); they muted nothing.
+    silences_skipped: dict[int, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -87,10 +89,20 @@ class AlertEngine:
         )
         # Notifications only with settings (built by the entry point: ioc alerts, ioc demo).
         self.notifier: Any = _build_notifier(pool, notify) if notify is not None else None
+        # Telegram button presses: received by the leader only (one getUpdates consumer per bot).
+        self.telegram: Any = (
+            _build_telegram(pool, lambda: self.leader.is_leader, notify)
+            if notify is not None
+            else None
+        )
         # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
         self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
         self.last_result: EvaluationResult | None = None
+        # Evaluations in which a silence was skipped, summed over silences (a counter), and the
+        # ids already logged (a bad silence is logged once, not on every tick).
+        self.silences_skipped_total = 0
+        self._silences_reported: set[int] = set()
 
     # --- evaluation -----------------------------------------------------------------------
     def evaluate_once(
@@ -107,6 +119,7 @@ class AlertEngine:
             result = self._evaluate(conn, now)
         result.seconds = time.perf_counter() - started
         self.last_result = result
+        self._report_skipped(result.silences_skipped)
         if result.transitions:
             t = result.transitions
             log.info(
@@ -160,7 +173,27 @@ class AlertEngine:
         grace = timedelta(seconds=self.settings.alerts_recovery_grace_s)
         mutes = apply_mutes(conn, now, open_alerts, reach, silencer, grace)
         lap("mutes")
-        return EvaluationResult(now, out, reach, mutes, rule_errors=errors, timings=timings)
+        return EvaluationResult(
+            now,
+            out,
+            reach,
+            mutes,
+            rule_errors=errors,
+            silences_skipped=dict(silencer.skipped),
+            timings=timings,
+        )
+
+    def _report_skipped(self, skipped: dict[int, str]) -> None:
+        self.silences_skipped_total += len(skipped)
+        for silence_id, reason in sorted(skipped.items()):
+            if silence_id not in self._silences_reported:
+                log.error(
+                    "silence %s cannot be evaluated and is ignored (it mutes nothing; fix or "
+                    "expire it): %s",
+                    silence_id,
+                    reason,
+                )
+        self._silences_reported = set(skipped)
 
     def cleanup(self, now: datetime | None = None) -> int:
         """Delete resolved alerts older than the history period; return how many."""
@@ -220,6 +253,8 @@ class AlertEngine:
         scheduler.add_job(self._housekeeping, "interval", hours=1, id="cleanup", **common)
         if self.watch is not None:
             self.watch.start()
+        if self.telegram is not None:
+            self.telegram.start()
         scheduler.start()
         self.scheduler = scheduler
         log.info(
@@ -233,6 +268,8 @@ class AlertEngine:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        if self.telegram is not None:
+            self.telegram.stop()
         self.leader.release()
         if self.watch is not None:
             self.watch.stop()
@@ -250,3 +287,14 @@ def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Any:
         log.warning("notifications disabled: alerts.notify is not available (%s)", exc)
         return None
     return build_notifier(pool, settings)
+
+
+def _build_telegram(
+    pool: ConnectionPool, is_leader: Callable[[], bool], settings: NotifySettings
+) -> Any:
+    try:
+        from alerts.telegram.service import build_receiver
+    except ImportError as exc:
+        log.warning("telegram buttons disabled: alerts.telegram is not available (%s)", exc)
+        return None
+    return build_receiver(pool, is_leader, settings)

@@ -15,12 +15,14 @@ import psycopg_pool
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import __doc__ as api_doc
+from api.console import errors as console_errors
+from api.console.router import add_console
 from api.middleware import BodyLimit, Metrics
 from api.models.common import ERRORS
 from api.probes import SchemaCheck
@@ -41,6 +43,7 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from ioc import __version__
+from ioc.db import CheckedPool
 from storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,9 @@ STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
 def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
-    return psycopg_pool.ConnectionPool(
+    # CheckedPool: a connection the server dropped (restart, failover, pg_terminate_backend)
+    # is replaced when taken from the pool instead of failing the request that gets it.
+    return CheckedPool(
         settings.database_url,
         min_size=1,
         max_size=settings.db_pool_size,
@@ -61,19 +66,25 @@ def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
-    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if console_errors.is_console(request):
+            return console_errors.html_error(request, exc.status_code, exc.detail, exc.headers)
         return JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(RequestValidationError)
-    def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    def validation_error(request: Request, exc: RequestValidationError) -> Response:
         detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        if console_errors.is_console(request):
+            return console_errors.html_error(request, 422, detail)
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(psycopg_pool.PoolTimeout)
-    def pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    def pool_timeout(request: Request, exc: Exception) -> Response:
         log.warning("no database connection for %s %s: %s", request.method, request.url.path, exc)
+        if console_errors.is_console(request):
+            return console_errors.html_error(request, 503, "database busy or unavailable; retry")
         return JSONResponse({"detail": "database busy or unavailable; retry"}, status_code=503)
 
     @app.exception_handler(psycopg.DataError)
@@ -84,11 +95,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(Exception)
-    def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    def internal_error(request: Request, exc: Exception) -> Response:
         ref = uuid.uuid4().hex[:12]
         log.error(
             "unhandled error %s in %s %s", ref, request.method, request.url.path, exc_info=exc
         )
+        if console_errors.is_console(request):
+            return console_errors.html_error(request, 500, f"internal error (reference {ref})")
         return JSONResponse({"detail": f"internal error (reference {ref})"}, status_code=500)
 
 
@@ -151,6 +164,7 @@ def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
     v1.include_router(collector.router)
     app.include_router(v1)
     app.include_router(health.router)
+    add_console(app, settings)
     _add_error_handlers(app)
     _add_docs(app)
     app.add_middleware(BodyLimit, limit=settings.api_body_limit_bytes)

@@ -23,7 +23,8 @@ def command(host: str | None, port: int | None) -> None:
     settings = ApiSettings()
     migrate.require_current(settings.database_url)
     app = create_app(settings, resolve(settings, StorageSettings()))
-    click.echo(f"API on http://{host or settings.api_host}:{port or settings.api_port}/docs")
+    base = f"http://{host or settings.api_host}:{port or settings.api_port}"
+    click.echo(f"API on {base}/docs, console on {base}/console/")
     uvicorn.run(
         app,
         host=host or settings.api_host,
@@ -48,15 +49,30 @@ def users() -> None:
 )
 @click.option(
     "--expires-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=3650),
     default=None,
     help="Token lifetime in days (default IOC_API_TOKEN_DAYS; 0 = never expires).",
 )
-def create(name: str, role: str, communes: tuple[str, ...], expires_days: int | None) -> None:
+@click.option(
+    "--password/--no-password",
+    "with_password",
+    default=False,
+    help="Also set a console password (asked twice, or read from stdin with --password-stdin).",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the console password from stdin.")
+def create(
+    name: str,
+    role: str,
+    communes: tuple[str, ...],
+    expires_days: int | None,
+    with_password: bool,
+    password_stdin: bool,
+) -> None:
     """Create a user and print their token once (it is stored only as a digest)."""
     from ioc.db import connect
 
     settings = ApiSettings()
+    password = _read_password(password_stdin) if with_password or password_stdin else None
     for code in communes:
         if not (len(code) == 5 and code.isdigit()):
             raise click.BadParameter(
@@ -66,7 +82,11 @@ def create(name: str, role: str, communes: tuple[str, ...], expires_days: int | 
     with connect(settings.database_url) as conn:
         token, expires = security.create_user(conn, name, role, list(communes), days)
         _audit(conn, "create", name, {"role": role, "communes": list(communes)})
+        if password is not None:
+            _store_password(conn, name, password)
     click.echo(f"user {name} ({role}) created; token expires {expires or 'never'}")
+    if password is not None:
+        click.echo("console password set")
     click.echo("token (shown once):")
     click.echo(token)
 
@@ -106,7 +126,7 @@ def revoke(name: str) -> None:
 @click.argument("name")
 @click.option(
     "--expires-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=3650),
     default=None,
     help="Lifetime of the new token in days (default IOC_API_TOKEN_DAYS; 0 = never).",
 )
@@ -122,6 +142,49 @@ def rotate(name: str, expires_days: int | None) -> None:
     click.echo(f"new token for {name}; expires {expires or 'never'}; old tokens revoked")
     click.echo("token (shown once):")
     click.echo(token)
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (scripts).")
+def passwd(name: str, password_stdin: bool) -> None:
+    """Set the console login password of a user (asked twice unless --password-stdin)."""
+    from ioc.db import connect
+
+    settings = ApiSettings()
+    password = _read_password(password_stdin)
+    with connect(settings.database_url) as conn:
+        _store_password(conn, name, password)
+    click.echo(f"console password of {name} set")
+
+
+def _read_password(from_stdin: bool) -> str:
+    import sys
+
+    from api import passwords
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    try:
+        passwords.check_strength(password)
+    except passwords.PasswordError as exc:
+        raise click.ClickException(str(exc)) from None
+    return password
+
+
+def _store_password(conn: object, name: str, password: str) -> None:
+    import psycopg
+
+    from api import passwords
+
+    assert isinstance(conn, psycopg.Connection)
+    try:
+        passwords.set_password(conn, name, password)
+    except passwords.PasswordError as exc:
+        raise click.ClickException(str(exc)) from None
+    _audit(conn, "passwd", name, {})
 
 
 def _audit(conn: object, action: str, name: str, details: dict[str, object]) -> None:

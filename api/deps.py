@@ -9,7 +9,7 @@ import psycopg
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api import security
+from api import scope, security
 from api.security import Principal
 from api.settings import ApiSettings
 from storage.settings import StorageSettings
@@ -137,5 +137,6 @@ def invalid(field: str, message: str, where: str = "body") -> HTTPException:
 
 def check_scope(user: Principal, commune: str | None, field: str) -> None:
     """422 when a body names a commune outside the caller's scope."""
-    if commune is not None and not user.sees(commune):
-        raise invalid(field, f"commune {commune} is outside your communes")
+    problem = None if commune is None else scope.commune_problem(user, commune)
+    if problem:
+        raise invalid(field, problem)

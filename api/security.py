@@ -10,10 +10,12 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
+# Roles and scopes are shared with the console and Telegram; re-exported for the API.
+from ioc.access import RANK as RANK
+from ioc.access import ROLES as ROLES
+from ioc.access import Principal as Principal
 from ioc.errors import IocError
 
-ROLES = ("operator", "technician", "admin")
-RANK = {role: i for i, role in enumerate(ROLES)}
 TOKEN_PREFIX = "ioc_"
 
 INSERT_USER = """
@@ -52,30 +54,6 @@ UPDATE ioc_auth.users SET revoked_at = coalesce(revoked_at, now()) WHERE id = %(
 REVOKE_TOKENS = """
 UPDATE ioc_auth.tokens SET revoked_at = now() WHERE user_id = %(id)s AND revoked_at IS NULL
 """
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller: user name, role and commune scope (None = every commune)."""
-
-    user_id: int
-    name: str
-    role: str
-    communes: tuple[str, ...]
-    token_id: int = 0
-
-    @property
-    def scope(self) -> list[str] | None:
-        """Commune codes the caller may see, or None when unrestricted (SQL parameter)."""
-        return list(self.communes) if self.communes else None
-
-    def can(self, role: str) -> bool:
-        """Whether the caller's role includes ``role``'s rights."""
-        return RANK[self.role] >= RANK[role]
-
-    def sees(self, commune: str | None) -> bool:
-        """Whether an object of ``commune`` is visible to the caller."""
-        return not self.communes or commune in self.communes
 
 
 @dataclass

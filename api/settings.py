@@ -46,11 +46,44 @@ class ApiSettings(Settings):
         "or hourly rollups when they exist.",
     )
     api_token_days: int = Field(
-        90, ge=1, description="Default lifetime of a new API token in days (`--expires-days`)."
+        90,
+        ge=1,
+        le=3650,
+        description="Default lifetime of a new API token in days (`--expires-days`).",
     )
     api_timezone: str = Field(
         "Asia/Ho_Chi_Minh", description="Time zone of 'today' in /overview availability."
     )
     api_readyz_timeout_s: float = Field(
         2.0, gt=0, description="Timeout of each /readyz check (database, broker)."
+    )
+    console_cookie_secure: bool = Field(
+        True,
+        description="Console session cookie only over HTTPS (Secure). Set false only for "
+        "plain http on localhost or a trusted LAN.",
+    )
+    console_session_hours: float = Field(
+        12, gt=0, description="Console sessions end this long after login (log in again)."
+    )
+    console_login_rate_limit: str = Field(
+        "10/minute;50/hour",
+        description="Login attempts allowed per client address and per user name (`limits` "
+        "notation); more answer 429.",
+    )
+    console_refresh_s: int = Field(
+        30, ge=0, description="Seconds between automatic reloads of the incidents page (0 = off)."
+    )
+    console_page_size: int = Field(
+        50, ge=1, le=500, description="Root incidents per page of the console's incident list."
+    )
+    console_map_tile_url: str | None = Field(
+        None,
+        description="Map tiles of the commune page, e.g. https://tile.openstreetmap.org/{z}/{x}/"
+        "{y}.png (your own tile server where the licence asks); unset = no map.",
+    )
+    telegram_link_code_minutes: int = Field(
+        15, ge=1, description="Lifetime of the one-time code that links a Telegram account."
+    )
+    telegram_bot_username: str | None = Field(
+        None, description="The bot's @username, shown with the link code in the console."
     )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "devices" / "data" / "demo_commune.yaml"
 DEMO_USER = "demo-operator"
+DEMO_TECHNICIAN = "demo-kythuat"  # logs in to the console (and may act on alerts)
 # Faults scheduled so that something visible happens in the first minutes (simulated seconds).
 DEMO_FAULTS = (
     (20.0, "video_loss", "ts-cam-03", 240.0),
@@ -42,6 +43,7 @@ class Endpoints:
     token: str
     embedded_db: bool
     embedded_broker: bool
+    console_password: str = ""
 
 
 def choose_services(stack: ExitStack, settings: Settings, say: Any) -> tuple[str, str, bool, bool]:
@@ -91,6 +93,25 @@ def prepare_demo(settings: Settings) -> str:
     return token
 
 
+def console_login(db_url: str) -> str:
+    """A technician with a fresh random console password (printed in the banner)."""
+    import contextlib
+    import secrets
+
+    from api import security
+    from api.passwords import set_password
+    from ioc.db import connect
+
+    password = secrets.token_urlsafe(9)
+    with connect(db_url) as conn:
+        # Kept from an earlier run: only the password changes.
+        with contextlib.suppress(security.UserError):
+            security.create_user(conn, DEMO_TECHNICIAN, "technician", [], None)
+        set_password(conn, DEMO_TECHNICIAN, password)
+        conn.commit()
+    return password
+
+
 def run(stop: threading.Event, say: Any, api_port: int) -> None:
     """Run the whole product until ``stop`` is set."""
     with ExitStack() as stack:
@@ -111,11 +132,15 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         api = ApiSettings(**chosen)
         if "IOC_API_PORT" not in os.environ:
             api = api.model_copy(update={"api_port": api_port})
+        if "IOC_CONSOLE_COOKIE_SECURE" not in os.environ:
+            # The demo serves plain http on loopback: a Secure cookie would never come back.
+            api = api.model_copy(update={"console_cookie_secure": False})
         notify = NotifySettings()
         if "IOC_PUBLIC_URL" not in os.environ:
             notify = notify.model_copy(update={"public_url": f"http://127.0.0.1:{api.api_port}"})
         say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
         token = prepare_demo(settings)
+        password = console_login(db_url)
         from demo.edge import running_edge  # the collector-watched part (issue 17)
 
         stack.enter_context(running_edge(db_url, mqtt_url, say))
@@ -123,7 +148,11 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         stack.enter_context(_alerts(settings, AlertSettings(), notify))
         api_url = stack.enter_context(_api(api, resolve(settings, StorageSettings())))
         stack.enter_context(_fleet(settings))
-        say(banner(Endpoints(db_url, mqtt_url, api_url, token, embedded_db, embedded_broker)))
+        say(
+            banner(
+                Endpoints(db_url, mqtt_url, api_url, token, embedded_db, embedded_broker, password)
+            )
+        )
         while not stop.wait(0.5):
             pass
         say("stopping…")
@@ -229,6 +258,8 @@ def banner(e: Endpoints) -> str:
         [
             "",
             "=== Commune IOC demo is running (Ctrl-C to stop) ===",
+            f"Console:         {e.api_url}/console/  (user {DEMO_TECHNICIAN}, password "
+            f"{e.console_password})",
             f"API docs:        {e.api_url}/docs",
             f"Operator token:  {e.token}",
             f"Try:             curl -H 'Authorization: Bearer {e.token}' "

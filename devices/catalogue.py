@@ -31,6 +31,19 @@ class Metric:
         if (self.kind == "enum") != bool(self.enum_values):
             raise ValueError(f"metric {self.name}: enum_values go with kind 'enum' only")
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The accepted range of a number: the catalogue's, else ±``UNBOUNDED_LIMIT``."""
+        low = -UNBOUNDED_LIMIT if self.min is None else self.min
+        high = UNBOUNDED_LIMIT if self.max is None else self.max
+        return low, high
+
+
+# Every number is bounded, even where the catalogue gives no range: a finite extreme such as
+# 1.7e308 would overflow sums and averages of every rollup and threshold that reads it. Give
+# each gauge and counter its physical range plus a margin; this is the backstop.
+UNBOUNDED_LIMIT = 1e12
+
 
 @dataclass(frozen=True)
 class DeviceType:
@@ -60,11 +73,12 @@ ONLINE = _flag("online", "Trực tuyến", "Online")
 # What the collector's ping check measures, on every type it can watch.
 REACH = (
     _pct("loss_pct", "Mất gói", "Packet loss"),
-    Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0),
-    Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0),
+    Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0, max=600_000),
+    Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0, max=600_000),
 )
-CLOCK_SKEW = Metric("clock_skew_s", "s", "gauge", "Lệch đồng hồ", "Clock skew")
-UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0)
+CLOCK_SKEW = Metric("clock_skew_s", "s", "gauge", "Lệch đồng hồ", "Clock skew", min=-1e9, max=1e9)
+# Up to ~30 years: a device's uptime counter, bounded so one wild value cannot break sums.
+UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0, max=1e9)
 # Events the collector reports about its own checks of a device.
 CHECK_EVENTS = ("check_error", "check_recovered")
 # Events of the camera/NVR checks (collector/checks/hikvision, dahua, onvif, rtsp).
@@ -104,9 +118,11 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "RTSP stream state",
                 enum_values=("up", "unauthorized", "down"),
             ),
-            Metric("fps", "fps", "gauge", "Khung hình/giây", "Frames per second", min=0, max=240),
-            Metric("fps_configured", "fps", "gauge", "FPS cấu hình", "Configured FPS", min=0),
-            Metric("bitrate_kbps", "kbps", "gauge", "Tốc độ bit", "Bitrate", min=0),
+            Metric("fps", "fps", "gauge", "Khung hình/giây", "Frames per second", min=0, max=1000),
+            Metric(
+                "fps_configured", "fps", "gauge", "FPS cấu hình", "Configured FPS", min=0, max=1000
+            ),
+            Metric("bitrate_kbps", "kbps", "gauge", "Tốc độ bit", "Bitrate", min=0, max=1e6),
             Metric(
                 "bitrate_configured_kbps",
                 "kbps",
@@ -114,6 +130,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Tốc độ bit cấu hình",
                 "Configured bitrate",
                 min=0,
+                max=1e6,
             ),
             _pct("cpu_pct", "CPU", "CPU"),
             _pct("mem_pct", "Bộ nhớ", "Memory"),
@@ -150,7 +167,13 @@ CATALOGUE: tuple[DeviceType, ...] = (
             ),
             _flag("recording", "Đang ghi hình", "Recording"),
             Metric(
-                "channels_recording", "", "gauge", "Số kênh đang ghi", "Channels recording", min=0
+                "channels_recording",
+                "",
+                "gauge",
+                "Số kênh đang ghi",
+                "Channels recording",
+                min=0,
+                max=1024,
             ),
             _pct("cpu_pct", "CPU", "CPU"),
             _pct("mem_pct", "Bộ nhớ", "Memory"),
@@ -180,9 +203,9 @@ CATALOGUE: tuple[DeviceType, ...] = (
         30,
         (
             ONLINE,
-            Metric("rsrp_dbm", "dBm", "gauge", "Cường độ tín hiệu RSRP", "RSRP", min=-160, max=0),
+            Metric("rsrp_dbm", "dBm", "gauge", "Cường độ tín hiệu RSRP", "RSRP", min=-200, max=0),
             Metric("rsrq_db", "dB", "gauge", "Chất lượng tín hiệu RSRQ", "RSRQ", min=-40, max=10),
-            Metric("sinr_db", "dB", "gauge", "SINR", "SINR", min=-30, max=50),
+            Metric("sinr_db", "dB", "gauge", "SINR", "SINR", min=-50, max=60),
             Metric("volume", "", "gauge", "Âm lượng", "Volume", min=0, max=100),
             Metric(
                 "state",
@@ -196,8 +219,10 @@ CATALOGUE: tuple[DeviceType, ...] = (
             Metric("battery_v", "V", "gauge", "Điện áp ắc quy", "Battery voltage", min=0, max=60),
             _flag("amp_ok", "Bộ khuếch đại", "Amplifier OK"),
             Metric("temp_c", "°C", "gauge", "Nhiệt độ", "Temperature", min=-40, max=125),
-            Metric("data_mb_month", "MB", "counter", "Dữ liệu tháng", "Data this month", min=0),
-            Metric("data_plan_mb", "MB", "gauge", "Gói dữ liệu", "Data plan", min=0),
+            Metric(
+                "data_mb_month", "MB", "counter", "Dữ liệu tháng", "Data this month", min=0, max=1e9
+            ),
+            Metric("data_plan_mb", "MB", "gauge", "Gói dữ liệu", "Data plan", min=0, max=1e9),
             *REACH,
         ),
         events=(
@@ -220,7 +245,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
             *REACH,
             _pct("util_in_pct", "Tải vào", "Utilisation in"),
             _pct("util_out_pct", "Tải ra", "Utilisation out"),
-            Metric("errors_per_s", "1/s", "gauge", "Lỗi/giây", "Errors per second", min=0),
+            Metric("errors_per_s", "1/s", "gauge", "Lỗi/giây", "Errors per second", min=0, max=1e9),
             Metric(
                 "wan",
                 "",
@@ -229,7 +254,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Active WAN",
                 enum_values=("fiber", "dedicated", "4g"),
             ),
-            Metric("bandwidth_mbps", "Mbps", "gauge", "Băng thông", "Bandwidth", min=0),
+            Metric("bandwidth_mbps", "Mbps", "gauge", "Băng thông", "Bandwidth", min=0, max=1e6),
             UPTIME,
         ),
         events=("link_down", "link_up", "failover", "reboot", *CHECK_EVENTS),

@@ -174,8 +174,9 @@ def issue_command(
 def _show_issued(issued: list[Issued], output_dir: Path | None) -> None:
     import csv
     import json
-    import os
     import sys
+
+    from ioc.secretfile import write_secret
 
     if not issued:
         return
@@ -195,10 +196,7 @@ def _show_issued(issued: list[Issued], output_dir: Path | None) -> None:
             "topic_prefix": item.topic_prefix,
         }
         path = output_dir / f"{item.username}.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(body, f, ensure_ascii=False, indent=2)
-            f.write("\n")
+        write_secret(path, json.dumps(body, ensure_ascii=False, indent=2) + "\n")
     click.echo(f"wrote {len(issued)} secret file(s) to {output_dir}", err=True)
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from devices.catalogue import TYPES
+from ioc.bounds import JsonObject, NfcStr
 from ioc.errors import IocError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -27,7 +28,7 @@ class SiteIn(BaseModel):
 
     model_config = STRICT
     id: str = Field(pattern=ID_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
+    name: NfcStr = Field(min_length=1, max_length=200)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
 
@@ -37,8 +38,8 @@ class CommuneIn(BaseModel):
 
     model_config = STRICT
     code: str = Field(pattern=r"^[0-9]{5}$")
-    name: str = Field(min_length=1, max_length=200)
-    province: str = ""
+    name: NfcStr = Field(min_length=1, max_length=200)
+    province: NfcStr = Field("", max_length=200)
     sites: list[SiteIn] = []
 
 
@@ -51,11 +52,11 @@ class DeviceIn(BaseModel):
     commune: str = Field(pattern=r"^[0-9]{5}$")
     site: str | None = None
     parent: str | list[str] | None = None
-    name: str = Field(min_length=1, max_length=200)
+    name: NfcStr = Field(min_length=1, max_length=200)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     interval_s: int | None = Field(None, ge=1, le=86400)
-    metadata: dict[str, Any] = {}
+    metadata: JsonObject = {}
     decommissioned: bool = False
     # Edge collector: which collector polls the device, at what address, with which checks
     # (parameters validated by the collector; secrets only by name, e.g. password_env).
@@ -146,7 +147,7 @@ def _yaml_lines(text: str) -> dict[tuple[str, int], int]:
     lines: dict[tuple[str, int], int] = {}
     try:
         root = yaml.compose(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return lines
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
@@ -164,6 +165,8 @@ def parse_yaml(text: str, source: str = "<yaml>") -> Registry:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         return Registry(errors=[f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"])
+    except RecursionError:
+        return Registry(errors=[f"{source}: the document is nested too deeply"])
     if not isinstance(doc, dict):
         return Registry(errors=[f"{source}:1: expected a mapping with 'communes' and 'devices'"])
     lines = _yaml_lines(text)

@@ -59,6 +59,13 @@ class _Reject(Exception):
         self.detail = detail
 
 
+def under_root(topic: str, root: str) -> bool:
+    """Whether ``topic`` is meant for the contract's root (case and leading slashes aside)."""
+    text = topic.lstrip("/").lower()
+    low = root.lower()
+    return text == low or text.startswith(low + "/")
+
+
 def parse_ts(value: int | str, received_at: datetime, limits: Limits) -> datetime:
     """A timestamp from the wire: RFC 3339 with offset or epoch milliseconds, range-checked."""
     if isinstance(value, int):
@@ -136,7 +143,7 @@ def _validation_reject(exc: ValidationError, text: str) -> _Reject:
             json.loads(text, parse_constant=_non_finite)
         except _NonFinite as token:
             return _Reject(Reason.INVALID_NUMBER, f"{token} is not a JSON number")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             pass
         return _Reject(Reason.INVALID_JSON, errors[0]["msg"])
     if "finite_number" in types:
@@ -221,7 +228,15 @@ def _status(out: Decoded, text: str, received_at: datetime, limits: Limits) -> N
         out.status = (plain == "online", received_at)
         return
     status = Status.model_validate_json(text)
-    ts = received_at if status.ts is None else parse_ts(status.ts, received_at, limits)
+    ts = received_at
+    if status.ts is not None:
+        try:
+            ts = parse_ts(status.ts, received_at, limits)
+        except _Reject as rej:
+            if rej.reason not in (Reason.FUTURE_TIMESTAMP, Reason.TOO_OLD):
+                raise
+            # The state is what matters; a `ts` out of range only cannot date it (the writer
+            # likewise dates implausible ones at arrival).
     out.status = (status.state == "online", ts)
 
 
@@ -271,12 +286,21 @@ def decode(
         else:
             _status(out, text, received_at, limits)
     except ValidationError as exc:
-        rej = _validation_reject(exc, text)
+        try:
+            rej = _validation_reject(exc, text)
+        except Exception as inner:  # judging the error failed too: still one message's problem
+            return undecodable(inner, device_id)
         return Rejected(rej.reason, rej.detail, device_id)
     except _Reject as rej:
         return Rejected(rej.reason, rej.detail, device_id)
     except Exception as exc:  # a decoder bug must not stop ingest: quarantine, say what
-        return Rejected(
-            Reason.SCHEMA, f"undecodable payload ({type(exc).__name__}: {exc})", device_id
-        )
+        return undecodable(exc, device_id)
     return out
+
+
+def undecodable(exc: BaseException, device_id: str | None = None) -> Rejected:
+    """The rejection of a message whose judging raised (a decoder limit or bug)."""
+    text = str(exc)[:200]
+    return Rejected(
+        Reason.UNDECODABLE, f"undecodable payload ({type(exc).__name__}: {text})", device_id
+    )

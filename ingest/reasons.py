@@ -25,6 +25,7 @@ class Reason(StrEnum):
     BAD_VALUE = "bad_value"  # value of the wrong kind (text for a gauge, unknown enum label)
     OUT_OF_RANGE = "out_of_range"  # value outside the catalogue's min/max
     UNKNOWN_EVENT = "unknown_event"  # event type not in the catalogue for the device type
+    UNDECODABLE = "undecodable"  # judging it raised (e.g. JSON nested too deeply)
     WRITE_FAILED = "write_failed"  # valid, but the database refused it even on its own
 
 

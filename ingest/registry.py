@@ -66,8 +66,8 @@ def build_view(devices: list[DeviceInfo], metric_ids: dict[str, int]) -> Registr
                 name=m.name,
                 kind=m.kind,
                 enum_index={label: i for i, label in enumerate(m.enum_values)},
-                min=m.min,
-                max=m.max,
+                min=m.bounds[0],
+                max=m.bounds[1],
             )
             for m in device_type.metrics
             if m.name in metric_ids

@@ -19,12 +19,14 @@ import psycopg
 from prometheus_client import start_http_server
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, wait_exponential
 
-from ingest.decode import Limits, decode
+from ingest.decode import Decoded, Limits, decode, undecodable, under_root
+from ingest.isolate import write_isolating
 from ingest.mqtt import Consumer, Inbound
 from ingest.reasons import Reason, Rejected
 from ingest.registry import RegistryView, load_device, load_view
 from ingest.settings import IngestSettings
 from ingest.stats import Stats
+from ingest.takeover import Takeovers
 from ingest.writer import Item, WriteResult, prepare, write_items
 from ioc.contract import parse_topic
 from ioc.db import connect
@@ -50,7 +52,7 @@ class IngestService:
         self.limits = Limits(
             ingest.max_payload_bytes, ingest.max_future_s, settings.raw_retention_days
         )
-        self.stats = Stats(ingest.instance)
+        self.stats = Stats(ingest.instance, ingest.group, ingest.client_id)
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self.consumer = Consumer(
             MqttTarget(settings.mqtt_url, settings.mqtt_protocol), ingest, self.queue.put_nowait
@@ -63,11 +65,15 @@ class IngestService:
         self._unknown: dict[str, float] = {}  # unknown device id -> monotonic time of lookup
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
         self._threads: list[threading.Thread] = []
+        self.takeovers = Takeovers(
+            settings.database_url, self.consumer, ingest, self.queue.put_nowait, self._closing
+        )
         self._http: Any = None
 
     # lifecycle -----------------------------------------------------------------------------
-    def start(self) -> IngestService:
-        """Load the registry, prepare partitions and start consuming (raises if no database)."""
+    def start(self, consume: bool = True) -> IngestService:
+        """Load the registry, prepare partitions and start consuming (raises if no database);
+        without ``consume`` only the writer runs (for ``drain``)."""
         self._refresh_registry()
         with connect(self.settings.database_url) as conn:
             self._housekeep(conn, partitions=True)
@@ -79,6 +85,8 @@ class IngestService:
             thread = threading.Thread(target=target, name=f"ingest-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if not consume:
+            return self
         self.consumer.start()
         log.info(
             "ingest %s consuming %s (batch %d / %.3fs, receive maximum %d)",
@@ -94,6 +102,7 @@ class IngestService:
         """Write and ack what was received, then disconnect (unwritten messages stay unacked)."""
         self.consumer.accepting = False
         self._closing.set()
+        self.takeovers.join(timeout)  # a drain stops at once; its session stays for later
         writer = self._threads[0] if self._threads else None
         if writer is not None:
             writer.join(timeout)
@@ -155,14 +164,16 @@ class IngestService:
         if started - self._refreshed_at > self.ingest.registry_refresh_s:
             self._refresh_registry(quiet=True)
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
-        items = [self._decode(m) for m in batch]
+        decoded = [self._decode(m) for m in batch]
+        items = [i for i in decoded if i is not None]
         result = self._write_with_retry(items)
         if result is None:
             return  # halted during a database outage: nothing acked, the broker redelivers
         self.consumer.ack(batch)
+        self.takeovers.ack(batch)
         done = time.time()
         self.stats.batch_done(
-            received=len(batch),
+            received=len(items),  # messages under the topic root
             rows=result.rows,
             duplicates=result.duplicates,
             quarantined=result.quarantined,
@@ -170,16 +181,31 @@ class IngestService:
             lag_s=done - batch[0].received,
         )
 
-    def _decode(self, msg: Inbound) -> Item:
+    def _decode(self, msg: Inbound) -> Item | None:
+        """The message judged, or None for a topic outside the contract's root (not ours)."""
         received_at = datetime.fromtimestamp(msg.received, UTC)
         prefix = self.ingest.topic_prefix
-        result = decode(msg.topic, msg.payload, received_at, self._view, self.limits, prefix)
+        result: Decoded | Rejected
+        try:
+            result = decode(msg.topic, msg.payload, received_at, self._view, self.limits, prefix)
+            if (
+                isinstance(result, Rejected)
+                and result.reason is Reason.UNKNOWN_DEVICE
+                and self._lookup_device(msg.topic)
+            ):
+                result = decode(
+                    msg.topic, msg.payload, received_at, self._view, self.limits, prefix
+                )
+        except Exception as exc:  # whatever judging one message raises costs only that message
+            log.warning("message on %.200s could not be judged: %r", msg.topic, exc)
+            result = undecodable(exc)
         if (
             isinstance(result, Rejected)
-            and result.reason is Reason.UNKNOWN_DEVICE
-            and self._lookup_device(msg.topic)
+            and result.reason is Reason.BAD_TOPIC
+            and not under_root(msg.topic, prefix)
         ):
-            result = decode(msg.topic, msg.payload, received_at, self._view, self.limits, prefix)
+            self.stats.ignore()
+            return None
         return Item(msg.topic, msg.payload, received_at, result)
 
     def _lookup_device(self, topic: str) -> bool:
@@ -194,9 +220,9 @@ class IngestService:
         self._lookups_left -= 1
         try:
             info = load_device(self._connection(), device_id)
-        except TRANSIENT as exc:
+        except Exception as exc:  # transient, or an id the database cannot even compare
             self._drop_connection()
-            log.warning("device lookup failed: %s", exc)
+            log.warning("device lookup of %.64r failed: %s", device_id, exc)
             return False
         if info is None:
             if len(self._unknown) > 100_000:
@@ -263,7 +289,12 @@ class IngestService:
         conn = self._connection()
         try:
             try:
-                result = write_items(conn, items, seq_hold_s=self.ingest.seq_gap_hold_s)
+                result = write_items(
+                    conn,
+                    items,
+                    seq_hold_s=self.ingest.seq_gap_hold_s,
+                    latest_ahead_s=self.ingest.latest_max_ahead_s,
+                )
                 conn.commit()
                 return result
             except TRANSIENT:
@@ -283,46 +314,34 @@ class IngestService:
             raise
 
     def _write_each(self, conn: psycopg.Connection, items: list[Item]) -> WriteResult:
-        total = WriteResult()
-        failed: list[Item] = []
         with conn.transaction():
-            for item in items:
-                try:
-                    with conn.transaction():
-                        one = write_items(
-                            conn, [item], truncate=True, seq_hold_s=self.ingest.seq_gap_hold_s
-                        )
-                except TRANSIENT:
-                    raise
-                except Exception as exc:
-                    device = getattr(item.result, "device", None)
-                    reason = Rejected(
-                        Reason.WRITE_FAILED, str(exc).strip()[:500], device.id if device else None
-                    )
-                    log.error("message on %s failed to write: %s", item.topic, exc)
-                    failed.append(Item(item.topic, item.payload, item.received_at, reason))
-                    continue
-                total.rows += one.rows
-                total.duplicates += one.duplicates
-                total.quarantined.update(one.quarantined)
-            if failed:
-                one = write_items(conn, failed, truncate=True)
-                total.quarantined.update(one.quarantined)
-        return total
+            return write_isolating(
+                conn,
+                items,
+                TRANSIENT,
+                seq_hold_s=self.ingest.seq_gap_hold_s,
+                latest_ahead_s=self.ingest.latest_max_ahead_s,
+            )
 
     # housekeeping ----------------------------------------------------------------------------
     def _run_housekeeper(self) -> None:
         conn: psycopg.Connection | None = None
         next_partitions = time.monotonic() + self.ingest.partitions_interval_s
+        next_takeover = time.monotonic() + self.ingest.takeover_check_s
         while not self._halt.wait(self.ingest.heartbeat_s):
             try:
                 if conn is None or conn.closed or conn.broken:
                     conn = connect(self.settings.database_url)
                 due = time.monotonic() >= next_partitions
                 self._housekeep(conn, partitions=due)
+                self.takeovers.beating()
                 if due:
                     next_partitions = time.monotonic() + self.ingest.partitions_interval_s
+                if time.monotonic() >= next_takeover:
+                    next_takeover = time.monotonic() + self.ingest.takeover_check_s
+                    self.takeovers.check()
             except TRANSIENT as exc:
+                self.takeovers.beating(False)
                 log.warning("heartbeat failed: %s", exc)
                 if conn is not None:
                     conn.close()
@@ -331,10 +350,14 @@ class IngestService:
                 log.exception("housekeeping failed")
         if conn is not None:
             try:
-                self._housekeep(conn, partitions=False)
+                self.stats.heartbeat(conn, stopping=True)
             except Exception:
                 log.debug("last heartbeat failed", exc_info=True)
             conn.close()
+
+    def retire(self, name: str) -> int:
+        """``ioc ingest retire NAME``: drain and end instance NAME's session, mark it retired."""
+        return self.takeovers.retire(name)
 
     def _housekeep(self, conn: psycopg.Connection, *, partitions: bool) -> None:
         if partitions:

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.sequence import DEFAULT_HOLD_S
+from ingest.writer import LATEST_AHEAD_S
 from ioc.contract import TOPIC_ROOT
 from ioc.settings import ENV_CONFIG
 
@@ -32,10 +33,13 @@ class IngestSettings(BaseSettings):
         "ioc-ingest",
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="MQTT 5 shared-subscription group: processes with the same group share "
-        "`$share/{group}/ioc/v1/+/+/+`.",
+        "`$share/{group}/#`.",
     )
     topic_prefix: str = Field(
-        TOPIC_ROOT, description="Topic root; the subscription is `{prefix}/+/+/+`."
+        TOPIC_ROOT,
+        description="Topic root. Ingest subscribes to `$share/{group}/#` (or `{prefix}/#` where "
+        "the broker's ACL refuses that) and quarantines anything under a root that differs only "
+        "in case, or with a wrong number of levels; other topics are not its business.",
     )
     session_expiry_s: int = Field(
         86400,
@@ -69,6 +73,12 @@ class IngestSettings(BaseSettings):
     max_future_s: float = Field(
         300.0, ge=0, description="Timestamps further than this ahead of now are quarantined."
     )
+    latest_max_ahead_s: float = Field(
+        LATEST_AHEAD_S,
+        ge=0,
+        description="A reading dated more than this ahead of the ingest clock is stored but never "
+        "becomes the device's latest value (it would pin it until real time caught up).",
+    )
     seq_gap_hold_s: float = Field(
         DEFAULT_HOLD_S,
         ge=0,
@@ -93,6 +103,25 @@ class IngestSettings(BaseSettings):
     retry_max_s: float = Field(
         10.0, gt=0, description="Longest wait between retries while PostgreSQL is unavailable."
     )
+    takeover_after_s: float = Field(
+        120.0,
+        ge=0,
+        description="An instance of the group whose heartbeat is older than this has departed: "
+        "a live instance resumes its broker session, writes what was queued for it and ends the "
+        "session (0 = never; `ioc ingest retire NAME` does it on demand).",
+    )
+    takeover_check_s: float = Field(
+        30.0, gt=0, description="Look for departed instances this often."
+    )
+    drain_quiet_s: float = Field(
+        2.0,
+        gt=0,
+        description="A taken-over session is ended once everything it delivered is written and "
+        "nothing more arrived for this long.",
+    )
+    drain_timeout_s: float = Field(
+        300.0, gt=0, description="Give up one takeover after this long (it is retried later)."
+    )
     metrics_port: int = Field(
         0,
         ge=0,
@@ -113,6 +142,18 @@ class IngestSettings(BaseSettings):
         return f"ioc-ingest-{self.instance}"
 
     @property
+    def subscriptions(self) -> list[str]:
+        """The shared subscription of the group, widest first: everything on the broker (so a
+        topic with an extra level or another case of the root reaches quarantine), else, where
+        the broker's ACL refuses that, everything under the topic root."""
+        return [f"$share/{self.group}/#", f"$share/{self.group}/{self.topic_prefix}/#"]
+
+    @property
     def subscription(self) -> str:
-        """The shared subscription all ingest processes of the group use."""
+        """The shared subscription all ingest processes of the group use (when allowed)."""
+        return self.subscriptions[0]
+
+    @property
+    def legacy_subscription(self) -> str:
+        """The filter of earlier versions (dropped from persistent sessions that still hold it)."""
         return f"$share/{self.group}/{self.topic_prefix}/+/+/+"

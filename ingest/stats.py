@@ -13,10 +13,14 @@ from prometheus_client import Counter as PromCounter
 
 UPSERT_INSTANCE = """
 INSERT INTO ingest_instances (instance, started_at, heartbeat_at, received, written_rows,
-    duplicates, quarantined, last_commit_at, last_batch_ms, lag_ms)
+    duplicates, quarantined, last_commit_at, last_batch_ms, lag_ms, mqtt_group, client_id,
+    stopped_at)
 VALUES (%(instance)s, %(started_at)s, now(), %(received)s, %(written_rows)s, %(duplicates)s,
-    %(quarantined)s, %(last_commit_at)s, %(last_batch_ms)s, %(lag_ms)s)
+    %(quarantined)s, %(last_commit_at)s, %(last_batch_ms)s, %(lag_ms)s, %(group)s, %(client_id)s,
+    CASE WHEN %(stopping)s THEN now() END)
 ON CONFLICT (instance) DO UPDATE SET started_at = excluded.started_at,
+    mqtt_group = excluded.mqtt_group, client_id = excluded.client_id, retired_at = NULL,
+    stopped_at = excluded.stopped_at,
     heartbeat_at = excluded.heartbeat_at, received = excluded.received,
     written_rows = excluded.written_rows, duplicates = excluded.duplicates,
     quarantined = excluded.quarantined, last_commit_at = excluded.last_commit_at,
@@ -27,14 +31,19 @@ ON CONFLICT (instance) DO UPDATE SET started_at = excluded.started_at,
 class Stats:
     """Thread-safe counters, mirrored into a Prometheus registry of this service."""
 
-    def __init__(self, instance: str) -> None:
+    def __init__(
+        self, instance: str, group: str | None = None, client_id: str | None = None
+    ) -> None:
         self.instance = instance
+        self.group = group
+        self.client_id = client_id
         self.started_at = datetime.now(UTC)
         self.lock = threading.Lock()
         self.received = 0
         self.written_rows = 0
         self.duplicates = 0
         self.quarantined: Counter[str] = Counter()
+        self.ignored = 0  # messages on topics outside the contract's root
         self.last_commit_at: datetime | None = None
         self.last_batch_ms: float | None = None
         self.lag_ms: float | None = None
@@ -56,6 +65,11 @@ class Stats:
             "ioc_ingest_quarantined",
             "Messages quarantined, by reason",
             ["reason"],
+            registry=self.registry,
+        )
+        self._ignored = PromCounter(
+            "ioc_ingest_ignored",
+            "Messages on topics outside the topic root (other applications' traffic)",
             registry=self.registry,
         )
         self._batch = Histogram(
@@ -96,6 +110,8 @@ class Stats:
         with self.lock:
             return {
                 "instance": self.instance,
+                "group": self.group,
+                "client_id": self.client_id,
                 "started_at": self.started_at,
                 "received": self.received,
                 "written_rows": self.written_rows,
@@ -106,7 +122,13 @@ class Stats:
                 "lag_ms": self.lag_ms,
             }
 
-    def heartbeat(self, conn: psycopg.Connection) -> None:
-        """Write this instance's row of `ingest_instances` and commit."""
-        conn.execute(UPSERT_INSTANCE, self.snapshot())
+    def ignore(self) -> None:
+        """Count one message that is not ingest's business (another root)."""
+        self.ignored += 1
+        self._ignored.inc()
+
+    def heartbeat(self, conn: psycopg.Connection, stopping: bool = False) -> None:
+        """Write this instance's row of `ingest_instances` and commit (``stopping``: the last
+        one of a clean stop)."""
+        conn.execute(UPSERT_INSTANCE, {**self.snapshot(), "stopping": stopping})
         conn.commit()

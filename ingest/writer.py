@@ -26,18 +26,20 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
 """
 CREATE_STATUS_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_status_stage (
-    device_id text, online boolean, status_time timestamptz, last_seen timestamptz,
-    last_received_at timestamptz, last_seq bigint, seq_gaps bigint, seq_missing bigint[],
-    messages bigint
+    device_id text, online boolean, status_time timestamptz, status_received_at timestamptz,
+    last_seen timestamptz, last_received_at timestamptz, last_seq bigint, seq_gaps bigint,
+    seq_missing bigint[], messages bigint
 ) ON COMMIT DELETE ROWS
 """
 COPY_STATUS = """
-COPY ingest_status_stage (device_id, online, status_time, last_seen, last_received_at, last_seq,
-                          seq_gaps, seq_missing, messages) FROM STDIN (FORMAT BINARY)
+COPY ingest_status_stage (device_id, online, status_time, status_received_at, last_seen,
+                          last_received_at, last_seq, seq_gaps, seq_missing, messages)
+FROM STDIN (FORMAT BINARY)
 """
 STATUS_TYPES = (
     "text",
     "bool",
+    "timestamptz",
     "timestamptz",
     "timestamptz",
     "timestamptz",
@@ -57,10 +59,13 @@ SELECT time, value, device_key, metric_id FROM ingest_stage
 ON CONFLICT DO NOTHING
 """
 # "Latest" is the newest device timestamp, not the last arrival; rows locked in key order.
+# A reading dated ahead of the ingest clock (%(horizon)s) is stored but never becomes latest:
+# it would pin the value until real time caught up with it.
 UPSERT_LATEST = """
 INSERT INTO device_latest_points AS l (device_key, metric_id, time, value)
 SELECT DISTINCT ON (device_key, metric_id) device_key, metric_id, time, value
 FROM ingest_stage
+WHERE time <= %(horizon)s
 ORDER BY device_key, metric_id, time DESC
 ON CONFLICT (device_key, metric_id) DO UPDATE SET time = excluded.time, value = excluded.value
 WHERE l.time < excluded.time
@@ -76,13 +81,13 @@ INSERT INTO device_status (device_id) SELECT id FROM unnest(%(ids)s::text[]) AS 
 ON CONFLICT DO NOTHING
 """
 LOCK_STATUS = """
-SELECT device_id, online, status_time, last_seen, last_received_at, last_seq, seq_gaps,
-       seq_missing
+SELECT device_id, online, status_time, status_received_at, last_seen, last_received_at,
+       last_seq, seq_gaps, seq_missing
 FROM device_status WHERE device_id = ANY(%(ids)s) ORDER BY device_id FOR UPDATE
 """
 UPDATE_STATUS = """
 UPDATE device_status s SET online = u.online, status_time = u.status_time,
-    last_seen = u.last_seen, last_received_at = u.last_received_at, last_seq = u.last_seq,
+    status_received_at = u.status_received_at, last_seen = u.last_seen, last_received_at = u.last_received_at, last_seq = u.last_seq,
     seq_gaps = u.seq_gaps, seq_missing = u.seq_missing, messages = s.messages + u.messages
 FROM ingest_status_stage u
 WHERE s.device_id = u.device_id
@@ -101,6 +106,7 @@ ON CONFLICT (digest) DO UPDATE SET occurrences = q.occurrences + 1,
     last_received_at = greatest(q.last_received_at, excluded.last_received_at)
 """
 PAYLOAD_TEXT_LIMIT = 4096
+LATEST_AHEAD_S = 2.0  # default IOC_INGEST_LATEST_MAX_AHEAD_S: clock skew a reading may have
 
 # PostgreSQL's binary COPY format for (timestamptz, float8, int4, int2) rows, packed here in
 # one struct call per row: several times cheaper than psycopg's per-value dumpers.
@@ -176,9 +182,11 @@ def write_items(
     *,
     truncate: bool = False,
     seq_hold_s: float = DEFAULT_HOLD_S,
+    latest_ahead_s: float = LATEST_AHEAD_S,
 ) -> WriteResult:
     """Write a batch's rows in the current transaction (no commit); a `seq` range missing for
-    ``seq_hold_s`` of device time counts as lost (see ingest.sequence)."""
+    ``seq_hold_s`` of device time counts as lost (see ingest.sequence); a point more than
+    ``latest_ahead_s`` ahead of the ingest clock is stored but does not become latest."""
     result = WriteResult()
     points = []
     events = []
@@ -210,7 +218,8 @@ def write_items(
             inserted = _write_points(cur, copy_data(points))
             result.rows += inserted
             result.duplicates += len(points) - inserted
-            cur.execute(UPSERT_LATEST)
+            horizon = datetime.now(UTC) + timedelta(seconds=latest_ahead_s)
+            cur.execute(UPSERT_LATEST, {"horizon": horizon})
         if events:
             cur.executemany(INSERT_EVENT, events)
             inserted = max(cur.rowcount, 0)
@@ -259,9 +268,10 @@ def _update_status(cur: psycopg.Cursor, items: list[Item], seq_hold_ms: int) -> 
     rows: list[tuple[object, ...]] = []
     changes = []
     for device_id in ids:
-        _, online, status_time, last_seen, last_received, last_seq, gaps, open_ranges = current[
-            device_id
-        ]
+        (_, online, status_time, status_received, last_seen, last_received, last_seq, gaps) = (
+            current[device_id][:8]
+        )
+        open_ranges = current[device_id][8]
         seqs = SeqState(last_seen, last_seq, gaps, open_ranges)
         messages = 0
         seen = []
@@ -280,9 +290,13 @@ def _update_status(cur: psycopg.Cursor, items: list[Item], seq_hold_ms: int) -> 
         for ts, seq in seen:
             seqs.observe(ts, seq)
         seqs.settle(seq_hold_ms)
-        for ts, state, received_at in sorted(statuses, key=lambda s: s[0]):
-            if status_time is not None and ts < status_time:
-                continue
+        # Status order is arrival (broker) order: the device's `ts` only dates a change, and
+        # only when plausible (a will is composed at connect time; a clock may run ahead).
+        for ts, state, received_at in statuses:
+            if status_received is not None and received_at < status_received:
+                continue  # committed out of order by another instance: a newer one is current
+            if ts > received_at or (status_received is not None and ts < status_received):
+                ts = received_at
             if state != online:
                 changes.append(
                     {
@@ -292,12 +306,14 @@ def _update_status(cur: psycopg.Cursor, items: list[Item], seq_hold_ms: int) -> 
                         "received_at": received_at,
                     }
                 )
-            online, status_time = state, ts
+                online, status_time = state, ts
+            status_received = received_at
         rows.append(
             (
                 device_id,
                 online,
                 status_time,
+                status_received,
                 seqs.last_seen,
                 last_received,
                 seqs.last_seq,

@@ -43,11 +43,6 @@ def device_prefix(commune: str, device: str, root: str = TOPIC_ROOT) -> str:
     return f"{root}/{commune}/{device}/"
 
 
-def subscription(root: str = TOPIC_ROOT) -> str:
-    """The wildcard filter matching every device topic under ``root``."""
-    return f"{root}/+/+/+"
-
-
 def parse_topic(topic: str, root: str = TOPIC_ROOT) -> tuple[str, str, Channel] | None:
     """Split ``{root}/{commune}/{device}/{channel}`` into its parts, or None."""
     parts = topic[len(root) + 1 :].split("/") if topic.startswith(root + "/") else []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -35,11 +37,32 @@ def explain_connect_error(url: str, exc: Exception) -> str:
     return f"cannot connect to PostgreSQL at {where}: {text}. Fix: {hint}."
 
 
+class CheckedPool(ConnectionPool):
+    """A pool that checks each connection as it hands it out.
+
+    PostgreSQL drops connections on a restart, a failover or ``pg_terminate_backend``; a pool
+    that hands one out fails the request that gets it. A connection failing the check is
+    replaced; the first one found broken also sweeps the other idle ones at once (the pool
+    waits with a growing backoff between failed checks: one wait, not one per connection).
+    """
+
+    def __init__(self, conninfo: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("check", self._check_or_sweep)
+        super().__init__(conninfo, **kwargs)
+
+    def _check_or_sweep(self, conn: psycopg.Connection) -> None:
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            self.check()
+            raise
+
+
 def open_pool(
     url: str, *, max_size: int = 8, min_size: int = 1, name: str = "ioc"
 ) -> ConnectionPool:
     """Open a connection pool and wait until it has a working connection."""
-    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, name=name, open=False)
+    pool = CheckedPool(url, min_size=min_size, max_size=max_size, name=name, open=False)
     pool.open()
     try:
         pool.wait(timeout=10)

@@ -11,7 +11,6 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from ioc.bounds import Instant
 from ioc.matchers import Matcher
 
 # The labels a silence may match on (every alert carries them).
@@ -88,7 +88,7 @@ class SilenceSpec(BaseModel):
     model_config = STRICT
 
     matchers: list[SilenceMatcher] = Field(min_length=1, max_length=20)
-    starts_at: AwareDatetime | None = Field(None, description="Default: now.")
-    ends_at: AwareDatetime
+    starts_at: Instant | None = Field(None, description="Default: now (1970 to 9000 UTC).")
+    ends_at: Instant = Field(description="End, in the future (before 9000 UTC).")
     recurrence: Recurrence | None = Field(None, description="Optional recurring window.")
     comment: str = Field(min_length=1, max_length=1000)

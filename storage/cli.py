@@ -11,6 +11,8 @@ from types import FrameType
 
 import click
 
+from ioc.bounds import EARLIEST, LATEST
+
 
 @click.command()
 @click.option("--once", is_flag=True, help="Run every job once, then exit.")
@@ -54,9 +56,12 @@ def report() -> None:
 
 def _month(ctx: click.Context, param: click.Parameter, value: str) -> date:
     try:
-        return datetime.strptime(value, "%Y-%m").date()
+        month = datetime.strptime(value, "%Y-%m").date()
     except ValueError:
         raise click.BadParameter("expected YYYY-MM, e.g. 2026-11") from None
+    if not EARLIEST.year <= month.year < LATEST.year:  # the month's end must be computable
+        raise click.BadParameter(f"the month must be between {EARLIEST:%Y-%m} and {LATEST:%Y}-01")
+    return month
 
 
 @report.command()

@@ -40,9 +40,11 @@ RAW_START = "SELECT min(time) FROM telemetry_points"
 ROLLUP_5M_START = "SELECT min(bucket) FROM telemetry_rollup_5m"
 ENSURE_PARTITIONS = "SELECT storage_ensure_partitions(%(parent)s, %(lo)s, %(hi)s, %(step)s)"
 
+# avg() of float8 overflows (an error for the whole job) on values near 1e154; ingest bounds
+# values by the catalogue, and the average is clamped in case an older row is extreme.
 AGG_RAW = """
 SELECT date_bin(interval '5 minutes', p.time, timestamptz '2000-01-01 00:00+00') AS bucket,
-       p.device_key, p.metric_id, min(p.value), max(p.value), avg(p.value),
+       p.device_key, p.metric_id, min(p.value), max(p.value), avg(least(greatest(p.value, -1e15), 1e15)),
        (array_agg(p.value ORDER BY p.time DESC))[1], count(*)
 """
 AGG_5M = """
@@ -293,7 +295,8 @@ def _refresh_caggs(
     """TimescaleDB: refresh both continuous aggregates over bounded windows up to the target.
 
     Only invalidated ranges inside the window are recomputed, so a wide window costs little;
-    a late reading is accepted by ingest only within raw retention, which the window covers.
+    ingest accepts a late reading only within raw retention, which the window covers (but for
+    its oldest hour, kept clear of a racing retention run).
     """
     offsets = cagg_start_offsets(settings)
     ends = {"telemetry_cagg_5m": target, "telemetry_cagg_1h": floor_to(target, STEP["1h"])}
@@ -302,8 +305,13 @@ def _refresh_caggs(
         hi = ends[view]
         if hi - lo < step:
             continue
-        # CALL refresh_continuous_aggregate refuses a transaction block: autocommit is required.
-        conn.execute(CAGG_REFRESH, {"view": view, "lo": lo, "hi": hi})
+        try:
+            # CALL refresh_continuous_aggregate refuses a transaction block: autocommit only.
+            conn.execute(CAGG_REFRESH, {"view": view, "lo": lo, "hi": hi})
+        except psycopg.errors.LockNotAvailable:
+            # The refresh policy (TimescaleDB's scheduler) is refreshing it right now.
+            log.info("%s is being refreshed by its policy; skipped", view)
+            return RefreshResult(skipped=True)
     for res, view in (("5m", "telemetry_cagg_5m"), ("1h", "telemetry_cagg_1h")):
         conn.execute(SET_DONE, {"res": res, "done": ends[view]})  # what operators look at
     return RefreshResult(done_5m=ends["telemetry_cagg_5m"], done_1h=ends["telemetry_cagg_1h"])

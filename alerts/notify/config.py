@@ -59,6 +59,9 @@ class TelegramConfig(Strict):
     bot_token_env: str | None = None
     api_url: str | None = Field(None, pattern=r"^https?://")
     timeout: Duration = timedelta(seconds=5)
+    # Inline buttons (acknowledge, take it, silence 2 h) under firing alerts; presses reach the
+    # bot of IOC_TELEGRAM_BOT_TOKEN, which the active alert engine polls.
+    buttons: bool = True
 
 
 class ConsoleConfig(Strict):

@@ -20,7 +20,8 @@ class NotifySettings(BaseSettings):
         None, description="Routes/receivers YAML (see alerts/notify/example_config.yaml)."
     )
     public_url: str = Field(
-        "http://localhost:8000", description="Base URL for links in messages (the API)."
+        "http://localhost:8000",
+        description="Base URL of `ioc api` for links in messages (the alert's console page).",
     )
     language: Literal["vi", "en"] = Field("vi", description="Default message language.")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone for times in messages.")
@@ -33,6 +34,26 @@ class NotifySettings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, description="Telegram bot token.")
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Telegram Bot API base URL (tests: loopback)."
+    )
+    telegram_receive: bool = Field(
+        True,
+        description="With IOC_TELEGRAM_BOT_TOKEN set, the active alert engine receives button "
+        "presses and /start link codes by long polling getUpdates (no public URL needed).",
+    )
+    telegram_poll_timeout_s: int = Field(
+        25, ge=0, le=50, description="Long-poll timeout of getUpdates, in seconds."
+    )
+    telegram_webhook_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Webhook mode instead of long polling: the public URL Telegram posts "
+        "updates to (your reverse proxy, forwarding to IOC_TELEGRAM_WEBHOOK_LISTEN); the "
+        "active engine registers it with setWebhook.",
+    )
+    telegram_webhook_listen: str = Field(
+        "127.0.0.1:8443",
+        pattern=r"^[^:\s]+:[0-9]{1,5}$",
+        description="host:port where `ioc alerts` accepts webhook updates (webhook mode only).",
     )
     notify_tick_slack_s: float = Field(
         0.5,

@@ -90,8 +90,8 @@ def format_time(value: str | None, zone: tzinfo) -> str:
 
 
 def alert_link(public_url: str, alert_id: int) -> str:
-    """The API URL of one alert."""
-    return f"{public_url.rstrip('/')}/api/v1/alerts/{alert_id}"
+    """The console page of one alert (served by ``ioc api``; login, then the alert)."""
+    return f"{public_url.rstrip('/')}/console/alerts/{alert_id}"
 
 
 def summary_of(alert: dict[str, Any], lang: str) -> str:

@@ -18,7 +18,8 @@ EqOp = Literal["==", "!="]
 # Rows are the devices still on the alerting side of the clear threshold; ``fire`` says whether
 # they are past the firing threshold too. Values of a device silent for offline_factor
 # intervals are stale (judged by ingest's clock, not the device's; a pipeline outage does not
-# count, see ioc_alert_overdue).
+# count, see ioc_alert_overdue). An extreme reference value (an old row beyond the catalogue's
+# bounds) leaves its device out instead of overflowing the query for every device.
 THRESHOLD_SQL = """
 SELECT l.device_id, l.value, t.fire_at, ioc_alert_cmp(l.value, %(op)s, t.fire_at) AS fire
 FROM device_latest l
@@ -27,9 +28,9 @@ JOIN device_status s ON s.device_id = l.device_id
 LEFT JOIN device_latest r ON r.device_id = l.device_id AND r.metric = %(percent_of)s
 CROSS JOIN LATERAL (
     SELECT CASE WHEN %(percent_of)s::text IS NULL THEN %(fire)s::float8
-                ELSE r.value * %(fire)s::float8 / 100.0 END AS fire_at,
+                WHEN abs(r.value) <= 1e15 THEN r.value * %(fire)s::float8 / 100.0 END AS fire_at,
            CASE WHEN %(percent_of)s::text IS NULL THEN %(clear)s::float8
-                ELSE r.value * %(clear)s::float8 / 100.0 END AS clear_at
+                WHEN abs(r.value) <= 1e15 THEN r.value * %(clear)s::float8 / 100.0 END AS clear_at
 ) t
 WHERE l.metric = %(metric)s
   AND d.type = ANY(%(types)s) AND d.decommissioned_at IS NULL

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from api.models.common import COMMUNE_PATTERN, Input, Timestamp
+from api.models.common import COMMUNE_PATTERN, Input, ShownJson, Timestamp
 
 Role = Literal["admin", "operator", "technician"]
 
@@ -66,7 +66,7 @@ class AuditEntry(BaseModel):
     object_type: str
     object_id: str
     commune_code: str | None
-    details: dict[str, Any]
+    details: ShownJson
 
 
 class AuditPublic(BaseModel):

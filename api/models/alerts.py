@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.models.common import Input, Timestamp
+from api.models.common import Input, NfcStr, ShownJson, Timestamp
 from ioc.silences import SilenceSpec
 
 AlertStateFilter = Literal["pending", "firing", "resolved", "suppressed", "open"]
@@ -27,8 +27,8 @@ class AlertPublic(BaseModel):
     commune_code: str | None
     site_id: str | None
     device_type: str | None
-    labels: dict[str, Any]
-    annotations: dict[str, Any]
+    labels: ShownJson
+    annotations: ShownJson
     summary: str
     summary_en: str
     value: float | None
@@ -61,7 +61,7 @@ class HistoryEntry(BaseModel):
     action: str
     actor: str | None
     note: str | None
-    data: dict[str, Any]
+    data: ShownJson
 
 
 class AlertDetail(AlertPublic):
@@ -79,7 +79,7 @@ class AlertAck(Input):
 class AlertAssign(Input):
     """Who handles the alert (null to unassign)."""
 
-    assignee: str | None = Field(min_length=1, max_length=100)
+    assignee: NfcStr | None = Field(min_length=1, max_length=100)
 
 
 class SilenceCreate(SilenceSpec):
@@ -93,7 +93,7 @@ class SilencePublic(BaseModel):
     matchers: list[dict[str, Any]]
     starts_at: Timestamp
     ends_at: Timestamp
-    recurrence: dict[str, Any] | None
+    recurrence: ShownJson | None
     created_by: str
     comment: str
     created_at: Timestamp

@@ -7,6 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+# Bounded input types, defined once in the core and re-exported for the API models.
+from ioc.bounds import Instant as Instant
+from ioc.bounds import JsonObject as JsonObject
+from ioc.bounds import NfcStr as NfcStr
+from ioc.bounds import ShownJson as ShownJson
+
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 COMMUNE_PATTERN = r"^[0-9]{5}$"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.models.common import Timestamp
+from api.models.common import ShownJson, Timestamp
 
 
 class LatestValue(BaseModel):
@@ -85,7 +85,7 @@ class EventPublic(BaseModel):
     seq: int
     type: str
     severity: str | None
-    data: dict[str, Any]
+    data: ShownJson
     received_at: Timestamp
 
 

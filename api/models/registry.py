@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.models.common import COMMUNE_PATTERN, ID_PATTERN, Input, Timestamp
+from api.models.common import (
+    COMMUNE_PATTERN,
+    ID_PATTERN,
+    Input,
+    JsonObject,
+    NfcStr,
+    ShownJson,
+    Timestamp,
+)
 
 Name = Field(min_length=1, max_length=200)
 Lat = Field(None, ge=-90, le=90)
@@ -17,15 +25,15 @@ class CommuneCreate(Input):
     """A commune by its official 5-digit code."""
 
     code: str = Field(pattern=COMMUNE_PATTERN)
-    name: str = Name
-    province: str = Field("", max_length=200)
+    name: NfcStr = Name
+    province: NfcStr = Field("", max_length=200)
 
 
 class CommuneUpdate(Input):
     """Fields of a commune that may change."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    province: str | None = Field(None, max_length=200)
+    name: NfcStr | None = Field(None, min_length=1, max_length=200)
+    province: NfcStr | None = Field(None, max_length=200)
 
 
 class CommunePublic(BaseModel):
@@ -54,7 +62,7 @@ class SiteCreate(Input):
 
     id: str = Field(pattern=ID_PATTERN)
     commune_code: str = Field(pattern=COMMUNE_PATTERN)
-    name: str = Name
+    name: NfcStr = Name
     lat: float | None = Lat
     lon: float | None = Lon
 
@@ -62,7 +70,7 @@ class SiteCreate(Input):
 class SiteUpdate(Input):
     """Fields of a site that may change."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: NfcStr | None = Field(None, min_length=1, max_length=200)
     lat: float | None = Lat
     lon: float | None = Lon
 
@@ -102,11 +110,13 @@ class DeviceCreate(Input):
     commune_code: str = Field(pattern=COMMUNE_PATTERN)
     site_id: str | None = Field(None, pattern=ID_PATTERN)
     parents: list[str] = Field([], max_length=8)
-    name: str = Name
+    name: NfcStr = Name
     lat: float | None = Lat
     lon: float | None = Lon
     interval_s: int | None = Field(None, ge=1, le=86400)
-    metadata: dict[str, Any] = Field({}, max_length=50)
+    metadata: JsonObject = Field(
+        {}, max_length=50, description="Free-form JSON: at most 10 levels deep and 16 KiB."
+    )
 
 
 class DeviceUpdate(Input):
@@ -114,11 +124,13 @@ class DeviceUpdate(Input):
 
     site_id: str | None = Field(None, pattern=ID_PATTERN)
     parents: list[str] | None = Field(None, max_length=8)
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: NfcStr | None = Field(None, min_length=1, max_length=200)
     lat: float | None = Lat
     lon: float | None = Lon
     interval_s: int | None = Field(None, ge=1, le=86400)
-    metadata: dict[str, Any] | None = Field(None, max_length=50)
+    metadata: JsonObject | None = Field(
+        None, max_length=50, description="Free-form JSON: at most 10 levels deep and 16 KiB."
+    )
 
 
 class DevicePublic(BaseModel):
@@ -134,7 +146,7 @@ class DevicePublic(BaseModel):
     lat: float | None
     lon: float | None
     interval_s: int
-    metadata: dict[str, Any]
+    metadata: ShownJson
     state: DeviceState
     state_since: Timestamp | None
     decommissioned_at: Timestamp | None

@@ -10,7 +10,7 @@ from psycopg.rows import class_row
 
 from api import audit
 from api.deps import Admin, ConnDep, CurrentUser, PageDep, check_scope, not_found
-from api.models.common import COMMUNE_PATTERN, CONFLICT
+from api.models.common import COMMUNE_PATTERN, CONFLICT, NfcStr
 from api.models.registry import CommuneCreate, CommunePublic, CommunesPublic, CommuneUpdate
 from api.sqlutil import fetch_page, update_statement
 
@@ -50,7 +50,7 @@ def list_communes(
     user: CurrentUser,
     page: PageDep,
     q: Annotated[
-        str | None, Query(max_length=100, description="Search code, name, province.")
+        NfcStr | None, Query(max_length=100, description="Search code, name, province.")
     ] = None,
 ) -> CommunesPublic:
     """Communes visible to the caller."""

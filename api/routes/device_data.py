@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from psycopg.rows import class_row
-from pydantic import AwareDatetime
 
 from api import telemetry
 from api.deps import ConnDep, CurrentUser, PageDep, SettingsDep, invalid
+from api.models.common import Instant
 from api.models.data import (
     AlertBrief,
     DeviceStatePublic,
@@ -60,9 +60,12 @@ EVENTS = (
 EVENTS_COUNT = "SELECT count(*) FROM device_events" + EVENTS_WHERE
 
 From = Annotated[
-    AwareDatetime | None, Query(alias="from", description="Start (RFC 3339 with offset).")
+    Instant | None,
+    Query(alias="from", description="Start (RFC 3339 with offset, 1970 to 9000 UTC)."),
 ]
-To = Annotated[AwareDatetime | None, Query(description="End (RFC 3339 with offset); default now.")]
+To = Annotated[
+    Instant | None, Query(description="End (RFC 3339 with offset, before 9000 UTC); default now.")
+]
 
 
 def time_range(

@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from api import audit
 from api.deps import Admin, ConnDep, CurrentUser, PageDep, check_scope, invalid, not_found
-from api.models.common import COMMUNE_PATTERN, CONFLICT, ID_PATTERN
+from api.models.common import COMMUNE_PATTERN, CONFLICT, ID_PATTERN, NfcStr
 from api.models.registry import (
     DeviceCreate,
     DevicePublic,
@@ -19,6 +19,7 @@ from api.models.registry import (
     DeviceState,
     DeviceUpdate,
 )
+from api.scope import parents_problem, site_problem
 from api.security import Principal
 from api.sqlutil import fetch_page, update_statement
 from devices.catalogue import TYPES
@@ -63,18 +64,6 @@ INSERT INTO device_parents (device_id, parent_id) SELECT %(id)s, unnest(%(parent
 """
 UPDATE_PRIMARY = "UPDATE devices SET parent_id = %(parent)s WHERE id = %(id)s"
 COMMUNE_EXISTS = "SELECT 1 FROM communes WHERE code = %(code)s"
-SITE_COMMUNE = "SELECT commune_code FROM sites WHERE id = %(id)s"
-VISIBLE_DEVICES = """
-SELECT id FROM devices
-WHERE id = ANY(%(ids)s) AND (%(scope)s::text[] IS NULL OR commune_code = ANY(%(scope)s))
-"""
-DESCENDANT_OF = """
-WITH RECURSIVE up AS (
-    SELECT parent_id FROM device_parents WHERE device_id = ANY(%(parents)s)
-    UNION SELECT p.parent_id FROM device_parents p JOIN up ON p.device_id = up.parent_id
-)
-SELECT 1 FROM up WHERE parent_id = %(id)s LIMIT 1
-"""
 DECOMMISSION = """
 UPDATE devices SET decommissioned_at = now(), updated_at = now()
 WHERE id = %(id)s AND decommissioned_at IS NULL
@@ -101,26 +90,17 @@ def fetch(conn: psycopg.Connection, device_id: str, scope: list[str] | None) -> 
 
 
 def _check_site(conn: psycopg.Connection, site_id: str | None, commune: str) -> None:
-    if site_id is None:
-        return
-    row = conn.execute(SITE_COMMUNE, {"id": site_id}).fetchone()
-    if row is None or row[0] != commune:
-        raise invalid("site_id", f"no site {site_id} in commune {commune}")
+    problem = site_problem(conn, site_id, commune)
+    if problem:
+        raise invalid("site_id", problem)
 
 
 def _check_parents(
     conn: psycopg.Connection, user: Principal, device_id: str, parents: list[str]
 ) -> None:
-    if device_id in parents:
-        raise invalid("parents", "a device cannot be its own parent")
-    if len(set(parents)) != len(parents):
-        raise invalid("parents", "parents repeat a device")
-    found = {r[0] for r in conn.execute(VISIBLE_DEVICES, {"ids": parents, "scope": user.scope})}
-    missing = [p for p in parents if p not in found]
-    if missing:
-        raise invalid("parents", f"unknown device(s): {', '.join(missing)}")
-    if parents and conn.execute(DESCENDANT_OF, {"parents": parents, "id": device_id}).fetchone():
-        raise invalid("parents", "these parents would make a topology cycle")
+    problem = parents_problem(conn, user, device_id, parents)
+    if problem:
+        raise invalid("parents", problem)
 
 
 def _set_parents(conn: psycopg.Connection, device_id: str, parents: list[str]) -> None:
@@ -141,7 +121,7 @@ def list_devices(
         DeviceState | None,
         Query(description="Reachability state; decommissioned devices only when asked for."),
     ] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Search id and name.")] = None,
+    q: Annotated[NfcStr | None, Query(max_length=100, description="Search id and name.")] = None,
 ) -> DevicesPublic:
     """Devices visible to the caller, by id."""
     params: dict[str, Any] = {

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException
 from api import audit
 from api.deps import Admin, ConnDep
 from api.models.registry import ImportCounts, ImportReport, RegistryImport
+from api.scope import commune_problem, outside, parents_problem, stored_communes
 from api.security import Principal
 from devices.registry import Registry, RegistryError, parse_devices_csv, parse_yaml
 from devices.store import import_registry
@@ -19,10 +20,6 @@ router = APIRouter(prefix="/devices", tags=["registry"])
 
 SOURCE = "content"
 LINE = re.compile(r"^content(?::(?P<line>\d+))?: (?:(?P<path>[\w\[\].]+): )?(?P<msg>.*)$", re.S)
-OUT_OF_SCOPE_DEVICES = """
-SELECT id, commune_code FROM devices
-WHERE id = ANY(%(ids)s) AND NOT commune_code = ANY(%(scope)s)
-"""
 
 
 def _report(errors: list[str]) -> HTTPException:
@@ -42,22 +39,39 @@ def _report(errors: list[str]) -> HTTPException:
 
 
 def _scope_errors(conn: psycopg.Connection, user: Principal, registry: Registry) -> list[str]:
+    """The routes' scope checks (api/scope.py), applied to every object of the document."""
     if user.scope is None:
         return []
-    errors = [
-        f"{SOURCE}: communes[{i}].code: commune {c.code} is outside your communes"
-        for i, c in enumerate(registry.communes)
-        if not user.sees(c.code)
-    ]
-    errors += [
-        f"{SOURCE}: devices[{i}].commune: commune {d.commune} is outside your communes"
-        for i, d in enumerate(registry.devices)
-        if not user.sees(d.commune)
-    ]
-    ids = [d.id for d in registry.devices]
-    for device_id, _ in conn.execute(OUT_OF_SCOPE_DEVICES, {"ids": ids, "scope": user.scope}):
+    errors = []
+    for i, c in enumerate(registry.communes):
+        problem = commune_problem(user, c.code)
+        if problem:
+            errors.append(f"{SOURCE}: communes[{i}].code: {problem}")
+    for i, d in enumerate(registry.devices):
+        problem = commune_problem(user, d.commune)
+        if problem:
+            errors.append(f"{SOURCE}: devices[{i}].commune: {problem}")
+    device_ids = [d.id for d in registry.devices]
+    site_ids = [s.id for c in registry.communes for s in c.sites]
+    devices, sites = stored_communes(conn, device_ids, site_ids)
+    for site_id, _ in outside(user, sites):
+        errors.append(f"{SOURCE}: sites: site id {site_id!r} is not available to you")
+    for device_id, _ in outside(user, devices):
         errors.append(f"{SOURCE}: devices: device id {device_id!r} is not available to you")
+    for i, d in enumerate(registry.devices):
+        problem = parents_problem(conn, user, d.id, d.parents, device_ids, cycles=False)
+        if problem:
+            errors.append(f"{SOURCE}: devices[{i}].parent: {problem}")
     return errors
+
+
+def _touched(conn: psycopg.Connection, registry: Registry) -> list[str]:
+    """Communes an import writes in: those it names and those its objects are moved from."""
+    device_ids = [d.id for d in registry.devices]
+    site_ids = [s.id for c in registry.communes for s in c.sites]
+    devices, sites = stored_communes(conn, device_ids, site_ids)
+    named = {c.code for c in registry.communes} | {d.commune for d in registry.devices}
+    return sorted(named | set(devices.values()) | set(sites.values()))
 
 
 @router.post(
@@ -77,17 +91,16 @@ def import_devices(conn: ConnDep, user: Admin, body: RegistryImport) -> ImportRe
         raise _report(errors)
     try:
         with conn.transaction(force_rollback=body.dry_run):
+            touched = _touched(conn, registry)
             result = import_registry(conn, registry, SOURCE)
-            if not body.dry_run:
-                audit.record(
-                    conn,
-                    user.name,
-                    "import",
-                    "registry",
-                    "",
-                    None,
-                    {"summary": result.summary(), "devices": len(registry.devices)},
-                )
+            details = {
+                "summary": result.summary(),
+                "devices": len(registry.devices),
+                "communes": touched,
+            }
+            # One entry per commune written in, so each commune's (scoped) admins see it.
+            for commune in touched if not body.dry_run else ():
+                audit.record(conn, user.name, "import", "registry", "", commune, details)
     except RegistryError as exc:
         raise _report(exc.errors) from None
     return ImportReport(

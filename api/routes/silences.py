@@ -13,6 +13,7 @@ from api.models.alerts import SilenceCreate, SilencePublic, SilencesPublic
 from api.security import Principal
 from api.sqlutil import fetch_page
 from ioc import actions
+from ioc.bounds import clamped_sql
 
 router = APIRouter(prefix="/silences", tags=["alerts"])
 
@@ -23,17 +24,28 @@ SITE_LABELS = ("site",)
 
 STATE = """CASE WHEN s.expired_at IS NOT NULL OR s.ends_at <= now() THEN 'expired'
      WHEN s.starts_at > now() THEN 'pending' ELSE 'active' END"""
+# Rows written before the checks existed (or by hand) may hold instants Python cannot represent
+# or JSON of the wrong shape: they are shown clamped to ioc.bounds and emptied, never a 500.
 SELECT = f"""
-SELECT s.id, s.matchers, s.starts_at, s.ends_at, s.recurrence, s.created_by, s.comment, s.created_at,
-       s.expired_at, {STATE} AS state
+SELECT s.id,
+       CASE WHEN jsonb_typeof(s.matchers) = 'array' THEN (
+           SELECT coalesce(jsonb_agg(m), '[]') FROM jsonb_array_elements(s.matchers) m
+           WHERE jsonb_typeof(m) = 'object') ELSE '[]' END AS matchers,
+       {clamped_sql("s.starts_at")} AS starts_at,
+       {clamped_sql("s.ends_at")} AS ends_at,
+       CASE WHEN jsonb_typeof(s.recurrence) = 'object' THEN s.recurrence END AS recurrence,
+       s.created_by, s.comment, s.created_at,
+       {clamped_sql("s.expired_at")} AS expired_at,
+       {STATE} AS state
 FROM silences s
 """
 WHERE = f"""
 WHERE (%(id)s::bigint IS NULL OR s.id = %(id)s)
   AND (%(state)s::text IS NULL OR {STATE} = %(state)s)
   AND (%(scope)s::text[] IS NULL OR EXISTS (
-      SELECT 1 FROM jsonb_array_elements(s.matchers) m
-      WHERE m->>'op' = '=' AND (
+      SELECT 1 FROM jsonb_array_elements(
+          CASE WHEN jsonb_typeof(s.matchers) = 'array' THEN s.matchers ELSE '[]' END) m
+      WHERE jsonb_typeof(m) = 'object' AND m->>'op' = '=' AND (
           (m->>'label' = ANY(%(commune_labels)s) AND m->>'value' = ANY(%(scope)s))
           OR (m->>'label' = ANY(%(device_labels)s) AND EXISTS (
               SELECT 1 FROM devices d

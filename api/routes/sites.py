@@ -10,7 +10,7 @@ from psycopg.rows import class_row
 
 from api import audit
 from api.deps import Admin, ConnDep, CurrentUser, PageDep, check_scope, invalid, not_found
-from api.models.common import COMMUNE_PATTERN, CONFLICT, ID_PATTERN
+from api.models.common import COMMUNE_PATTERN, CONFLICT, ID_PATTERN, NfcStr
 from api.models.registry import SiteCreate, SitePublic, SitesPublic, SiteUpdate
 from api.sqlutil import fetch_page, update_statement
 
@@ -53,7 +53,7 @@ def list_sites(
     user: CurrentUser,
     page: PageDep,
     commune: Annotated[str | None, Query(pattern=COMMUNE_PATTERN)] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Search id and name.")] = None,
+    q: Annotated[NfcStr | None, Query(max_length=100, description="Search id and name.")] = None,
 ) -> SitesPublic:
     """Sites visible to the caller."""
     params = {

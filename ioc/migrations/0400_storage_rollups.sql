@@ -67,7 +67,8 @@ BEGIN
             CREATE MATERIALIZED VIEW telemetry_cagg_5m
             WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
             SELECT time_bucket(interval '5 minutes', time) AS bucket, device_key, metric_id,
-                   min(value) AS min, max(value) AS max, avg(value) AS avg,
+                   min(value) AS min, max(value) AS max,
+                   avg(least(greatest(value, -1e15), 1e15)) AS avg,  -- no float8 overflow
                    last(value, time) AS last, count(*) AS count
             FROM telemetry_points
             GROUP BY 1, 2, 3

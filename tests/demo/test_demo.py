@@ -18,6 +18,7 @@ import pytest
 from tests.plugins.broker import free_port
 from tests.util import wait_until
 
+CONSOLE = re.compile(r"\(user (\S+), password (\S+)\)")
 TOKEN = re.compile(r"Operator token:\s+(\S+)")
 
 
@@ -85,9 +86,27 @@ def _fired(client: httpx.Client) -> bool:
     return len(alerts) > 0
 
 
+def _console_shows_incidents(demo: DemoProcess) -> None:
+    """The banner's console login works over the demo's plain http and lists incidents."""
+    found = CONSOLE.search(demo.output())
+    assert found, demo.output()[-2000:]
+    with httpx.Client(base_url=f"http://127.0.0.1:{demo.port}", timeout=10) as browser:
+        form = browser.get("/console/login").text
+        csrf = re.search(r'name="csrf" value="([^"]*)"', form)
+        assert csrf
+        r = browser.post(
+            "/console/login",
+            data={"username": found.group(1), "password": found.group(2), "csrf": csrf.group(1)},
+        )
+        assert r.status_code == 303, r.text[-500:]
+        page = browser.get("/console/")
+        assert page.status_code == 200 and 'id="incidents"' in page.text
+
+
 def _check_stack(demo: DemoProcess, client: httpx.Client) -> None:
     wait_until(lambda: _live_telemetry(client), timeout=90, interval=1, message="live telemetry")
     wait_until(lambda: _fired(client), timeout=120, interval=1, message="a firing alert")
+    _console_shows_incidents(demo)
     wait_until(lambda: "notification" in demo.output(), timeout=60, interval=1,
                message="an alert printed on the console")  # fmt: skip
 

@@ -40,8 +40,9 @@ def timescaledb_missing() -> str | None:
 class PgCluster:
     """initdb + pg_ctl in a temp directory (as `postgres` when run as root); stop, crash, start."""
 
-    def __init__(self, timescaledb: bool = False) -> None:
+    def __init__(self, timescaledb: bool = False, scheduler: bool = True) -> None:
         self.timescaledb = timescaledb
+        self.scheduler = scheduler
         self.bindir = _bindir()
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="ioc-rel-pg-"))
@@ -88,11 +89,13 @@ class PgCluster:
                 f"shared_buffers = 64MB\nmax_connections = {max_connections}\n"
             )
             if self.timescaledb:
+                # A scheduler per database that has the extension, plus the job workers; none
+                # without the scheduler: policies run only when a test calls run_job.
+                workers = 48 if self.scheduler else 0
                 conf.write(
                     "shared_preload_libraries = 'timescaledb'\n"
                     "timescaledb.telemetry_level = off\n"
-                    # A scheduler per database that has the extension, plus the launcher.
-                    "max_worker_processes = 64\ntimescaledb.max_background_workers = 48\n"
+                    f"max_worker_processes = 64\ntimescaledb.max_background_workers = {workers}\n"
                 )
         self.start()
         return self

@@ -69,7 +69,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if missing:
         pytest.exit(f"IOC_TEST_TIMESCALEDB=1 but {missing}", returncode=3)
     global ADMIN_URL, _cluster
-    _cluster = PgCluster(timescaledb=True).create(max_connections=100)
+    # No scheduler: policy jobs run when a test calls run_job, never behind its back.
+    _cluster = PgCluster(timescaledb=True, scheduler=False).create(max_connections=100)
     ADMIN_URL = _cluster.admin_url
     os.environ["IOC_TEST_DATABASE_URL"] = ADMIN_URL
 

@@ -15,6 +15,7 @@ from alerts.notify.channels.base import (
     http_transport_error,
 )
 from alerts.notify.config import TelegramConfig
+from alerts.telegram.callback import key_for, keyboard
 
 MAX_TEXT = 4096
 
@@ -43,6 +44,7 @@ class TelegramChannel(Channel):
         self.token = token
         self.url = f"{(config.api_url or api_url).rstrip('/')}/bot{token}/sendMessage"
         self.client = httpx.Client(timeout=config.timeout.total_seconds())
+        self.key = key_for(token)
         self._filter = _RedactToken(token)
         logging.getLogger("httpx").addFilter(self._filter)
 
@@ -51,7 +53,14 @@ class TelegramChannel(Channel):
         text = note.rendered.text
         if len(text) > MAX_TEXT:
             text = text[: MAX_TEXT - 1] + "…"
-        body = {"chat_id": self.config.chat_id, "text": text, "disable_web_page_preview": True}
+        body: dict[str, object] = {
+            "chat_id": self.config.chat_id,
+            "text": text,
+            "disable_web_page_preview": True,
+        }
+        markup = self._buttons(note)
+        if markup is not None:
+            body["reply_markup"] = markup
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
             response = self.client.post(
@@ -69,6 +78,17 @@ class TelegramChannel(Channel):
         if retry_after is not None and error.retry_after is None:
             error.retry_after = float(retry_after)
         raise self._redact(error)
+
+    def _buttons(self, note: Outgoing) -> dict[str, object] | None:
+        """Buttons for the firing alerts of a firing, reminder or escalation message."""
+        if not self.config.buttons or note.kind == "resolved":
+            return None
+        ids = [
+            int(a["id"])
+            for a in note.payload.get("alerts", [])
+            if a.get("status") == "firing" and isinstance(a.get("id"), int)
+        ]
+        return keyboard(self.key, ids, note.language)
 
     def _redact(self, error: DeliveryError) -> DeliveryError:
         """Never let the bot token reach logs or the outbox's ``last_error``."""

@@ -104,7 +104,7 @@ def test_alertmanager_v4_body(
     assert item["annotations"]["impact"] == '{"camera": 10}'
     assert item["startsAt"].startswith("2026-11-22T07:00:00")
     assert item["endsAt"] == "0001-01-01T00:00:00Z"
-    assert item["generatorURL"] == f"http://ioc.test/api/v1/alerts/{alert}"
+    assert item["generatorURL"] == f"http://ioc.test/console/alerts/{alert}"
     assert body["dedupKey"] == outbox(db)[0]["dedup_key"]
     notifier.close()
 
@@ -202,6 +202,8 @@ def test_telegram_send_message(
     assert body["chat_id"] == -100123
     assert body["text"].startswith("[ĐANG CẢNH BÁO] Xã Tịnh Sơn: Mất kết nối đường truyền")
     assert "Cáp quang UBND (VNPT)" in body["text"]
+    buttons = [b["text"] for row in body["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["Xác nhận", "Nhận xử lý", "Tạm tắt 2 giờ"]
     assert "sendMessage" in caplog.text and "secret" not in caplog.text
     notifier.close()
 

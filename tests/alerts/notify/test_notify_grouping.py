@@ -63,7 +63,7 @@ def test_uplink_storm_is_one_firing_and_one_resolved_message(
     assert "10 camera, 2 cụm loa truyền thanh không truy cập được" in body["text"]
     assert body["title"] == "[ĐANG CẢNH BÁO] Xã Tịnh Sơn: Mất kết nối đường truyền Cáp quang UBND"
     assert "14:00 22/11/2026" in body["text"]  # local time Asia/Ho_Chi_Minh
-    assert f"http://ioc.test/api/v1/alerts/{uplink}" in body["text"]
+    assert f"http://ioc.test/console/alerts/{uplink}" in body["text"]
 
     # The uplink comes back: children resolve first, then the uplink; one resolved message.
     for child in children:

@@ -43,7 +43,7 @@ def test_grouped_message_lists_firing_and_resolved() -> None:
     assert "Khắc phục lúc: 01:00 23/11/2026" in out.text
     assert "Đã xác nhận bởi: Lan" in out.text
     assert "Thiết bị: Camera Cổng 1 (cam-01)" in out.text
-    assert "Chi tiết: http://ioc.test/api/v1/alerts/3" in out.text
+    assert "Chi tiết: http://ioc.test/console/alerts/3" in out.text
 
 
 def test_english_and_storm_truncation() -> None:

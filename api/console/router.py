@@ -1,0 +1,32 @@
+"""The console's routes, static files and login rate limiter, added to the API app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.console import alert, auth, incidents, places, silences, telegram
+from api.console.session import PREFIX
+from api.ratelimit import RateLimiter
+from api.settings import ApiSettings
+
+STATIC = Path(__file__).parent / "static"
+
+
+def add_console(app: FastAPI, settings: ApiSettings) -> None:
+    """Serve the console under /console (and send / there)."""
+    app.state.login_limiter = RateLimiter(
+        settings.console_login_rate_limit, settings.api_rate_limit_storage
+    )
+    console = APIRouter(prefix=PREFIX, include_in_schema=False)
+    for module in (auth, incidents, alert, places, silences, telegram):
+        console.include_router(module.router)
+    app.include_router(console)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{PREFIX}/", status_code=307)
