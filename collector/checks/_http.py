@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -28,23 +28,33 @@ class DigestClient:
         self,
         base_url: str,
         username: str,
-        password: str,
+        password: str | Callable[[], str],
         *,
         timeout_s: float = 10.0,
         max_bytes: int = MAX_BODY_BYTES,
         verify_tls: bool = False,
     ) -> None:
         self.base_url = base_url
+        self.username = username
+        self.password = password  # a callable is resolved at first use (secrets may be unset)
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
-        # Cameras carry self-signed certificates; verification is opt-in per device.
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            auth=httpx.DigestAuth(username, password),
-            timeout=httpx.Timeout(timeout_s),
-            verify=verify_tls,
-            follow_redirects=False,
-        )
+        self.verify_tls = verify_tls
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            password = self.password() if callable(self.password) else self.password
+            # Cameras carry self-signed certificates; verification is opt-in per device.
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                auth=httpx.DigestAuth(self.username, password),
+                timeout=httpx.Timeout(self.timeout_s),
+                verify=self.verify_tls,
+                follow_redirects=False,
+            )
+        return self._http
 
     async def get(self, path: str, *, missing_ok: bool = False) -> bytes | None:
         """GET ``path`` and return its body; None for a 404 when ``missing_ok``."""
@@ -87,7 +97,9 @@ class DigestClient:
 
     async def aclose(self) -> None:
         """Close pooled connections."""
-        await self._client.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
 
 def raise_for_status(resp: httpx.Response, path: str) -> None:

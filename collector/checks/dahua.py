@@ -147,7 +147,7 @@ class DahuaCheck(Check):
         self.client = DigestClient(
             f"{'https' if p.https else 'http'}://{target.address}:{p.port}",
             p.username,
-            secrets(p.password_env),
+            lambda: secrets(p.password_env),
             timeout_s=p.timeout_s,
             verify_tls=p.verify_tls,
         )

@@ -68,7 +68,7 @@ class HikvisionCheck(Check):
         self.client = DigestClient(
             f"{scheme}://{target.address}:{p.port}",
             p.username,
-            secrets(p.password_env),
+            lambda: secrets(p.password_env),
             timeout_s=p.timeout_s,
             verify_tls=p.verify_tls,
         )

@@ -61,10 +61,14 @@ class OnvifCheck(Check):
         self.event_url = base + p.event_path
         self.tracker = EventTracker(p.event_clear_s)
         self.skew_s = 0.0
-        self.password = secrets(p.password_env)
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(p.timeout_s), verify=p.verify_tls)
         self._identity: dict[str, str] | None = None
         self._skewed = False
+
+    @property
+    def password(self) -> str:
+        """The secret, resolved on use (CheckError ``config`` when it is not set)."""
+        return self.secrets(self.params.password_env)
 
     async def poll(self) -> Sample:
         try:
@@ -78,6 +82,7 @@ class OnvifCheck(Check):
 
     async def _poll(self) -> Sample:
         p, sample = self.params, Sample()
+        password = self.password  # a missing secret is a config error before any traffic
         async with asyncio.timeout(p.timeout_s * 2):
             sent = time.time()
             answer = await _soap.call(
@@ -101,7 +106,7 @@ class OnvifCheck(Check):
                     )
                 )
                 self._skewed = skewed
-            sec = _soap.security_header(p.username, self.password, skew)
+            sec = _soap.security_header(p.username, password, skew)
             info = await _soap.call(
                 self.client,
                 self.device_url,

@@ -39,7 +39,6 @@ class RtspCheck(Check):
         super().__init__(target, params, secrets)
         p = self.params
         self.url = f"rtsp://{target.address}:{p.port}{p.path}"
-        self.password = secrets(p.password_env) if p.password_env else ""
         # Stagger: each device samples at its own offset within the period.
         frac = int(hashlib.sha1(target.device_id.encode()).hexdigest()[:8], 16) / 2**32
         self._next_sample = time.monotonic() + frac * p.sample_every_s
@@ -55,8 +54,9 @@ class RtspCheck(Check):
     async def poll(self) -> Sample:
         sample = Sample()
         try:
+            password = self.secrets(self.params.password_env) if self.params.password_env else ""
             async with RtspClient(
-                self.url, self.params.username, self.password, timeout_s=self.params.timeout_s
+                self.url, self.params.username, password, timeout_s=self.params.timeout_s
             ) as client:
                 state, reason = await self._describe(client, sample)
         except RtspError as exc:

@@ -209,3 +209,23 @@ def test_params_are_strict() -> None:
         HikvisionParams(password_env="X", pasword="typo")  # type: ignore[call-arg]
     with pytest.raises(ValueError):
         HikvisionParams(password_env="X", port=70000)
+
+
+def test_missing_secret_costs_only_the_poll(hik_camera: FakeHikvision) -> None:
+    from collector.checks.dahua import DahuaCheck, DahuaParams
+    from collector.checks.onvif import OnvifCheck, OnvifParams
+    from collector.checks.rtsp import RtspCheck, RtspParams
+
+    def unset(name: str) -> str:
+        raise CheckError(f"secret {name} is not set", kind="config")
+
+    checks = [
+        HikvisionCheck(target(), HikvisionParams(port=hik_camera.port, password_env="NOPE"), unset),
+        DahuaCheck(target(), DahuaParams(port=hik_camera.port, password_env="NOPE"), unset),
+        OnvifCheck(target(), OnvifParams(port=hik_camera.port, password_env="NOPE"), unset),
+        RtspCheck(target(), RtspParams(port=hik_camera.port, password_env="NOPE"), unset),
+    ]  # built without the secret: the collector starts, the check reports
+    for c in checks:
+        with pytest.raises(CheckError) as err:
+            poll(c)
+        assert err.value.kind == "config", c.name
