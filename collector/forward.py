@@ -74,6 +74,7 @@ class Forwarder:
         self._live_cursor = 0
         self._backlog_cursor = 0
         self._tokens = 0.0
+        self._stopping = False
         self._client = self._make_client()
 
     @property
@@ -138,7 +139,7 @@ class Forwarder:
         self._wake.set()
 
     def _down(self, reason: str) -> None:
-        if self._connected:
+        if self._connected and not self._stopping:
             log.warning("broker connection lost (%s); buffering", reason)
         self._connected = False
 
@@ -224,6 +225,7 @@ class Forwarder:
 
     def stop(self) -> None:
         """Say goodbye cleanly (retained offline) and stop paho's thread."""
+        self._stopping = True
         if self._connected:
             self._client.publish(self.status_topic, OFFLINE.encode(), qos=1, retain=True)
         self._client.disconnect()

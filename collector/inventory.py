@@ -12,7 +12,6 @@ name (``community_env``, ``password_env``, ...); their values never enter the in
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,8 +155,14 @@ def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
         raise RegistryError(errors) from None
     inventory = Inventory(communes=parsed.communes, devices=parsed.devices)
     errors = check_references(inventory.registry(), source, lines)
+    types = {d.id: d.type for d in parsed.devices}
     for i, device in enumerate(parsed.devices):
         where = f"{source}:{lines.get(('devices', i), 1)}: devices[{i}]"
+        if device.collector and types.get(device.collector, "collector") != "collector":
+            errors.append(
+                f"{where}.collector: {device.collector!r} is a {types[device.collector]}, "
+                "not a collector"
+            )
         if device.address:
             _check_address(device.address, where, errors)
         watched = _plan(device, where, errors)
@@ -183,8 +188,3 @@ def load_inventory(path: Path) -> Inventory:
     except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError([f"{path}: cannot read: {exc}"]) from exc
     return parse_inventory(text, str(path))
-
-
-def dump_inventory(doc: dict[str, Any]) -> str:
-    """Text form of an inventory document (JSON is YAML), for the on-disk cache."""
-    return json.dumps(doc, ensure_ascii=False, indent=1)

@@ -106,9 +106,15 @@ class Edge:
     """snmpd, the vendor platform, the relay and the collector subprocess of the demo."""
 
     def __init__(
-        self, mqtt_url: str, say: Any, outage: tuple[float, float] = OUTAGE, interval_s: int = 0
+        self,
+        mqtt_url: str,
+        say: Any,
+        outage: tuple[float, float] = OUTAGE,
+        interval_s: int = 0,
+        protocol: str = "5",
     ) -> None:
         self.say = say
+        self.protocol = protocol
         self.outage = outage
         self.work = Path(tempfile.mkdtemp(prefix="ioc-demo-edge-"))
         self.mqtt_url = mqtt_url
@@ -148,6 +154,7 @@ class Edge:
         env = {
             **os.environ,
             "IOC_MQTT_URL": relayed,
+            "IOC_MQTT_PROTOCOL": self.protocol,
             "IOC_COLLECTOR_ID": COLLECTOR_ID,
             "IOC_COLLECTOR_STATE_DIR": str(self.work / "state"),
             "IOC_DEMO_SNMP_COMMUNITY": COMMUNITY,

@@ -143,7 +143,7 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         password = console_login(db_url)
         from demo.edge import running_edge  # the collector-watched part (issue 17)
 
-        stack.enter_context(running_edge(db_url, mqtt_url, say))
+        stack.enter_context(running_edge(db_url, mqtt_url, say, protocol=settings.mqtt_protocol))
         stack.enter_context(_ingest(settings, IngestSettings(instance="demo")))
         stack.enter_context(_alerts(settings, AlertSettings(), notify))
         api_url = stack.enter_context(_api(api, resolve(settings, StorageSettings())))

@@ -70,17 +70,9 @@ def _flag(name: str, vi: str, en: str) -> Metric:
 
 
 ONLINE = _flag("online", "Trực tuyến", "Online")
-# What the collector's ping check measures, on every type it can watch.
-REACH = (
-    _pct("loss_pct", "Mất gói", "Packet loss"),
-    Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0, max=600_000),
-    Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0, max=600_000),
-)
-CLOCK_SKEW = Metric("clock_skew_s", "s", "gauge", "Lệch đồng hồ", "Clock skew", min=-1e9, max=1e9)
 # Up to ~30 years: a device's uptime counter, bounded so one wild value cannot break sums.
 UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0, max=1e9)
-# Events the collector reports about its own checks of a device.
-CHECK_EVENTS = ("check_error", "check_recovered")
+CLOCK_SKEW = Metric("clock_skew_s", "s", "gauge", "Lệch đồng hồ", "Clock skew", min=-1e9, max=1e9)
 # Events of the camera/NVR checks (collector/checks/hikvision, dahua, onvif, rtsp).
 CAMERA_EVENTS = (
     "recording_stopped",
@@ -100,6 +92,14 @@ CAMERA_CONDITIONS = (
     "clock_skew",
 )
 CAMERA_CLEARED = tuple(f"{e}_cleared" for e in CAMERA_CONDITIONS)
+# What the collector's ping check measures, on every type it can watch.
+REACH = (
+    _pct("loss_pct", "Mất gói", "Packet loss"),
+    Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0, max=600_000),
+    Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0, max=600_000),
+)
+# Events the collector reports about its own checks of a device.
+CHECK_EVENTS = ("check_error", "check_recovered")
 
 CATALOGUE: tuple[DeviceType, ...] = (
     DeviceType(
@@ -282,6 +282,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Thời gian ắc quy còn lại",
                 "Battery time remaining",
                 min=0,
+                max=1e6,
             ),
             _pct("battery_charge_pct", "Dung lượng ắc quy còn lại", "Battery charge"),
             Metric("output_load_pct", "%", "gauge", "Tải đầu ra", "Output load", min=0, max=1000),
@@ -298,13 +299,39 @@ CATALOGUE: tuple[DeviceType, ...] = (
         (
             ONLINE,
             Metric(
-                "devices_watched", "", "gauge", "Số thiết bị theo dõi", "Devices watched", min=0
+                "devices_watched",
+                "",
+                "gauge",
+                "Số thiết bị theo dõi",
+                "Devices watched",
+                min=0,
+                max=1e6,
             ),
-            Metric("devices_polled", "", "gauge", "Số thiết bị đã đọc", "Devices polled", min=0),
-            Metric("checks_failing", "", "gauge", "Số phép đo lỗi", "Checks failing", min=0),
-            Metric("poll_lag_s", "s", "gauge", "Độ trễ lịch đo (p99)", "Poll lag p99", min=0),
-            Metric("buffer_depth", "", "gauge", "Bản ghi đang đệm", "Buffered readings", min=0),
-            Metric("buffer_bytes", "B", "gauge", "Dung lượng đệm", "Buffer size", min=0),
+            Metric(
+                "devices_polled",
+                "",
+                "gauge",
+                "Số thiết bị đã đọc",
+                "Devices polled",
+                min=0,
+                max=1e6,
+            ),
+            Metric(
+                "checks_failing", "", "gauge", "Số phép đo lỗi", "Checks failing", min=0, max=1e6
+            ),
+            Metric(
+                "poll_lag_s", "s", "gauge", "Độ trễ lịch đo (p99)", "Poll lag p99", min=0, max=1e6
+            ),
+            Metric(
+                "buffer_depth",
+                "",
+                "gauge",
+                "Bản ghi đang đệm",
+                "Buffered readings",
+                min=0,
+                max=1e12,
+            ),
+            Metric("buffer_bytes", "B", "gauge", "Dung lượng đệm", "Buffer size", min=0, max=1e13),
             Metric(
                 "buffer_dropped",
                 "",
@@ -312,6 +339,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Bản ghi đệm bị bỏ",
                 "Buffered readings dropped",
                 min=0,
+                max=1e15,
             ),
         ),
         events=("buffer_dropped",),

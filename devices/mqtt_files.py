@@ -96,9 +96,11 @@ def _rules(login: Login) -> list[str]:
     if login.role == "device":
         # Publish only (telemetry, events, the retained status and its last will) under its own
         # commune and id; reading nothing. Explicit channels, not '#': least privilege.
-        # A collector also publishes for the devices it observes ("commune/device" each).
         prefixes = [device_prefix(str(login.commune_code), login.username)]
-        prefixes += [f"{TOPIC_ROOT}/{observed}/" for observed in login.observed]
+        # An edge collector's login also publishes for the devices it observes.
+        for observed in login.observed:
+            commune, device = observed.split("/", 1)
+            prefixes.append(device_prefix(commune, device))
         return [f"topic write {prefix}{channel}" for prefix in prefixes for channel in CHANNELS]
     if login.role == "ingest":
         return [

@@ -16,7 +16,17 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
-PACKAGES = ("ioc", "devices", "ingest", "alerts", "api", "simulators", "storage", "demo")
+PACKAGES = (
+    "ioc",
+    "devices",
+    "ingest",
+    "alerts",
+    "api",
+    "collector",
+    "simulators",
+    "storage",
+    "demo",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 HEADER = """# Configuration reference

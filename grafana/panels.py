@@ -16,6 +16,8 @@ STATE_MAPPING: JSON = {
         "offline": {"text": "Mất kết nối", "color": "red", "index": 2},
         "unreachable": {"text": "Không tới được", "color": "orange", "index": 3},
         "unknown": {"text": "Chưa rõ", "color": "text", "index": 4},
+        # Its edge collector is down: nothing is known about the device itself (issue 17).
+        "unobserved": {"text": "Không được giám sát", "color": "purple", "index": 5},
     },
 }
 SEVERITY_MAPPING: JSON = {

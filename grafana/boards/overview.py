@@ -156,7 +156,12 @@ def build() -> JSON:
     counters = [
         ("Trực tuyến", "'online'", "green", "Devices reporting normally, per type."),
         ("Mất kết nối", "'offline', 'stale'", "red", "Offline or late reports (own fault)."),
-        ("Không tới được", "'unreachable'", "orange", "Cut off because an uplink is down."),
+        (
+            "Không tới được",
+            "'unreachable', 'unobserved'",
+            "orange",
+            "Cut off because an uplink is down, or not observed while its edge collector is down.",
+        ),
     ]
     stats = [
         stat(

@@ -134,7 +134,6 @@ def test_icmp_snmp_and_vendor_json_end_to_end(
         engine = AlertEngine(
             AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
             pool,
-            notify=None,
         )
         engine.evaluate_once()
         engine.evaluate_once()

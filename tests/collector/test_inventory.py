@@ -83,6 +83,12 @@ def test_other_collectors_devices_are_not_watched() -> None:
             "     checks: {snmp: {community: public}}}\n",
             "inv.yaml:3: devices[1].checks: Value error, checks.snmp.community: secrets go by name",
         ),
+        # watched by a device that is not a collector
+        (
+            '  - {id: a, type: camera, commune: "21025", address: 127.0.0.2, collector: b,\n'
+            '     checks: {ping: {}}}\n  - {id: b, type: link, commune: "21025"}\n',
+            "inv.yaml:3: devices[1].collector: 'b' is a link, not a collector",
+        ),
         # an unknown device field
         (
             '  - {id: a, type: camera, commune: "21025", adress: 127.0.0.2}\n',

@@ -81,6 +81,20 @@ def caught_up(db_url: str, proc: CollectorProcess, since: float) -> bool:
     )
 
 
+def wait_caught_up(db_url: str, proc: CollectorProcess, since: float, what: str) -> None:
+    """Wait for the replay; on timeout say what was still missing."""
+    try:
+        wait_until(lambda: caught_up(db_url, proc, since), 60, 0.2, what)
+    except AssertionError as exc:
+        produced, got = proc.produced(), stored(db_url)
+        old = proc.outbox(f"SELECT count(*) FROM outbox WHERE created < {since}")
+        missing = {d: (n, got.get(d)) for d, n in produced.items() if got.get(d, (0,))[0] < n}
+        raise AssertionError(
+            f"{exc}; rows older than the return: {old}; "
+            f"numbered vs stored: {missing}; log: {proc.log_text()[-1500:]}"
+        ) from None
+
+
 def assert_nothing_lost(db_url: str, proc: CollectorProcess) -> None:
     """With the collector stopped: stored + still buffered == numbered, per device; no dups."""
     assert not proc.alive()
@@ -116,7 +130,7 @@ def test_broker_outage_loses_and_duplicates_nothing(
     assert proc.alive()
     own_broker.start()
     back = time.time()
-    wait_until(lambda: caught_up(db_url, proc, back), 30, 0.2, "backlog replayed and stored")
+    wait_caught_up(db_url, proc, back, "backlog replayed and stored")
     proc.stop()
     assert_nothing_lost(db_url, proc)
     assert "broker connection lost" in proc.log_text()
@@ -142,6 +156,6 @@ def test_sigkill_mid_replay_loses_nothing(
     assert proc.depth() > 0, "the kill should land mid-replay"
     proc.start()
     back = time.time()
-    wait_until(lambda: caught_up(db_url, proc, back), 30, 0.2, "backlog replayed after restart")
+    wait_caught_up(db_url, proc, back, "backlog replayed after the restart")
     proc.stop()
     assert_nothing_lost(db_url, proc)

@@ -171,3 +171,16 @@ def test_renderers_produce_parseable_files(db: psycopg.Connection) -> None:
     pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf))
     assert pages == render.pdf_pages(report) == 1 + math.ceil(5 / render.DEVICE_ROWS_PER_PAGE)
     assert b"DejaVu" in pdf  # the Unicode font is embedded for the diacritics
+
+
+@pytest.mark.usefixtures("fixture_day")
+def test_unobserved_time_counts_apart_like_unreachable(db: psycopg.Connection) -> None:
+    # spk's 90 s of silence fell while the edge collector polling it was down (issue 17).
+    for seconds, state in ((50000, "unobserved"), (50200, "online")):
+        db.execute(
+            "INSERT INTO device_reachability_changes (time, device_id, state) VALUES (%s, 'spk', %s)",
+            (_at(seconds), state),
+        )
+    rows = {r["device_id"]: r for r in daily.compute_day(db, SETTINGS, DAY, datetime.now(UTC))}
+    assert (rows["spk"]["offline_s"], rows["spk"]["unreachable_s"]) == (0.0, 90.0)
+    assert rows["spk"]["online_s"] == EXPECTED["spk"][0]
