@@ -18,10 +18,9 @@ from alerts.telegram.webhook import WebhookReceiver
 def build_receiver(
     pool: ConnectionPool,
     is_leader: Callable[[], bool],
-    settings: NotifySettings | None = None,
+    settings: NotifySettings,
 ) -> TelegramReceiver | WebhookReceiver | None:
     """The receiver of IOC_TELEGRAM_BOT_TOKEN's bot (webhook or long polling), or None."""
-    settings = settings or NotifySettings()
     if settings.telegram_bot_token is None or not settings.telegram_receive:
         return None
     token = settings.telegram_bot_token.get_secret_value()

@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -78,10 +78,14 @@ def _login(browser: WebDriver, name: str) -> None:
 
 
 def _text(browser: WebDriver, element_id: str) -> str:
-    """The element's text; empty while the page is being replaced (a form just submitted)."""
+    """The element's text; empty while the page is being replaced (a form just submitted).
+
+    Chromium answers a read during navigation with a missing or stale element, or with an
+    "unhandled inspector error": all mean "not there yet" and the caller waits on.
+    """
     try:
         return str(browser.find_element(By.ID, element_id).text)
-    except (NoSuchElementException, StaleElementReferenceException):
+    except WebDriverException:
         return ""
 
 

@@ -28,10 +28,16 @@ SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1
 CAGGS = "SELECT view_name FROM timescaledb_information.continuous_aggregates ORDER BY 1"
 
 
-def test_migrate_builds_the_path_of_the_server(empty_db_url: str) -> None:
-    assert migrate.create_database_if_missing(empty_db_url)
-    migrate.apply(empty_db_url)
-    assert migrate.apply(empty_db_url) == []
+def test_migrate_builds_the_path_of_the_server(
+    empty_db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IOC_DATABASE_URL", empty_db_url)
+    for _ in range(2):  # `ioc migrate` creates the database, then is safe to run again
+        with pytest.raises(SystemExit) as exit_info:
+            main(["migrate"])
+        assert exit_info.value.code == 0, capsys.readouterr()
+    assert "schema current" in capsys.readouterr().out
+    assert migrate.pending(empty_db_url) == []
     with psycopg.connect(empty_db_url) as conn:
         row = conn.execute("SELECT ioc_timescaledb()").fetchone()
         timescale = bool(row and row[0])
