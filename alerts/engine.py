@@ -18,6 +18,7 @@ import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
+from alerts.holds import broker_restart_wills, parents_unknown
 from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes, root_alerts
 from alerts.leader import LeaderLock
@@ -143,7 +144,10 @@ class AlertEngine:
 
         open_alerts = load_open(conn)
         ingest_offline = self.watch is not None and self.watch.all_offline()
-        down = self.pipeline.check(conn, now, ingest_offline)
+        settle = timedelta(seconds=self.settings.alerts_broker_settle_s)
+        outage = self.watch.broker_outage(settle) if self.watch is not None else None
+        dropped = outage[0] if outage else None
+        down = self.pipeline.check(conn, now, ingest_offline, dropped)
         apply_rule(conn, self.pipeline, down, open_alerts, now, out)
         blind_start, blind_end = blind_window(conn)
         lap("pipeline")
@@ -154,6 +158,11 @@ class AlertEngine:
         # Cut-off devices whose root cause has no alert yet: their alerts wait (no storm).
         alerting_roots = root_alerts(open_alerts, set(reach.unreachable.values()))
         held = frozenset(d for d, r in reach.unreachable.items() if r not in alerting_roots)
+        hold = timedelta(seconds=self.settings.alerts_parent_hold_s)
+        topo = self.reachability.topology(conn)
+        held |= parents_unknown(conn, topo, reach.own, reach.unreachable, now, hold)
+        if dropped is not None:
+            held |= broker_restart_wills(conn, dropped)
         by_rule: dict[str, list[OpenAlert]] = defaultdict(list)
         for alert in open_alerts:
             by_rule[alert.rule].append(alert)

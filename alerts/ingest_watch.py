@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -28,6 +29,11 @@ class IngestWatch:
         self.target = MqttTarget(mqtt_url)
         self.states: dict[str, str] = {}
         self.connected = threading.Event()
+        # Our own connection to the broker dropped (after having been up) and came back: a
+        # broker restart or outage, whose wills are not news (see alerts/holds.py).
+        self.dropped_at: datetime | None = None
+        self.back_at: datetime | None = None
+        self._stopping = False
         self._lock = threading.Lock()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"ioc-alerts-watch-{uuid.uuid4().hex[:8]}"
@@ -47,6 +53,7 @@ class IngestWatch:
 
     def stop(self) -> None:
         """Disconnect and stop paho's thread."""
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -57,14 +64,27 @@ class IngestWatch:
         with self._lock:
             return bool(self.states) and "online" not in self.states.values()
 
+    def broker_outage(self, settle: timedelta) -> tuple[datetime, datetime | None] | None:
+        """(dropped, back) of our latest lost connection, until ``settle`` after it is back."""
+        dropped, back = self.dropped_at, self.back_at
+        if dropped is None or (back is not None and datetime.now(UTC) > back + settle):
+            return None
+        return dropped, back
+
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if getattr(rc, "is_failure", False):
             log.warning("ingest watch: connection refused: %s", rc)
             return
         client.subscribe(TOPIC, qos=1)
+        if self.dropped_at is not None and self.back_at is None:
+            self.back_at = datetime.now(UTC)
+            log.warning("broker connection back (lost at %s): holding its wills", self.dropped_at)
         self.connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _rc: Any, _p: Any = None) -> None:
+        if self.connected.is_set() and not self._stopping:
+            self.dropped_at, self.back_at = datetime.now(UTC), None
+            log.warning("lost the broker connection: broker restart or outage")
         self.connected.clear()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:

@@ -54,9 +54,10 @@ class PipelineRule:
         """The reason in both languages."""
         reason = cond.details.get("reason", "")
         reason_vi = {
-            "no_heartbeat": "ingest không còn hoạt động",
-            "ingest_offline": "ingest mất kết nối MQTT",
+            "no_heartbeat": "dịch vụ tiếp nhận dữ liệu không còn hoạt động",
+            "ingest_offline": "dịch vụ tiếp nhận dữ liệu mất kết nối với máy chủ MQTT",
             "no_data": "không có dữ liệu từ thiết bị nào",
+            "broker_restart": "máy chủ MQTT khởi động lại hoặc mất kết nối",
         }.get(reason, reason)
         return {"reason": reason, "reason_vi": reason_vi}
 
@@ -65,9 +66,16 @@ class PipelineRule:
         return {"kind": self.kind, **cond.details}
 
     def check(
-        self, conn: psycopg.Connection, now: datetime, ingest_offline: bool = False
+        self,
+        conn: psycopg.Connection,
+        now: datetime,
+        ingest_offline: bool = False,
+        broker_dropped: datetime | None = None,
     ) -> list[Condition]:
-        """A condition when ingest looks down (``ingest_offline``: its MQTT last will)."""
+        """A condition when ingest looks down (``ingest_offline``: its MQTT last will;
+        ``broker_dropped``: the broker went away and has not settled since)."""
+        if broker_dropped is not None:
+            return [_down("broker_restart", broker_dropped)]
         (has_table,) = conn.execute(HAS_INSTANCES_SQL).fetchone() or (False,)
         heartbeat = None
         if has_table:

@@ -178,6 +178,7 @@ class ReachabilityResult:
     unreachable: dict[str, str]
     impact: dict[str, dict[str, int]]
     changes: int = 0
+    own: dict[str, str] = field(default_factory=dict)  # own state of every device not online
 
 
 class Reachability:
@@ -251,7 +252,7 @@ class Reachability:
         ).fetchall()
         if changed:
             log.info("reachability: %d transition(s)", len(changed))
-        return ReachabilityResult(unreachable, _impact(topo, unreachable), len(changed))
+        return ReachabilityResult(unreachable, _impact(topo, unreachable), len(changed), own)
 
 
 def _impact(topo: Topology, unreachable: dict[str, str]) -> dict[str, dict[str, int]]:

@@ -60,6 +60,20 @@ class AlertSettings(BaseSettings):
         description="After a root cause recovers, its children's alerts stay suppressed this "
         "long while they reconnect (they resolve meanwhile instead of paging).",
     )
+    alerts_parent_hold_s: float = Field(
+        10.0,
+        ge=0,
+        description="An offline device whose parents' state is not known yet (none down, none "
+        "heard since) waits this long for it, so wills arriving in any order still make one "
+        "root-cause alert (0 = off).",
+    )
+    alerts_broker_settle_s: float = Field(
+        60.0,
+        ge=0,
+        description="After the engine's own broker connection comes back, wills received "
+        "around the drop stay held this long while devices reconnect (a broker restart is "
+        "not an outage of every device).",
+    )
     alerts_watch_ingest: bool = Field(
         True,
         description="Also watch ingest's retained MQTT status (ioc/system/ingest/+/status): "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,64 @@ JOIN device_types t ON t.type = d.type
 LEFT JOIN sites s ON s.id = d.site_id
 WHERE d.id = ANY(%(ids)s)
 """
+
+# Values devices send in event data, as a Vietnamese reader expects them (``data_<key>_vi``).
+VI_WORDS = {
+    "normal": "thường",
+    "priority": "ưu tiên",
+    "emergency": "khẩn cấp",
+    "executed": "đã phát",
+    "missed": "bỏ lỡ",
+    "late": "phát muộn",
+}
+
+# A name that starts with one of these already says what the device is: no type in front
+# ("Switch thôn An Thọ", not "Đường truyền Switch thôn An Thọ").
+SELF_NAMING = {
+    "camera": ("camera", "cam "),
+    "nvr": ("đầu ghi", "nvr"),
+    "speaker": ("cụm loa", "loa "),
+    "link": (
+        "đường",
+        "switch",
+        "router",
+        "bộ định tuyến",
+        "bộ chuyển mạch",
+        "modem",
+        "cáp quang",
+        "uplink",
+        "4g",
+        "kết nối",
+        "mạng",
+    ),
+}
+
+
+def vi_duration(seconds: float) -> str:
+    """``10 phút``, ``2 giờ``, ``1 giờ 30 phút``, ``45 giây``."""
+    total = round(seconds)
+    parts = []
+    for size, word in ((86400, "ngày"), (3600, "giờ"), (60, "phút"), (1, "giây")):
+        if total >= size:
+            parts.append(f"{total // size} {word}")
+            total %= size
+    return " ".join(parts) or "0 giây"
+
+
+def vi_word(value: object) -> object:
+    """A known English data value in Vietnamese; anything else as it is."""
+    return VI_WORDS.get(value, value) if isinstance(value, str) else value
+
+
+def device_label(name: str, device_type: str, type_name: str, lang: str = "vi") -> str:
+    """``Camera Cổng UBND``: the type, then the name, unless the name already says what it is
+    (in Vietnamese; an English reader still gets the type before a Vietnamese name)."""
+    lowered = name.lower()
+    words = (type_name.lower(), *(SELF_NAMING.get(device_type, ()) if lang == "vi" else ()))
+    if any(lowered.startswith(word) for word in words if word):
+        return name
+    return f"{type_name} {name}".strip()
+
 
 # Counted nouns for the impact line ("12 camera, 5 cụm loa").
 IMPACT_NOUNS = {
@@ -60,10 +119,7 @@ class DeviceInfo:
     def label(self, lang: str) -> str:
         """``Camera Cổng UBND``: the type, then the name, unless the name already says it."""
         kind = self.type_vi if lang == "vi" else self.type_en
-        short = IMPACT_NOUNS.get(self.type, (kind, kind, kind))[0 if lang == "vi" else 1]
-        if any(self.name.lower().startswith(word.lower()) for word in (kind, short)):
-            return self.name
-        return f"{kind} {self.name}"
+        return device_label(self.name, self.type, kind, lang)
 
     def template_vars(self) -> dict[str, str]:
         """Placeholders for summaries."""
@@ -86,6 +142,33 @@ def load_devices(conn: psycopg.Connection, ids: Iterable[str]) -> dict[str, Devi
     """Device facts for the given ids (one query)."""
     rows = conn.execute(DEVICE_INFO_SQL, {"ids": sorted(set(ids))}).fetchall()
     return {row[0]: DeviceInfo(*row) for row in rows}
+
+
+# The placeholders every rule's summary may use (``DeviceInfo.template_vars``).
+DEVICE_PLACEHOLDERS = frozenset(
+    {
+        "device",
+        "device_name",
+        "device_label",
+        "device_label_en",
+        "site",
+        "site_name",
+        "commune",
+        "commune_name",
+        "type",
+        "type_vi",
+        "type_en",
+    }
+)
+
+
+def template_fields(template: str) -> list[str]:
+    """The names of the ``{placeholders}`` in a template (``{a.b}``, ``{a[0]}`` give ``a``)."""
+    names = []
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field is not None:
+            names.append(re.split(r"[.\[]", field, maxsplit=1)[0])
+    return names
 
 
 class _Lenient(dict[str, Any]):

@@ -53,12 +53,53 @@ WHERE device_id = %(device)s AND metric = ANY(%(metrics)s)
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 EXISTS = "SELECT to_regclass(%(name)s) IS NOT NULL"
+# The oldest hour with data in a range: the hourly rollup view covers history and the raw tail.
+FIRST_KEYS = """
+SELECT min(bucket) FROM telemetry_1h_keys
+WHERE device_key = %(key)s AND metric_id = ANY(%(metric_ids)s)
+  AND bucket >= %(hour)s AND bucket < %(to)s
+"""
+FIRST_NAMES = """
+SELECT min(bucket) FROM telemetry_1h
+WHERE device_id = %(device)s AND metric = ANY(%(metrics)s)
+  AND bucket >= %(hour)s AND bucket < %(to)s
+"""
 
 
 def auto_step(span: timedelta, settings: ApiSettings) -> int:
     """A round step giving about a quarter of the point cap over ``span``."""
     want = span.total_seconds() / max(1, settings.api_telemetry_max_points // 4)
     return next((s for s in NICE_STEPS if s >= want), NICE_STEPS[-1])
+
+
+def data_start(
+    conn: psycopg.Connection,
+    device: tuple[str, int],
+    metrics: dict[str, tuple[int, str]],
+    start: datetime,
+    end: datetime,
+) -> datetime:
+    """Where the data of a range begins (``start`` when unknown), to size the default step:
+    ``from=2026-01-01`` on a device that reports since ten minutes gives points, not one bucket.
+    """
+    statement = FIRST_NAMES
+    keys = conn.execute(EXISTS, {"name": "telemetry_1h_keys"}).fetchone()
+    if keys and keys[0]:
+        statement = FIRST_KEYS
+    else:
+        named = conn.execute(EXISTS, {"name": "telemetry_1h"}).fetchone()
+        if not (named and named[0]):
+            return start
+    params = {
+        "key": device[1],
+        "device": device[0],
+        "metric_ids": [metric_id for metric_id, _ in metrics.values()],
+        "metrics": list(metrics),
+        "hour": start.replace(minute=0, second=0, microsecond=0),
+        "to": end,
+    }
+    row = conn.execute(statement, params).fetchone()
+    return max(start, row[0]) if row and row[0] else start
 
 
 def points_for(span: timedelta, step: int) -> int:

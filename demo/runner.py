@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import threading
 import time
 from contextlib import ExitStack
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from demo.infra import EmbeddedBroker, EmbeddedPostgres, broker_reachable, postgres_reachable
-from ioc.settings import Settings
+from demo.isolation import clear_status, refuse_if_busy, run_id
+from ioc.settings import MqttTarget, Settings
 
 if TYPE_CHECKING:
     from alerts.notify.settings import NotifySettings
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "devices" / "data" / "demo_commune.yaml"
 DEMO_USER = "demo-operator"
 DEMO_TECHNICIAN = "demo-kythuat"  # logs in to the console (and may act on alerts)
+# How long the demo listens for devices of its commune already on a shared broker.
+PROBE_S = 2.0
 # Faults scheduled so that something visible happens in the first minutes (simulated seconds).
 DEMO_FAULTS = (
     (20.0, "video_loss", "ts-cam-03", 240.0),
@@ -129,6 +133,11 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         if embedded_broker:
             chosen["mqtt_protocol"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
         settings = base.model_copy(update=chosen)
+        if not embedded_broker:
+            # A shared broker: never fight another demo or a drill over the same device ids.
+            say("MQTT: checking that no other demo or drill publishes the demo commune there")
+            refuse_if_busy(MqttTarget(mqtt_url, settings.mqtt_protocol), mqtt_url, PROBE_S)
+        run = run_id()
         api = ApiSettings(**chosen)
         if "IOC_API_PORT" not in os.environ:
             api = api.model_copy(update={"api_port": api_port})
@@ -144,10 +153,13 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         from demo.edge import running_edge  # the collector-watched part (issue 17)
 
         stack.enter_context(running_edge(db_url, mqtt_url, say, protocol=settings.mqtt_protocol))
-        stack.enter_context(_ingest(settings, IngestSettings(instance="demo")))
+        # Its own group and instance, and a session that ends with the connection: the demo
+        # never joins a production ingest group nor leaves a queue behind on the broker.
+        ingest = IngestSettings(instance=f"demo-{run}", group=f"ioc-demo-{run}", session_expiry_s=0)
+        stack.enter_context(_ingest(settings, ingest))
         stack.enter_context(_alerts(settings, AlertSettings(), notify))
         api_url = stack.enter_context(_api(api, resolve(settings, StorageSettings())))
-        stack.enter_context(_fleet(settings))
+        stack.enter_context(_fleet(settings, run))
         say(
             banner(
                 Endpoints(db_url, mqtt_url, api_url, token, embedded_db, embedded_broker, password)
@@ -175,7 +187,12 @@ def _ingest(settings: Settings, ingest: IngestSettings) -> _Running:
     from ingest.service import IngestService
 
     service = IngestService(settings, ingest)
-    return _Running(service.start, service.stop)
+
+    def stop() -> None:
+        service.stop()
+        clear_status(MqttTarget(settings.mqtt_url, settings.mqtt_protocol), ingest.instance)
+
+    return _Running(service.start, stop)
 
 
 def _alerts(settings: Settings, alerts: AlertSettings, notify: NotifySettings) -> _Running:
@@ -218,18 +235,18 @@ def _api(settings: ApiSettings, storage: StorageSettings) -> _Running:
     return _Running(start, stop)
 
 
-def _fleet(settings: Settings) -> _Running:
+def _fleet(settings: Settings, run: str) -> _Running:
     from devices.registry import load_file
-    from ioc.settings import MqttTarget
     from simulators.clock import SimClock
     from simulators.fleet import Fleet
     from simulators.world import World
 
     clock = SimClock.ending_now(1.0, None)
     world = World(load_file(DEMO_REGISTRY), 1, clock.start, fault_rate=0.0)
-    for at, fault, target, duration in DEMO_FAULTS:
-        world.inject(fault, target, duration, clock.start + at, None, source="demo")
-    fleet = Fleet(world, clock, MqttTarget(settings.mqtt_url, settings.mqtt_protocol), "device")
+    for at, fault, device, duration in DEMO_FAULTS:
+        world.inject(fault, device, duration, clock.start + at, None, source="demo")
+    target = MqttTarget(settings.mqtt_url, settings.mqtt_protocol)
+    fleet = Fleet(world, clock, target, "device", client_prefix=f"demo-{run}-")
     stop = threading.Event()
     thread = threading.Thread(target=fleet.run, kwargs={"stop": stop}, name="demo-fleet",
                               daemon=True)  # fmt: skip
@@ -251,8 +268,9 @@ def banner(e: Endpoints) -> str:
         "Grafana: the embedded PostgreSQL listens on a Unix socket only; for Grafana run a "
         "local PostgreSQL and set IOC_DATABASE_URL (see README, 'Grafana')."
         if e.embedded_db
-        else f"Grafana: add a PostgreSQL data source for {_safe(e.database_url)} "
-        "(user ioc_grafana after `ioc migrate --roles`), then import grafana/dashboards/*.json."
+        else f"Grafana: add a PostgreSQL data source with uid ioc-postgres for "
+        f"{_safe(e.database_url)} (user ioc_grafana after `ioc migrate --roles`), then import "
+        "grafana/dashboards/*.json."
     )
     return "\n".join(
         [
@@ -267,6 +285,7 @@ def banner(e: Endpoints) -> str:
             f"                 curl -H 'Authorization: Bearer {e.token}' "
             f"'{e.api_url}/api/v1/alerts?state=firing'",
             f"Database:        {_safe(e.database_url)}" + (" (embedded)" if e.embedded_db else ""),
+            f"SQL:             psql {shlex.quote(_safe(e.database_url))}",
             f"MQTT broker:     {e.mqtt_url}" + (" (in-process amqtt)" if e.embedded_broker else ""),
             grafana,
             "Faults scheduled: video loss on ts-cam-03 (+20 s), hamlet switch ts-phuoc-loc-sw cut "

@@ -26,10 +26,19 @@ class Metric:
     enum_values: tuple[str, ...] = ()
     min: float | None = None
     max: float | None = None
+    enum_vi: tuple[str, ...] = ()  # the states in Vietnamese, in ``enum_values`` order
 
     def __post_init__(self) -> None:
         if (self.kind == "enum") != bool(self.enum_values):
             raise ValueError(f"metric {self.name}: enum_values go with kind 'enum' only")
+        if self.enum_vi and len(self.enum_vi) != len(self.enum_values):
+            raise ValueError(f"metric {self.name}: one Vietnamese name per state")
+
+    def state_vi(self, label: str) -> str:
+        """A state's Vietnamese name (the label itself when there is none)."""
+        if label in self.enum_values and self.enum_vi:
+            return self.enum_vi[self.enum_values.index(label)]
+        return label
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -164,6 +173,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Trạng thái đĩa",
                 "Disk status",
                 enum_values=("normal", "abnormal", "smartfailed", "notonline"),
+                enum_vi=("bình thường", "bất thường", "hỏng (SMART báo lỗi)", "không nhận đĩa"),
             ),
             _flag("recording", "Đang ghi hình", "Recording"),
             Metric(
@@ -214,6 +224,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Trạng thái phát",
                 "Playback state",
                 enum_values=("idle", "playing", "emergency"),
+                enum_vi=("chờ", "đang phát", "phát khẩn cấp"),
             ),
             _flag("mains_ok", "Điện lưới", "Mains power"),
             Metric("battery_v", "V", "gauge", "Điện áp ắc quy", "Battery voltage", min=0, max=60),
@@ -253,6 +264,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "Đường WAN đang dùng",
                 "Active WAN",
                 enum_values=("fiber", "dedicated", "4g"),
+                enum_vi=("cáp quang", "mạng chuyên dùng", "4G dự phòng"),
             ),
             Metric("bandwidth_mbps", "Mbps", "gauge", "Băng thông", "Bandwidth", min=0, max=1e6),
             UPTIME,

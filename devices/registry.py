@@ -125,6 +125,8 @@ class Registry:
     communes: list[CommuneIn] = field(default_factory=list)
     devices: list[DeviceIn] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # File line of each item: ("communes" | "devices", index) -> line, for later errors.
+    lines: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 class RegistryError(IocError, ValueError):
@@ -184,7 +186,7 @@ def parse_yaml(text: str, source: str = "<yaml>") -> Registry:
             where = f"{source}:{line}" if line else source
             errors.append(f"{where}: {_loc(loc)}: {err['msg']}")
         return Registry(errors=errors)
-    registry = Registry(communes=parsed.communes, devices=parsed.devices)
+    registry = Registry(communes=parsed.communes, devices=parsed.devices, lines=lines)
     registry.errors = check_references(registry, source, lines)
     return registry
 
@@ -224,6 +226,7 @@ def parse_devices_csv(text: str, source: str = "<csv>") -> Registry:
     except csv.Error as exc:
         registry.errors.append(f"{source}:{reader.line_num}: invalid CSV: {exc}")
         return registry
+    registry.lines = lines
     registry.errors += check_references(registry, source, lines)
     return registry
 

@@ -8,6 +8,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from devices.catalogue import CATALOGUE, all_metrics
+from devices.references import referenced, unknown_references
 from devices.registry import Registry, RegistryError
 
 UPSERT_TYPE = """
@@ -139,6 +140,9 @@ def import_registry(conn: psycopg.Connection, registry: Registry, source: str = 
     raise ``RegistryError`` naming the device.
     """
     result = ImportResult()
+    problems = _unknown_references(conn, registry, source)
+    if problems:
+        raise RegistryError(problems)
     try:
         with conn.transaction(), conn.cursor() as cur:
             for commune in registry.communes:
@@ -180,6 +184,24 @@ def import_registry(conn: psycopg.Connection, registry: Registry, source: str = 
         detail = exc.diag.message_detail or str(exc)
         raise RegistryError([f"{source}: reference to an unknown object: {detail}"]) from exc
     return result
+
+
+KNOWN_COMMUNES = "SELECT code FROM communes WHERE code = ANY(%(ids)s)"
+KNOWN_SITES = "SELECT id, commune_code FROM sites WHERE id = ANY(%(ids)s)"
+KNOWN_DEVICES = "SELECT id FROM devices WHERE id = ANY(%(ids)s)"
+
+
+def _unknown_references(conn: psycopg.Connection, registry: Registry, source: str) -> list[str]:
+    """Every reference the file leaves to the database that the database does not have."""
+    communes, sites, parents = referenced(registry)
+    if not (communes or sites or parents):
+        return []
+    known_communes = {r[0] for r in conn.execute(KNOWN_COMMUNES, {"ids": sorted(communes)})}
+    known_sites: dict[str, str] = dict(conn.execute(KNOWN_SITES, {"ids": sorted(sites)}).fetchall())
+    known_devices = {r[0] for r in conn.execute(KNOWN_DEVICES, {"ids": sorted(parents)})}
+    return unknown_references(
+        registry, source or "<registry>", known_communes, known_sites, known_devices
+    )
 
 
 def _check_sites_match(cur: psycopg.Cursor) -> None:

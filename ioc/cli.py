@@ -89,16 +89,25 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: configure logging, run the command, print known errors plainly."""
+    from pydantic import ValidationError
+
     from ioc.logs import configure
-    from ioc.settings import Settings
+    from ioc.settings import Settings, explain_settings_error
 
     try:
         configure(Settings().log_level)
+    except ValidationError as exc:
+        click.echo(f"error: {explain_settings_error(exc)}", err=True)
+        sys.exit(2)
     except Exception as exc:
         click.echo(f"error: invalid settings: {exc}", err=True)
         sys.exit(2)
     try:
         return cli.main(args=argv, prog_name="ioc", standalone_mode=True)
+    except ValidationError as exc:
+        # A settings class of one command (IOC_API_PORT=abc, ...): one line, no traceback.
+        click.echo(f"error: {explain_settings_error(exc)}", err=True)
+        sys.exit(2)
     except psycopg.OperationalError as exc:
         from ioc.db import explain_connect_error
 

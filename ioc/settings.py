@@ -6,10 +6,11 @@ the same ``IOC_`` prefix; this module holds only what several of them need.
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_CONFIG = SettingsConfigDict(env_prefix="IOC_", env_file=".env", extra="ignore")
@@ -51,6 +52,24 @@ class Settings(BaseSettings):
         30, ge=1, description="Days of raw telemetry kept; also the oldest timestamp accepted."
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme in ("postgresql", "postgres"):  # postgresql:///ioc: the local socket
+            return value
+        if "=" in value and "://" not in value:  # libpq key=value form: host=... dbname=...
+            return value
+        raise ValueError(
+            f"{value!r} is not a PostgreSQL URL; e.g. postgresql://postgres@localhost:5432/ioc"
+        )
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        MqttTarget(value)
+        return value
+
 
 class MqttTarget:
     """Broker address parsed from ``IOC_MQTT_URL``."""
@@ -58,11 +77,18 @@ class MqttTarget:
     def __init__(self, url: str, protocol: str = "5") -> None:
         parts = urlsplit(url)
         self.v5 = protocol == "5"
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"IOC_MQTT_URL must start with mqtt:// or mqtts://, got {url!r}")
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.netloc:
+            raise ValueError(
+                f"{url!r} is not an MQTT URL; e.g. mqtt://localhost:1883 "
+                "(mqtts:// for TLS, mqtt://user:password@host:port with a login)"
+            )
         self.tls = parts.scheme in ("mqtts", "ssl")
         self.host = parts.hostname or "localhost"
-        self.port = parts.port or (8883 if self.tls else 1883)
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"{url!r} has a bad port; e.g. mqtt://localhost:1883") from exc
+        self.port = port or (8883 if self.tls else 1883)
         self.username = parts.username
         self.password = parts.password
 
@@ -78,3 +104,20 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
     return parts._replace(netloc=netloc).geturl()
+
+
+def explain_settings_error(exc: ValidationError) -> str:
+    """One line per bad ``IOC_*`` setting: its variable, what is wrong, the value given."""
+    lines = []
+    for err in exc.errors():
+        field = "_".join(str(p) for p in err["loc"]).upper()
+        # Areas use longer prefixes (IOC_INGEST_BATCH_SIZE for batch_size): name the one set.
+        given_as = [k.upper() for k in os.environ if k.upper().endswith(f"_{field}")]
+        name = next((k for k in given_as if k.startswith("IOC_")), f"IOC_{field}")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        given = err.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) and given != "" else ""
+        if repr(given) in msg:
+            shown = ""
+        lines.append(f"invalid setting {name}: {msg}{shown}")
+    return "\n".join(lines)

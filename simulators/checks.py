@@ -24,7 +24,7 @@ NOTIFICATION_WATERMARK = "SELECT coalesce(max(id), 0) FROM notifications"
 # Alerts of this drill, plus alerts already open when it started (one open alert per
 # fingerprint: a fault repeated while an earlier run's alert is still open updates that alert).
 NEW_ALERTS = """
-SELECT id, rule, device_id, severity, state, suppressed_by, silenced_by,
+SELECT id, rule, device_id, severity, state, suppressed_by, silenced_by, started_at,
        id > %(watermark)s AS new
 FROM alerts
 WHERE id > %(watermark)s OR id = ANY(%(open_before)s)

@@ -21,6 +21,16 @@ def local_time(t: float) -> tuple[float, int, int]:
     return local.hour + local.minute / 60 + local.second / 3600, local.weekday(), local.day
 
 
+def latest_local(hhmm: str, now: float) -> float:
+    """The latest ``HH:MM`` (Vietnam time) at or before ``now``: a drill's simulated start."""
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    local = datetime.fromtimestamp(now, VN_TZ)
+    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at.timestamp() > now:
+        at -= timedelta(days=1)
+    return at.timestamp()
+
+
 def to_datetime(t: float) -> datetime:
     """Aware UTC datetime of an epoch time."""
     return datetime.fromtimestamp(t, UTC)

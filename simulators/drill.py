@@ -30,7 +30,7 @@ from simulators.checks import (
     engine_running,
     measure,
 )
-from simulators.clock import SimClock, to_datetime
+from simulators.clock import SimClock, latest_local, to_datetime
 from simulators.fleet import Fleet, Mode
 from simulators.scenario import DataCheck, IncidentExpect, Scenario
 from simulators.world import World
@@ -100,9 +100,11 @@ class Drill:
         if wanted == "data" and not running:
             why += "; checking that injected faults are visible in the data"
         self.result = DrillResult(wanted, why)
-        # The timeline runs ``speed`` times faster while payloads carry wall-clock time, so
-        # the alert engine (which judges freshness on the wall clock) sees live devices.
-        self.clock = SimClock(time.time(), self.speed)
+        # The timeline runs ``speed`` times faster from the scenario's fixed time of day while
+        # payloads carry wall-clock time, so the alert engine (which judges freshness on the
+        # wall clock) sees live devices, and the outcome does not depend on the hour of the run.
+        wall0 = time.time()
+        self.clock = SimClock(latest_local(scenario.start, wall0), self.speed, wall0)
         self.world = World(registry, scenario.seed, self.clock.start,
                            fault_rate=scenario.fault_rate, time_map=self.clock.wall_of)  # fmt: skip
         for step in scenario.faults:
@@ -180,14 +182,16 @@ class Drill:
                     seen = ", ".join(f"{a['rule']}:{a['state']}" for a in hits) or "none"
                     out.actual = f"not by +{inc.by_s / 60:g}m (matching alerts: {seen})"
                     out.final = True
-            # Suppression is judged while a fault is active: a genuine alert raised before the
-            # fault (a missed broadcast, say) may fire again once the device is back.
-            in_fault = any(
-                step.at_s / 60 <= offset <= (step.at_s + (step.seconds or float("inf"))) / 60
+            # Suppression is judged while a fault is active and only for alerts the fault
+            # caused (started after it began): a genuine alert raised before the fault (the
+            # day's missed broadcast reported at start, say) is not the fault's noise.
+            began = [
+                to_datetime(self.clock.wall_of(self.clock.start + step.at_s) - 1)
                 for step in self.scenario.faults
-            )
-            for sup, out in self.suppressed if in_fault else ():
-                for a in (a for a in alerts if a["new"]):
+                if step.at_s / 60 <= offset <= (step.at_s + (step.seconds or float("inf"))) / 60
+            ]
+            for sup, out in self.suppressed if began else ():
+                for a in (a for a in alerts if a["new"] and a["started_at"] >= min(began)):
                     if (_match(a, sup.device, sup.rule, None) and a["state"] == "firing"
                             and a["suppressed_by"] is None and not a["silenced_by"]):  # fmt: skip
                         out.ok = False

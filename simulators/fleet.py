@@ -93,7 +93,7 @@ class Fleet:
 
     def __init__(
         self, world: World, clock: SimClock, target: MqttTarget, mode: Mode = "device",
-        keepalive: int = 30, max_inflight: int = 100,
+        keepalive: int = 30, max_inflight: int = 100, client_prefix: str = "",
     ) -> None:  # fmt: skip
         self.world = world
         self.clock = clock
@@ -106,7 +106,7 @@ class Fleet:
             hub = world.devices[owner[device.id]]
             conn = self.conns.get(hub.id)
             if conn is None:
-                conn = Conn(hub.id, hub.topic("status"), self._birth)
+                conn = Conn(hub.id, hub.topic("status"), self._birth, prefix=client_prefix)
                 self.conns[hub.id] = conn
             conn.members.append(device)
             self.conn_of[device.id] = conn

@@ -175,6 +175,9 @@ class Scenario(BaseModel):
     seed: int = 1
     speed: float = Field(1.0, gt=0)
     fault_rate: float = Field(0.0, ge=0)
+    # Simulated local time of day the drill starts at (broadcasts at 06:00 and 17:00 depend
+    # on it): fixed, so a scenario and seed give the same outcome whatever the hour it runs.
+    start: str = Field("09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     duration: DurationText | None = None
     faults: list[FaultStep] = Field(min_length=1)
     expect: Expect = Expect()

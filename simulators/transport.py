@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 # MQTT 5 DISCONNECT reason 0x04: the broker publishes the will. A device that loses its
 # network just stops talking and the broker fires the will after 1.5 × keep-alive; the
-# simulator says so explicitly to get the same outcome without the wait.
+# simulator says so explicitly to get the same outcome without the wait (on MQTT 3.1.1,
+# which has no reason codes, it closes the socket without a DISCONNECT instead).
 WITH_WILL = ReasonCode(PacketTypes.DISCONNECT, identifier=0x04)
 MAX_BACKOFF = 30.0
 
@@ -46,6 +47,9 @@ class Conn:
     retry_at: float = 0.0
     backoff: float = 1.0
     members: list[Any] = field(default_factory=list)
+    # Prepended to the MQTT client id (``ioc demo``: its own, so it never kicks real devices
+    # or another run's connections off the broker).
+    prefix: str = ""
 
 
 class Mux:
@@ -67,7 +71,7 @@ class Mux:
     def _client(self, conn: Conn) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=conn.client_id,
+            client_id=conn.prefix + conn.client_id,
             protocol=mqtt.MQTTv5 if self.target.v5 else mqtt.MQTTv311,
         )
         client.max_inflight_messages_set(self.max_inflight)
@@ -135,7 +139,15 @@ class Mux:
     def drop(self, conn: Conn, will: bool = True) -> None:
         """Close the connection; with ``will`` the broker publishes the last will."""
         conn.wanted = False
-        if conn.client is not None and conn.fd >= 0:
+        if conn.client is not None and conn.fd >= 0 and will and not self.target.v5:
+            # MQTT 3.1.1 has no "disconnect with will": a DISCONNECT discards the will, and
+            # the device would only be found offline by its silence (minutes; seen with the
+            # demo's amqtt). A device that loses its network just drops the connection:
+            # closing the socket without DISCONNECT makes the broker publish the will at once.
+            sock = conn.client.socket()
+            if isinstance(sock, socket.socket):
+                sock.close()
+        elif conn.client is not None and conn.fd >= 0:
             conn.client.disconnect(reasoncode=WITH_WILL if will else None)
             self._flush(conn)
         conn.up = False

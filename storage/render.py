@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ioc.errors import ConfigError
 from storage.availability import AvailabilityReport, DeviceAvailability, GroupAvailability
 
 if TYPE_CHECKING:
@@ -108,6 +109,13 @@ def to_csv(report: AvailabilityReport) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+def _missing(fmt: str, package: str) -> ConfigError:
+    return ConfigError(
+        f"--format {fmt} needs the {package} package, which is missing from this environment: "
+        f"pip install {package} (or reinstall: pip install -e .)"
+    )
+
+
 def to_json(report: AvailabilityReport) -> bytes:
     """The report model as JSON."""
     return report.model_dump_json(indent=2).encode()
@@ -115,8 +123,11 @@ def to_json(report: AvailabilityReport) -> bytes:
 
 def to_xlsx(report: AvailabilityReport) -> bytes:
     """A workbook: summary, devices, sites, types, worst devices."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    try:
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+    except ModuleNotFoundError as exc:
+        raise _missing("xlsx", "openpyxl") from exc
 
     wb = Workbook()
     summary = wb.active
@@ -158,7 +169,10 @@ def pdf_pages(report: AvailabilityReport) -> int:
 
 def to_pdf(report: AvailabilityReport) -> bytes:
     """A4 PDF with a Unicode font (DejaVu Sans) so Vietnamese diacritics render."""
-    from fpdf import FPDF
+    try:
+        from fpdf import FPDF
+    except ModuleNotFoundError as exc:
+        raise _missing("pdf", "fpdf2") from exc
 
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # it logs every glyph subset
     pdf = FPDF(orientation="L", format="A4")

@@ -113,6 +113,13 @@ class Timing(Strict):
     group_wait: Duration = timedelta(seconds=2)
     group_interval: Duration = timedelta(minutes=5)
     repeat_interval: Duration = timedelta(hours=4)
+    # Not in Alertmanager: a new root cause of these severities in a group notified a moment
+    # ago waits only this long after the group's previous message, not group_interval.
+    critical_interval: Duration = timedelta(seconds=5)
+    urgent_severities: list[Literal["critical", "warning", "info"]] = ["critical"]
+    # Not in Alertmanager: an alert that fired and resolved before a message carried it is
+    # reported once as self-resolved, unless it lasted less than this.
+    min_reported: Duration = timedelta(0)
 
 
 class Route(Strict):
@@ -126,6 +133,9 @@ class Route(Strict):
     group_wait: Duration | None = None
     group_interval: Duration | None = None
     repeat_interval: Duration | None = None
+    critical_interval: Duration | None = None
+    urgent_severities: list[Literal["critical", "warning", "info"]] | None = None
+    min_reported: Duration | None = None
     escalation: list[EscalationStep] = []
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -183,14 +193,10 @@ class NotifyConfig(Strict):
             return found
         d = self.defaults
         found = Timing(
-            group_by=route.group_by if route.group_by is not None else d.group_by,
-            group_wait=route.group_wait if route.group_wait is not None else d.group_wait,
-            group_interval=route.group_interval
-            if route.group_interval is not None
-            else d.group_interval,
-            repeat_interval=route.repeat_interval
-            if route.repeat_interval is not None
-            else d.repeat_interval,
+            **{
+                knob: getattr(route, knob) if getattr(route, knob) is not None else value
+                for knob, value in d
+            }
         )
         if any(route is r for _, r in self.named_routes()):
             self._timings[id(route)] = found  # only routes we keep alive: ids stay unique

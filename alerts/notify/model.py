@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -35,11 +35,30 @@ class AlertInfo:
     site_name: str | None
     commune_code: str | None
     commune_name: str | None
+    notified_at: datetime | None = None
 
     @property
     def notifiable(self) -> bool:
         """Firing, not suppressed by a root cause and not silenced."""
         return self.state == "firing" and self.suppressed_by is None and not self.silenced
+
+    @property
+    def unsent_resolved(self) -> bool:
+        """Fired, resolved, never in a message, and not muted: to report once as brief."""
+        return (
+            self.state == "resolved"
+            and self.fired_at is not None
+            and self.notified_at is None
+            and self.suppressed_by is None
+            and not self.silenced
+        )
+
+    @property
+    def lasted(self) -> timedelta:
+        """How long the alert fired (until now for open alerts: zero is never assumed)."""
+        if self.fired_at is None or self.resolved_at is None:
+            return timedelta.max
+        return self.resolved_at - self.fired_at
 
     @property
     def since(self) -> datetime:

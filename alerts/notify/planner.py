@@ -7,6 +7,12 @@ until ``group_interval`` after the previous message; with no change, unacknowled
 alerts are re-notified every ``repeat_interval``. An alert once notified as firing stays in
 its group until its resolution has been notified, even if it was acknowledged, silenced or
 suppressed meanwhile (it is then not re-notified, but its resolution still is).
+
+Two departures from Alertmanager (docs/notifications.md, "How this differs from Alertmanager"):
+a new critical root cause in a group notified a moment ago does not wait ``group_interval``
+but only ``critical_interval`` after the previous message (and ``group_wait`` after it fired);
+an alert that fired and resolved before any message carried it is reported once as
+self-resolved (``brief``) unless it lasted less than ``min_reported``.
 """
 
 from __future__ import annotations
@@ -47,18 +53,20 @@ class Message:
     firing: list[AlertInfo]
     resolved: list[AlertInfo] = field(default_factory=list)
     level: int = 0
+    # Fired and resolved before any message carried them: "đã tự khắc phục".
+    brief: list[AlertInfo] = field(default_factory=list)
 
     @property
     def alert_ids(self) -> list[int]:
         """Every alert the message is about."""
-        return [a.id for a in self.firing + self.resolved]
+        return [a.id for a in self.firing + self.resolved + self.brief]
 
     def dedup_key(self, seq: int) -> str:
         """Deterministic key: the same decision made twice yields the same key."""
         ids = (
             ",".join(str(a.id) for a in self.firing)
             + "/"
-            + ",".join(str(a.id) for a in self.resolved)
+            + ",".join(str(a.id) for a in self.resolved + self.brief)
         )
         digest = hashlib.sha256(ids.encode()).hexdigest()[:16]
         tag = f"L{self.level}" if self.kind == "escalation" else str(seq)
@@ -76,7 +84,8 @@ class Message:
             "level": self.level,
             "seq": seq,
             "alerts": [a.snapshot("firing") for a in self.firing]
-            + [a.snapshot("resolved") for a in self.resolved],
+            + [a.snapshot("resolved") for a in self.resolved]
+            + [{**a.snapshot("resolved"), "brief": True} for a in self.brief],
         }
 
 
@@ -115,25 +124,34 @@ def plan_flushes(
     """
     routes = dict(config.named_routes())
     current: dict[tuple[str, str], set[int]] = {}
+    brief: dict[tuple[str, str], set[int]] = {}
     fresh: dict[tuple[str, str], GroupState] = {}
+    carried: set[int] = set().union(*(g.alert_ids for g in groups.values()))
     for alert in alerts.values():
-        if not alert.notifiable:
+        if not alert.notifiable and not (alert.unsent_resolved and alert.id not in carried):
             continue
         for name, route in matching_routes(config, alert.labels):
-            grouped = group_labels(alert.labels, config.timing(route).group_by)
+            timing = config.timing(route)
+            grouped = group_labels(alert.labels, timing.group_by)
             key = (name, group_key(name, grouped))
-            current.setdefault(key, set()).add(alert.id)
+            if alert.notifiable:
+                current.setdefault(key, set()).add(alert.id)
+            elif alert.lasted >= timing.min_reported:
+                brief.setdefault(key, set()).add(alert.id)
+            else:
+                continue
             fresh.setdefault(key, GroupState(name, key[1], route.receiver, grouped))
     messages: list[Message] = []
     updated: dict[tuple[str, str], GroupState] = {}
-    for key in sorted(set(current) | set(groups)):
+    for key in sorted(set(current) | set(groups) | set(brief)):
         state = groups.get(key) or fresh[key]
         found = routes.get(key[0])
         timing = config.timing(found) if found else config.defaults
-        message = _decide(state, current.get(key, set()), alerts, timing, now + slack)
+        cur, short = current.get(key, set()), brief.get(key, set())
+        message = _decide(state, cur, short, alerts, timing, now + slack)
         if message is None:
             continue
-        if message.firing or message.resolved:
+        if message.firing or message.resolved or message.brief:
             messages.append(message)
         # Resolved (or deleted) alerts leave the group; notified muted ones stay in it.
         carried = {i for i in state.alert_ids if i in alerts and alerts[i].state != "resolved"}
@@ -142,9 +160,31 @@ def plan_flushes(
     return messages, updated
 
 
+def _due(
+    state: GroupState,
+    new: set[int],
+    brief: set[int],
+    alerts: dict[int, AlertInfo],
+    timing: Timing,
+    horizon: datetime,
+) -> datetime:
+    """When a change of the group (new, resolved or brief alerts) is to be sent."""
+    arrived = new | brief
+    if arrived and (not state.alert_ids or state.last_flush_at is None):
+        return min(alerts[i].since for i in arrived) + timing.group_wait
+    last = state.last_flush_at or horizon
+    due = last + timing.group_interval
+    # A new critical root cause is news of its own: it does not wait for the group's rhythm.
+    urgent = [alerts[i].since for i in new if alerts[i].severity in timing.urgent_severities]
+    if urgent:
+        due = min(due, max(min(urgent) + timing.group_wait, last + timing.critical_interval))
+    return due
+
+
 def _decide(
     state: GroupState,
     cur: set[int],
+    brief: set[int],
     alerts: dict[int, AlertInfo],
     timing: Timing,
     horizon: datetime,
@@ -153,12 +193,8 @@ def _decide(
     gone = [i for i in prev if i not in alerts or alerts[i].state == "resolved"]
     new = cur - prev
     kind: str | None = None
-    if new or gone:
-        if new and (not prev or state.last_flush_at is None):
-            due = min(alerts[i].since for i in new) + timing.group_wait
-        else:
-            due = (state.last_flush_at or horizon) + timing.group_interval
-        if horizon >= due:
+    if new or gone or brief:
+        if horizon >= _due(state, new, brief, alerts, timing, horizon):
             kind = "firing" if cur else "resolved"
     elif (
         cur
@@ -177,6 +213,7 @@ def _decide(
         group_labels=state.labels,
         firing=_sort([alerts[i] for i in cur]),
         resolved=_sort([alerts[i] for i in gone if i in alerts]),
+        brief=_sort([alerts[i] for i in brief]),
     )
 
 

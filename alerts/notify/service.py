@@ -24,6 +24,8 @@ from alerts.notify.templates import local_zone, render
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 3600.0
+# A brief alert (fired and resolved before any message) older than this is no longer news.
+BRIEF_LOOKBACK = timedelta(days=1)
 
 
 class Notifier:
@@ -55,7 +57,8 @@ class Notifier:
                 return
             groups = store.load_groups(conn)
             carried: set[int] = set().union(*(g.alert_ids for g in groups.values()))
-            alerts = store.load_alerts(conn, carried)
+            brief_since = now - BRIEF_LOOKBACK
+            alerts = store.load_alerts(conn, carried, brief_since)
             slack = timedelta(seconds=self.settings.notify_tick_slack_s)
             messages, updated = plan_flushes(self.config, alerts, groups, now, slack)
             for state in updated.values():
@@ -64,6 +67,7 @@ class Notifier:
                 self._enqueue(
                     conn, message, updated[(message.route, message.group_key)].flushes, now
                 )
+                store.mark_notified(conn, message.alert_ids, now)
             groups.update(updated)
             for message in plan_escalations(self.config, alerts, groups, now):
                 ids = set(store.escalate(conn, message, now))

@@ -34,13 +34,21 @@ SELECT a.id, a.fingerprint, a.rule, a.severity, a.state,
        coalesce(a.summary_en, '') AS summary_en, a.started_at, a.fired_at, a.resolved_at,
        a.suppressed_by, cardinality(a.silenced_by) > 0 AS silenced, a.acknowledged_at,
        a.acknowledged_by, a.escalation_level, a.device_id, d.name AS device_name,
-       a.device_type, a.site_id, s.name AS site_name, a.commune_code, c.name AS commune_name
+       a.device_type, a.site_id, s.name AS site_name, a.commune_code, c.name AS commune_name,
+       a.notified_at
 FROM alerts a
 LEFT JOIN devices d ON d.id = a.device_id
 LEFT JOIN sites s ON s.id = a.site_id
 LEFT JOIN communes c ON c.code = a.commune_code
 WHERE (a.state = 'firing' AND a.suppressed_by IS NULL AND a.silenced_by = '{}')
    OR a.id = ANY(%(ids)s)
+   OR (a.state = 'resolved' AND a.notified_at IS NULL AND a.resolved_at >= %(brief_since)s
+       AND a.fired_at IS NOT NULL AND a.suppressed_by IS NULL AND a.silenced_by = '{}')
+"""
+
+MARK_NOTIFIED = """
+UPDATE alerts SET notified_at = %(now)s
+WHERE id = ANY(%(ids)s) AND notified_at IS NULL
 """
 
 UPSERT_GROUP = """
@@ -100,11 +108,21 @@ def load_groups(conn: psycopg.Connection) -> dict[tuple[str, str], GroupState]:
     }
 
 
-def load_alerts(conn: psycopg.Connection, carried: set[int]) -> dict[int, AlertInfo]:
-    """Notifiable alerts plus the notified ones still carried by groups, with registry names."""
+def load_alerts(
+    conn: psycopg.Connection, carried: set[int], brief_since: datetime
+) -> dict[int, AlertInfo]:
+    """Notifiable alerts, the notified ones still carried by groups, and the ones that
+    resolved since ``brief_since`` before any message carried them, with registry names."""
+    params = {"ids": sorted(carried), "brief_since": brief_since}
     with conn.cursor(row_factory=class_row(AlertInfo)) as cur:
-        rows = cur.execute(SELECT_ALERTS, {"ids": sorted(carried)}).fetchall()
+        rows = cur.execute(SELECT_ALERTS, params).fetchall()
     return {alert.id: alert for alert in rows}
+
+
+def mark_notified(conn: psycopg.Connection, ids: list[int], now: datetime) -> None:
+    """Note that these alerts went into a message (a brief one is then reported only once)."""
+    if ids:
+        conn.execute(MARK_NOTIFIED, {"ids": ids, "now": now})
 
 
 def save_group(conn: psycopg.Connection, state: GroupState) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.texts import device_label
 from devices.catalogue import TYPES
 
 MAX_LISTED = 30
@@ -24,6 +25,8 @@ TEXT: dict[str, dict[str, str]] = {
         "count": "{n} cảnh báo",
         "firing_head": "Đang cảnh báo ({n}):",
         "resolved_head": "Đã khắc phục ({n}):",
+        "brief": "ĐÃ TỰ KHẮC PHỤC",
+        "brief_head": "Đã tự khắc phục trước khi kịp báo ({n}):",
         "escalation_note": "Chưa được xác nhận trong thời hạn, chuyển cấp {level}.",
         "device": "Thiết bị",
         "place": "Địa điểm",
@@ -49,6 +52,8 @@ TEXT: dict[str, dict[str, str]] = {
         "count": "{n} alerts",
         "firing_head": "Firing ({n}):",
         "resolved_head": "Resolved ({n}):",
+        "brief": "SELF-RESOLVED",
+        "brief_head": "Resolved by itself before it was sent ({n}):",
         "escalation_note": "Not acknowledged in time, escalated to level {level}.",
         "device": "Device",
         "place": "Site",
@@ -141,7 +146,7 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
     if alert.get("device_id"):
         kind = _type_name(alert.get("device_type"), lang)
         name = alert.get("device_name") or alert["device_id"]
-        label = name if name.lower().startswith(kind.lower()) else f"{kind} {name}".strip()
+        label = device_label(name, alert.get("device_type") or "", kind, lang)
         lines.append(f"  {t['device']}: {label} ({alert['device_id']})")
     place = [p for p in (alert.get("site_name") or alert.get("site_id"),) if p]
     commune = commune_label(alert.get("commune_name"), alert.get("commune_code"), lang)
@@ -169,18 +174,25 @@ def render(payload: dict[str, Any], lang: str, public_url: str, zone: tzinfo) ->
     t = TEXT[lang]
     alerts = payload.get("alerts", [])
     firing = [a for a in alerts if a.get("status") == "firing"]
-    resolved = [a for a in alerts if a.get("status") == "resolved"]
+    resolved = [a for a in alerts if a.get("status") == "resolved" and not a.get("brief")]
+    brief = [a for a in alerts if a.get("status") == "resolved" and a.get("brief")]
     kind = payload.get("kind", "firing")
+    if kind == "resolved" and brief and not resolved:
+        kind = "brief"
     tag = t.get(kind, kind).format(level=payload.get("level", 0))
     where = _group_place(payload, alerts, lang)
-    about = firing or resolved
+    about = firing or resolved or brief
     what = summary_of(about[0], lang) if len(about) == 1 else t["count"].format(n=len(about))
     title = f"[{tag}] {where}: {what}" if where else f"[{tag}] {what}"
     body = [title, ""]
     if kind == "escalation":
         body += [t["escalation_note"].format(level=payload.get("level", 0)), ""]
     listed = 0
-    for head, items in (("firing_head", firing), ("resolved_head", resolved)):
+    for head, items in (
+        ("firing_head", firing),
+        ("resolved_head", resolved),
+        ("brief_head", brief),
+    ):
         if not items:
             continue
         body.append(t[head].format(n=len(items)))

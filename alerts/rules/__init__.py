@@ -63,7 +63,10 @@ def parse_rules(text: str, source: str = "<rules>") -> list[RuleBase]:
     try:
         parsed = RulesFile.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_where(data, e['loc'])}: {e['msg']}" for e in exc.errors()]
+        problems = [
+            f"{_where(data, e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
         raise ConfigError(f"{source}: invalid rules:\n  " + "\n  ".join(problems)) from None
     return [rule for rule in parsed.rules if rule.enabled]
 

@@ -31,6 +31,7 @@ class AbsenceRule(RuleBase):
     """Device offline: its last will, or silent for ``factor`` × its report interval."""
 
     kind: Literal["absence"] = "absence"
+    placeholders: ClassVar[frozenset[str]] = frozenset({"age_s", "reason", "last_report"})
     severity: Literal["info", "warning", "critical"] = "critical"
     factor: float = Field(3.0, gt=0)
     last_will: bool = True

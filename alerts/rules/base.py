@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alerts.texts import DEVICE_PLACEHOLDERS, template_fields
 from devices.catalogue import TYPES
 from ioc.durations import format_duration, parse_duration
 
@@ -85,6 +86,35 @@ class RuleBase(BaseModel):
     enabled: bool = True
 
     default_summary: ClassVar[Texts]
+    # Placeholders this kind adds to the device ones (see ``template_vars``); event data
+    # fields come as ``data_<key>``.
+    placeholders: ClassVar[frozenset[str]] = frozenset()
+    placeholder_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("summary")
+    @classmethod
+    def _known_placeholders(cls, value: Texts | None) -> Texts | None:
+        if value is None:
+            return value
+        known = DEVICE_PLACEHOLDERS | {"for"} | cls.placeholders
+        problems = []
+        for lang in ("vi", "en"):
+            try:
+                names = template_fields(getattr(value, lang))
+            except ValueError as exc:
+                problems.append(f"summary.{lang}: bad template: {exc}")
+                continue
+            unknown = [
+                n for n in names if n not in known and not n.startswith(cls.placeholder_prefixes)
+            ]
+            if unknown:
+                listed = ", ".join("{" + n + "}" for n in unknown)
+                problems.append(f"summary.{lang}: unknown placeholder {listed}")
+        if problems:
+            allowed = ", ".join("{" + k + "}" for k in sorted(known))
+            allowed += "".join(", {" + p + "...}" for p in cls.placeholder_prefixes)
+            raise ValueError("; ".join(problems) + f" (known: {allowed})")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts.rules.base import Condition, EvalContext, RuleBase, Severity, Texts
+from alerts.texts import vi_word
 from devices.catalogue import TYPES
 from ioc.durations import parse_duration
 
@@ -46,6 +47,10 @@ class EventRule(RuleBase):
     """Fires when a matching event arrives; resolves ``resolve_after`` the last one."""
 
     kind: Literal["event"] = "event"
+    placeholders: ClassVar[frozenset[str]] = frozenset(
+        {"event", "count", "last_event", "event_data"}
+    )
+    placeholder_prefixes: ClassVar[tuple[str, ...]] = ("data_",)
     event: str
     match: dict[str, str | int | float | bool] = Field(default_factory=dict)
     severity_by: SeverityBy | None = None
@@ -98,6 +103,8 @@ class EventRule(RuleBase):
         """Adds the event's data fields (e.g. schedule_id, priority)."""
         data = cond.details.get("event_data") or {}
         extra = {f"data_{k}": v for k, v in data.items() if isinstance(k, str)}
+        # ``data_<key>_vi``: the value in Vietnamese (priority "emergency" -> "khẩn cấp").
+        extra.update({f"data_{k}_vi": vi_word(v) for k, v in data.items() if isinstance(k, str)})
         return {**super().template_vars(cond), **extra}
 
     def fingerprint(self, cond: Condition) -> str:

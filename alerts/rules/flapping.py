@@ -9,6 +9,7 @@ import psycopg
 from pydantic import Field, field_validator, model_validator
 
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
+from alerts.texts import vi_duration
 from ioc.durations import format_duration, parse_duration
 
 # Changes counted by arrival (ingest's clock); the device-time bound only serves the index.
@@ -28,12 +29,13 @@ class FlappingRule(RuleBase):
     """At least ``changes`` state changes within ``window`` (holds until below ``clear``)."""
 
     kind: Literal["flapping"] = "flapping"
+    placeholders: ClassVar[frozenset[str]] = frozenset({"value", "window", "window_vi"})
     window: timedelta = timedelta(minutes=10)
     changes: int = Field(4, ge=2)
     clear: int | None = Field(None, ge=1)
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{device_label} chập chờn: {value} lần đổi trạng thái trong {window}",
+        vi="{device_label} chập chờn: {value} lần đổi trạng thái trong {window_vi}",
         en="{device_label_en} is flapping: {value} state changes in {window}",
     )
 
@@ -67,4 +69,5 @@ class FlappingRule(RuleBase):
             **super().template_vars(cond),
             "value": int(cond.value or 0),
             "window": format_duration(self.window),
+            "window_vi": vi_duration(self.window.total_seconds()),
         }

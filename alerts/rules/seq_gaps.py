@@ -18,6 +18,7 @@ import psycopg
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
+from alerts.texts import vi_duration
 from ioc.durations import format_duration, parse_duration
 
 # A device without a status row has no gaps yet (0). ``open``: this rule has an open alert for
@@ -51,12 +52,14 @@ class SeqGapRule(RuleBase):
     """The gap counter grew by at least ``gaps`` within ``window``; resolves a window later."""
 
     kind: Literal["seq_gaps"] = "seq_gaps"
+    placeholders: ClassVar[frozenset[str]] = frozenset(
+        {"value", "window", "window_vi", "gaps", "seq_gaps_total", "last_seq"}
+    )
     window: timedelta = timedelta(minutes=15)
     gaps: int = Field(1, ge=1)
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{device_label} tại {site_name} mất {value} bản tin (số thứ tự seq bị thiếu) "
-        "trong {window}",
+        vi="{device_label} tại {site_name} mất {value} bản tin (thiếu số thứ tự) trong {window_vi}",
         en="{device_label_en} at {site_name} lost {value} message(s) (missing seq) in {window}",
     )
 
@@ -112,4 +115,5 @@ class SeqGapRule(RuleBase):
             **super().template_vars(cond),
             "value": int(cond.value or 0),
             "window": format_duration(self.window),
+            "window_vi": vi_duration(self.window.total_seconds()),
         }

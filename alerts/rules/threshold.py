@@ -51,6 +51,20 @@ def _metric_of(types: list[str], name: str, field: str) -> Metric:
 class _MetricRule(RuleBase):
     """Shared evaluation of threshold and state rules."""
 
+    placeholders: ClassVar[frozenset[str]] = frozenset(
+        {
+            "metric",
+            "metric_vi",
+            "metric_en",
+            "unit",
+            "value",
+            "value_vi",
+            "op",
+            "threshold",
+            "threshold_value",
+        }
+    )
+
     metric: str
     # Devices whose id or name matches this (case-insensitive) regex are left out, e.g. the
     # 4G routers that are always on 4G for ``link_on_backup``.
@@ -98,6 +112,7 @@ class _MetricRule(RuleBase):
             "metric_en": metric.en,
             "unit": metric.unit,
             "value": self.value_text(cond.value),
+            "value_vi": metric.state_vi(self.value_text(cond.value)),
         }
 
     def annotations(self, cond: Condition) -> dict[str, Any]:
@@ -161,7 +176,7 @@ class StateRule(_MetricRule):
     value: str | float
 
     default_summary: ClassVar[Texts] = Texts(
-        vi="{device_label}: {metric_vi} = {value}",
+        vi="{device_label}: {metric_vi} = {value_vi}",
         en="{device_label_en}: {metric_en} = {value}",
     )
 

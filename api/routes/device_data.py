@@ -130,8 +130,15 @@ def device_telemetry(
             f"unknown metric {unknown[0]!r} for a {device.type}; known: {', '.join(sorted(known))}",
             "query",
         )
-    step = step or telemetry.auto_step(to - start, settings)
-    points = telemetry.points_for(to - start, step)
+    key = conn.execute(STATUS, {"id": device_id}).fetchone()
+    device_ref = (device_id, key[0] if key else -1)
+    wanted = {m: known[m] for m in dict.fromkeys(metric)}
+    begins = start
+    if step is None:
+        # Sized from where the data begins, so a long range over recent data still has points.
+        begins = telemetry.data_start(conn, device_ref, wanted, start, to)
+        step = telemetry.auto_step(to - begins, settings)
+    points = telemetry.points_for(to - begins, step)
     if points > settings.api_telemetry_max_points:
         minimum = -(-int((to - start).total_seconds()) // settings.api_telemetry_max_points)
         raise invalid(
@@ -141,11 +148,10 @@ def device_telemetry(
             "query",
         )
     source = telemetry.choose_source(conn, step, settings)
-    key = conn.execute(STATUS, {"id": device_id}).fetchone()
     series = telemetry.query(
         conn,
-        (device_id, key[0] if key else -1),
-        {m: known[m] for m in dict.fromkeys(metric)},
+        device_ref,
+        wanted,
         start,
         to,
         step,

@@ -165,7 +165,7 @@ rules:
     engine.evaluate_once(t0 + 4 * M)
     (alert,) = alerts(fleet, "flapping")
     assert alert["device_id"] == "solo" and alert["state"] == "firing" and alert["value"] == 4
-    assert "4 lần đổi trạng thái trong 10m" in alert["summary"]
+    assert "4 lần đổi trạng thái trong 10 phút" in alert["summary"]
     engine.evaluate_once(t0 + 11 * M + timedelta(seconds=30))  # 2 changes left in the window: holds
     assert alerts(fleet, "flapping")[0]["state"] == "firing"
     engine.evaluate_once(t0 + 12 * M + timedelta(seconds=30))  # 1 left: resolves

@@ -63,6 +63,7 @@ def test_failover_without_duplicates(
     fleet.execute("SELECT pg_terminate_backend(%s)", (pid,))
     wait_until(lambda: b.leader.is_leader, 10, message="B takes over")
     report(fleet, "spk-1", datetime.now(UTC), online=False)
+    report(fleet, "up1", datetime.now(UTC))  # its uplink speaks after: a genuine outage
     wait_until(lambda: firing(fleet) == ["solo", "spk-1"], 10, message="B fires a new alert")
 
     # A comes back: its evaluation is fenced and it stays standby.
@@ -73,6 +74,7 @@ def test_failover_without_duplicates(
     assert not a.leader.is_leader
     a.scheduler.resume()
     report(fleet, "spk-2", datetime.now(UTC), online=False)
+    report(fleet, "up1", datetime.now(UTC))
     wait_until(lambda: len(firing(fleet)) == 3, 10, message="third alert")
     assert b.leader.is_leader and not a.leader.is_leader
     rows = fleet.execute(

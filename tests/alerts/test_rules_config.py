@@ -37,7 +37,7 @@ def test_default_rules_cover_every_device_type() -> None:
         ),
         (
             "{name: b, kind: threshold, types: [camera], metric: rsrp_dbm, op: '<', value: 5}",
-            "rule #1 'b', field '(rule)': Value error, metric 'rsrp_dbm' is not a metric",
+            "rule #1 'b', field '(rule)': metric 'rsrp_dbm' is not a metric",
         ),
         (
             "{name: c, kind: threshold, types: [link], metric: loss_pct, op: '>', value: 20, clear: 30}",
@@ -45,7 +45,7 @@ def test_default_rules_cover_every_device_type() -> None:
         ),
         (
             "{name: d, kind: absence, types: [cam]}",
-            "rule #1 'd', field 'types': Value error, unknown device type",
+            "rule #1 'd', field 'types': unknown device type",
         ),
         (
             "{name: e, kind: state, types: [nvr], metric: disk_status, value: broken}",
@@ -53,7 +53,7 @@ def test_default_rules_cover_every_device_type() -> None:
         ),
         (
             "{name: f, kind: threshold, types: [camera], metric: fps, op: '<', value: 5, for: 5 minutes}",
-            "rule #1 'f', field 'for': Value error, invalid duration",
+            "rule #1 'f', field 'for': invalid duration",
         ),
         ("{name: g, kind: magic, types: [camera]}", "rule #1 'g'"),
         ("{name: Bad-Name, kind: absence, types: [camera]}", "field 'name'"),
@@ -111,3 +111,42 @@ def test_cli_check_rules(tmp_path: Path) -> None:
     result = CliRunner().invoke(command, ["--check-rules", str(bad)])
     assert result.exit_code != 0
     assert "field 'k'" in str(result.exception)
+
+
+BAD_PLACEHOLDERS = """
+rules:
+  - name: cam_fps
+    kind: threshold
+    types: [camera]
+    metric: fps
+    op: "<"
+    value: 5
+    summary: {vi: "{device_lable}: khung hình thấp {value}", en: "{device_label_en}: {valeu}"}
+  - name: tamper_zone
+    kind: event
+    types: [camera]
+    event: tamper
+    summary: {vi: "{device_label}: {data_zone}", en: "{device_label_en} {nope}"}
+"""
+
+
+def test_unknown_placeholders_are_rejected_with_rule_and_field() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_rules(BAD_PLACEHOLDERS, "rules.yaml")
+    text = str(err.value)
+    assert "rule #1 'cam_fps', field 'summary': summary.vi: unknown placeholder {device_lable}" in (
+        text
+    )
+    assert "summary.en: unknown placeholder {valeu}" in text
+    assert "rule #2 'tamper_zone', field 'summary': summary.en: unknown placeholder {nope}" in text
+    assert "{data_zone}" not in text  # event data fields are data_<key>
+
+
+def test_every_kinds_default_summary_uses_known_placeholders() -> None:
+    """The declared placeholders stay in step with what the kinds and devices provide."""
+    from alerts.texts import DEVICE_PLACEHOLDERS, DeviceInfo
+
+    info = DeviceInfo("d", "n", "camera", "21025", None, "", "Tịnh Sơn", "Camera", "Camera")
+    assert set(info.template_vars()) == DEVICE_PLACEHOLDERS
+    for rule in parse_rules(Path("alerts/rules/default_rules.yaml").read_text(encoding="utf-8")):
+        type(rule)._known_placeholders(type(rule).default_summary)

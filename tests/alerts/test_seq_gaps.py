@@ -51,7 +51,7 @@ def test_gaps_fire_after_the_hold_and_resolve_a_window_later(
     assert alert["annotations"]["seq_gaps_total"] == 3
     assert alert["annotations"]["kind"] == "seq_gaps"
     assert alert["summary"] == (
-        "Camera Thiết bị 1 tại UBND xã mất 3 bản tin (số thứ tự seq bị thiếu) trong 10m"
+        "Camera Thiết bị 1 tại UBND xã mất 3 bản tin (thiếu số thứ tự) trong 10 phút"
     )
     assert alert["summary_en"] == (
         "Camera Thiết bị 1 at UBND xã lost 3 message(s) (missing seq) in 10m"

@@ -122,7 +122,7 @@ rules:
     engine.evaluate_once(t0)
     (disk,) = alerts(fleet, "disk_bad")
     assert disk["state"] == "firing" and disk["severity"] == "critical"
-    assert "smartfailed" in disk["summary"]
+    assert "hỏng (SMART báo lỗi)" in disk["summary"] and "smartfailed" in disk["summary_en"]
     assert alerts(fleet, "not_recording")[0]["state"] == "pending"
     metric(fleet, "nvr-1", "recording", 0, t0 + 9 * M)
     metric(fleet, "nvr-1", "disk_status", 0, t0 + 9 * M)

@@ -60,7 +60,7 @@ def test_uplink_down_one_root_cause_alert_and_recovery(
     assert root["device_id"] == "up1"
     assert root["annotations"]["impact"] == {"camera": 8, "speaker": 4}
     assert root["summary"] == (
-        "Đường truyền Cáp quang UBND mất kết nối: 8 camera, 4 cụm loa không truy cập được"
+        "Cáp quang UBND mất kết nối: 8 camera, 4 cụm loa không truy cập được"
     )
     assert (
         root["summary_en"]

@@ -42,14 +42,25 @@ def test_telemetry_raw(client, world, as_user):
     points = body["series"][0]["points"]
     assert sum(p["count"] for p in points) == 180
     assert all(20 <= p["min"] <= p["avg"] <= p["max"] <= 24 for p in points)
-    # Default range (24 h) and automatic step.
+    # Default range (24 h) and automatic step, sized from where the data begins (3.5 h ago).
     r = client.get(
         "/api/v1/devices/a-cam-1/telemetry", params={"metric": "fps"}, headers=as_user("operator")
     )
     assert (
-        r.json()["step_s"] == 300
-        and sum(p["count"] for p in r.json()["series"][0]["points"]) == 180
+        r.json()["step_s"] == 30 and sum(p["count"] for p in r.json()["series"][0]["points"]) == 180
     )
+
+
+def test_long_range_over_recent_data_still_has_points(client, world, as_user):
+    """`from=<months ago>` on a device reporting for hours: points, not one daily bucket."""
+    params = {"metric": "fps", "from": (world.now - timedelta(days=300)).isoformat()}
+    r = client.get("/api/v1/devices/a-cam-1/telemetry", params=params, headers=as_user("operator"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["from"] == params["from"]  # the range asked for is kept
+    points = body["series"][0]["points"]
+    assert body["step_s"] <= 60 and len(points) >= 100
+    assert sum(p["count"] for p in points) == 180
 
 
 def test_telemetry_limits(client, world, as_user):

@@ -96,9 +96,41 @@ def test_import_is_idempotent_and_updates(db: psycopg.Connection) -> None:
 
 def test_unknown_reference_is_refused_and_nothing_is_imported(db: psycopg.Connection) -> None:
     text = "devices: [{id: x1, type: camera, commune: '99999', name: X}]"
-    with pytest.raises(RegistryError, match="unknown object"):
+    with pytest.raises(RegistryError, match="unknown commune '99999'"):
         import_registry(db, parse_yaml(text), "x.yaml")
     assert db.execute("SELECT count(*) FROM devices").fetchone() == (0,)
+
+
+BAD_REFERENCES = """devices:
+  - {id: a1, type: camera, commune: "21025", site: ts-ubnd, name: "Cam 1"}
+  - {id: a2, type: camera, commune: "21025", site: ts-nowhere, parent: sw-x, name: "Cam 2"}
+  - {id: a3, type: camera, commune: "99999", name: "Cam 3"}
+  - {id: a4, type: camera, commune: "21025", parent: [ts-uplink, ghost], name: "Cam 4"}
+  - {id: a5, type: camera, commune: "21026", site: ts-ubnd, name: "Cam 5"}
+"""
+
+
+def test_every_bad_reference_is_reported_with_its_line(db: psycopg.Connection) -> None:
+    """References to the database are checked before writing: all of them, each with a line."""
+    import_registry(db, parse_yaml(SMALL))
+    db.execute("INSERT INTO communes (code, name, province) VALUES ('21026', 'Xã Tịnh Hà', 'QN')")
+    with pytest.raises(RegistryError) as err:
+        import_registry(db, parse_yaml(BAD_REFERENCES, "more.yaml"), "more.yaml")
+    assert err.value.errors == [
+        "more.yaml:3: devices[1].site: unknown site 'ts-nowhere' "
+        "(not in this file nor in the database)",
+        "more.yaml:3: devices[1].parent: unknown device 'sw-x' "
+        "(not in this file nor in the database)",
+        "more.yaml:4: devices[2].commune: unknown commune '99999' "
+        "(not in this file nor in the database)",
+        "more.yaml:5: devices[3].parent: unknown device 'ghost' "
+        "(not in this file nor in the database)",
+        "more.yaml:6: devices[4].site: site 'ts-ubnd' is in commune 21025, not 21026",
+    ]
+    assert db.execute("SELECT count(*) FROM devices").fetchone() == (3,)
+    csv_text = "id,type,commune,site,parent,name\nb1,camera,21025,ts-ubnd,nope,B1\n"
+    with pytest.raises(RegistryError, match=r"x.csv:2: devices\[0\].parent: unknown device"):
+        import_registry(db, parse_devices_csv(csv_text, "x.csv"), "x.csv")
 
 
 def test_cli_import_twice(db_url: str, tmp_path: Path) -> None:

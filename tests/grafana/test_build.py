@@ -79,3 +79,24 @@ def test_time_series_over_telemetry_pick_a_resolution_by_range() -> None:
 def test_dashboard_provider_points_at_the_mounted_json() -> None:
     provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/ioc.yaml").read_text())
     assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards/ioc"
+
+
+def test_the_datasource_uid_the_panels_use_is_documented() -> None:
+    """Grafana without compose: the README and docs say which uid the data source needs."""
+    import json
+
+    root = Path(__file__).resolve().parents[2]
+    uids = set()
+    for path in (root / "grafana" / "dashboards").glob("*.json"):
+        uids |= set(re.findall(r'"uid": "(ioc-[a-z-]+)"', path.read_text(encoding="utf-8")))
+        board = json.loads(path.read_text(encoding="utf-8"))
+        for panel in board["panels"]:
+            if "datasource" in panel:
+                assert panel["datasource"]["uid"] == "ioc-postgres", (path.name, panel["title"])
+    assert "ioc-postgres" in uids
+    provisioned = (root / "grafana" / "provisioning" / "datasources" / "ioc.yaml").read_text()
+    assert "uid: ioc-postgres" in provisioned
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    grafana = readme[readme.index("### Grafana") :]
+    assert "`ioc-postgres`" in grafana
+    assert "`ioc-postgres`" in (root / "docs" / "grafana.md").read_text(encoding="utf-8")

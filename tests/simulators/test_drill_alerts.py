@@ -76,3 +76,62 @@ def test_alerts_mode_judges_incidents_suppression_and_notifications(
     assert "FAIL suppressed any rule ts-an-tho-cam01" in report
     assert "expected: 1..2" in report and "2/4 expectations met" in report
     drill.conn.close()
+
+
+BROADCAST_ALERT = """
+INSERT INTO alerts (fingerprint, rule, kind, severity, state, device_id, started_at)
+VALUES ('broadcast_missed/ts-phuoc-loc-spk1', 'broadcast_missed', 'event', 'warning', 'firing',
+        'ts-phuoc-loc-spk1', now() - interval '30 seconds')
+"""
+SUPPRESS_SPEAKER = """
+name: uplink
+speed: 5
+duration: 20m
+faults:
+  - {at: 2m, fault: uplink_cut, target: ts-uplink, duration: 10m}
+expect:
+  suppressed:
+    - {device: ts-phuoc-loc-spk1}
+"""
+
+
+def test_suppression_counts_only_alerts_the_fault_caused(
+    db_url: str, db: psycopg.Connection, demo: Registry
+) -> None:
+    """The day's missed broadcast, reported as the drill starts, is not the uplink cut's noise."""
+    import_registry(db, demo, "demo")
+    drill = Drill(parse_scenario(SUPPRESS_SPEAKER), demo, db_url, "alerts")
+    db.execute(BROADCAST_ALERT)  # as the drill started (shifted with the clock below)
+    drill.clock.wall0 -= 36  # 3 simulated minutes in: the uplink cut (from +2m) is active
+    drill.observe()
+    (suppressed,) = drill.result.outcomes
+    assert suppressed.ok, suppressed.actual
+    alert(db, "device_offline", "ts-phuoc-loc-spk1", "firing")  # caused by the cut, unsuppressed
+    drill.observe()
+    assert not suppressed.ok and "device_offline firing unsuppressed" in suppressed.actual
+    drill.conn.close()
+
+
+def test_drill_starts_at_the_scenarios_time_of_day_whatever_the_hour(
+    db_url: str, db: psycopg.Connection, demo: Registry
+) -> None:
+    from datetime import datetime
+
+    from simulators.clock import VN_TZ, latest_local
+
+    for hhmm in ("06:50", "23:30"):
+        drill = Drill(
+            parse_scenario(SUPPRESS_SPEAKER + f"start: '{hhmm}'\n"), demo, db_url, "alerts"
+        )
+        local = datetime.fromtimestamp(drill.clock.start, VN_TZ)
+        assert local.strftime("%H:%M") == hhmm and drill.clock.start <= drill.clock.wall0
+        drill.conn.close()
+    default = Drill(parse_scenario(SUPPRESS_SPEAKER), demo, db_url, "alerts")
+    assert datetime.fromtimestamp(default.clock.start, VN_TZ).strftime("%H:%M") == "09:00"
+    default.conn.close()
+    # The latest such time at or before the wall clock, at any hour of the day.
+    for hour in range(24):
+        now = datetime(2026, 11, 23, hour, 15, tzinfo=VN_TZ).timestamp()
+        start = latest_local("06:50", now)
+        assert 0 <= now - start < 86400
+        assert datetime.fromtimestamp(start, VN_TZ).strftime("%H:%M") == "06:50"

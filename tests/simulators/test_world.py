@@ -131,3 +131,25 @@ def test_generated_communes_are_deterministic_and_realistic() -> None:
 def test_durations_and_timestamps() -> None:
     assert parse_duration("10m").total_seconds() == 600 and parse_duration(5).total_seconds() == 5
     assert format_ts(0) == "1970-01-01T07:00:00.000+07:00"
+
+
+def test_same_scenario_time_same_story_at_any_hour(demo: Registry) -> None:
+    """A drill's world started at the same time of day tells the same story on another day."""
+    from datetime import datetime
+
+    from simulators.clock import VN_TZ, latest_local
+
+    def story(wall: datetime) -> list[tuple[str, str, str]]:
+        start = latest_local("09:00", wall.timestamp())
+        world = World(demo, 1, start, fault_rate=0.0)
+        world.inject("uplink_cut", "ts-uplink", 600, start + 120, None, "scenario")
+        out = []
+        for m in world.advance(start + 900):
+            kind = m.kind if m.kind != "event" else f"event:{json.loads(m.payload)['type']}"
+            out.append((m.device, kind, m.topic))
+        return out
+
+    morning = story(datetime(2026, 11, 23, 10, 0, tzinfo=VN_TZ))
+    night = story(datetime(2026, 11, 24, 23, 30, tzinfo=VN_TZ))
+    assert morning == night
+    assert any(kind.startswith("event:broadcast") for _, kind, _ in morning)

@@ -137,6 +137,7 @@ def test_leader_failover_sends_every_notification_once(
         report(fleet, "solo", now(UTC))
         wait_until(lambda: len(receiver.requests) == 2, 10, message="B sends the resolution")
         report(fleet, "spk-1", now(UTC), online=False)
+        report(fleet, "up1", now(UTC))  # its uplink speaks after: a genuine outage
         wait_until(lambda: len(receiver.requests) == 3, 10, message="B notifies spk-1")
         a.scheduler.resume()
         wait_until(lambda: {r["state"] for r in outbox(fleet)} == {"sent"}, 10, message="all sent")

@@ -90,8 +90,9 @@ def test_group_interval_batches_later_alerts(
     notifier = make_notifier(pool, tmp_path, webhook_config(receiver.url))
     first = fire(db, "ts-cam-01")
     notifier.tick(at(2))
-    second = fire(db, "ts-cam-02", fired_at=at(10))
-    third = fire(db, "ts-cam-03", fired_at=at(20))
+    # Warnings follow the group's rhythm (a new critical would not wait: see test_urgency).
+    second = fire(db, "ts-cam-02", fired_at=at(10), severity="warning")
+    third = fire(db, "ts-cam-03", fired_at=at(20), severity="warning")
     notifier.tick(at(30))
     notifier.tick(at(61))  # group_interval (1m) after the first message not reached yet
     assert len(outbox(db)) == 1

@@ -1,0 +1,100 @@
+"""Vietnamese texts read as Vietnamese: no English words, no type repeated before a name."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from alerts.notify.templates import local_zone, render
+from alerts.rules import load_rules
+from alerts.rules.base import Condition
+from alerts.settings import AlertSettings
+from alerts.texts import DeviceInfo, root_cause_summaries
+from alerts.texts import render as fill
+from devices.catalogue import TYPES
+from devices.registry import load_file
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = load_file(ROOT / "devices" / "data" / "demo_commune.yaml")
+SITES = {s.id: s.name for c in DEMO.communes for s in c.sites}
+# English words seen inside Vietnamese texts (device data values, jargon, enum labels).
+ENGLISH = re.compile(
+    r"\b(normal|priority|emergency|executed|missed|late|tamper|seq|smartfailed|abnormal|"
+    r"notonline|fiber|dedicated|idle|playing|ingest|down|offline|online|flapping)\b",
+    re.IGNORECASE,
+)
+
+
+def _info(device_id: str) -> DeviceInfo:
+    spec = next(d for d in DEMO.devices if d.id == device_id)
+    kind = TYPES[spec.type]
+    return DeviceInfo(spec.id, spec.name, spec.type, spec.commune, spec.site,
+                      SITES.get(spec.site or "", ""), "Xã Tịnh Sơn", kind.vi, kind.en)  # fmt: skip
+
+
+@pytest.mark.parametrize("device", DEMO.devices, ids=lambda d: d.id)
+def test_device_labels_do_not_repeat_what_the_name_says(device: object) -> None:
+    info = _info(device.id)  # type: ignore[attr-defined]
+    label = info.label("vi")
+    words = label.lower().split()
+    assert not (len(words) > 2 and words[:2] == words[2:4]), label  # "cụm loa ... cụm loa"
+    assert not label.startswith(("Cụm loa truyền thanh Cụm loa", "Đường truyền Switch",
+                                 "Đường truyền Router", "Đầu ghi hình Đầu ghi",
+                                 "Camera Camera", "Đường truyền Cáp quang"))  # fmt: skip
+    assert "thôn Thôn" not in label
+    rendered = render(
+        {
+            "kind": "firing",
+            "alerts": [
+                {
+                    "id": 1,
+                    "status": "firing",
+                    "severity": "critical",
+                    "summary": "x",
+                    "device_id": info.id,
+                    "device_name": info.name,
+                    "device_type": info.type,
+                    "started_at": "2026-11-22T07:00:00+00:00",
+                }
+            ],
+        },
+        "vi",
+        "http://ioc.test",
+        local_zone("Asia/Ho_Chi_Minh"),
+    )
+    assert f"Thiết bị: {label} ({info.id})" in rendered.text
+
+
+def _sample_condition(rule: object) -> Condition:
+    details = {
+        "event_data": {"priority": "emergency", "schedule_id": "20261122-1700", "result": "missed"},
+        "threshold_value": 12.0,
+    }
+    return Condition("x", 3.0, True, None, details)
+
+
+@pytest.mark.parametrize("rule", load_rules(AlertSettings().rules_path()), ids=lambda r: r.name)
+def test_every_vietnamese_summary_is_vietnamese(rule: object) -> None:
+    """Each shipped rule's summary, filled for a demo device of its type, has no English."""
+    device = next(d for d in DEMO.devices if d.type in rule.types)  # type: ignore[attr-defined]
+    info = _info(device.id)
+    texts = rule.texts()  # type: ignore[attr-defined]
+    values = {**info.template_vars(), **rule.template_vars(_sample_condition(rule))}  # type: ignore[attr-defined]
+    summary = fill(texts.vi, values)
+    assert "{" not in summary, summary
+    found = ENGLISH.findall(summary.replace(info.name, ""))
+    assert not found, f"{rule.name}: English {found} in {summary!r}"  # type: ignore[attr-defined]
+
+
+def test_missed_emergency_broadcast_priority_in_vietnamese() -> None:
+    rule = next(r for r in load_rules(AlertSettings().rules_path()) if r.name == "broadcast_missed")
+    info = _info("ts-an-tho-spk1")
+    values = {**info.template_vars(), **rule.template_vars(_sample_condition(rule))}
+    summary = fill(rule.texts().vi, values)
+    assert "(mức ưu tiên: khẩn cấp)" in summary
+    assert summary.startswith(f"{info.name} tại ")  # not "Cụm loa truyền thanh Cụm loa …"
+    vi, en = root_cause_summaries(_info("ts-an-tho-sw"), {"camera": 9, "speaker": 2})
+    assert vi == "Switch Thôn An Thọ mất kết nối: 9 camera, 2 cụm loa không truy cập được"
+    assert en.startswith("Network link Switch Thôn An Thọ down")
