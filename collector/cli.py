@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,14 @@ def run(
     except RegistryError as exc:
         raise click.ClickException("invalid inventory:\n" + "\n".join(exc.errors)) from None
     me = identify(inventory, csettings.collector_id)
-    secrets = SecretStore.load(csettings.collector_secrets_file)
-    collector = Collector(
-        inventory, me, csettings, MqttTarget(settings.mqtt_url, settings.mqtt_protocol), secrets
-    )
+    try:
+        secrets = SecretStore.load(csettings.collector_secrets_file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read the secrets file: {exc}") from None
+    try:
+        collector = Collector(
+            inventory, me, csettings, MqttTarget(settings.mqtt_url, settings.mqtt_protocol), secrets
+        )
+    except (OSError, sqlite3.Error) as exc:  # the state directory cannot be written
+        raise click.ClickException(f"cannot open the outbox: {exc} (set --state-dir)") from None
     asyncio.run(collector.run())
