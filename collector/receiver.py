@@ -77,7 +77,11 @@ def make_app(collector: Collector) -> Starlette:
             collector.scheduler.succeeded(check, sample)
         return JSONResponse({"accepted": len(samples)}, 202)
 
-    return Starlette(routes=[Route("/hooks/{hook}", receive, methods=["POST"])])
+    from collector.alarmhost_route import alarm_host_route  # Hikvision pushes (h18)
+
+    return Starlette(
+        routes=[Route("/hooks/{hook}", receive, methods=["POST"]), alarm_host_route(collector)]
+    )
 
 
 async def _body(request: Request) -> bytes | None:

@@ -81,6 +81,26 @@ def _flag(name: str, vi: str, en: str) -> Metric:
 ONLINE = _flag("online", "Trực tuyến", "Online")
 # Up to ~30 years: a device's uptime counter, bounded so one wild value cannot break sums.
 UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0, max=1e9)
+CLOCK_SKEW = Metric("clock_skew_s", "s", "gauge", "Lệch đồng hồ", "Clock skew", min=-1e9, max=1e9)
+# Events of the camera/NVR checks (collector/checks/hikvision, dahua, onvif, rtsp).
+CAMERA_EVENTS = (
+    "recording_stopped",
+    "device_changed",
+    "camera_event",
+    "stream_auth_failed",
+    "clock_skew",
+)
+# A condition reported by the camera checks ends with "<type>_cleared" (rules' clear_event).
+CAMERA_CONDITIONS = (
+    "video_loss",
+    "tamper",
+    "storage_failure",
+    "recording_stopped",
+    "motion",
+    "camera_event",
+    "clock_skew",
+)
+CAMERA_CLEARED = tuple(f"{e}_cleared" for e in CAMERA_CONDITIONS)
 # What the collector's ping check measures, on every type it can watch.
 REACH = (
     _pct("loss_pct", "Mất gói", "Packet loss"),
@@ -99,6 +119,14 @@ CATALOGUE: tuple[DeviceType, ...] = (
         (
             ONLINE,
             _flag("stream_up", "Luồng video", "Stream up"),
+            Metric(
+                "stream_state",
+                "",
+                "enum",
+                "Trạng thái luồng RTSP",
+                "RTSP stream state",
+                enum_values=("up", "unauthorized", "down"),
+            ),
             Metric("fps", "fps", "gauge", "Khung hình/giây", "Frames per second", min=0, max=1000),
             Metric(
                 "fps_configured", "fps", "gauge", "FPS cấu hình", "Configured FPS", min=0, max=1000
@@ -116,9 +144,19 @@ CATALOGUE: tuple[DeviceType, ...] = (
             _pct("cpu_pct", "CPU", "CPU"),
             _pct("mem_pct", "Bộ nhớ", "Memory"),
             UPTIME,
+            CLOCK_SKEW,
             *REACH,
         ),
-        events=("tamper", "video_loss", "storage_failure", "reboot", "motion", *CHECK_EVENTS),
+        events=(
+            "tamper",
+            "video_loss",
+            "storage_failure",
+            "reboot",
+            "motion",
+            *CHECK_EVENTS,
+            *CAMERA_EVENTS,
+            *CAMERA_CLEARED,
+        ),
     ),
     DeviceType(
         "nvr",
@@ -148,10 +186,25 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 max=1024,
             ),
             _pct("cpu_pct", "CPU", "CPU"),
+            _pct("mem_pct", "Bộ nhớ", "Memory"),
             UPTIME,
+            CLOCK_SKEW,
             *REACH,
         ),
-        events=("disk_failure", "recording_stopped", "storage_failure", "reboot", *CHECK_EVENTS),
+        events=(
+            "disk_failure",
+            "storage_failure",
+            "reboot",
+            *CHECK_EVENTS,
+            *CAMERA_EVENTS,
+            "video_loss",
+            "tamper",
+            "motion",
+            "channel_offline",
+            *CAMERA_CLEARED,
+            "disk_failure_cleared",
+            "channel_offline_cleared",
+        ),
     ),
     DeviceType(
         "speaker",

@@ -1,0 +1,156 @@
+"""Long-lived multipart event streams (Hikvision alertStream, Dahua eventManager attach).
+
+The device writes a part per event and a heartbeat part every few seconds (Hikvision repeats
+``videoloss``/``inactive`` about every second, Dahua writes ``Heartbeat``), so silence longer
+than ``heartbeat_timeout_s`` means the stream is dead: reconnect with exponential backoff.
+Events that never end are cleared by the check's tracker after ``event_clear_s``. A part that
+cannot be read costs only itself: it becomes a ``camera_event`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from pydantic import Field
+
+from collector import xmlsafe
+from collector.checks._events import EventTracker
+from collector.checks._http import DigestClient
+from collector.checks.base import CheckError, CheckParams, Emit, EventOut, Sample, Target
+from collector.multipart import MultipartError, MultipartReader, Part, boundary_of
+
+log = logging.getLogger(__name__)
+
+BAD_PART_REPORT_S = 60.0
+PartParser = Callable[[EventTracker, Part, float], list[EventOut]]
+
+
+class StreamParams(CheckParams):
+    """Parameters of a check with an event stream (Hikvision, Dahua)."""
+
+    timeout_s: float = Field(10.0, gt=0, le=120)
+    heartbeat_timeout_s: float = Field(30.0, gt=0)  # silence after which we reconnect
+    event_clear_s: float = Field(120.0, gt=0)  # clear events that never say "inactive"
+    max_backoff_s: float = Field(60.0, gt=0)
+
+
+class StreamingCheck(Protocol):
+    """What a check needs to own an event stream."""
+
+    target: Target
+    client: DigestClient
+    tracker: EventTracker
+    stream_alive: bool
+
+    @property
+    def params(self) -> StreamParams: ...
+
+
+async def run_event_stream(check: StreamingCheck, path: str, parse: PartParser, emit: Emit) -> None:
+    """Keep ``path`` open forever; emit the events its parts start or end; reconnect."""
+    backoff = 1.0
+    p = check.params
+    while True:
+        started = time.monotonic()
+        try:
+            await _one_connection(check, path, parse, emit)
+            reason = "stream ended"
+        except CheckError as exc:
+            reason = exc.reason
+        except (MultipartError, xmlsafe.XmlError) as exc:
+            reason = f"unreadable stream: {exc}"
+        check.stream_alive = False
+        if time.monotonic() - started > 2 * p.heartbeat_timeout_s:
+            backoff = 1.0  # it had been healthy for a while: start over
+        delay = min(backoff, p.max_backoff_s) * (0.5 + random.random() / 2)
+        log.warning("%s %s: %s; reconnect in %.1f s", check.target.device_id, path, reason, delay)
+        for ev in check.tracker.expire():
+            emit(Sample(events=[ev]))
+        await asyncio.sleep(delay)
+        backoff = min(backoff * 2, p.max_backoff_s)
+
+
+async def _one_connection(check: StreamingCheck, path: str, parse: PartParser, emit: Emit) -> None:
+    p = check.params
+    async with check.client.open_stream(path, p.timeout_s) as resp:
+        reader = MultipartReader(boundary_of(resp.headers.get("content-type", "")))
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=64)
+        pump = asyncio.create_task(_pump(resp.aiter_raw(), queue))
+        check.stream_alive = True
+        log.info("%s %s open", check.target.device_id, path)
+        tick = min(p.heartbeat_timeout_s, p.event_clear_s, 5.0)
+        last_data = time.monotonic()
+        try:
+            await _read_loop(check, parse, emit, reader, queue, tick, last_data)
+        finally:
+            pump.cancel()
+            # Let the reader finish before the response closes under it.
+            await asyncio.gather(pump, return_exceptions=True)
+
+
+async def _pump(
+    chunks: AsyncIterator[bytes], queue: asyncio.Queue[bytes | BaseException | None]
+) -> None:
+    # Reads happen in their own task so a timed-out wait never cancels a read mid-chunk.
+    try:
+        async for chunk in chunks:
+            await queue.put(chunk)
+        await queue.put(None)
+    except Exception as exc:  # httpx read errors: the device dropped us
+        await queue.put(exc)
+
+
+async def _read_loop(
+    check: StreamingCheck,
+    parse: PartParser,
+    emit: Emit,
+    reader: MultipartReader,
+    queue: asyncio.Queue[bytes | BaseException | None],
+    tick: float,
+    last_data: float,
+) -> None:
+    p = check.params
+    last_bad, bad = -BAD_PART_REPORT_S, 0
+    while True:
+        try:
+            item = await asyncio.wait_for(queue.get(), timeout=tick)
+        except TimeoutError:
+            item = b""
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise CheckError(f"event stream dropped: {type(item).__name__}", kind="disconnected")
+        chunk = item
+        now = time.monotonic()
+        events: list[EventOut] = []
+        if chunk:
+            last_data = now
+            for part in reader.feed(chunk):
+                try:
+                    events.extend(parse(check.tracker, part, now))
+                except (xmlsafe.XmlError, ValueError) as exc:
+                    # One bad part costs only itself: reported (at most once a minute per
+                    # stream, with the count of the others), the stream goes on.
+                    bad += 1
+                    if now - last_bad >= BAD_PART_REPORT_S:
+                        events.append(
+                            EventOut(
+                                "camera_event",
+                                "warning",
+                                {"raw_type": "unparseable", "reason": str(exc)[:200], "parts": bad},
+                            )
+                        )
+                        last_bad, bad = now, 0
+        elif now - last_data > p.heartbeat_timeout_s:
+            raise CheckError(
+                f"event stream silent for {p.heartbeat_timeout_s:g} s (no heartbeat)",
+                kind="timeout",
+            )
+        events.extend(check.tracker.expire(now))
+        if events:
+            emit(Sample(events=events))
