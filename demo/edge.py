@@ -3,16 +3,20 @@
 
 Debian's ``snmpd`` (when installed) serves IF-MIB and a UPS on battery on a free loopback
 port; cameras answer ping on 127.0.3.x; three loudspeaker clusters live on a fake vendor
-platform. The collector reaches the broker through a small TCP relay that the scheduled fault
-cuts for a few minutes: the collector's last will fires, its devices become *unobserved*
+platform; a Hikvision NVR and cameras (ISAPI fakes, :mod:`collector.fakes.demo_cameras`) lose
+video on channel 2 at +60 s and a disk at +150 s. The collector reaches the broker through a
+small TCP relay that the scheduled fault cuts for a few minutes: the collector's last will fires, its devices become *unobserved*
 (one root-cause alert), readings pile up in its outbox and are backfilled when the link returns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from collector.fakes import demo_cameras
 from demo.edge_parts import Relay, VendorPlatform, free_port
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,9 @@ COLLECTOR_ID = "ts-collector"
 COMMUNITY = "demo-community"
 VENDOR_TOKEN = "demo-vendor-token"
 OUTAGE = (120.0, 180.0)  # collector cut off from the broker at +120 s for 180 s
+# Hikvision NVR + cameras (ISAPI fakes): video loss on NVR channel 2 at +60 s for 300 s,
+# NVR disk 2 fails at +150 s.
+CAMERA_FAULTS = {"video_loss_at_s": 60.0, "video_loss_for_s": 300.0, "disk_at_s": 150.0}
 SPEAKER_MAP = (
     "{rsrp_dbm: {path: lte.rsrp}, sinr_db: {path: lte.sinr}, volume: {path: player.volume}, "
     'state: {path: player.mode, map: {"0": idle, "1": playing, "9": emergency}}, '
@@ -113,6 +121,7 @@ class Edge:
         interval_s: int = 0,
         protocol: str = "5",
         client_prefix: str = "demo-collector-",
+        camera_faults: dict[str, float] | None = None,
     ) -> None:
         self.say = say
         self.client_prefix = client_prefix
@@ -126,6 +135,15 @@ class Edge:
         self.proc: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
         self._faults: threading.Thread | None = None
+        self.camera_faults = {**CAMERA_FAULTS, **(camera_faults or {})}
+        self.camera_password = secrets.token_urlsafe(12)  # goes to the collector's env only
+        self.cameras = demo_cameras.start(
+            "21025", COLLECTOR_ID, self.camera_password, prefix="ts-edge-hik", site="ts-ubnd",
+            interval_s=interval_s or 30,
+        )  # fmt: skip
+        self._cam_loop: asyncio.AbstractEventLoop | None = None
+        self._cam_task: asyncio.Task[None] | None = None
+        self._cam_thread: threading.Thread | None = None
         snmp = _snmpd(self.work)
         snmp_port = None
         if snmp is not None:
@@ -140,6 +158,14 @@ class Edge:
                 'name: "Bộ thu thập tại UBND xã"}',
                 f'name: "Bộ thu thập tại UBND xã", interval_s: {interval_s}}}',
             )
+        # JSON is YAML flow: the camera fakes' devices join the inventory as they are.
+        self.inventory += "".join(f"  - {json.dumps(d, ensure_ascii=False)}\n"
+                                  for d in self.cameras.devices)  # fmt: skip
+
+    @property
+    def device_count(self) -> int:
+        """Devices the collector watches."""
+        return self.inventory.count("collector: ") + len(self.cameras.devices)
 
     def registry_text(self) -> str:
         """The inventory, to import with the rest of the demo registry."""
@@ -162,6 +188,7 @@ class Edge:
             "IOC_COLLECTOR_STATE_DIR": str(self.work / "state"),
             "IOC_DEMO_SNMP_COMMUNITY": COMMUNITY,
             "IOC_DEMO_VENDOR_TOKEN": VENDOR_TOKEN,
+            demo_cameras.PASSWORD_ENV: self.camera_password,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ioc", "collector", "run", "--inventory",
@@ -170,6 +197,17 @@ class Edge:
         )  # fmt: skip
         self._faults = threading.Thread(target=self._outage, name="demo-edge-fault", daemon=True)
         self._faults.start()
+        self._cam_thread = threading.Thread(target=self._camera_script, name="demo-cameras",
+                                            daemon=True)  # fmt: skip
+        self._cam_thread.start()
+
+    def _camera_script(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._cam_loop = loop
+        self._cam_task = loop.create_task(demo_cameras.script(self.cameras, **self.camera_faults))
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(self._cam_task)
+        loop.close()
 
     @staticmethod
     def _netloc(parts: Any, port: int) -> str:
@@ -191,6 +229,11 @@ class Edge:
     def stop(self) -> None:
         """Stop everything the edge part started."""
         self._stop.set()
+        if self._cam_loop is not None and self._cam_task is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed: script done
+                self._cam_loop.call_soon_threadsafe(self._cam_task.cancel)
+        if self._cam_thread is not None:
+            self._cam_thread.join(5)
         for proc in (self.proc, self.snmpd):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
@@ -201,6 +244,7 @@ class Edge:
         if self.relay is not None:
             self.relay.close()
         self.vendor.close()
+        self.cameras.stop()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -227,9 +271,11 @@ def running_edge(db_url: str, mqtt_url: str, say: Any, **options: Any) -> Iterat
             import_registry(conn, parse_inventory(edge.inventory, "demo-edge").registry())
             conn.commit()
         edge.start()
-        say(f"edge: collector {COLLECTOR_ID} watches {edge.inventory.count('collector: ')} "
-            f"devices over ICMP/SNMP/vendor JSON; outage at +{edge.outage[0]:.0f} s for "
-            f"{edge.outage[1]:.0f} s")  # fmt: skip
+        f = edge.camera_faults
+        say(f"edge: collector {COLLECTOR_ID} watches {edge.device_count} devices over "
+            f"ICMP/SNMP/ISAPI/vendor JSON; camera video loss at +{f['video_loss_at_s']:.0f} s, "
+            f"NVR disk failure at +{f['disk_at_s']:.0f} s, outage at +{edge.outage[0]:.0f} s "
+            f"for {edge.outage[1]:.0f} s")  # fmt: skip
         yield edge
     finally:
         edge.stop()

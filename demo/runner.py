@@ -297,7 +297,9 @@ def banner(e: Endpoints) -> str:
             f"MQTT broker:     {e.mqtt_url}" + (" (in-process amqtt)" if e.embedded_broker else ""),
             grafana,
             "Faults scheduled: video loss on ts-cam-03 (+20 s), hamlet switch ts-phuoc-loc-sw cut "
-            "(+45 s), amplifier fault on ts-an-tho-spk1 (+90 s). Alerts print below as sent.",
+            "(+45 s), camera video loss on NVR ts-edge-hik-nvr-1 (+60 s), amplifier fault on "
+            "ts-an-tho-spk1 (+90 s), collector ts-collector cut off (+120 s), NVR disk failure "
+            "(+150 s). Alerts print below as sent.",
             "",
         ]
     )

@@ -25,6 +25,14 @@ def _online(db_url: str, device: str) -> bool | None:
     return row[0] if row else None
 
 
+def _events(db_url: str, device: str) -> set[str]:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT type FROM device_events WHERE device_id = %s", (device,)
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
 def test_demo_edge_reports_goes_dark_and_backfills(db_url: str, own_broker: Mosquitto) -> None:
     with psycopg.connect(db_url) as conn:
         conn.execute(
@@ -35,11 +43,21 @@ def test_demo_edge_reports_goes_dark_and_backfills(db_url: str, own_broker: Mosq
     service = IngestService(settings, ingest).start()
     said: list[str] = []
     try:
-        with running_edge(db_url, own_broker.url, said.append, outage=(6.0, 6.0), interval_s=1):
+        with running_edge(
+            db_url,
+            own_broker.url,
+            said.append,
+            outage=(6.0, 6.0),
+            interval_s=1,
+            camera_faults={"video_loss_at_s": 1.0, "disk_at_s": 2.0},
+        ) as edge:
             wanted = [("ts-edge-cam-01", "rtt_ms"), ("ts-edge-spk-2", "rsrp_dbm"),
-                      (COLLECTOR_ID, "buffer_depth")]  # fmt: skip
+                      (COLLECTOR_ID, "buffer_depth"), ("ts-edge-hik-cam-1", "cpu_pct")]  # fmt: skip
             wait_until(lambda: all(k in _latest(db_url) for k in wanted), 20, 0.2,
                        "edge devices reporting")  # fmt: skip
+            # The scripted NVR fault reaches the database (maybe backfilled after the outage).
+            wait_until(lambda: "video_loss" in _events(db_url, "ts-edge-hik-nvr-1"), 20, 0.2,
+                       "NVR video loss event")  # fmt: skip
             # The relay is cut: the broker publishes the collector's last will.
             wait_until(lambda: _online(db_url, COLLECTOR_ID) is False, 20, 0.2, "last will")
             # Back: birth, and the readings taken meanwhile arrive.
@@ -63,3 +81,4 @@ def test_demo_edge_reports_goes_dark_and_backfills(db_url: str, own_broker: Mosq
     finally:
         service.stop()
     assert any("cut off from the broker" in line for line in said)
+    assert not any(edge.camera_password in line for line in said)
