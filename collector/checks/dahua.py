@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from collector.checks._events import EventTracker, edge_type
+from collector.checks._events import EventTracker, edge_type, identity_change
 from collector.checks._http import DigestClient
 from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
@@ -174,16 +174,8 @@ class DahuaCheck(Check):
         if not ident["serial"]:
             raise CheckError("getSystemInfo without serialNumber", kind="parse")
         sample.meta.update(ident)
-        if self._identity is not None and self._identity != ident:
-            changes = {
-                k: {"old": self._identity.get(k), "new": v}
-                for k, v in ident.items()
-                if self._identity.get(k) != v
-            }
-            what = "swapped" if "serial" in changes else "re-flashed"
-            sample.events.append(
-                EventOut("device_changed", "warning", {"what": what, "changes": changes})
-            )
+        if (event := identity_change(self._identity, ident)) is not None:
+            sample.events.append(event)
         self._identity = ident
         if self.is_nvr:
             kv = await self._kv("/cgi-bin/storageDevice.cgi?action=getDeviceAllInfo")

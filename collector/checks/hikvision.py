@@ -19,7 +19,7 @@ from pydantic import Field
 
 from collector import xmlsafe
 from collector.checks import _hikxml
-from collector.checks._events import EventTracker, edge_type
+from collector.checks._events import IDENTITY, EventTracker, edge_type, identity_change
 from collector.checks._http import DigestClient
 from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
@@ -122,27 +122,10 @@ class HikvisionCheck(Check):
         sample.events.extend(self.tracker.expire())
 
     def _identity_change(self, info: dict[str, str], sample: Sample) -> None:
-        keys = ("model", "serial", "firmware")
-        now = {k: info[k] for k in keys if k in info}
+        now = {k: info[k] for k in IDENTITY if k in info}
         before, self._identity = self._identity, now
-        if before is None:
-            return
-        changed = {
-            k: {"old": before.get(k), "new": now.get(k)}
-            for k in keys
-            if before.get(k) != now.get(k)
-        }
-        if changed:
-            what = (
-                "swapped"
-                if "serial" in changed
-                else "re-flashed"
-                if "firmware" in changed
-                else "changed"
-            )
-            sample.events.append(
-                EventOut("device_changed", "warning", {"what": what, "changes": changed})
-            )
+        if (event := identity_change(before, now)) is not None:
+            sample.events.append(event)
 
     async def _nvr(self, sample: Sample) -> None:
         doc = await self._xml("/ISAPI/ContentMgmt/Storage", missing_ok=True)
