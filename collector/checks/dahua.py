@@ -126,12 +126,6 @@ def events_of_part(tracker: EventTracker, part: Part, now: float) -> list[EventO
 
 
 class DahuaParams(StreamParams):
-    port: int = Field(80, ge=1, le=65535)
-    username: str = Field("admin", min_length=1, max_length=64)
-    password_env: str = Field(min_length=1, max_length=128)
-    https: bool = False
-    verify_tls: bool = False
-    nvr: bool | None = None
     events: bool = True
     heartbeat_s: int = Field(5, ge=1, le=60)
 

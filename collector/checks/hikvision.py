@@ -46,12 +46,6 @@ def events_of_xml(tracker: EventTracker, body: bytes, now: float | None = None) 
 
 
 class HikvisionParams(StreamParams):
-    port: int = Field(80, ge=1, le=65535)
-    username: str = Field("admin", min_length=1, max_length=64)
-    password_env: str = Field(min_length=1, max_length=128)
-    https: bool = False
-    verify_tls: bool = False
-    nvr: bool | None = None  # None: decided by the device's type
     channel: str = Field("101", max_length=16)  # the streaming channel whose config we report
     alert_stream: bool = True
 
