@@ -15,6 +15,28 @@ from dataclasses import dataclass
 
 from collector.checks.base import EventOut, Severity
 
+IDENTITY = ("model", "serial", "firmware")
+
+
+def identity_change(before: dict[str, str] | None, now: dict[str, str]) -> EventOut | None:
+    """``device_changed`` when a device's model, serial or firmware differs from the last poll.
+
+    A new serial means the device was swapped, a new firmware that it was re-flashed.
+    """
+    if before is None:
+        return None
+    changed = {
+        k: {"old": before.get(k), "new": now.get(k)}
+        for k in IDENTITY
+        if before.get(k) != now.get(k)
+    }
+    if not changed:
+        return None
+    what = (
+        "swapped" if "serial" in changed else "re-flashed" if "firmware" in changed else "changed"
+    )
+    return EventOut("device_changed", "warning", {"what": what, "changes": changed})
+
 
 def edge_type(etype: str, active: bool) -> str:
     """The event type of a condition starting (``etype``) or ending (``etype_cleared``)."""

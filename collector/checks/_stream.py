@@ -31,8 +31,14 @@ PartParser = Callable[[EventTracker, Part, float], list[EventOut]]
 
 
 class StreamParams(CheckParams):
-    """Parameters of a check with an event stream (Hikvision, Dahua)."""
+    """Parameters of an HTTP camera/NVR check with an event stream (Hikvision, Dahua)."""
 
+    port: int = Field(80, ge=1, le=65535)
+    username: str = Field("admin", min_length=1, max_length=64)
+    password_env: str = Field(min_length=1, max_length=128)
+    https: bool = False
+    verify_tls: bool = False
+    nvr: bool | None = None  # None: decided by the device's type
     timeout_s: float = Field(10.0, gt=0, le=120)
     heartbeat_timeout_s: float = Field(30.0, gt=0)  # silence after which we reconnect
     event_clear_s: float = Field(120.0, gt=0)  # clear events that never say "inactive"

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from collector.checks._events import EventTracker, edge_type
+from collector.checks._events import EventTracker, edge_type, identity_change
 from collector.checks._http import DigestClient
 from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
@@ -126,12 +126,6 @@ def events_of_part(tracker: EventTracker, part: Part, now: float) -> list[EventO
 
 
 class DahuaParams(StreamParams):
-    port: int = Field(80, ge=1, le=65535)
-    username: str = Field("admin", min_length=1, max_length=64)
-    password_env: str = Field(min_length=1, max_length=128)
-    https: bool = False
-    verify_tls: bool = False
-    nvr: bool | None = None
     events: bool = True
     heartbeat_s: int = Field(5, ge=1, le=60)
 
@@ -174,16 +168,8 @@ class DahuaCheck(Check):
         if not ident["serial"]:
             raise CheckError("getSystemInfo without serialNumber", kind="parse")
         sample.meta.update(ident)
-        if self._identity is not None and self._identity != ident:
-            changes = {
-                k: {"old": self._identity.get(k), "new": v}
-                for k, v in ident.items()
-                if self._identity.get(k) != v
-            }
-            what = "swapped" if "serial" in changes else "re-flashed"
-            sample.events.append(
-                EventOut("device_changed", "warning", {"what": what, "changes": changes})
-            )
+        if (event := identity_change(self._identity, ident)) is not None:
+            sample.events.append(event)
         self._identity = ident
         if self.is_nvr:
             kv = await self._kv("/cgi-bin/storageDevice.cgi?action=getDeviceAllInfo")

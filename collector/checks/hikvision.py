@@ -19,7 +19,7 @@ from pydantic import Field
 
 from collector import xmlsafe
 from collector.checks import _hikxml
-from collector.checks._events import EventTracker, edge_type
+from collector.checks._events import IDENTITY, EventTracker, edge_type, identity_change
 from collector.checks._http import DigestClient
 from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
@@ -46,12 +46,6 @@ def events_of_xml(tracker: EventTracker, body: bytes, now: float | None = None) 
 
 
 class HikvisionParams(StreamParams):
-    port: int = Field(80, ge=1, le=65535)
-    username: str = Field("admin", min_length=1, max_length=64)
-    password_env: str = Field(min_length=1, max_length=128)
-    https: bool = False
-    verify_tls: bool = False
-    nvr: bool | None = None  # None: decided by the device's type
     channel: str = Field("101", max_length=16)  # the streaming channel whose config we report
     alert_stream: bool = True
 
@@ -122,27 +116,10 @@ class HikvisionCheck(Check):
         sample.events.extend(self.tracker.expire())
 
     def _identity_change(self, info: dict[str, str], sample: Sample) -> None:
-        keys = ("model", "serial", "firmware")
-        now = {k: info[k] for k in keys if k in info}
+        now = {k: info[k] for k in IDENTITY if k in info}
         before, self._identity = self._identity, now
-        if before is None:
-            return
-        changed = {
-            k: {"old": before.get(k), "new": now.get(k)}
-            for k in keys
-            if before.get(k) != now.get(k)
-        }
-        if changed:
-            what = (
-                "swapped"
-                if "serial" in changed
-                else "re-flashed"
-                if "firmware" in changed
-                else "changed"
-            )
-            sample.events.append(
-                EventOut("device_changed", "warning", {"what": what, "changes": changed})
-            )
+        if (event := identity_change(before, now)) is not None:
+            sample.events.append(event)
 
     async def _nvr(self, sample: Sample) -> None:
         doc = await self._xml("/ISAPI/ContentMgmt/Storage", missing_ok=True)

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from collector import xmlsafe
 from collector.checks import _pullpoint, _soap
-from collector.checks._events import EventTracker, edge_type
+from collector.checks._events import EventTracker, edge_type, identity_change
 from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
 
 log = logging.getLogger(__name__)
@@ -123,16 +123,8 @@ class OnvifCheck(Check):
                 )
             }
             sample.meta.update(ident)
-            if self._identity is not None and ident != self._identity:
-                changes = {
-                    k: {"old": self._identity.get(k), "new": v}
-                    for k, v in ident.items()
-                    if self._identity.get(k) != v
-                }
-                what = "swapped" if "serial" in changes else "re-flashed"
-                sample.events.append(
-                    EventOut("device_changed", "warning", {"what": what, "changes": changes})
-                )
+            if (event := identity_change(self._identity, ident)) is not None:
+                sample.events.append(event)
             self._identity = ident
             if p.profiles:
                 sample.meta["streams"] = await self._streams(sec)
