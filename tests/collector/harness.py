@@ -98,7 +98,13 @@ class CollectorProcess:
         if not path.exists():
             return 0
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            row = db.execute(query).fetchone()
+            try:
+                row = db.execute(query).fetchone()
+            except sqlite3.OperationalError as exc:
+                # The file exists a moment before the collector has created its tables.
+                if "no such table" in str(exc):
+                    return 0
+                raise
         return int(row[0] or 0) if row else 0
 
     def rows(self, query: str) -> list[tuple[Any, ...]]:
