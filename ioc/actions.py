@@ -1,10 +1,10 @@
 """Operator actions, the one owner: acknowledge, assign, create and expire silences.
 
-The REST API, the web console and Telegram all call these; ``channel`` ("api", "console",
-"telegram") says where the action came from and is recorded in the alert's timeline and the
-audit log. Each alert action is one ``UPDATE ... RETURNING`` carrying its state and scope
-checks, so two operators acting at once cannot both pass a stale check. Acknowledging records
-who and why; it never stops the alert from resolving.
+The REST API, the web console, Telegram and Zalo all call these; ``channel`` ("api",
+"console", "telegram", "zalo") says where the action came from and is recorded in the alert's
+timeline and the audit log. Each alert action is one ``UPDATE ... RETURNING`` carrying its
+state and scope checks, so two operators acting at once cannot both pass a stale check.
+Acknowledging records who and why; it never stops the alert from resolving.
 
 History vocabulary (alert_history.action, audit_log.action for alerts): ``acknowledged``,
 ``assigned``. Silences are audited as ``create`` / ``expire`` of object type ``silence``.
@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 from ioc.errors import IocError
 from ioc.silences import SilenceSpec
 
-Channel = Literal["api", "console", "telegram"]
+Channel = Literal["api", "console", "telegram", "zalo"]
 Outcome = Literal["done", "not_found", "resolved"]
 ACKNOWLEDGED = "acknowledged"
 ASSIGNED = "assigned"
