@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.zalo.config import ZaloConfig
 from ioc.durations import Duration
 from ioc.errors import ConfigError
 from ioc.matchers import Matcher, cheap_first
@@ -70,6 +71,9 @@ class ConsoleConfig(Strict):
     level: Literal["INFO", "WARNING"] = "WARNING"
 
 
+CHANNELS = ("webhook", "email", "telegram", "console", "zalo")
+
+
 class Receiver(Strict):
     """A named destination with exactly one channel."""
 
@@ -79,21 +83,22 @@ class Receiver(Strict):
     email: EmailConfig | None = None
     telegram: TelegramConfig | None = None
     console: ConsoleConfig | None = None
+    zalo: ZaloConfig | None = None
 
     @model_validator(mode="after")
     def _one_channel(self) -> Receiver:
-        given = [c for c in ("webhook", "email", "telegram", "console") if getattr(self, c)]
+        given = [c for c in CHANNELS if getattr(self, c)]
         if len(given) != 1:
             raise ValueError(
-                f"receiver {self.name!r} needs exactly one of webhook, email, telegram, "
-                f"console (got {', '.join(given) or 'none'})"
+                f"receiver {self.name!r} needs exactly one of {', '.join(CHANNELS)} "
+                f"(got {', '.join(given) or 'none'})"
             )
         return self
 
     @property
     def channel(self) -> str:
         """The channel kind of this receiver."""
-        for kind in ("webhook", "email", "telegram", "console"):
+        for kind in CHANNELS:
             if getattr(self, kind) is not None:
                 return kind
         raise AssertionError("validated receiver without channel")
@@ -166,6 +171,14 @@ class NotifyConfig(Strict):
             afters = [s.after for s in route.escalation]
             if afters != sorted(afters):
                 raise ValueError(f"{where}: escalation steps must have increasing 'after'")
+        for r in self.receivers:
+            fallback = r.zalo.fallback if r.zalo else None
+            target = self.receiver(fallback) if fallback else None
+            if fallback and (target is None or target.zalo is not None):
+                raise ValueError(
+                    f"receiver {r.name!r}: zalo.fallback {fallback!r} must name a receiver "
+                    "of another channel"
+                )
         if self.default_receiver is not None and self.default_receiver not in names:
             raise ValueError(f"default_receiver {self.default_receiver!r} is not a receiver")
         route_names = [name for name, _ in self.named_routes()]

@@ -38,7 +38,7 @@ class Notifier:
         self.settings = settings
         self.config = config
         self.channels: dict[str, Channel] = {
-            r.name: build_channel(r, settings) for r in config.receivers
+            r.name: build_channel(r, settings, pool, config) for r in config.receivers
         }
         self.zone = local_zone(settings.timezone)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -129,7 +129,7 @@ class Notifier:
 
     def _resend_channels(self) -> list[str]:
         policy = self.settings.notify_resend_interrupted
-        kinds = {"webhook", "email", "telegram", "console", "unknown"}
+        kinds = {"webhook", "email", "telegram", "console", "zalo", "unknown"}
         if policy == "always":
             return sorted(kinds)
         if policy == "never":

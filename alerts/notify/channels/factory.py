@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
+from psycopg_pool import ConnectionPool
+
+from alerts.chatops.signed import derive_key
 from alerts.notify.channels.base import Channel
 from alerts.notify.channels.console import ConsoleChannel
 from alerts.notify.channels.smtp import EmailChannel, SmtpServer
 from alerts.notify.channels.telegram import TelegramChannel
 from alerts.notify.channels.webhook import WebhookChannel
-from alerts.notify.config import Receiver
+from alerts.notify.channels.zalo import ZaloChannel
+from alerts.notify.config import NotifyConfig, Receiver
 from alerts.notify.settings import NotifySettings
+from alerts.zalo.api import Urls, ZaloApi
+from alerts.zalo.tokens import TokenStore
 from ioc.errors import ConfigError
 
 
@@ -21,7 +28,12 @@ def _env(receiver: str, field: str, name: str) -> str:
     return value
 
 
-def build_channel(receiver: Receiver, settings: NotifySettings) -> Channel:
+def build_channel(
+    receiver: Receiver,
+    settings: NotifySettings,
+    pool: ConnectionPool | None = None,
+    config: NotifyConfig | None = None,
+) -> Channel:
     """The channel for ``receiver``; a missing secret is a ``ConfigError`` naming the field."""
     if receiver.webhook is not None:
         return WebhookChannel(receiver.webhook)
@@ -55,4 +67,43 @@ def build_channel(receiver: Receiver, settings: NotifySettings) -> Channel:
             timeout=cfg_e.timeout.total_seconds(),
         )
         return EmailChannel(server, cfg_e.sender or settings.smtp_from, cfg_e.to)
+    if receiver.zalo is not None and pool is not None:
+        return build_zalo(receiver, settings, pool, config)
     raise ConfigError(f"receiver {receiver.name!r} has no channel")
+
+
+def build_zalo(
+    receiver: Receiver, settings: NotifySettings, pool: ConnectionPool, config: NotifyConfig | None
+) -> ZaloChannel:
+    """A Zalo channel on the OA of ``IOC_ZALO_*`` (tokens in the database, on ``pool``)."""
+    cfg = receiver.zalo
+    assert cfg is not None
+    s = settings
+    if not s.zalo_app_id or s.zalo_app_secret is None or s.zalo_oa_secret is None:
+        raise ConfigError(
+            f"receiver {receiver.name!r}: zalo needs IOC_ZALO_APP_ID, IOC_ZALO_APP_SECRET "
+            "and IOC_ZALO_OA_SECRET"
+        )
+    api = ZaloApi(
+        Urls(s.zalo_api_url, s.zalo_oauth_url, s.zalo_zns_url), cfg.timeout.total_seconds()
+    )
+    seed = s.zalo_refresh_token.get_secret_value() if s.zalo_refresh_token else None
+    tokens = TokenStore(
+        pool,
+        api,
+        s.zalo_app_id,
+        s.zalo_app_secret.get_secret_value(),
+        seed,
+        timedelta(seconds=s.zalo_token_margin_s),
+    )
+    fallback = config.receiver(cfg.fallback) if config and cfg.fallback else None
+    return ZaloChannel(
+        receiver.name,
+        cfg,
+        pool,
+        api,
+        tokens,
+        derive_key(s.zalo_oa_secret.get_secret_value(), "zalo-button"),
+        timedelta(hours=s.zalo_window_hours),
+        fallback.channel if fallback else None,
+    )
