@@ -18,6 +18,7 @@ import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
+from alerts.channel_health import ChannelDownRule
 from alerts.holds import broker_restart_wills, parents_unknown
 from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes, root_alerts
@@ -32,6 +33,7 @@ from alerts.silences import Silencer
 
 log = logging.getLogger(__name__)
 
+CHANNEL_DOWN = ChannelDownRule()
 CLEANUP_SQL = "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < %(before)s"
 
 
@@ -96,6 +98,8 @@ class AlertEngine:
             if notify is not None
             else None
         )
+        # Zalo webhook events (button presses, link codes): served by every instance.
+        self.zalo: Any = _build_zalo(pool, notify) if notify is not None else None
         # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
         self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
@@ -149,6 +153,7 @@ class AlertEngine:
         dropped = outage[0] if outage else None
         down = self.pipeline.check(conn, now, ingest_offline, dropped)
         apply_rule(conn, self.pipeline, down, open_alerts, now, out)
+        apply_rule(conn, CHANNEL_DOWN, CHANNEL_DOWN.check(conn), open_alerts, now, out)
         blind_start, blind_end = blind_window(conn)
         lap("pipeline")
         reach = self.reachability.update(conn, now, blind_start, blind_end)
@@ -264,6 +269,8 @@ class AlertEngine:
             self.watch.start()
         if self.telegram is not None:
             self.telegram.start()
+        if self.zalo is not None:
+            self.zalo.start()
         scheduler.start()
         self.scheduler = scheduler
         log.info(
@@ -279,6 +286,8 @@ class AlertEngine:
             self.scheduler = None
         if self.telegram is not None:
             self.telegram.stop()
+        if self.zalo is not None:
+            self.zalo.stop()
         self.leader.release()
         if self.watch is not None:
             self.watch.stop()
@@ -307,3 +316,9 @@ def _build_telegram(
         log.warning("telegram buttons disabled: alerts.telegram is not available (%s)", exc)
         return None
     return build_receiver(pool, is_leader, settings)
+
+
+def _build_zalo(pool: ConnectionPool, settings: NotifySettings) -> Any:
+    from alerts.zalo.service import build_webhook
+
+    return build_webhook(pool, settings)
