@@ -75,6 +75,8 @@ def verify(
         return Verdict(400, "not JSON")
     if not isinstance(event, dict):
         return Verdict(400, "not an object")
+    if "\x00" in body or "\\u0000" in body:
+        return Verdict(400, "NUL character")  # PostgreSQL text and jsonb cannot hold it
     ts, given_app = event.get("timestamp"), event.get("app_id")
     if not isinstance(ts, str | int) or isinstance(ts, bool) or not str(ts).isdigit():
         return Verdict(400, "no timestamp")
