@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ SIGNATURE_HEADER = "X-ZEvent-Signature"
 MAX_BODY = 64 * 1024  # OA events are small; anything bigger is not from Zalo
 MAX_BACKLOG = 10_000  # queued events; beyond it Zalo is told to retry later (503)
 BATCH = 20
+KEEPALIVE_S = 3600.0
 QUEUE = """
 INSERT INTO zalo_inbox (event_key, event)
 SELECT %(key)s, %(event)s
@@ -226,7 +228,15 @@ class ZaloWebhook:
         self.tokens.call(lambda token: self.tokens.api.send_cs(token, user_id, {"text": message}))
 
     def _work(self) -> None:
+        checked = 0.0
         while not self._stop.is_set():
+            if time.monotonic() - checked >= KEEPALIVE_S:
+                # A quiet OA still refreshes before expiry: an unused refresh token expires.
+                checked = time.monotonic()
+                try:
+                    self.tokens.access()
+                except ZaloError as exc:
+                    log.warning("zalo token check failed: %s", exc)
             try:
                 if self.drain_once() >= BATCH:
                     continue

@@ -32,7 +32,13 @@ def _load(tmp_path: Path, data: object) -> None:
 
 def test_example_config_is_valid() -> None:
     config = load_config(EXAMPLE)
-    assert {r.channel for r in config.receivers} == {"webhook", "email", "telegram", "console", "zalo"}
+    assert {r.channel for r in config.receivers} == {
+        "webhook",
+        "email",
+        "telegram",
+        "console",
+        "zalo",
+    }
     assert load_config(None).default_receiver == "console"
 
 
