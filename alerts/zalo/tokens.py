@@ -98,12 +98,14 @@ class TokenStore:
         self.clock = clock
         self._lock = threading.Lock()  # one refresher per process; the row lock across them
         self._proven = -1
+        self._seeded = False
 
     def access(self) -> Access:
         """A token valid for at least ``margin`` (refreshing first when it is not)."""
         with self.pool.connection() as conn:
-            if self.seed_refresh:
+            if self.seed_refresh and not self._seeded:
                 conn.execute(SEED, {"app": self.app_id, "refresh": self.seed_refresh})
+                self._seeded = True
             row = conn.execute(LOAD, {"app": self.app_id}).fetchone()
         if row is None:
             raise TokensUnavailable("zalo: no refresh token (set IOC_ZALO_REFRESH_TOKEN)")

@@ -67,7 +67,9 @@ def build_channel(
             timeout=cfg_e.timeout.total_seconds(),
         )
         return EmailChannel(server, cfg_e.sender or settings.smtp_from, cfg_e.to)
-    if receiver.zalo is not None and pool is not None:
+    if receiver.zalo is not None:
+        if pool is None:
+            raise ConfigError(f"receiver {receiver.name!r}: zalo keeps its tokens in the database")
         return build_zalo(receiver, settings, pool, config)
     raise ConfigError(f"receiver {receiver.name!r} has no channel")
 
