@@ -52,6 +52,13 @@ ORDER BY received_at LIMIT %(n)s FOR UPDATE SKIP LOCKED
 DONE = "UPDATE zalo_inbox SET processed_at = now(), outcome = %(outcome)s WHERE event_key = %(key)s"
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) drops bursts of connections: their SYN is retried after
+    # a second, half of Zalo's 2 s budget.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The HTTP status for a request, why, and the event to queue when accepted."""
@@ -132,8 +139,7 @@ class ZaloWebhook:
         self.clock = clock
         self.send_reply = self._reply
         host, port = listen.rsplit(":", 1)
-        self.server = ThreadingHTTPServer((host, int(port)), self._request_handler())
-        self.server.daemon_threads = True
+        self.server = _Server((host, int(port)), self._request_handler())
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
