@@ -16,8 +16,7 @@ from alerts.notify.channels.webhook import WebhookChannel
 from alerts.notify.channels.zalo import ZaloChannel
 from alerts.notify.config import NotifyConfig, Receiver
 from alerts.notify.settings import NotifySettings
-from alerts.zalo.api import Urls, ZaloApi
-from alerts.zalo.tokens import TokenStore
+from alerts.zalo.service import build_tokens
 from ioc.errors import ConfigError
 
 
@@ -86,24 +85,13 @@ def build_zalo(
             f"receiver {receiver.name!r}: zalo needs IOC_ZALO_APP_ID, IOC_ZALO_APP_SECRET "
             "and IOC_ZALO_OA_SECRET"
         )
-    api = ZaloApi(
-        Urls(s.zalo_api_url, s.zalo_oauth_url, s.zalo_zns_url), cfg.timeout.total_seconds()
-    )
-    seed = s.zalo_refresh_token.get_secret_value() if s.zalo_refresh_token else None
-    tokens = TokenStore(
-        pool,
-        api,
-        s.zalo_app_id,
-        s.zalo_app_secret.get_secret_value(),
-        seed,
-        timedelta(seconds=s.zalo_token_margin_s),
-    )
+    tokens = build_tokens(pool, s, cfg.timeout.total_seconds())
     fallback = config.receiver(cfg.fallback) if config and cfg.fallback else None
     return ZaloChannel(
         receiver.name,
         cfg,
         pool,
-        api,
+        tokens.api,
         tokens,
         derive_key(s.zalo_oa_secret.get_secret_value(), "zalo-button"),
         timedelta(hours=s.zalo_window_hours),
