@@ -73,7 +73,7 @@ def main() -> int:
             posted = time.perf_counter() - t0
             with psycopg.connect(url, autocommit=True) as conn:
                 while conn.execute(
-                    "SELECT count(*) FROM zalo_inbox WHERE processed_at IS NULL"
+                    "SELECT count(*) FROM ioc_auth.zalo_inbox WHERE processed_at IS NULL"
                 ).fetchone() != (0,):
                     time.sleep(0.05)
             drained = time.perf_counter() - t0

@@ -31,12 +31,12 @@ WHERE l.zalo_user_id = %(zalo)s
 UNLINK = "DELETE FROM ioc_auth.zalo_links WHERE user_id = %(user_id)s OR zalo_user_id = %(zalo)s"
 LINK = "INSERT INTO ioc_auth.zalo_links (zalo_user_id, user_id) VALUES (%(zalo)s, %(user_id)s)"
 PRESS = """
-INSERT INTO zalo_presses (alert_id, action, zalo_user_id, actor, pressed_at)
+INSERT INTO ioc_auth.zalo_presses (alert_id, action, zalo_user_id, actor, pressed_at)
 VALUES (%(alert)s, %(action)s, %(zalo)s, %(actor)s, %(now)s)
 ON CONFLICT DO NOTHING RETURNING alert_id
 """
 EARLIER = """
-SELECT actor, pressed_at FROM zalo_presses
+SELECT actor, pressed_at FROM ioc_auth.zalo_presses
 WHERE alert_id = %(alert)s AND action = %(action)s AND zalo_user_id = %(zalo)s
 """
 

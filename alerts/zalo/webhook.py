@@ -4,8 +4,8 @@ Zalo posts OA events to the URL set in the app (your HTTPS reverse proxy, forwar
 ``IOC_ZALO_WEBHOOK_LISTEN``) and wants 200 within 2 s. A request is accepted only with
 ``X-ZEvent-Signature: mac=sha256(app_id + raw body + timestamp + OA secret key)`` (compared in
 constant time), the configured app id, and a timestamp within ``IOC_ZALO_EVENT_MAX_AGE_S``.
-Accepted events go to ``zalo_inbox`` (a redelivery is a no-op) and every ``ioc alerts``
-instance drains it (``SKIP LOCKED``), so an answer never waits on the actions or on Zalo.
+Accepted events go to ``ioc_auth.zalo_inbox`` (a redelivery is a no-op) and every
+``ioc alerts`` instance drains it (``SKIP LOCKED``), so an answer never waits on the actions or on Zalo.
 """
 
 from __future__ import annotations
@@ -37,19 +37,27 @@ MAX_BODY = 64 * 1024  # OA events are small; anything bigger is not from Zalo
 MAX_BACKLOG = 10_000  # queued events; beyond it Zalo is told to retry later (503)
 BATCH = 20
 KEEPALIVE_S = 3600.0
+INBOX_DAYS = 7  # handled events are kept this long (what each came to, for support)
 QUEUE = """
-INSERT INTO zalo_inbox (event_key, event)
+INSERT INTO ioc_auth.zalo_inbox (event_key, event)
 SELECT %(key)s, %(event)s
-WHERE (SELECT count(*) FROM zalo_inbox WHERE processed_at IS NULL) < %(cap)s
+WHERE (SELECT count(*) FROM ioc_auth.zalo_inbox WHERE processed_at IS NULL) < %(cap)s
 ON CONFLICT (event_key) DO NOTHING
 RETURNING event_key
 """
-SEEN = "SELECT 1 FROM zalo_inbox WHERE event_key = %(key)s"
+PURGE = """
+DELETE FROM ioc_auth.zalo_inbox
+WHERE processed_at < now() - make_interval(days => %(days)s)
+"""
+SEEN = "SELECT 1 FROM ioc_auth.zalo_inbox WHERE event_key = %(key)s"
 CLAIM = """
-SELECT event_key, event FROM zalo_inbox WHERE processed_at IS NULL
+SELECT event_key, event FROM ioc_auth.zalo_inbox WHERE processed_at IS NULL
 ORDER BY received_at LIMIT %(n)s FOR UPDATE SKIP LOCKED
 """
-DONE = "UPDATE zalo_inbox SET processed_at = now(), outcome = %(outcome)s WHERE event_key = %(key)s"
+DONE = """
+UPDATE ioc_auth.zalo_inbox SET processed_at = now(), outcome = %(outcome)s
+WHERE event_key = %(key)s
+"""
 
 
 class _Server(ThreadingHTTPServer):
@@ -234,7 +242,7 @@ class ZaloWebhook:
         self.tokens.call(lambda token: self.tokens.api.send_cs(token, user_id, {"text": message}))
 
     def _work(self) -> None:
-        checked = 0.0
+        checked = -KEEPALIVE_S
         while not self._stop.is_set():
             if time.monotonic() - checked >= KEEPALIVE_S:
                 # A quiet OA still refreshes before expiry: an unused refresh token expires.
@@ -243,6 +251,11 @@ class ZaloWebhook:
                     self.tokens.access()
                 except ZaloError as exc:
                     log.warning("zalo token check failed: %s", exc)
+                try:
+                    with self.pool.connection() as conn:
+                        conn.execute(PURGE, {"days": INBOX_DAYS})
+                except Exception:
+                    log.exception("zalo inbox purge failed")
             try:
                 if self.drain_once() >= BATCH:
                     continue

@@ -12,12 +12,12 @@ LINKED = """
 SELECT l.zalo_user_id FROM ioc_auth.zalo_links l JOIN ioc_auth.users u ON u.id = l.user_id
 WHERE u.name = %(name)s AND u.revoked_at IS NULL
 """
-LAST = "SELECT last_interaction_at FROM zalo_contacts WHERE zalo_user_id = %(uid)s"
+LAST = "SELECT last_interaction_at FROM ioc_auth.zalo_contacts WHERE zalo_user_id = %(uid)s"
 TOUCH = """
-INSERT INTO zalo_contacts (zalo_user_id, last_interaction_at, last_event)
+INSERT INTO ioc_auth.zalo_contacts AS c (zalo_user_id, last_interaction_at, last_event)
 VALUES (%(uid)s, %(at)s, %(event)s)
 ON CONFLICT (zalo_user_id) DO UPDATE SET
-    last_interaction_at = greatest(zalo_contacts.last_interaction_at, EXCLUDED.last_interaction_at),
+    last_interaction_at = greatest(c.last_interaction_at, EXCLUDED.last_interaction_at),
     last_event = EXCLUDED.last_event
 """
 # The same message for the fallback receiver, once (the dedup key says where it came from).

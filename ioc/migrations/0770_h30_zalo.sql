@@ -1,5 +1,6 @@
 -- Zalo Official Account channel (alerts/zalo): linked accounts, the 48 h window, presses,
--- the webhook inbox, the OA tokens, and the health of notification channels (channel_down).
+-- the webhook inbox, the OA tokens (all in ioc_auth: chat texts, codes and Zalo user ids stay
+-- out of Grafana's reach), and the health of notification channels (channel_down).
 
 -- Zalo users linked to product users (`/lienket CODE`, codes from ioc_auth.telegram_link_codes,
 -- which the console issues for every chat channel).
@@ -25,7 +26,7 @@ CREATE TABLE ioc_auth.zalo_tokens (
 );
 
 -- Last interaction of every Zalo user with the OA: free replies only within 48 h of it.
-CREATE TABLE zalo_contacts (
+CREATE TABLE ioc_auth.zalo_contacts (
     zalo_user_id text PRIMARY KEY,
     last_interaction_at timestamptz NOT NULL,
     last_event text NOT NULL
@@ -33,18 +34,18 @@ CREATE TABLE zalo_contacts (
 
 -- Verified webhook events, answered 200 at once and handled by a worker; the key (the
 -- message id, else the body's digest) makes a redelivered event a no-op.
-CREATE TABLE zalo_inbox (
+CREATE TABLE ioc_auth.zalo_inbox (
     event_key text PRIMARY KEY,
     received_at timestamptz NOT NULL DEFAULT now(),
     event jsonb NOT NULL,
     processed_at timestamptz,
     outcome text
 );
-CREATE INDEX zalo_inbox_todo_idx ON zalo_inbox (received_at) WHERE processed_at IS NULL;
+CREATE INDEX zalo_inbox_todo_idx ON ioc_auth.zalo_inbox (received_at) WHERE processed_at IS NULL;
 
 -- One action per (alert, action, Zalo user): pressing the same button twice acts once.
-CREATE TABLE zalo_presses (
-    alert_id bigint NOT NULL,
+CREATE TABLE ioc_auth.zalo_presses (
+    alert_id bigint NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
     action text NOT NULL,
     zalo_user_id text NOT NULL,
     actor text NOT NULL,

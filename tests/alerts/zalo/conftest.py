@@ -119,7 +119,7 @@ class Users:
         """Wait until ``count`` inbox events came to an outcome starting with the prefix."""
         wait_until(
             lambda: (self.db.execute(
-                "SELECT count(*) FROM zalo_inbox WHERE outcome LIKE %s", (outcome_prefix + "%",)
+                "SELECT count(*) FROM ioc_auth.zalo_inbox WHERE outcome LIKE %s", (outcome_prefix + "%",)
             ).fetchone() or (0,))[0] >= count,
             10,
             message=f"inbox outcome {outcome_prefix}",

@@ -98,7 +98,7 @@ def test_forged_replayed_unlinked_and_out_of_scope_presses_are_refused(
     users.say(TECH_A, encode(KEY, "me", a))
     users.processed("refused: replayed")
     assert len(_history(db, a, "assigned")) == 1
-    inbox = db.execute("SELECT count(*) FROM zalo_inbox WHERE event_key = 'msg:dup-1'")
+    inbox = db.execute("SELECT count(*) FROM ioc_auth.zalo_inbox WHERE event_key = 'msg:dup-1'")
     assert inbox.fetchone() == (1,)
     texts = fake.texts_to(TECH_A) + fake.texts_to(OTHER)
     assert "Nút không hợp lệ." in texts

@@ -82,5 +82,5 @@ def test_the_engine_serves_the_webhook(
         users.processed("text")
     finally:
         engine.stop()
-    seen = db.execute("SELECT last_event FROM zalo_contacts WHERE zalo_user_id = '7100'")
+    seen = db.execute("SELECT last_event FROM ioc_auth.zalo_contacts WHERE zalo_user_id = '7100'")
     assert seen.fetchone() == ("user_send_text",)

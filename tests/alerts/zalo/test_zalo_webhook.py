@@ -118,9 +118,9 @@ def test_hostile_bodies_are_refused_and_cost_only_themselves(
         response = httpx.post(users.url, content=body, headers=headers, timeout=10)
         assert response.status_code in ok, (name, response.status_code, response.text)
     users.processed("", count=7)  # the odd ones were handled
-    assert db.execute("SELECT count(*) FROM zalo_inbox WHERE processed_at IS NULL").fetchone() == (
-        0,
-    )
+    assert db.execute(
+        "SELECT count(*) FROM ioc_auth.zalo_inbox WHERE processed_at IS NULL"
+    ).fetchone() == (0,)
     assert db.execute("SELECT count(*) FROM alert_history WHERE actor = 'tech_a'").fetchone() == (
         0,
     )
