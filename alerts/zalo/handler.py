@@ -71,7 +71,9 @@ class EventHandler:
             return Handled("ignored: no sender")
         zalo_id = str(user_id)[:64]
         now = self.clock()
-        if name.startswith("user_") or name == "follow":
+        if name.startswith("user_send_") or name == "follow":
+            # Only what the user does opens the window; receipts (user_seen_message,
+            # user_received_message) do not.
             touch(conn, zalo_id, now, name)
         message = event.get("message")
         body = message.get("text") if isinstance(message, dict) else None

@@ -133,3 +133,13 @@ def test_hostile_bodies_are_refused_and_cost_only_themselves(
     link("tech_a", "7010")
     users.say("7010", encode(KEY, "ack", world.alerts["a_root"]))
     users.processed("done: ack")
+
+
+def test_only_what_the_user_does_opens_the_window(users: Users, db: psycopg.Connection) -> None:
+    seen = _event(event_name="user_seen_message", sender={"id": "7301"})
+    assert users.post(seen).status_code == 200
+    users.processed("interaction: user_seen_message")
+    assert users.say("7302", "chào").status_code == 200
+    users.processed("text")
+    rows = db.execute("SELECT zalo_user_id FROM ioc_auth.zalo_contacts ORDER BY 1").fetchall()
+    assert rows == [("7302",)]
