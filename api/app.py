@@ -27,7 +27,7 @@ from api.console.router import add_console
 from api.middleware import BodyLimit, Metrics
 from api.models.common import ERRORS
 from api.probes import SchemaCheck
-from api.ratelimit import RateLimiter
+from ioc.ratelimit import RateLimiter
 from api.routes import (
     admin,
     alerts,

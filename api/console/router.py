@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.console import alert, auth, incidents, places, silences, telegram
 from api.console.session import PREFIX
-from api.ratelimit import RateLimiter
+from ioc.ratelimit import RateLimiter
 from api.settings import ApiSettings
 
 STATIC = Path(__file__).parent / "static"

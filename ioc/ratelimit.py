@@ -1,4 +1,4 @@
-"""Per-token request rate limit, with the `limits` library (moving window)."""
+"""Rate limits with the `limits` library (moving window): API tokens, logins, Telegram links."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from limits.strategies import MovingWindowRateLimiter
 class RateLimiter:
     """Counts hits per key (token id or client address) against every configured limit."""
 
-    def __init__(self, spec: str, storage_uri: str) -> None:
+    def __init__(self, spec: str, storage_uri: str = "memory://", namespace: str = "api") -> None:
         self.limits = parse_many(spec)
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.namespace = namespace
 
     def hit(self, key: str) -> int | None:
         """Count one request; return seconds to wait when over a limit, else None."""
         for item in self.limits:
-            if not self.limiter.hit(item, "api", key):
-                reset = self.limiter.get_window_stats(item, "api", key).reset_time
+            if not self.limiter.hit(item, self.namespace, key):
+                reset = self.limiter.get_window_stats(item, self.namespace, key).reset_time
                 return max(1, int(reset - time.time()) + 1)
         return None
