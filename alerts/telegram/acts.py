@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
-
 from psycopg.types.json import Jsonb
 
 from ioc import actions

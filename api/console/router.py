@@ -10,8 +10,8 @@ from fastapi.staticfiles import StaticFiles
 
 from api.console import alert, auth, incidents, places, silences, telegram
 from api.console.session import PREFIX
-from ioc.ratelimit import RateLimiter
 from api.settings import ApiSettings
+from ioc.ratelimit import RateLimiter
 
 STATIC = Path(__file__).parent / "static"
 
