@@ -69,6 +69,7 @@ class BoundedHTTPServer(ThreadingHTTPServer):
     """``ThreadingHTTPServer`` with a connection cap and a per-request deadline."""
 
     daemon_threads = True
+    request_queue_size = 128  # accept quickly, then refuse beyond the cap (not a stalled SYN)
 
     def __init__(
         self,
