@@ -17,10 +17,25 @@ class RateLimiter:
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
         self.namespace = namespace
 
+    def _wait(self, item: object, key: str) -> int:
+        reset = self.limiter.get_window_stats(item, self.namespace, key).reset_time  # type: ignore[arg-type]
+        return max(1, int(reset - time.time()) + 1)
+
+    def test(self, key: str) -> int | None:
+        """Seconds to wait when one more hit would be over a limit, else None (counts nothing)."""
+        for item in self.limits:
+            if not self.limiter.test(item, self.namespace, key):
+                return self._wait(item, key)
+        return None
+
+    def clear(self, key: str) -> None:
+        """Forget the hits of ``key``."""
+        for item in self.limits:
+            self.limiter.clear(item, self.namespace, key)
+
     def hit(self, key: str) -> int | None:
         """Count one request; return seconds to wait when over a limit, else None."""
         for item in self.limits:
             if not self.limiter.hit(item, self.namespace, key):
-                reset = self.limiter.get_window_stats(item, self.namespace, key).reset_time
-                return max(1, int(reset - time.time()) + 1)
+                return self._wait(item, key)
         return None
