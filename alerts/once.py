@@ -38,22 +38,21 @@ class Preview:
 def dry_run(engine: AlertEngine, now: datetime | None = None, shown: int = SHOWN) -> Preview:
     """Evaluate at ``now`` in a transaction that is rolled back; describe the transitions."""
     at = now or engine.clock()
-    with engine.pool.connection() as conn:
-        with conn.transaction() as tx:
-            conn.execute("SET LOCAL jit = off")
-            preview = Preview(engine._evaluate(conn, at))
-            t = preview.result.transitions
-            for kind, ids in (
-                ("firing", t.firing),
-                ("pending", t.pending),
-                ("resolved", t.resolved),
-            ):
-                rows = conn.execute(DESCRIBE_SQL, {"ids": ids, "limit": shown}).fetchall()
-                preview.lines += [f"would be {kind}: {r} [{s}] device {d} commune {c}"
-                                  for r, s, d, c in rows]  # fmt: skip
-                if len(ids) > shown:
-                    preview.lines.append(f"... and {len(ids) - shown} more {kind}")
-            raise psycopg.Rollback(tx)
+    with engine.pool.connection() as conn, conn.transaction() as tx:
+        conn.execute("SET LOCAL jit = off")
+        preview = Preview(engine._evaluate(conn, at))
+        t = preview.result.transitions
+        for kind, ids in (
+            ("firing", t.firing),
+            ("pending", t.pending),
+            ("resolved", t.resolved),
+        ):
+            rows = conn.execute(DESCRIBE_SQL, {"ids": ids, "limit": shown}).fetchall()
+            preview.lines += [f"would be {kind}: {r} [{s}] device {d} commune {c}"
+                              for r, s, d, c in rows]  # fmt: skip
+            if len(ids) > shown:
+                preview.lines.append(f"... and {len(ids) - shown} more {kind}")
+        raise psycopg.Rollback(tx)
     return preview
 
 
