@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 from alerts.telegram import acts, links
 from alerts.telegram.botapi import BotApi
 from alerts.telegram.callback import Press, decode
-from ioc.actions import audit
+from ioc.actions import ActionRefused, audit
 from ioc.oneline import one_line
 from ioc.ratelimit import RateLimiter
 
@@ -182,7 +182,10 @@ class BotHandler:
             elif press.action == "me":
                 if alert.assignee == user.name:
                     return t["already_me"].format(id=alert.id, name=user.name), False, None
-                done = acts.assign_to_self(conn, user, alert, now)
+                try:
+                    done = acts.assign_to_self(conn, user, alert, now)
+                except ActionRefused as exc:
+                    return exc.message, True, None
             elif alert.device_id is None:
                 return t["no_device"].format(id=alert.id), True, None
             else:
