@@ -48,7 +48,7 @@ class BoundedHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         deadline = time.monotonic() + self.server.request_deadline_s
-        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, deadline))  # type: ignore[assignment]
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, deadline))
 
     def handle(self) -> None:
         self.close_connection = True

@@ -69,6 +69,10 @@ def _lang(sender: dict[str, Any]) -> str:
     return "en" if str(sender.get("language_code") or "").startswith("en") else "vi"
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _id(value: Any) -> int | None:
     """A Telegram user or chat id: an integer (not a bool) that fits a bigint, else None."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**62:
@@ -108,9 +112,8 @@ class BotHandler:
     def message(self, message: dict[str, Any]) -> None:
         """``/start CODE`` in a chat with the bot links the sender (throttled per chat)."""
         text = str(message.get("text") or "").strip()
-        sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-        chat_info = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-        chat, sender_id = _id(chat_info.get("id")), _id(sender.get("id"))
+        sender = _dict(message.get("from"))
+        chat, sender_id = _id(_dict(message.get("chat")).get("id")), _id(sender.get("id"))
         if not text.startswith("/start") or chat is None or sender_id is None:
             return
         t = TEXT[_lang(sender)]
@@ -135,7 +138,7 @@ class BotHandler:
         Every press is answered, also when acting fails; presses on one alert are serialised
         and idempotent (a replay finds the first press's outcome), and resolved alerts refuse.
         """
-        sender = query.get("from") if isinstance(query.get("from"), dict) else {}
+        sender = _dict(query.get("from"))
         t = TEXT[_lang(sender)]
         callback_id = str(query.get("id"))[:64]
         press = decode(self.key, query.get("data"))

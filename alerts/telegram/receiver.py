@@ -81,7 +81,7 @@ class TelegramReceiver:
         bad = 0
         for update in updates:
             update_id = update.get("update_id")
-            if not valid_update_id(update_id, offset):
+            if not isinstance(update_id, int) or not valid_update_id(update_id, offset):
                 bad += 1
                 log.warning("telegram update skipped: bad update_id %.40r", update_id)
                 continue
