@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypeGuard
 
 from psycopg_pool import ConnectionPool
 
@@ -29,7 +30,7 @@ ON CONFLICT (bot) DO UPDATE SET update_offset = greatest(telegram_state.update_o
 """
 
 
-def valid_update_id(value: object, offset: int) -> bool:
+def valid_update_id(value: object, offset: int) -> TypeGuard[int]:
     """An integer id (not a bool) at or past ``offset`` and below MAX_UPDATE_ID."""
     return (
         isinstance(value, int) and not isinstance(value, bool) and offset <= value < MAX_UPDATE_ID
@@ -81,7 +82,7 @@ class TelegramReceiver:
         bad = 0
         for update in updates:
             update_id = update.get("update_id")
-            if not isinstance(update_id, int) or not valid_update_id(update_id, offset):
+            if not valid_update_id(update_id, offset):
                 bad += 1
                 log.warning("telegram update skipped: bad update_id %.40r", update_id)
                 continue
