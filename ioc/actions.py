@@ -4,7 +4,8 @@ The REST API, the web console and Telegram all call these; ``channel`` ("api", "
 "telegram") says where the action came from and is recorded in the alert's timeline and the
 audit log. Each alert action is one ``UPDATE ... RETURNING`` carrying its state and scope
 checks, so two operators acting at once cannot both pass a stale check. Acknowledging records
-who and why; it never stops the alert from resolving.
+who and why; it never stops the alert from resolving. An alert is assigned only to an active
+technician or admin who sees its commune (``assignable``), whichever channel asks.
 
 History vocabulary (alert_history.action, audit_log.action for alerts): ``acknowledged``,
 ``assigned``. Silences are audited as ``create`` / ``expire`` of object type ``silence``.
@@ -51,7 +52,7 @@ WHERE revoked_at IS NULL AND role IN ('technician', 'admin')
   AND (%(name)s::text IS NULL OR name = %(name)s)
 ORDER BY name LIMIT %(limit)s
 """
-USER_SQL = "SELECT role, communes FROM ioc_auth.users WHERE name = %(name)s AND revoked_at IS NULL"
+USER_SQL = "SELECT role FROM ioc_auth.users WHERE name = %(name)s AND revoked_at IS NULL"
 HISTORY_SQL = """
 INSERT INTO alert_history (alert_id, time, action, actor, note, data)
 VALUES (%(id)s, %(now)s, %(action)s, %(actor)s, %(note)s, %(data)s)
@@ -209,7 +210,8 @@ def _check_assignee(conn: psycopg.Connection, assignee: str, commune: str | None
     elif row[0] not in ("technician", "admin"):
         problem = f"user {assignee!r} is an {row[0]} and may not act on alerts"
     else:
-        problem = f"user {assignee!r} does not see commune {commune}"
+        where = f"commune {commune}" if commune else "alerts without a commune"
+        problem = f"user {assignee!r} does not see {where}"
     raise ActionRefused("assignee", f"{problem}; assign to a technician of the alert's commune")
 
 
