@@ -27,7 +27,6 @@ from api.console.router import add_console
 from api.middleware import BodyLimit, Metrics
 from api.models.common import ERRORS
 from api.probes import SchemaCheck
-from api.ratelimit import RateLimiter
 from api.routes import (
     admin,
     alerts,
@@ -46,6 +45,7 @@ from api.settings import ApiSettings
 from ioc import __version__
 from ioc.bounds import stored_json_loads
 from ioc.db import CheckedPool
+from ioc.ratelimit import RateLimiter
 from storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)

@@ -55,6 +55,26 @@ class NotifySettings(BaseSettings):
         pattern=r"^[^:\s]+:[0-9]{1,5}$",
         description="host:port where `ioc alerts` accepts webhook updates (webhook mode only).",
     )
+    telegram_webhook_max_connections: int = Field(
+        64, ge=1, description="Open connections the webhook listener serves; more get 503."
+    )
+    telegram_webhook_deadline_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a webhook request has for its headers and body (slow clients "
+        "are cut off).",
+    )
+    telegram_answer_max_bytes: int = Field(
+        4_000_000,
+        ge=10_000,
+        description="Largest Bot API answer read (getUpdates included); a larger one is "
+        "dropped unread and the call fails.",
+    )
+    telegram_link_rate_limit: str = Field(
+        "5/minute;20/hour",
+        description="/start link attempts allowed per Telegram chat (`limits` notation); "
+        "beyond them codes are not checked and not answered.",
+    )
     notify_tick_slack_s: float = Field(
         0.5,
         ge=0,
