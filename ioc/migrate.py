@@ -11,9 +11,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg import sql
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import BadMigration
@@ -41,10 +42,11 @@ def migrations_dir() -> str:
 
 
 def _yoyo_url(url: str) -> str:
-    scheme, rest = url.split("://", 1)
-    if scheme in ("postgres", "postgresql"):
-        scheme = "postgresql+psycopg"
-    return f"{scheme}://{rest}"
+    """yoyo's URL for ours: every libpq parameter as a query argument, which yoyo passes to
+    ``psycopg.connect`` as is (its own parser takes one host:port; ours may list several)."""
+    params = conninfo_to_dict(url)
+    dbname = params.pop("dbname", "") or ""
+    return f"postgresql+psycopg:///{quote(str(dbname))}?{urlencode(params)}"
 
 
 def create_database_if_missing(url: str) -> bool:
