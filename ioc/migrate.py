@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import BadMigration
 

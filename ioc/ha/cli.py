@@ -26,7 +26,9 @@ def group() -> None:
     help="Directory for the data, logs, db.env and the node-N.{port,patroni.pid,postgres.pid}.",
 )
 @click.option("--nodes", type=click.IntRange(1, 5), default=2, show_default=True)
-@click.option("--ttl", type=click.IntRange(5), default=30, show_default=True, help="Leader key TTL.")
+@click.option(
+    "--ttl", type=click.IntRange(20), default=30, show_default=True, help="Leader key TTL."
+)
 @click.option("--loop-wait", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--retry-timeout", type=click.IntRange(1), default=10, show_default=True)
 @click.option(

@@ -40,13 +40,16 @@ ETCD = "etcd"
 
 @dataclass(frozen=True)
 class Timing:
-    """Patroni's failure detection knobs (``loop_wait + 2 * retry_timeout <= ttl``)."""
+    """Patroni's failure detection knobs (``loop_wait + 2 * retry_timeout <= ttl``; Patroni
+    raises a ttl below 20 to 20). A dead leader is replaced about ttl + loop_wait later."""
 
     ttl: int = 30
     loop_wait: int = 10
     retry_timeout: int = 10
 
     def __post_init__(self) -> None:
+        if self.ttl < 20:
+            raise ConfigError(f"Patroni's ttl is at least 20 s; got {self.ttl}")
         if self.loop_wait + 2 * self.retry_timeout > self.ttl:
             raise ConfigError(
                 f"Patroni needs loop_wait + 2 * retry_timeout <= ttl; got {self.loop_wait} + "
@@ -204,7 +207,6 @@ class LocalHa:
     def _node_config(self, node: Node, bindir: str) -> dict[str, Any]:
         t = self.timing
         parameters: dict[str, Any] = {
-            "unix_socket_directories": str(node.dir),
             "max_connections": 100,
             "shared_buffers": "64MB",
             "wal_keep_size": "128MB",
