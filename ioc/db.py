@@ -140,6 +140,10 @@ class CheckedPool(ConnectionPool):
 
     def __init__(self, conninfo: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("check", self._check_or_sweep)
+        # psycopg_pool doubles the wait between reconnection attempts (1, 2, 4, 8, 16 s ...)
+        # until reconnect_timeout: after a 20 s failover the next attempt could be 16 s away.
+        # A short chain gives up early instead, and the next request starts a new one at 1 s.
+        kwargs.setdefault("reconnect_timeout", 5.0)
         super().__init__(conninfo, **kwargs)
 
     def _check_or_sweep(self, conn: psycopg.Connection) -> None:
