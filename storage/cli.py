@@ -92,7 +92,7 @@ def availability(commune: str, month: date, fmt: str, output: Path | None) -> No
 
     settings = Settings()
     storage = jobs.resolve(settings, StorageSettings())
-    with connect(settings.database_url, autocommit=True) as conn:
+    with connect(settings.read_url, autocommit=True) as conn:  # a replica will do
         try:
             result = monthly_report(conn, commune, month, settings=storage)
         except LookupError as exc:
