@@ -41,7 +41,7 @@ def migrations_dir() -> str:
     return str(resources.files("ioc") / "migrations")
 
 
-def _yoyo_url(url: str) -> str:
+def yoyo_url(url: str) -> str:
     """yoyo's URL for ours: every libpq parameter as a query argument, which yoyo passes to
     ``psycopg.connect`` as is (its own parser takes one host:port; ours may list several)."""
     params = conninfo_to_dict(url)
@@ -72,7 +72,7 @@ def create_database_if_missing(url: str) -> bool:
 
 def pending(url: str) -> list[str]:
     """Ids of migrations not yet applied to the database at ``url``."""
-    backend = get_backend(_yoyo_url(url))
+    backend = get_backend(yoyo_url(url))
     try:
         return [m.id for m in backend.to_apply(read_migrations(migrations_dir()))]
     finally:
@@ -91,7 +91,7 @@ def require_current(url: str) -> None:
 
 def apply(url: str) -> list[str]:
     """Apply pending migrations under yoyo's lock, then the post-apply grants; return ids."""
-    backend = get_backend(_yoyo_url(url))
+    backend = get_backend(yoyo_url(url))
     try:
         migrations = read_migrations(migrations_dir())
         with backend.lock(timeout=60):
