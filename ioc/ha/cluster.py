@@ -139,6 +139,11 @@ class LocalHa:
     etcd: subprocess.Popen[bytes] | None = None
     etcd_port: int = 0
 
+    @property
+    def archive(self) -> Path:
+        """The WAL archive every node's primary term writes to."""
+        return self.dir / "wal-archive"
+
     # --- addresses ------------------------------------------------------------------------
     def url(self, attrs: str = "read-write", dbname: str = "ioc") -> str:
         """The multi-host URL of every node with ``target_session_attrs=attrs``."""
@@ -155,6 +160,7 @@ class LocalHa:
         """Start etcd and every node; return when a leader and its replicas stream."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)
+        self.archive.mkdir(exist_ok=True)
         self._start_etcd()
         bindir = pg_bindir()
         for number in range(1, self.nodes + 1):
@@ -213,6 +219,11 @@ class LocalHa:
             # The primary waits for the replica's flush before a commit returns (Patroni's
             # synchronous_mode): an acknowledged reading survives the primary's death.
             "synchronous_commit": "on",
+            # Every finished WAL segment of the primary goes to one archive, the other half of
+            # a base backup (pg_basebackup) for point-in-time recovery: docs/ha.md.
+            "archive_mode": "on",
+            "archive_command": f"test ! -f {self.archive}/%f && cp %p {self.archive}/%f",
+            "archive_timeout": "60s",
         }
         if self.timescaledb:
             parameters |= {
