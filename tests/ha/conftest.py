@@ -22,7 +22,7 @@ import httpx
 import pytest
 import yaml
 
-from ioc.ha.cluster import read_env
+from ioc.ha.node import read_env
 from tests.util import wait_until
 
 TIMING = ["--ttl", "20", "--loop-wait", "2", "--retry-timeout", "4"]

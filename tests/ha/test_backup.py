@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ioc.ha.cluster import as_postgres_prefix, free_port, pg_bindir
+from ioc.ha.node import as_postgres_prefix, free_port, pg_bindir
 from tests.ha.conftest import Ha, start_ha
 from tests.util import wait_until
 
