@@ -37,6 +37,10 @@ SCOPE = "ioc"
 ETCD = "etcd"
 
 
+class PortTaken(Exception):
+    """A free port was taken by another process before ours bound it."""
+
+
 @dataclass
 class LocalHa:
     """etcd + ``nodes`` Patroni-managed PostgreSQL servers under ``dir``."""
@@ -89,7 +93,16 @@ class LocalHa:
         self.wait_members(self.nodes, timeout)
         self.write_files()
 
-    def _start_etcd(self) -> None:
+    def _start_etcd(self, attempts: int = 3) -> None:
+        """Start etcd; on a port taken meanwhile by someone else, again on other ports."""
+        for attempt in range(attempts):
+            try:
+                return self._try_etcd()
+            except PortTaken:
+                log.warning("etcd's port was taken meanwhile (attempt %d)", attempt + 1)
+        raise ConfigError(f"etcd found no free port in {attempts} attempts")
+
+    def _try_etcd(self) -> None:
         self.etcd_port, peer = free_port(), free_port()
         client, peer_url = f"http://127.0.0.1:{self.etcd_port}", f"http://127.0.0.1:{peer}"
         log_file = (self.dir / "etcd.log").open("ab")
@@ -113,6 +126,8 @@ class LocalHa:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.etcd.poll() is not None:
+                if "address already in use" in (self.dir / "etcd.log").read_text()[-2000:]:
+                    raise PortTaken()
                 raise ConfigError(f"etcd exited ({self.etcd.returncode}); see {self.dir}/etcd.log")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{client}/health", timeout=1).json().get("health") == "true":

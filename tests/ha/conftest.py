@@ -95,11 +95,13 @@ class Ha:
         return None
 
     def healthy(self) -> bool:
-        """A running leader and every other node streaming from it."""
+        """A running leader and every other node streaming from it, one as its synchronous
+        standby (Patroni switches over only to that one: synchronous_mode)."""
         members = self.members()
         nodes = len(list(self.dir.glob("node-*.yml")))
         streaming = [m for m in members if m.get("state") == "streaming"]
-        return self.leader() is not None and len(streaming) == nodes - 1
+        sync = [m for m in streaming if m.get("role") == "sync_standby"]
+        return self.leader() is not None and len(streaming) == nodes - 1 and len(sync) == 1
 
     def kill_leader(self) -> str:
         """kill -9 the leader's Patroni and postmaster; returns its name."""

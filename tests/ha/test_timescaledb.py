@@ -59,6 +59,7 @@ def test_timescaledb_everywhere_jobs_on_the_primary_only(ts_ha: Ha) -> None:
     replica = next(n for n, role in node_roles(ha).items() if n != leader)
     assert one(ha.node_url(replica), SCHEDULERS) == 0, "policies would run twice"
 
+    wait_healthy(ha)  # the replica is the synchronous standby: a switchover may go to it
     old, new = ha.switchover()
     wait_until(lambda: ha.leader() == new, 60, 0.3, message=f"{new} leads")
     wait_until(lambda: one(ha.node_url(new), SCHEDULERS) == 1, 30, 0.3, message="scheduler")
