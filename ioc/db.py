@@ -3,8 +3,9 @@
 Also the one home of the failover policy. Every process names all the servers of a Patroni
 cluster in one URL with ``target_session_attrs=read-write`` (libpq tries them in turn and keeps
 the primary). A failover or switchover shows up as one of the ``FAILOVER`` errors below: the
-work in flight is retried, idempotently, on a fresh connection until ``IOC_DB_FAILOVER_S`` runs
-out; a connection that found a read-only server is dropped, never reused.
+work in flight is retried, idempotently, on a fresh connection (``with_failover``, bounded by
+the caller: a notification's lease; ingest retries its unacknowledged batch until it is
+written); a connection that found a read-only server is dropped, never reused.
 """
 
 from __future__ import annotations

@@ -42,12 +42,6 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
     db_pool_size: int = Field(8, ge=1, description="Maximum connections per process pool.")
-    db_failover_s: float = Field(
-        60.0,
-        gt=0,
-        description="Seconds a process retries a piece of work across a database failover "
-        "(a Patroni promotion takes about ttl + loop_wait) before giving up on it.",
-    )
     ingest_db_password: SecretStr | None = Field(
         None, description="Password given to the ioc_ingest login role by `ioc migrate --roles`."
     )
