@@ -105,7 +105,7 @@ class Ha:
 
     def kill_leader(self) -> str:
         """kill -9 the leader's Patroni and postmaster; returns its name."""
-        name = wait_until(self.leader, 30, 0.2, message="a leader")
+        name = str(wait_until(self.leader, 30, 0.2, message="a leader"))
         for kind in ("patroni", "postgres"):
             pid = int((self.dir / f"{name}.{kind}.pid").read_text())
             os.kill(pid, signal.SIGKILL)
@@ -113,7 +113,7 @@ class Ha:
 
     def switchover(self) -> tuple[str, str]:
         """`patronictl switchover` to the replica; returns (old, new) leader names."""
-        old = wait_until(self.leader, 30, 0.2, message="a leader")
+        old = str(wait_until(self.leader, 30, 0.2, message="a leader"))
         new = next(m["name"] for m in self.members() if m["name"] != old)
         cmd = [sys.executable, "-c", "from patroni.ctl import ctl; ctl()"]
         conf = str(self.dir / "node-1.yml")

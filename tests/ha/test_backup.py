@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from ioc.ha.node import as_postgres_prefix, free_port, pg_bindir
-from tests.ha.conftest import Ha, start_ha
+from tests.ha.conftest import Ha
 from tests.util import wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -24,15 +24,6 @@ def restore_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="ioc-restore-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def ha() -> Iterator[Ha]:
-    cluster = start_ha()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def archived(url: str, segment: str) -> bool:
