@@ -26,6 +26,23 @@ from ioc.ha.node import read_env
 from tests.util import wait_until
 
 TIMING = ["--ttl", "20", "--loop-wait", "2", "--retry-timeout", "4"]
+FIGURES: list[str] = []  # measured pauses and counts, shown in the terminal summary (CI's log)
+
+
+def report(line: str) -> None:
+    """Print a measured figure now (-s) and again in pytest's terminal summary."""
+    print(f"\n{line}")
+    FIGURES.append(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The HA figures of this run, also without -s."""
+    if FIGURES:
+        terminalreporter.section("PostgreSQL failover (tests/ha)")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
 IOC = [sys.executable, "-c", "from ioc.cli import main; main()"]
 
 

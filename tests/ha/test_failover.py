@@ -23,7 +23,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.alerts.notify.helpers import HttpReceiver
-from tests.ha.conftest import Ha, wait_healthy
+from tests.ha.conftest import Ha, report, wait_healthy
 from tests.ha.services import STORM_DEVICES, ApiProbe, Progress, start_alerts, storm_registry
 from tests.plugins.broker import Mosquitto
 from tests.reliability import checker
@@ -167,8 +167,8 @@ def test_kill_leader_under_load_loses_nothing(
         receiver.stop()
     per_device = Counter((b["alerts"][0]["device_id"], b["status"]) for b in bodies)
     ids = Counter(b["dedup_key"] for b in bodies)
-    print(
-        f"\nkill -9 {old} (Patroni + postmaster): {new} promoted after "
+    report(
+        f"kill -9 {old} (Patroni + postmaster): {new} promoted after "
         f"{promoted_at - killed_at:.1f} s; ingest pause {pause:.1f} s; "
         f"readings sent {tally.sent}, acked {tally.acked}, stored {tally.stored}, "
         f"lost {tally.lost}, duplicated {tally.duplicated}; notifications {len(bodies)} "
@@ -211,8 +211,8 @@ def test_switchover_pauses_ingest_under_5_s(registered: Ha, broker: Mosquitto) -
         progress.close()
         publisher.close()
         ingest.close()
-    print(
-        f"\nswitchover {old} -> {new}: leader changed within "
+    report(
+        f"switchover {old} -> {new}: leader changed within "
         f"{led_at - switched_at:.1f} s of the command; ingest pause {pause:.1f} s; "
         f"readings acked {tally.acked}, lost {tally.lost}, duplicated {tally.duplicated}"
     )
