@@ -29,8 +29,7 @@ from ingest.stats import Stats
 from ingest.takeover import Takeovers
 from ingest.writer import Item, WriteResult, prepare, write_items
 from ioc.contract import parse_topic
-from ioc.db import connect
-from ioc.errors import DatabaseUnavailable
+from ioc.db import FAILOVER, connect
 from ioc.migrate import ensure_partitions
 from ioc.settings import MqttTarget, Settings
 
@@ -39,8 +38,9 @@ log = logging.getLogger(__name__)
 # Database lookups of unknown device ids per batch (a flood of random ids stays cheap).
 MAX_LOOKUPS_PER_BATCH = 50
 
-# Errors after which the same batch is retried on a fresh connection (never acked meanwhile).
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable)
+# Errors after which the same batch is retried on a fresh connection (never acked meanwhile):
+# the server went away or is no longer the primary (ioc.db.FAILOVER, e.g. 25006 read-only).
+TRANSIENT = FAILOVER
 
 
 class IngestService:
@@ -304,13 +304,8 @@ class IngestService:
                 conn.rollback()
                 return self._write_each(conn, items)
         except TRANSIENT:
-            if conn.broken or conn.closed:
-                self._drop_connection()
-            else:
-                try:
-                    conn.rollback()
-                except Exception:
-                    self._drop_connection()
+            # Always a new connection: this one may be broken, or alive on a demoted primary.
+            self._drop_connection()
             raise
 
     def _write_each(self, conn: psycopg.Connection, items: list[Item]) -> WriteResult:

@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "users": ("api.cli", "users", "API users and tokens."),
     "simulate": ("simulators.cli", "simulate", "Simulate a fleet of commune devices over MQTT."),
     "drill": ("simulators.cli", "drill", "Run a fault scenario and check the expected outcome."),
+    "db": ("ioc.ha.cli", "group", "Local PostgreSQL HA cluster (Patroni + etcd) for trials/tests."),
     "maintain": ("storage.cli", "maintain", "Run rollups, retention and partition jobs."),
     "report": ("storage.cli", "report", "Availability reports for the province."),
     "collector": (

@@ -11,10 +11,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import BadMigration
 
@@ -40,11 +41,12 @@ def migrations_dir() -> str:
     return str(resources.files("ioc") / "migrations")
 
 
-def _yoyo_url(url: str) -> str:
-    scheme, rest = url.split("://", 1)
-    if scheme in ("postgres", "postgresql"):
-        scheme = "postgresql+psycopg"
-    return f"{scheme}://{rest}"
+def yoyo_url(url: str) -> str:
+    """yoyo's URL for ours: every libpq parameter as a query argument, which yoyo passes to
+    ``psycopg.connect`` as is (its own parser takes one host:port; ours may list several)."""
+    params = conninfo_to_dict(url)
+    dbname = params.pop("dbname", "") or ""
+    return f"postgresql+psycopg:///{quote(str(dbname))}?{urlencode(params)}"
 
 
 def create_database_if_missing(url: str) -> bool:
@@ -70,7 +72,7 @@ def create_database_if_missing(url: str) -> bool:
 
 def pending(url: str) -> list[str]:
     """Ids of migrations not yet applied to the database at ``url``."""
-    backend = get_backend(_yoyo_url(url))
+    backend = get_backend(yoyo_url(url))
     try:
         return [m.id for m in backend.to_apply(read_migrations(migrations_dir()))]
     finally:
@@ -89,7 +91,7 @@ def require_current(url: str) -> None:
 
 def apply(url: str) -> list[str]:
     """Apply pending migrations under yoyo's lock, then the post-apply grants; return ids."""
-    backend = get_backend(_yoyo_url(url))
+    backend = get_backend(yoyo_url(url))
     try:
         migrations = read_migrations(migrations_dir())
         with backend.lock(timeout=60):

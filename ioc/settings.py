@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         "postgresql://postgres@localhost:5432/ioc",
         description="PostgreSQL URL of the IOC database (libpq form).",
     )
+    read_database_url: str | None = Field(
+        None,
+        description="Optional URL for read-only work (`ioc report`): with Patroni, every node "
+        "and target_session_attrs=prefer-standby, so reports read a replica (seconds behind "
+        "the primary at most, see docs/ha.md). Default: IOC_DATABASE_URL.",
+    )
     mqtt_url: str = Field(
         "mqtt://localhost:1883",
         description="MQTT broker URL: mqtt://[user[:password]@]host[:port] (mqtts:// for TLS).",
@@ -52,9 +58,16 @@ class Settings(BaseSettings):
         30, ge=1, description="Days of raw telemetry kept; also the oldest timestamp accepted."
     )
 
-    @field_validator("database_url")
+    @property
+    def read_url(self) -> str:
+        """Where read-only work connects: IOC_READ_DATABASE_URL, else IOC_DATABASE_URL."""
+        return self.read_database_url or self.database_url
+
+    @field_validator("database_url", "read_database_url")
     @classmethod
-    def _database_url(cls, value: str) -> str:
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         parts = urlsplit(value)
         if parts.scheme in ("postgresql", "postgres"):  # postgresql:///ioc: the local socket
             return value

@@ -7,8 +7,10 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -20,6 +22,7 @@ from alerts.notify.config import NotifyConfig, load_config
 from alerts.notify.planner import Message, escalation_group, plan_escalations, plan_flushes
 from alerts.notify.settings import NotifySettings
 from alerts.notify.templates import local_zone, render
+from ioc.db import FAILOVER, with_failover
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +121,19 @@ class Notifier:
             for _ in range(self.settings.notify_batch):
                 if time.monotonic() > deadline:
                     break
-                note = outbox.claim(conn, self.owner, now, lease, skip)
+                try:
+                    note = outbox.claim(conn, self.owner, now, lease, skip)
+                except FAILOVER as exc:  # the claim rolled back, or waits for its lease
+                    log.warning("database failover while delivering; next round: %s", exc)
+                    break
                 if note is None:
                     break
                 if self._send(conn, note, now):
                     sent += 1
                 else:
                     skip.append(note.receiver)
+                if conn.broken or conn.closed:
+                    break  # the outcome went through a new connection; this one is dead
         return sent
 
     def _resend_channels(self) -> list[str]:
@@ -165,7 +174,7 @@ class Notifier:
             log.exception("notification %s: unexpected error", note.id)
             self._failed(conn, note, DeliveryError(repr(exc), retryable=True), now)
             return False
-        outbox.mark_sent(conn, note, self.owner)
+        self._record(conn, note, outbox.mark_sent)
         log.info("sent %s notification %s to %s", note.kind, note.id, note.receiver)
         return True
 
@@ -178,7 +187,7 @@ class Notifier:
                 note.attempts, s.notify_backoff_base_s, s.notify_backoff_max_s, exc.retry_after
             )
             when = now + timedelta(seconds=delay)
-            outbox.mark_retry(conn, note, self.owner, when, exc.reason)
+            self._record(conn, note, outbox.mark_retry, when, exc.reason)
             log.warning(
                 "notification %s to %s: %s; retry %d in %.1fs",
                 note.id,
@@ -193,8 +202,25 @@ class Notifier:
             if not exc.retryable
             else f"gave up after {note.attempts} attempts: {exc.reason}"
         )
-        outbox.mark_failed(conn, note, self.owner, reason)
+        self._record(conn, note, outbox.mark_failed, reason)
         log.error("notification %s to %s failed: %s", note.id, note.receiver, reason)
+
+    def _record(
+        self, conn: psycopg.Connection, note: outbox.Claimed, mark: Callable[..., Any], *args: Any
+    ) -> None:
+        """Record a send's outcome. The message is out: across a database failover the row is
+        marked on a new connection, for as long as our lease on it lasts (else it would be
+        recovered and sent again)."""
+        try:
+            mark(conn, note, self.owner, *args)
+        except FAILOVER as exc:
+            log.warning("notification %s: recording its outcome after %s", note.id, exc)
+            with_failover(
+                self.pool,
+                lambda fresh: mark(fresh, note, self.owner, *args),
+                self.settings.notify_lease_s,
+                what=f"recording notification {note.id}",
+            )
 
     def close(self) -> None:
         """Release channel resources (the pool belongs to the caller)."""

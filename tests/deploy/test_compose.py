@@ -63,7 +63,9 @@ def _settings_env_names() -> set[str]:
 
 
 def _url(value: str) -> SplitResult:
-    """A URL of the compose file with its ${...} interpolations replaced by a placeholder."""
+    """A URL of the compose file as it is by default: ${VAR:-default} interpolations become
+    their default (the HA profile's DB_HOSTS), the other ${...} a placeholder."""
+    value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
     return urlsplit(re.sub(r"\$\{[^}]*\}", "x", value))
 
 
@@ -76,10 +78,13 @@ def test_the_whole_product_is_there() -> None:
     expected = {
         "timescaledb", "mosquitto", "grafana", "migrate", "ingest-1", "ingest-2",
         "alerts-1", "alerts-2", "api", "maintain", "simulator",
+        "etcd", "patroni-1", "patroni-2",
     }  # fmt: skip
     assert set(SERVICES) == expected
     assert {"migrate", "ingest-1", "alerts-1", "api", "maintain", "simulator"} <= APP
     assert SERVICES["simulator"]["profiles"] == ["simulator"]
+    for name in ("etcd", "patroni-1", "patroni-2"):  # docs/ha.md
+        assert SERVICES[name]["profiles"] == ["ha"], name
     image = SERVICES["timescaledb"]["image"]
     assert image.startswith("timescale/timescaledb:")
     assert int(re.search(r"pg(\d+)", image).group(1)) >= 16  # type: ignore[union-attr]
