@@ -95,9 +95,7 @@ class Hops:
 
     def count(self, modules: set[str] | None) -> tuple[int, int]:
         def inside(pair: tuple[str, str]) -> bool:
-            return modules is None or all(
-                f"{PACKAGE}.{p.split('.')[0]}" in modules for p in pair
-            )
+            return modules is None or all(f"{PACKAGE}.{p.split('.')[0]}" in modules for p in pair)
 
         return sum(map(inside, self.stops)), sum(map(inside, self.returns))
 

@@ -219,6 +219,16 @@ class NotifyConfig(Strict):
         """The receiver called ``name``, if defined."""
         return next((r for r in self.receivers if r.name == name), None)
 
+    def channel_of(self, name: str) -> str:
+        """The channel kind of receiver ``name`` (``unknown`` when it is not defined)."""
+        found = self.receiver(name)
+        return found.channel if found else "unknown"
+
+    def language_of(self, name: str, default: str) -> str:
+        """Message language: the receiver's, else the file's, else ``default``."""
+        found = self.receiver(name)
+        return (found and found.language) or self.language or default
+
 
 def default_config() -> NotifyConfig:
     """Used without ``IOC_ALERTS_CONFIG``: every alert to a console receiver."""
