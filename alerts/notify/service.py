@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 from alerts.notify import outbox, store
 from alerts.notify.channels.base import Channel, DeliveryError, Outgoing
 from alerts.notify.channels.factory import build_channel
-from alerts.notify.config import NotifyConfig, load_config
+from alerts.notify.config import CHANNELS, NotifyConfig, load_config
 from alerts.notify.planner import plan
 from alerts.notify.settings import NotifySettings
 from alerts.notify.templates import local_zone, render
@@ -99,12 +99,11 @@ class Notifier:
 
     def _resend_channels(self) -> list[str]:
         policy = self.settings.notify_resend_interrupted
-        kinds = {"webhook", "email", "telegram", "console", "zalo", "unknown"}
         if policy == "always":
-            return sorted(kinds)
+            return sorted({*CHANNELS, "unknown"})
         if policy == "never":
             return []
-        return sorted({c.kind for c in self.channels.values() if c.dedupes})
+        return sorted({r.channel for r in self.config.receivers if self.channels[r.name].dedupes})
 
     def _send(self, conn: psycopg.Connection, note: outbox.Claimed, now: datetime) -> bool:
         channel = self.channels.get(note.receiver)
