@@ -40,8 +40,8 @@ def plan(
     config: NotifyConfig,
     state: TickState,
     now: datetime,
-    slack: timedelta = timedelta(0),
-    language: str = "vi",
+    slack: timedelta,
+    language: str,
 ) -> Plan:
     """Everything the tick at ``now`` writes: group flushes, their notes, escalations.
 
