@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -35,6 +35,21 @@ log = logging.getLogger(__name__)
 
 CHANNEL_DOWN = ChannelDownRule()
 CLEANUP_SQL = "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < %(before)s"
+
+
+class Notifications(Protocol):
+    """What the engine drives of the notifier (``alerts.notify.service.Notifier``)."""
+
+    def tick(self, now: datetime) -> None: ...
+    def deliver(self, now: datetime) -> int: ...
+    def close(self) -> None: ...
+
+
+class Background(Protocol):
+    """A receiver of chat events (Telegram, Zalo) running in its own thread."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
 
 
 class LostLeadership(Exception):
@@ -91,15 +106,17 @@ class AlertEngine:
             conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
         )
         # Notifications only with settings (built by the entry point: ioc alerts, ioc demo).
-        self.notifier: Any = _build_notifier(pool, notify) if notify is not None else None
+        self.notifier: Notifications | None = (
+            _build_notifier(pool, notify) if notify is not None else None
+        )
         # Telegram button presses: received by the leader only (one getUpdates consumer per bot).
-        self.telegram: Any = (
+        self.telegram: Background | None = (
             _build_telegram(pool, lambda: self.leader.is_leader, notify)
             if notify is not None
             else None
         )
         # Zalo webhook events (button presses, link codes): served by every instance.
-        self.zalo: Any = _build_zalo(pool, notify) if notify is not None else None
+        self.zalo: Background | None = _build_zalo(pool, notify) if notify is not None else None
         # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
         self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
@@ -298,7 +315,7 @@ class AlertEngine:
                 log.exception("notifier close failed")
 
 
-def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Any:
+def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Notifications | None:
     try:
         from alerts.notify.service import build_notifier
     except ImportError as exc:
@@ -309,7 +326,7 @@ def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Any:
 
 def _build_telegram(
     pool: ConnectionPool, is_leader: Callable[[], bool], settings: NotifySettings
-) -> Any:
+) -> Background | None:
     try:
         from alerts.telegram.service import build_receiver
     except ImportError as exc:
@@ -318,7 +335,7 @@ def _build_telegram(
     return build_receiver(pool, is_leader, settings)
 
 
-def _build_zalo(pool: ConnectionPool, settings: NotifySettings) -> Any:
+def _build_zalo(pool: ConnectionPool, settings: NotifySettings) -> Background | None:
     from alerts.zalo.service import build_webhook
 
     return build_webhook(pool, settings)

@@ -162,7 +162,7 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
 
 
 def render(payload: dict[str, Any], lang: str, public_url: str, zone: tzinfo) -> Rendered:
-    """Title and body for a notification payload (see ``planner.Message.payload``)."""
+    """Title and body for a notification payload (see ``model.Message.payload``)."""
     t = TEXT[lang]
     alerts = payload.get("alerts", [])
     firing = [a for a in alerts if a.get("status") == "firing"]

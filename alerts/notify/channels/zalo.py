@@ -17,13 +17,15 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from alerts.chatops.signed import ACTIONS, LABELS, encode
-from alerts.notify.channels.base import Channel, DeliveryError, Outgoing
+from alerts.chatops.signed import ACTIONS, LABELS, derive_key, encode
+from alerts.notify.channels.base import Channel, Context, DeliveryError, Outgoing
 from alerts.notify.templates import alert_link
 from alerts.zalo import window
 from alerts.zalo.api import ZaloApi, ZaloError
 from alerts.zalo.config import ZaloConfig
+from alerts.zalo.service import build_tokens
 from alerts.zalo.tokens import TokenStore, TokensUnavailable
+from ioc.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,34 @@ MAX_TEXT = 2000
 MAX_PARAM = 100
 
 
+class ZaloChannelConfig(ZaloConfig):
+    """The ``zalo:`` block of a receiver (fields in ``alerts.zalo.config``)."""
+
+    def build(self, ctx: Context) -> ZaloChannel:
+        """A Zalo channel on the OA of ``IOC_ZALO_*`` (tokens in the database, on the pool)."""
+        s = ctx.settings
+        if ctx.pool is None:
+            raise ConfigError(f"receiver {ctx.receiver!r}: zalo keeps its tokens in the database")
+        if not s.zalo_app_id or s.zalo_app_secret is None or s.zalo_oa_secret is None:
+            raise ConfigError(
+                f"receiver {ctx.receiver!r}: zalo needs IOC_ZALO_APP_ID, IOC_ZALO_APP_SECRET "
+                "and IOC_ZALO_OA_SECRET"
+            )
+        tokens = build_tokens(ctx.pool, s, self.timeout.total_seconds())
+        return ZaloChannel(
+            ctx.receiver,
+            self,
+            ctx.pool,
+            tokens.api,
+            tokens,
+            derive_key(s.zalo_oa_secret.get_secret_value(), "zalo-button"),
+            timedelta(hours=s.zalo_window_hours),
+            ctx.channel_of(self.fallback) if self.fallback else None,
+        )
+
+
 class ZaloChannel(Channel):
     """Sends one note to the receiver's Zalo user (or, outside the window, elsewhere)."""
-
-    kind = "zalo"
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts.chatops.links import code_digest
 from alerts.notify.channels.base import Outgoing
-from alerts.notify.channels.factory import build_zalo
+from alerts.notify.channels.factory import build_channel
 from alerts.notify.config import NotifyConfig
 from alerts.notify.settings import NotifySettings
 from alerts.notify.templates import Rendered
@@ -168,7 +168,7 @@ def channel(
 
     def make(receiver: dict[str, Any]) -> Any:
         config = routes(receiver)
-        ch = build_zalo(config.receivers[0], settings, pool, config)
+        ch = build_channel(config.receivers[0], settings, pool, config)
         built.append(ch)
         return ch
 
