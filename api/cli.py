@@ -30,7 +30,8 @@ def command(host: str | None, port: int | None) -> None:
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_config=None,
-        proxy_headers=False,
+        proxy_headers=settings.api_forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.api_forwarded_allow_ips,
     )
 
 

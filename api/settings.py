@@ -57,6 +57,12 @@ class ApiSettings(Settings):
     api_readyz_timeout_s: float = Field(
         2.0, gt=0, description="Timeout of each /readyz check (database, broker)."
     )
+    api_forwarded_allow_ips: str | None = Field(
+        None,
+        description="Addresses of the reverse proxy whose X-Forwarded-Proto/-For the API "
+        "trusts (uvicorn's forwarded_allow_ips, e.g. 127.0.0.1 or * when only the proxy can "
+        "reach the API); unset: forwarded headers are ignored.",
+    )
     console_cookie_secure: bool = Field(
         True,
         description="Console session cookie only over HTTPS (Secure). Set false only for "

@@ -77,6 +77,19 @@ def pending(url: str) -> list[str]:
         backend.connection.close()
 
 
+def plan(ids: list[str]) -> list[str]:
+    """One line per migration id: ``id  first comment line of its file``."""
+    base = resources.files("ioc") / "migrations"
+    lines = []
+    for mid in ids:
+        text = (base / f"{mid}.sql").read_text(encoding="utf-8")
+        comment = next(
+            (x.strip("- ").strip() for x in text.splitlines() if x.startswith("--")), ""
+        )
+        lines.append(f"{mid}  {comment}".rstrip())
+    return lines
+
+
 def require_current(url: str) -> None:
     """Raise ``SchemaNotCurrent`` when migrations are pending."""
     todo = pending(url)
