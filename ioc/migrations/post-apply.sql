@@ -113,6 +113,10 @@ BEGIN
     LOOP
         EXECUTE format('REVOKE ALL ON %s FROM ioc_grafana, ioc_app, ioc_ingest', rel);
     END LOOP;
+    -- ... except reading which migrations ran: every service checks the schema is current.
+    IF to_regclass('public._yoyo_migration') IS NOT NULL THEN
+        GRANT SELECT ON _yoyo_migration TO ioc_app, ioc_ingest;
+    END IF;
     -- The audit trail is append-only for the application.
     IF to_regclass('public.audit_log') IS NOT NULL THEN
         REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM ioc_app;
