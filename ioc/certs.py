@@ -165,6 +165,11 @@ def group() -> None:
 @click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--chain", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key-group",
+    type=int,
+    help="Give the keys this group id (1883: the Mosquitto image's user reads server.key).",
+)
 @click.option("--force", is_flag=True, help="Replace existing files.")
 def init_command(
     directory: Path,
@@ -173,6 +178,7 @@ def init_command(
     cert: Path | None,
     key: Path | None,
     chain: Path | None,
+    key_group: int | None,
     force: bool,
 ) -> None:
     """Write CA, server certificate and the devices' CA bundle into DIR.
@@ -189,5 +195,9 @@ def init_command(
         written = take_provided(directory, cert, key, chain)
     else:
         written = issue_internal(directory, hosts or ("localhost", "127.0.0.1"), days)
+    if key_group is not None:
+        for name in ("server.key", "ca.key"):
+            if (directory / name).exists():
+                os.chown(directory / name, -1, key_group)
     origin = "internal CA" if written.internal_ca else "provided certificate"
     click.echo(f"{origin}: {', '.join(written.hosts)} -> {directory} ({', '.join(FILES)})")
