@@ -86,9 +86,11 @@ class Stack:
         self.dotenv["IOC_PUBLIC_URL"] = f"https://localhost:{self.https_port}"
         self.pg = PgCluster(timescaledb=timescaledb)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.secrets: dict[str, str] = {}
         self.certs = self.dir / "certs"
         self.mosq_dir = self.dir / "mosquitto"  # ./mosquitto, as mounted read-only
         self.mosq_dir.mkdir()
+        self.backup_dir = self.dir / "backup"  # the compose volume `backup`
 
     # --- environment ------------------------------------------------------------------------
     def env(self, service: str) -> dict[str, str]:
@@ -99,6 +101,10 @@ class Stack:
             value = value.replace("@timescaledb:5432/", f"@127.0.0.1:{self.pg.port}/")
             value = value.replace("@mosquitto:1883", f"@{INSIDE}:{self.mqtt_port}")
             value = value.replace("mqtt://mosquitto:1883", f"mqtt://{INSIDE}:{self.mqtt_port}")
+            if key == "IOC_BACKUP_DIR":
+                value = str(self.backup_dir)
+            if key == "IOC_BACKUP_PG_BINDIR":
+                value = str(self.pg.bindir)
             out[key] = value
         if "IOC_API_PORT" in out:
             out["IOC_API_HOST"], out["IOC_API_PORT"] = "127.0.0.1", str(self.api_port)
@@ -170,21 +176,30 @@ class Stack:
         self.pg.create()
         options = SERVICES["timescaledb"]["command"]
         pairs = [options[i + 1] for i, o in enumerate(options) if o == "-c"]
-        # Compose's -c settings that are not about the extension or sizing, e.g. WAL archiving.
-        kept = [p for p in pairs if p.split("=")[0].startswith(("archive", "wal_level"))]
-        if kept:
-            with (self.pg.data / "postgresql.conf").open("a") as conf:
-                conf.write("".join(f"{p}\n" for p in kept))
-            self.pg.stop()
-            self.pg.start()
+        # Compose's WAL archiving, into this stack's backup volume.
+        self.backup_dir.mkdir()
+        (self.backup_dir / "wal").mkdir()
+        if os.geteuid() == 0:  # the server (as postgres) archives into it
+            for path in (self.backup_dir, self.backup_dir / "wal"):
+                shutil.chown(path, "postgres", "postgres")
+        kept = [p.split("=", 1) for p in pairs if p.startswith("archive")]
+        with (self.pg.data / "postgresql.conf").open("a") as conf:
+            for key, value in kept:
+                value = value.replace("/backup/", f"{self.backup_dir}/")
+                conf.write(f"{key} = '{value}'\n")
+        self.pg.stop()
+        self.pg.start()
 
     def issue_device(self, device: str) -> str:
         """Issue a device's MQTT secret and reload the broker's files; return the secret."""
+        if device in self.secrets:
+            return self.secrets[device]
         out = self.ioc("migrate", "devices", "credentials", "issue", device)
         self._write_logins()
         assert self.procs["mosquitto"].poll() is None
         self.procs["mosquitto"].send_signal(1)  # SIGHUP: re-read passwd and acl
-        return out.strip().splitlines()[-1].split(",")[1]
+        self.secrets[device] = out.strip().splitlines()[-1].split(",")[1]
+        return self.secrets[device]
 
     def _write_logins(self) -> None:
         self.ioc(

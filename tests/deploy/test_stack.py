@@ -22,7 +22,7 @@ import pytest
 from alerts.notify.settings import NotifySettings
 from alerts.notify.templates import render
 from tests.deploy.receiver import Receiver
-from tests.deploy.stack import INSIDE, NGINX, Stack
+from tests.deploy.stack import INSIDE, NGINX, SERVICES, Stack
 from tests.security.mqtt_helpers import connect
 from tests.util import wait_until
 
@@ -170,6 +170,33 @@ def test_console_login_over_https_in_chromium(stack: Stack) -> None:
         assert browser.current_url.startswith("https://localhost:")
         cookies = browser.get_cookies()
         assert cookies and all(c["secure"] for c in cookies), cookies
+
+
+def test_backup_run_and_verify_restore_base_backup_and_archived_wal(stack: Stack) -> None:
+    loop = " ".join(SERVICES["backup"]["command"])
+    assert "ioc backup run && ioc backup verify" in loop  # what the compose service runs
+    out = stack.ioc("backup", "backup", "run")
+    assert re.match(r"base backup \d{8}T\d{6}Z; 0 old removed; WAL kept from [0-9A-F]{24}", out)
+    # A reading committed after the base backup reaches the restore only through the WAL
+    # archive (archive_timeout forces the segment out; here pg_switch_wal does it at once).
+    _publish_fps(stack, 7.5)
+    with psycopg.connect(stack.pg.url, autocommit=True) as conn:
+        wait_until(
+            lambda: conn.execute(
+                "SELECT 1 FROM telemetry WHERE device_id = %s AND value = 7.5", (DEVICE,)
+            ).fetchone(),
+            20,
+            message="the post-backup reading committed",
+        )
+        segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+        wait_until(
+            lambda: (stack.backup_dir / "wal" / segment).exists(), 30, message="WAL archived"
+        )
+        last = conn.execute("SELECT max(time) FROM telemetry_points").fetchone()[0]
+    verified = stack.ioc("backup", "backup", "verify")
+    assert verified.startswith("backup ") and verified.rstrip().endswith("OK"), verified
+    assert f"last reading {last.isoformat()}; 0s behind the primary" in verified, verified
+    assert re.search(r"devices [1-9]\d*, telemetry_points [1-9]", verified), verified
 
 
 def test_dead_mans_switch_pings_and_the_receiver_notices_the_engine_stop(
