@@ -56,6 +56,8 @@ def bootstrap(admin_url: str, database_url: str, owner_password: str | None) -> 
                     sql.Identifier(OWNER), _verifier(conn, OWNER, owner_password)
                 )
             )
+        # 0001_foundation reads shared_preload_libraries to decide on TimescaleDB.
+        conn.execute(sql.SQL("GRANT pg_read_all_settings TO {}").format(sql.Identifier(OWNER)))
         for role in RUNTIME_ROLES:
             if not conn.execute(ROLE_EXISTS_SQL, {"name": role}).fetchone():
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))

@@ -6,6 +6,7 @@ refused from outside, the notification link, and the dead man's switch noticing 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -31,6 +32,7 @@ pytestmark = [
         not shutil.which(NGINX), reason="needs Debian's nginx (apt-get install nginx; .ci/run)"
     ),
     pytest.mark.timeout(300),
+    pytest.mark.both_paths,  # the compose database is TimescaleDB: CI's second pass runs it
 ]
 DEVICE, COMMUNE = "ts-cam-01", "21025"
 PASSWORD = "Tịnh-Sơn-kỹ-thuật-2026"
@@ -50,6 +52,7 @@ def receiver() -> Iterator[Receiver]:
 def stack(receiver: Receiver) -> Iterator[Stack]:
     """The compose stack, with the timing knobs a docker-compose.override.yml would shrink."""
     s = Stack(
+        timescaledb=os.environ.get("IOC_TEST_TIMESCALEDB") == "1",
         overrides={
             "IOC_ALERTS_HEARTBEAT_URL": receiver.url,
             "IOC_ALERTS_HEARTBEAT_INTERVAL_S": "0.5",
@@ -170,6 +173,20 @@ def test_console_login_over_https_in_chromium(stack: Stack) -> None:
         assert browser.current_url.startswith("https://localhost:")
         cookies = browser.get_cookies()
         assert cookies and all(c["secure"] for c in cookies), cookies
+
+
+def test_nothing_runs_as_the_superuser_and_storage_jobs_run_as_the_owner(stack: Stack) -> None:
+    out = stack.ioc("maintain", *SERVICES["maintain"]["command"], "--once")
+    assert "error" not in out.lower(), out
+    with psycopg.connect(stack.pg.url) as conn:
+        owners = conn.execute(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname IN ('public', 'ioc_auth')"
+        ).fetchall()
+        users = conn.execute(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'ioc'"
+        ).fetchall()
+    assert owners == [("ioc_owner",)]
+    assert {u for (u,) in users} <= {"ioc_ingest", "ioc_app", "postgres"}  # postgres: this test
 
 
 def test_backup_run_and_verify_restore_base_backup_and_archived_wal(stack: Stack) -> None:
