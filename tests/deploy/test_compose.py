@@ -83,7 +83,7 @@ def _command(service: dict[str, Any]) -> list[str]:
 def test_the_whole_product_is_there() -> None:
     expected = {
         "timescaledb", "mosquitto", "grafana", "migrate", "ingest-1", "ingest-2",
-        "alerts-1", "alerts-2", "api", "maintain", "simulator", "proxy",
+        "alerts-1", "alerts-2", "api", "maintain", "simulator", "proxy", "backup",
     }  # fmt: skip
     assert set(SERVICES) == expected
     assert {"migrate", "ingest-1", "alerts-1", "api", "maintain", "simulator"} <= APP
@@ -104,6 +104,22 @@ def test_app_commands_are_real_ioc_subcommands(name: str) -> None:
     assert command is not None
     assert "unavailable" not in (command.help or ""), f"{name}: {command.help}"
     command.make_context(args[0], args[1:])  # raises click.UsageError on a bad option
+
+
+def test_the_backup_service_runs_ioc_backup_with_known_settings() -> None:
+    backup = SERVICES["backup"]
+    loop = _command(backup)[-1]
+    for run in re.findall(r"ioc (backup \w+)", loop):
+        group, sub = run.split()
+        with click.Context(cli) as ctx:
+            command = cli.get_command(ctx, group)
+        assert isinstance(command, click.Group) and sub in command.commands, run
+    known = _settings_env_names()
+    assert all(v in known for v in backup["environment"]), backup["environment"]
+    archive = [c for c in _command(SERVICES["timescaledb"]) if c.startswith("archive_command=")]
+    wal = backup["environment"]["IOC_BACKUP_DIR"] + "/wal/"
+    assert archive and archive[0].count(wal) == 2  # the server archives where backup reads
+    assert "backup:/backup" in SERVICES["timescaledb"]["volumes"]
 
 
 def test_every_ioc_variable_is_a_setting() -> None:
@@ -264,7 +280,10 @@ def test_dockerfile_builds_what_pyproject_needs() -> None:
     for package in PACKAGES:
         assert package in copied and (REPO / package).is_dir(), package
     assert {"pyproject.toml", PYPROJECT["project"]["readme"]} <= copied
-    assert any(re.match(r'RUN pip install "?\.', line) for line in lines)
+    # The locked dependencies with their hashes first, then the project without resolving.
+    assert "RUN pip install --require-hashes -r requirements.lock" in lines
+    assert any(re.match(r"RUN pip install --no-deps \.", line) for line in lines)
+    assert "requirements.lock" in copied
     assert 'ENTRYPOINT ["ioc"]' in lines
     user = [line for line in lines if line.startswith("USER ")]
     assert user and user[-1] not in ("USER root", "USER 0")
