@@ -32,6 +32,7 @@ from api.routes import (
     admin,
     alerts,
     collector,
+    collectors,
     communes,
     device_data,
     devices,
@@ -170,6 +171,7 @@ def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
     v1.include_router(reports.router)
     v1.include_router(admin.router)
     v1.include_router(collector.router)
+    v1.include_router(collectors.router)
     app.include_router(v1)
     app.include_router(health.router)
     add_console(app, settings)

@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 @click.option(
     "--plan",
     is_flag=True,
-    help="Show the migrations that would run, in order, with their first comment; change "
-    "nothing.",
+    help="Show the migrations that would run, in order, with their first comment; change nothing.",
 )
 def migrate_command(roles: bool, check: bool, plan: bool) -> None:
     """Create the database if needed and apply pending migrations (safe on every start).

@@ -83,9 +83,7 @@ def plan(ids: list[str]) -> list[str]:
     lines = []
     for mid in ids:
         text = (base / f"{mid}.sql").read_text(encoding="utf-8")
-        comment = next(
-            (x.strip("- ").strip() for x in text.splitlines() if x.startswith("--")), ""
-        )
+        comment = next((x.strip("- ").strip() for x in text.splitlines() if x.startswith("--")), "")
         lines.append(f"{mid}  {comment}".rstrip())
     return lines
 

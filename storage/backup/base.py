@@ -84,9 +84,21 @@ def take(settings: BackupSettings, now: datetime | None = None) -> BaseBackup:
     (settings.backup_dir / "wal").mkdir(parents=True, exist_ok=True)
     shutil.rmtree(partial, ignore_errors=True)
     tool(
-        settings, "pg_basebackup", "-d", settings.backup_url, "-D", str(partial),
-        "-Ft", "-z", "-X", "stream", "-c", "fast", "--label", f"ioc {stamp}",
-    )  # fmt: skip
+        settings,
+        "pg_basebackup",
+        "-d",
+        settings.backup_url,
+        "-D",
+        str(partial),
+        "-Ft",
+        "-z",
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+        "--label",
+        f"ioc {stamp}",
+    )
     partial.rename(final)
     log.info("base backup %s written", final)
     return BaseBackup(final)

@@ -28,8 +28,7 @@ def run_command() -> None:
     backup = take(settings)
     removed, first = prune(settings)
     click.echo(
-        f"base backup {backup.path.name}; {len(removed)} old removed; WAL kept from "
-        f"{first or '-'}"
+        f"base backup {backup.path.name}; {len(removed)} old removed; WAL kept from {first or '-'}"
     )
 
 

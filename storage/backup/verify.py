@@ -25,7 +25,7 @@ from storage.backup.settings import BackupSettings
 
 # Tables whose rows are counted (the registry, the data, the alert state).
 COUNTED = ("devices", "telemetry_points", "device_events", "alerts")
-COUNT_SQL = {t: f"SELECT count(*) FROM {t}" for t in COUNTED}  # noqa: S608 (constant names)
+COUNT_SQL = {t: f"SELECT count(*) FROM {t}" for t in COUNTED}
 LAST_READING_SQL = "SELECT max(time) FROM telemetry_points"
 RECOVERING_SQL = "SELECT pg_is_in_recovery()"
 
@@ -123,18 +123,34 @@ def verify(settings: BackupSettings, timeout_s: float = 600) -> Restored:
 
 
 def _pg_ctl(
-    settings: BackupSettings, run_as: list[str], data: Path, scratch: Path, action: str,
+    settings: BackupSettings,
+    run_as: list[str],
+    data: Path,
+    scratch: Path,
+    action: str,
     timeout_s: float,
-) -> None:  # fmt: skip
+) -> None:
     import subprocess
 
     from storage.backup.base import bindir
 
     done = subprocess.run(
-        [*run_as, str(bindir(settings) / "pg_ctl"), "-D", str(data), "-l",
-         str(scratch / "log"), "-w", "-t", str(int(timeout_s)), action],
-        capture_output=True, text=True, timeout=timeout_s + 30,
-    )  # fmt: skip
+        [
+            *run_as,
+            str(bindir(settings) / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(scratch / "log"),
+            "-w",
+            "-t",
+            str(int(timeout_s)),
+            action,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s + 30,
+    )
     if done.returncode != 0:
         log = (scratch / "log").read_text(errors="replace") if (scratch / "log").exists() else ""
         raise BackupError(f"the restored cluster did not start: {log.strip()[-2000:]}")
@@ -147,10 +163,19 @@ def _stop(settings: BackupSettings, run_as: list[str], data: Path, scratch: Path
 
     if (data / "postmaster.pid").exists():
         subprocess.run(
-            [*run_as, str(bindir(settings) / "pg_ctl"), "-D", str(data), "-m", "immediate",
-             "-w", "stop"],
-            capture_output=True, timeout=60,
-        )  # fmt: skip
+            [
+                *run_as,
+                str(bindir(settings) / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=60,
+        )
 
 
 def _compare(settings: BackupSettings, result: Restored) -> None:

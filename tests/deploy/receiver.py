@@ -23,7 +23,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 parts = self.path.strip("/").split("/")
                 if parts[:1] != ["ping"] or len(parts) < 2:
                     self.send_response(404)
@@ -33,7 +33,7 @@ class Receiver:
                     self.send_response(200)
                 self.end_headers()
 
-            do_POST = do_GET  # noqa: N815
+            do_POST = do_GET
 
             def log_message(self, *_: object) -> None:
                 pass

@@ -203,9 +203,15 @@ class Stack:
 
     def _write_logins(self) -> None:
         self.ioc(
-            "migrate", "devices", "credentials", "write",
-            "--passwd", str(self.mosq_dir / "passwd"), "--acl", str(self.mosq_dir / "acl"),
-        )  # fmt: skip
+            "migrate",
+            "devices",
+            "credentials",
+            "write",
+            "--passwd",
+            str(self.mosq_dir / "passwd"),
+            "--acl",
+            str(self.mosq_dir / "acl"),
+        )
 
     def _mosquitto(self) -> None:
         command = SERVICES["mosquitto"]["command"]
@@ -215,7 +221,10 @@ class Stack:
             "/mosquitto/certs/": f"{self.certs}/",
             "/mosquitto/data/": f"{self.dir}/mosquitto-data/",
         }
-        listeners = {"8883": f"{self.mqtt_tls_port} 127.0.0.1", "1883": f"{self.mqtt_port} {INSIDE}"}
+        listeners = {
+            "8883": f"{self.mqtt_tls_port} 127.0.0.1",
+            "1883": f"{self.mqtt_port} {INSIDE}",
+        }
         (self.dir / "mosquitto-data").mkdir()
         lines = []
         for raw in conf.read_text().splitlines():

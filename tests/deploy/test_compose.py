@@ -237,12 +237,14 @@ def test_the_compose_equivalent_reads_the_files_compose_mounts() -> None:
     assert mounted("proxy", "/etc/nginx/certs/server.crt") == REPO / "certs/server.crt"
     variables = set(re.findall(r"\$\{(\w+)\}", template.read_text()))
     env = SERVICES["proxy"]["environment"]
-    assert variables <= set(env) and all(re.match(env["NGINX_ENVSUBST_FILTER"], v) for v in variables)
+    assert variables <= set(env) and all(
+        re.match(env["NGINX_ENVSUBST_FILTER"], v) for v in variables
+    )
     assert mounted("mosquitto", "/mosquitto/ioc/compose.conf") == REPO / "mosquitto/compose.conf"
     source = inspect.getsource(stack.Stack)
     for service in ("migrate", "ingest-1", "alerts-1", "api", "mosquitto", "proxy"):
         assert f'"{service}"' in source, service
-    assert "SERVICES[service][\"command\"]" in source  # the compose command, not a copy
+    assert 'SERVICES[service]["command"]' in source  # the compose command, not a copy
     # The link in notifications is the console through the proxy, over https.
     assert ENV_EXAMPLE["IOC_PUBLIC_URL"].startswith("https://")
     assert SERVICES["alerts-1"]["environment"]["IOC_PUBLIC_URL"].startswith("${IOC_PUBLIC_URL")

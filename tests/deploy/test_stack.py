@@ -56,12 +56,20 @@ def stack(receiver: Receiver) -> Iterator[Stack]:
         overrides={
             "IOC_ALERTS_HEARTBEAT_URL": receiver.url,
             "IOC_ALERTS_HEARTBEAT_INTERVAL_S": "0.5",
-        }
+        },
     )
     try:
         s.up()
-        s.ioc("api", "users", "create", "kt-tinhson", "--role", "technician",
-              "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+        s.ioc(
+            "api",
+            "users",
+            "create",
+            "kt-tinhson",
+            "--role",
+            "technician",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
         yield s
     finally:
         s.close()
@@ -118,9 +126,9 @@ def test_plain_mqtt_is_refused_from_outside(stack: Stack) -> None:
 
 
 def test_the_proxy_serves_tls_only_with_the_deployments_certificate(stack: Stack) -> None:
-    with httpx.Client(verify=ssl.create_default_context()) as public_trust:
-        with pytest.raises(httpx.ConnectError):
-            public_trust.get(f"https://localhost:{stack.https_port}/healthz")
+    public_trust = httpx.Client(verify=ssl.create_default_context())
+    with public_trust, pytest.raises(httpx.ConnectError):
+        public_trust.get(f"https://localhost:{stack.https_port}/healthz")
     r = httpx.get(f"http://127.0.0.1:{stack.http_port}/console/", follow_redirects=False)
     assert r.status_code == 301 and r.headers["location"].startswith("https://")
     assert stack.client().get("/healthz").status_code == 200
@@ -138,8 +146,10 @@ def test_notification_link_from_the_compose_environment_opens_the_alert(stack: S
         )
     env = stack.env("alerts-1")
     notify = NotifySettings(_env_file=None, public_url=env["IOC_PUBLIC_URL"])  # type: ignore[call-arg]
-    payload = {"kind": "firing", "alerts": [{"id": alert[0], "status": "firing",
-                                             "rule": alert[1], "summary": alert[2]}]}  # fmt: skip
+    payload = {
+        "kind": "firing",
+        "alerts": [{"id": alert[0], "status": "firing", "rule": alert[1], "summary": alert[2]}],
+    }
     text = render(payload, "vi", notify.public_url, ZoneInfo("Asia/Ho_Chi_Minh")).text
     link = re.search(r"https://\S+/console/alerts/\d+", text)
     assert link, text
@@ -149,8 +159,12 @@ def test_notification_link_from_the_compose_environment_opens_the_alert(stack: S
         assert csrf, form.text
         r = web.post(
             "/console/login",
-            data={"username": "kt-tinhson", "password": PASSWORD, "csrf": csrf.group(1),
-                  "next": "/console/"},  # fmt: skip
+            data={
+                "username": "kt-tinhson",
+                "password": PASSWORD,
+                "csrf": csrf.group(1),
+                "next": "/console/",
+            },
         )
         assert r.status_code == 303, r.text
         page = web.get(link.group(0))
