@@ -42,6 +42,7 @@ from api.routes import (
     reports,
     silences,
     sites,
+    tiles,
 )
 from api.settings import ApiSettings
 from ioc import __version__
@@ -174,6 +175,7 @@ def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
     v1.include_router(collectors.router)
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(tiles.router)
     add_console(app, settings)
     _add_error_handlers(app)
     _add_docs(app)
