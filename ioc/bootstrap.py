@@ -63,7 +63,7 @@ def bootstrap(admin_url: str, database_url: str, owner_password: str | None) -> 
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
                 done.append(f"role {role}")
         for statement in GRAFANA_ROLE_SQL:
-            conn.execute(statement)  # type: ignore[arg-type]  # constant SQL text
+            conn.execute(statement)
         if not conn.execute(DATABASE_EXISTS_SQL, {"name": database}).fetchone():
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(

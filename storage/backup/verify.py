@@ -24,8 +24,12 @@ from storage.backup.base import BackupError, BaseBackup, backups, tool
 from storage.backup.settings import BackupSettings
 
 # Tables whose rows are counted (the registry, the data, the alert state).
-COUNTED = ("devices", "telemetry_points", "device_events", "alerts")
-COUNT_SQL = {t: f"SELECT count(*) FROM {t}" for t in COUNTED}
+COUNT_SQL = {
+    "devices": "SELECT count(*) FROM devices",
+    "telemetry_points": "SELECT count(*) FROM telemetry_points",
+    "device_events": "SELECT count(*) FROM device_events",
+    "alerts": "SELECT count(*) FROM alerts",
+}
 LAST_READING_SQL = "SELECT max(time) FROM telemetry_points"
 RECOVERING_SQL = "SELECT pg_is_in_recovery()"
 
@@ -112,7 +116,7 @@ def verify(settings: BackupSettings, timeout_s: float = 600) -> Restored:
                 if time.monotonic() > deadline:
                     raise BackupError(f"recovery not finished after {timeout_s:.0f}s")
                 time.sleep(0.2)
-            counts = {t: int(conn.execute(q).fetchone()[0]) for t, q in COUNT_SQL.items()}  # type: ignore[index,arg-type]
+            counts = {t: int(conn.execute(q).fetchone()[0]) for t, q in COUNT_SQL.items()}  # type: ignore[index]
             last = conn.execute(LAST_READING_SQL).fetchone()
         result = Restored(backup, time.monotonic() - started, counts, last[0] if last else None)
     finally:
