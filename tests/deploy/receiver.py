@@ -52,6 +52,8 @@ class Receiver:
 
     def down(self) -> bool:
         """No success ping within the grace period (or the last one was /fail)."""
+        if self.pings and self.pings[-1][1] == "fail":
+            return True
         ok = [t for t, s in self.pings if s != "fail"]
         return not ok or time.monotonic() - ok[-1] > self.grace_s
 
