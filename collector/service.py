@@ -85,6 +85,7 @@ class Collector:
         self.watched = inventory.watched_by(me.id)
         self.inventory_hash = inventory_digest(inventory)
         self._reported: tuple[str, str] | None = None  # version and hash last heartbeat sent
+        self.started = time.time()
         self.outbox = Outbox(
             settings.collector_state_dir / f"{me.id}.outbox.sqlite",
             max_age_s=settings.collector_max_age_days * 86400,
@@ -160,11 +161,10 @@ class Collector:
             sample.events.append(EventOut("buffer_dropped", "warning", {"count": dropped}))
         ident = (__version__, self.inventory_hash)
         if ident != self._reported:  # the fleet view: which version, which inventory
-            sample.events.append(
-                EventOut(
-                    "collector_version", "info", {"version": ident[0], "inventory_hash": ident[1]}
-                )
-            )
+            # Stamped with the process's start (when this version began running): the
+            # heartbeat's own time stays unique to its reading.
+            data = {"version": ident[0], "inventory_hash": ident[1]}
+            sample.events.append(EventOut("collector_version", "info", data, ts=self.started))
             self._reported = ident
         self.store(self.me.id, self.me.commune, sample)
 
