@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -121,6 +122,15 @@ def issue_internal(directory: Path, hosts: tuple[str, ...], days: int) -> Writte
     return Written(directory, hosts, internal_ca=True)
 
 
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """The issuer's key signed ``cert`` (not merely a matching name)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
 def take_provided(directory: Path, cert: Path, key: Path, chain: Path) -> Written:
     """Use the province's certificate: check key and chain fit, then copy them in place."""
     try:
@@ -134,9 +144,14 @@ def take_provided(directory: Path, cert: Path, key: Path, chain: Path) -> Writte
         serialization.Encoding.DER, pub
     ) != private.public_key().public_bytes(serialization.Encoding.DER, pub):
         raise CertError(f"{key} is not the key of {cert}")
-    issuers = {c.subject for c in roots} | {c.subject for c in leaf[1:]}
-    if leaf[0].issuer not in issuers:
-        raise CertError(f"{chain} does not contain the issuer of {cert} ({leaf[0].issuer})")
+    # Follow the certificate file's own chain (leaf, intermediates) as far as it goes; the
+    # bundle devices will trust must hold its top, or the certificate that signed the top.
+    top = leaf[0]
+    for candidate in leaf[1:]:
+        if _issued_by(top, candidate):
+            top = candidate
+    if not any(top == r or _issued_by(top, r) for r in roots):
+        raise CertError(f"{chain} does not contain the issuer of {cert} ({top.issuer})")
     directory.mkdir(parents=True, exist_ok=True)
     _write(directory / "server.crt", cert.read_bytes())
     _write(directory / "server.key", key.read_bytes(), secret=True)
