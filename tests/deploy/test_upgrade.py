@@ -18,6 +18,7 @@ import pytest
 from ioc import migrate
 from ioc.cli import main
 
+pytestmark = pytest.mark.both_paths  # the compose database is TimescaleDB
 REPO = Path(__file__).resolve().parents[2]
 PREVIOUS_RELEASE = "1de2887"  # the last release before issue 28 (docs/deploy.md: upgrades)
 SEED_READINGS = """
