@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
 from alerts.channel_health import ChannelDownRule
+from alerts.deadman import Heartbeat
 from alerts.holds import broker_restart_wills, parents_unknown
 from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes, root_alerts
@@ -120,6 +121,11 @@ class AlertEngine:
         # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
         self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
+        self.heartbeat = Heartbeat(
+            [settings.alerts_heartbeat_url, settings.alerts_heartbeat_url_2],
+            settings.alerts_heartbeat_timeout_s,
+        )
+        self.tick_failed = False
         self.last_result: EvaluationResult | None = None
         # Evaluations in which a silence was skipped, summed over silences (a counter), and the
         # ids already logged (a bad silence is logged once, not on every tick).
@@ -246,7 +252,9 @@ class AlertEngine:
             return False
         except Exception:
             log.exception("evaluation failed")
+            self.tick_failed = True
             return False
+        self.tick_failed = False
         if self.notifier is not None:
             try:
                 self.notifier.tick(now)
@@ -262,6 +270,15 @@ class AlertEngine:
             self.notifier.deliver(self.clock())
         except Exception:
             log.exception("notification delivery failed")
+
+    def _beat(self) -> None:
+        if not self.leader.is_leader:
+            self.heartbeat.leading = False
+            return
+        if not self.heartbeat.leading:  # took over: /start, as a job's run begins
+            self.heartbeat.ping("start")
+            self.heartbeat.leading = True
+        self.heartbeat.ping("fail" if self.tick_failed else "")
 
     def _housekeeping(self) -> None:
         if self.leader.is_leader:
@@ -282,6 +299,10 @@ class AlertEngine:
             self.deliver, "interval", seconds=s.alerts_deliver_interval_s, id="deliver", **common
         )
         scheduler.add_job(self._housekeeping, "interval", hours=1, id="cleanup", **common)
+        if self.heartbeat:
+            scheduler.add_job(
+                self._beat, "interval", seconds=s.alerts_heartbeat_interval_s, id="beat", **common
+            )
         if self.watch is not None:
             self.watch.start()
         if self.telegram is not None:
@@ -306,6 +327,7 @@ class AlertEngine:
         if self.zalo is not None:
             self.zalo.stop()
         self.leader.release()
+        self.heartbeat.close()
         if self.watch is not None:
             self.watch.stop()
         if self.notifier is not None:

@@ -31,6 +31,7 @@ from api.routes import (
     admin,
     alerts,
     collector,
+    collectors,
     communes,
     device_data,
     devices,
@@ -40,6 +41,7 @@ from api.routes import (
     reports,
     silences,
     sites,
+    tiles,
 )
 from api.settings import ApiSettings
 from ioc import __version__
@@ -179,8 +181,10 @@ def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
     v1.include_router(reports.router)
     v1.include_router(admin.router)
     v1.include_router(collector.router)
+    v1.include_router(collectors.router)
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(tiles.router)
     add_console(app, settings)
     _add_error_handlers(app)
     _add_docs(app)

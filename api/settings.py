@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from ioc.settings import ENV_CONFIG, Settings
@@ -101,8 +103,14 @@ class ApiSettings(Settings):
     )
     console_map_tile_url: str | None = Field(
         None,
-        description="Map tiles of the commune page, e.g. https://tile.openstreetmap.org/{z}/{x}/"
-        "{y}.png (your own tile server where the licence asks); unset = no map.",
+        description="Map tiles of the commune page from a tile server of yours ({z}/{x}/{y}); "
+        "unset: the MBTiles file of IOC_API_MAP_MBTILES, else a plain schematic (nothing is "
+        "ever loaded from the internet by default).",
+    )
+    api_map_mbtiles: Path | None = Field(
+        None,
+        description="An MBTiles file (e.g. the province cut from OpenStreetMap) served at "
+        "/tiles/{z}/{x}/{y}.png for the console map and Grafana's geomap basemap.",
     )
     telegram_link_code_minutes: int = Field(
         15, ge=1, description="Lifetime of the one-time code that links a Telegram account."

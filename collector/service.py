@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import signal
 import time
@@ -18,6 +20,7 @@ from collector.outbox import Outbox
 from collector.scheduler import Scheduler, build_checks
 from collector.secrets import SecretStore
 from collector.settings import CollectorSettings
+from ioc import __version__
 from ioc.errors import IocError
 from ioc.settings import MqttTarget
 
@@ -54,6 +57,12 @@ def identify(inventory: Inventory, collector_id: str | None) -> Identity:
     )
 
 
+def inventory_digest(inventory: Inventory) -> str:
+    """A short hash of the inventory's devices: equal on every collector given the same one."""
+    body = json.dumps([d.model_dump(mode="json") for d in inventory.devices], sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
 def now_ms() -> int:
     """Wall-clock time in epoch milliseconds (the device time of a reading)."""
     return int(time.time() * 1000)
@@ -74,6 +83,9 @@ class Collector:
         self.settings = settings
         self.secrets = secrets
         self.watched = inventory.watched_by(me.id)
+        self.inventory_hash = inventory_digest(inventory)
+        self._reported: tuple[str, str] | None = None  # version and hash last heartbeat sent
+        self.started = time.time()
         self.outbox = Outbox(
             settings.collector_state_dir / f"{me.id}.outbox.sqlite",
             max_age_s=settings.collector_max_age_days * 86400,
@@ -147,6 +159,13 @@ class Collector:
         if dropped:
             self.outbox.dropped_pending = 0
             sample.events.append(EventOut("buffer_dropped", "warning", {"count": dropped}))
+        ident = (__version__, self.inventory_hash)
+        if ident != self._reported:  # the fleet view: which version, which inventory
+            # Stamped with the process's start (when this version began running): the
+            # heartbeat's own time stays unique to its reading.
+            data = {"version": ident[0], "inventory_hash": ident[1]}
+            sample.events.append(EventOut("collector_version", "info", data, ts=self.started))
+            self._reported = ident
         self.store(self.me.id, self.me.commune, sample)
 
     async def _heartbeats(self) -> None:

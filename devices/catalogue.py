@@ -354,7 +354,8 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 max=1e12,
             ),
         ),
-        events=("buffer_dropped",),
+        # collector_version: {version, inventory_hash}, in the first heartbeat and on change.
+        events=("buffer_dropped", "collector_version"),
     ),
 )
 

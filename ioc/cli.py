@@ -37,6 +37,8 @@ LAZY_COMMANDS = {
         "group",
         "Edge collector: poll devices over ICMP, SNMP and HTTP; publish over MQTT.",
     ),
+    "certs": ("ioc.certs", "group", "TLS certificates of the web proxy and the MQTT broker."),
+    "backup": ("storage.backup.cli", "group", "Base backups, WAL archive and restore checks."),
     "demo": ("demo.cli", "command", "Run the whole product in one process with a demo commune."),
 }
 

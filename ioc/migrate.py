@@ -79,9 +79,33 @@ def pending(url: str) -> list[str]:
         backend.connection.close()
 
 
+def plan(ids: list[str]) -> list[str]:
+    """One line per migration id: ``id  first comment line of its file``."""
+    base = resources.files("ioc") / "migrations"
+    lines = []
+    for mid in ids:
+        text = (base / f"{mid}.sql").read_text(encoding="utf-8")
+        comment = next((x.strip("- ").strip() for x in text.splitlines() if x.startswith("--")), "")
+        lines.append(f"{mid}  {comment}".rstrip())
+    return lines
+
+
+APPLIED_SQL = "SELECT migration_id FROM _yoyo_migration"
+
+
+def unapplied(url: str) -> list[str]:
+    """``pending`` for the run-time roles: read the applied ids only (no yoyo lock row)."""
+    with connect(url) as conn:
+        try:
+            done = {row[0] for row in conn.execute(APPLIED_SQL)}
+        except psycopg.errors.UndefinedTable:
+            done = set()
+    return [m.id for m in read_migrations(migrations_dir()) if m.id not in done]
+
+
 def require_current(url: str) -> None:
     """Raise ``SchemaNotCurrent`` when migrations are pending."""
-    todo = pending(url)
+    todo = unapplied(url)
     if todo:
         raise SchemaNotCurrent(
             f"database schema is not current ({len(todo)} migration(s) pending, first "

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     grafana_db_password: SecretStr | None = Field(
         None, description="Password given to the ioc_grafana login role by `ioc migrate --roles`."
     )
+    owner_db_password: SecretStr | None = Field(
+        None,
+        description="Password of the schema owner ioc_owner, created by `ioc migrate` when "
+        "IOC_MIGRATE_ADMIN_URL is set (then IOC_DATABASE_URL logs in as ioc_owner).",
+    )
+    migrate_admin_url: str | None = Field(
+        None,
+        description="Superuser URL `ioc migrate` uses only to create the roles, the database "
+        "(owned by ioc_owner) and the TimescaleDB extension; unset: none of that is done.",
+    )
     partition_days_ahead: int = Field(
         14, ge=1, description="Daily time partitions kept ready ahead of today (plain PostgreSQL)."
     )
