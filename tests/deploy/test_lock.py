@@ -3,7 +3,7 @@ version its range allows, with hashes. After changing dependencies regenerate bo
 
     pip-compile --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
         --no-emit-find-links -o requirements.lock pyproject.toml
-    pip-compile ... --extra dev --extra embedded -o requirements-dev.lock pyproject.toml
+    pip-compile ... --extra dev --extra embedded --extra ha -o requirements-dev.lock pyproject.toml
 """
 
 from __future__ import annotations
