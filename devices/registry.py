@@ -108,15 +108,15 @@ class DeviceIn(BaseModel):
 
 def _urls(params: Any, path: str = "") -> list[tuple[str, str]]:
     """Every string of a check's parameters that is a URL (``scheme://...``)."""
-    found: list[tuple[str, str]] = []
-    items = params.items() if isinstance(params, dict) else enumerate(params)
-    for key, value in items if isinstance(params, dict | list) else ():
-        where = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]"
-        if isinstance(value, str) and URL_LIKE.match(value):
-            found.append((where.lstrip("."), value))
-        else:
-            found += _urls(value, where)
-    return found
+    if isinstance(params, str):
+        return [(path.lstrip("."), params)] if URL_LIKE.match(params) else []
+    if isinstance(params, dict):
+        items: Any = ((f"{path}.{k}", v) for k, v in params.items())
+    elif isinstance(params, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(params))
+    else:
+        return []
+    return [found for where, value in items for found in _urls(value, where)]
 
 
 URL_LIKE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://")

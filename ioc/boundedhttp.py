@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -170,6 +171,7 @@ class BoundedServer:
         data = out.send(
             h11.Response(
                 status_code=status,
+                reason=_phrase(status),
                 headers=[*headers, (b"content-length", str(len(body)).encode()),
                          (b"connection", b"close")],
             )
@@ -181,6 +183,13 @@ class BoundedServer:
             async with asyncio.timeout(self.limits.body_timeout_s):
                 await writer.drain()
         writer.close()
+
+
+def _phrase(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 def _plain(status: int, reason: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

@@ -72,6 +72,7 @@ def rig(
         own_broker.url,
         secrets={"CAM_PASS": PASSWORD},
         ioc_collector_id="col-cam",
+        ioc_collector_push_allow="127.0.0.1/32",
         ioc_collector_webhook_port=free_port(),
         ioc_collector_webhook_host="127.0.0.1",
     )
