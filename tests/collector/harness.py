@@ -56,10 +56,12 @@ class CollectorProcess:
         inventory: str,
         mqtt_url: str,
         secrets: dict[str, str] | None = None,
+        api: str | None = None,
         **env: Any,
     ) -> None:
         """``secrets`` go to the collector's secrets file (it resolves names from there)."""
         self.dir = tmp
+        self.api = api  # fetch the inventory from this API (token: IOC_COLLECTOR_TOKEN)
         self.inventory = tmp / "inventory.yaml"
         self.inventory.write_text(inventory, encoding="utf-8")
         self.state = tmp / "state"
@@ -86,8 +88,7 @@ class CollectorProcess:
                     "ioc",
                     "collector",
                     "run",
-                    "--inventory",
-                    str(self.inventory),
+                    *(["--api", self.api] if self.api else ["--inventory", str(self.inventory)]),
                     "--state-dir",
                     str(self.state),
                 ],
