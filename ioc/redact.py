@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 MASK = "***"
 # Parts of a URL parameter name that make it a secret (case-insensitive; a name is split at
@@ -77,13 +77,13 @@ def url_problem(url: str) -> str | None:
     if "@" in parts.netloc:
         return "a URL may not carry a user or password (user:password@host); use the check's auth"
     for chunk in (parts.query, parts.fragment):
-        for key, _ in parse_qsl(chunk, keep_blank_values=True, separator="&"):
-            for name in (key, *key.split(";")):
-                if secret_param(name):
-                    return (
-                        f"the URL parameter {name[:40]!r} looks like a secret; secrets go by "
-                        "name in the check's auth (token_env, password_env), never in a URL"
-                    )
+        for piece in re.split(r"[&;]", chunk):
+            name = unquote_plus(piece.partition("=")[0])
+            if name and secret_param(name):
+                return (
+                    f"the URL parameter {name[:40]!r} looks like a secret; secrets go by "
+                    "name in the check's auth (token_env, password_env), never in a URL"
+                )
     return None
 
 
