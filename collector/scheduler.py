@@ -99,6 +99,7 @@ class Scheduler:
         ]
         try:
             await asyncio.gather(*self._tasks)
+            await asyncio.Event().wait()  # only receiving checks: nothing to poll, keep running
         finally:
             self._stopping = True
             # Python 3.11's wait_for (used inside icmplib and others) can swallow a
@@ -189,23 +190,24 @@ class Scheduler:
         self.record(check, Sample(events=[EventOut("check_error", "warning", data)]))
 
     def pushed(self, check: Check, sample: Sample) -> None:
-        """Record what a device pushed; a polling check's health is not touched (a check that
-        only receives has no other source of health)."""
+        """Record what a device pushed; a polling check's health is not touched. A check that
+        only receives leaves its error state quietly (no event: a flood alternating good and
+        bad pushes must not make an event per push)."""
         if not check.polls:
-            self.succeeded(check, sample)
-            return
+            key = (check.target.device_id, check.name)
+            self.health.polled[key[0]] = time.monotonic()
+            self.health.errors.pop(key, None)
         self.record(check, sample)
 
     def push_failed(self, check: Check, kind: str, reason: str) -> None:
-        """A refused or unreadable push of a known device: at most one event per ``repeat_s``
-        per device, counted always; never the poll check's error state."""
+        """A refused or unreadable push of a known device: counted always, at most one event
+        per device per ``repeat_s``; never the error state of a polling check."""
         self.health.push_errors += 1
+        reason = self.scrub(reason)[:300]
         if not check.polls:
-            self.failed(check, kind, reason)
-            return
+            self.health.errors[(check.target.device_id, check.name)] = f"{kind}: {reason}"
         if not self.push_throttle.allow(check.target.device_id):
             return
-        reason = self.scrub(reason)[:300]
         log.warning("%s: push refused (%s): %s", check.target.device_id, kind, reason)
         data = {"check": check.name, "kind": kind, "reason": reason, "source": "push"}
         self.record(check, Sample(events=[EventOut("check_error", "warning", data)]))
