@@ -293,7 +293,9 @@ def test_checks_are_bounded_like_metadata(levels: int, fan: int) -> None:
     registry = parse_yaml(doc, "inv.yaml")
     assert time.monotonic() - start < 2.0
     bounded = ("elements", "bytes once encoded", "levels deep")
-    assert any("checks" in e and any(b in e for b in bounded) for e in registry.errors), registry.errors
+    assert any("checks" in e and any(b in e for b in bounded) for e in registry.errors), (
+        registry.errors
+    )
 
 
 def test_deep_checks_are_an_error_not_a_crash() -> None:

