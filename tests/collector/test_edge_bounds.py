@@ -7,6 +7,7 @@ UTF-8, an error status) falls back to the cache within the deadline; ``checks`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -55,10 +56,8 @@ def _raw(port: int, data: bytes, drip: bytes = b"", every_s: float = 0.0) -> tup
             except OSError:
                 break
         s.settimeout(10)
-        try:
+        with contextlib.suppress(OSError):
             answer = answer or s.recv(4096)
-        except OSError:
-            pass
     return answer, time.monotonic() - start
 
 

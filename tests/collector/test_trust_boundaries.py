@@ -158,7 +158,7 @@ def test_secrets_in_urls_are_refused_at_import_and_masked_everywhere(
         "http://10.0.0.5/api?channel=1&format=json",
         "https://vendor.example/v1/clusters/17",
         "http://{address}:8080/status?signal=1&monkey=2",
-    ],  # fmt: skip
+    ],
 )
 def test_ordinary_urls_pass(url: str) -> None:
     assert url_problem(url) is None

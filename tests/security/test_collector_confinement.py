@@ -100,10 +100,13 @@ def hostile_documents(url: str) -> Iterator[tuple[str, str]]:
     for (commune, collector), name, target, auth in itertools.product(
         placements, names, urls, auths
     ):
-        if commune == B and collector == "col-b" and name.isupper() and "://u:p@" not in target:
-            if not (name.startswith("IOC_") and not name.startswith("IOC_SECRET_")):
-                if "?" not in target and "#" not in target:
-                    continue  # B's own collector, a plain URL, a plain name: B's business
+        own = commune == B and collector == "col-b"
+        plain_name = name.isupper() and not (
+            name.startswith("IOC_") and not name.startswith("IOC_SECRET_")
+        )
+        plain_url = not any(c in target for c in "?#@")
+        if own and plain_name and plain_url:
+            continue  # B's own collector, a plain URL, a plain name: B's business
         if auth == "bearer":
             check = f"auth: {{type: bearer, token_env: {name}}}, url: '{target}'"
         elif auth == "digest":
@@ -143,7 +146,7 @@ def plant(db_url: str, url: str) -> None:
                 ("B_ARBITRARY", f"{url}/planted-a-0"),
                 ("HOME", f"{url}/planted-a-1"),
                 ("PATH", f"{url}/planted-a-2"),
-            ]  # fmt: skip
+            ]
         ):
             checks = {"http_json": {"url": target, "metrics": {"v": {"path": "v"}}, "timeout_s": 0.5,
                                     "auth": {"type": "bearer", "token_env": name}}}  # fmt: skip
