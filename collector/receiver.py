@@ -74,8 +74,8 @@ def make_app(collector: Collector) -> Starlette:
             docs = doc if isinstance(doc, list) else [doc]
             samples = [check.map(d) for d in docs[:MAX_DOCS]]
         except (ValueError, UnicodeDecodeError, RecursionError):
-            collector.scheduler.push_failed(check, "parse", f"webhook body of {len(body)} bytes "
-                                            "is not JSON (or nested too deeply)")  # fmt: skip
+            why = f"webhook body of {len(body)} bytes is not JSON (or nested too deeply)"
+            collector.scheduler.push_failed(check, "parse", why)
             return JSONResponse({"detail": "body is not JSON, or nested too deeply"}, 400)
         except CheckError as exc:
             collector.scheduler.push_failed(check, exc.kind, f"webhook: {exc.reason}")

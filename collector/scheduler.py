@@ -9,7 +9,7 @@ when it starts failing and at most one more per ``repeat_s``, not one per poll.
 Pushes (webhooks, alarm-host posts) go through :meth:`Scheduler.pushed` and
 :meth:`Scheduler.push_failed`: they never change a poll check's health (a forged push cannot
 mark a failing camera healthy), and their errors are at most one event per device per
-``repeat_s``, the rest counted (``push_errors_suppressed`` in the heartbeat).
+``repeat_s``, all of them counted (``push_errors`` in the heartbeat).
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ class Scheduler:
             if type(c).stream is not Check.stream
         ]
         try:
-            await asyncio.gather(*self._tasks)
-            await asyncio.Event().wait()  # only receiving checks: nothing to poll, keep running
+            if self._tasks:
+                await asyncio.gather(*self._tasks)
+            else:  # only receiving checks: nothing to poll, but keep running
+                await asyncio.Event().wait()
         finally:
             self._stopping = True
             # Python 3.11's wait_for (used inside icmplib and others) can swallow a

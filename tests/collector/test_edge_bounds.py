@@ -93,7 +93,8 @@ def test_slowloris_gets_408_within_the_deadline_and_good_requests_still_pass(
         assert len(results) == connections
         deadline = HEADER_S + (BODY_S if stage == "body" else 0)
         for answer, took in results:
-            assert answer.startswith((b"HTTP/1.1 408", b"HTTP/1.1 503")), answer[:80]
+            # 408 (too slow), 503 (over the cap), or b"": reset while the client still wrote
+            assert answer.startswith((b"HTTP/1.1 408", b"HTTP/1.1 503")) or not answer, answer
             assert took < deadline + every_s + 1.0
         server = rig.collector.receiver
         assert server is not None

@@ -187,7 +187,10 @@ def test_edge_listeners_under_attack(
     assert_clean(row)
     assert _count(pg.url, VOLUME) == accepted
     assert set(flood_codes) <= {400, 403, 503}, set(flood_codes)
-    assert all(a.startswith((b"HTTP/1.1 408", b"HTTP/1.1 503")) for a in answers), answers[:3]
+    # Each slow connection was answered 408 (too slow) or 503 (over the cap), or reset by the
+    # server closing it while the client was still writing; none was left open.
+    closed = (b"HTTP/1.1 408", b"HTTP/1.1 503", b"ConnectionResetError", b"BrokenPipeError")
+    assert all(a.startswith(closed) for a in answers), [a[:40] for a in answers]
     assert len(answers) == SLOW_CONNECTIONS
     assert errors == 1, errors  # the flood: one check_error event
     assert gap < 3.5, gap  # the collector kept ticking
