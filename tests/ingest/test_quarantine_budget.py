@@ -61,7 +61,13 @@ def test_one_device_cannot_fill_quarantine(
             15,
             message="over budget counted",
         )
-        assert count(db, "SELECT count(*) FROM quarantine WHERE device_id = 'ts-cam-01'") == 15
+        wait_until(
+            lambda: (
+                count(db, "SELECT count(*) FROM quarantine WHERE device_id = 'ts-cam-01'") == 15
+            ),
+            10,
+            message="the budget's rows stored",
+        )
         wait_until(
             lambda: count(db, "SELECT count(*) FROM telemetry WHERE device_id = 'ts-uplink'") == 20,
             10,
