@@ -118,4 +118,6 @@ async def serve(collector: Collector, ready: asyncio.Future[int] | None = None) 
     collector.receiver = server
     host, port = settings.collector_webhook_host, settings.collector_webhook_port or 0
     log.info("webhook receiver on %s:%s", host, port)
+    if host in ("0.0.0.0", "::", ""):
+        log.warning("the receiver listens on every interface (IOC_COLLECTOR_WEBHOOK_HOST=%s)", host)
     await server.serve(host, port, ready)

@@ -14,7 +14,7 @@ BEGIN
                 NEW.id, NEW.observed_by, NEW.commune_code;
         END IF;
     END IF;
-    IF NEW.type = 'collector' AND EXISTS (
+    IF NEW.type = 'collector' AND NEW.decommissioned_at IS NULL AND EXISTS (
         SELECT 1 FROM devices d WHERE d.observed_by = NEW.id AND d.decommissioned_at IS NULL
           AND d.commune_code <> NEW.commune_code) THEN
         RAISE EXCEPTION 'collector % observes devices outside its commune %', NEW.id, NEW.commune_code;
