@@ -19,6 +19,7 @@ import psycopg
 from prometheus_client import start_http_server
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, wait_exponential
 
+from ingest.budget import QuarantineBudget
 from ingest.decode import Decoded, Limits, decode, undecodable, under_root
 from ingest.isolate import write_isolating
 from ingest.mqtt import Consumer, Inbound
@@ -53,6 +54,7 @@ class IngestService:
             ingest.max_payload_bytes, ingest.max_future_s, settings.raw_retention_days
         )
         self.stats = Stats(ingest.instance, ingest.group, ingest.client_id)
+        self.budget = QuarantineBudget(ingest.quarantine_budget, ingest.quarantine_budget_window_s)
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self.consumer = Consumer(
             MqttTarget(settings.mqtt_url, settings.mqtt_protocol), ingest, self.queue.put_nowait
@@ -165,7 +167,7 @@ class IngestService:
             self._refresh_registry(quiet=True)
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
         decoded = [self._decode(m) for m in batch]
-        items = [i for i in decoded if i is not None]
+        items = [i for i in decoded if i is not None and self._within_budget(i)]
         result = self._write_with_retry(items)
         if result is None:
             return  # halted during a database outage: nothing acked, the broker redelivers
@@ -180,6 +182,14 @@ class IngestService:
             batch_s=done - started,
             lag_s=done - batch[0].received,
         )
+
+    def _within_budget(self, item: Item) -> bool:
+        """False for a rejected message beyond its device's quarantine budget (counted)."""
+        res = item.result
+        if not isinstance(res, Rejected) or self.budget.admit(res.device_id):
+            return True
+        self.stats.beyond_budget(res.reason.value)
+        return False
 
     def _decode(self, msg: Inbound) -> Item | None:
         """The message judged, or None for a topic outside the contract's root (not ours)."""

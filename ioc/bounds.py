@@ -156,6 +156,9 @@ Instant = Annotated[AwareDatetime, AfterValidator(check_instant)]
 """An instant from outside: aware, within [EARLIEST, LATEST) (a validation error otherwise)."""
 JsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
 """A free-form JSON object from outside: at most JSON_MAX_DEPTH deep and JSON_MAX_BYTES long."""
+JsonChecks = Annotated[dict[str, dict[str, Any]], BeforeValidator(check_json)]
+"""A device's collector checks: bounded like JsonObject *before* anything walks them (a YAML
+document can repeat one mapping through aliases into billions of nodes)."""
 NfcStr = Annotated[str, BeforeValidator(_nfc_input), AfterValidator(check_one_line)]
 """A name or search text: NFC before any length check or comparison, one line, no controls."""
 ShownJson = Annotated[dict[str, Any], BeforeValidator(shown_json)]
