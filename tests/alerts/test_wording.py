@@ -107,4 +107,4 @@ def test_missed_emergency_broadcast_priority_in_vietnamese() -> None:
     assert summary.startswith(f"{info.name} tại ")  # not "Cụm loa truyền thanh Cụm loa …"
     vi, en = root_cause_summaries(_info("ts-an-tho-sw"), {"camera": 9, "speaker": 2})
     assert vi == "Switch Thôn An Thọ mất kết nối: 9 camera, 2 cụm loa không truy cập được"
-    assert en.startswith("Network link Switch Thôn An Thọ down")
+    assert en.startswith("Switch Thôn An Thọ offline")

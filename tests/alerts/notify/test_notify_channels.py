@@ -228,7 +228,7 @@ def test_english_and_console_channel(
     text = caplog.text
     assert "[FIRING] Tịnh Sơn commune" not in text  # the registered name is used as is
     assert "[FIRING] Xã Tịnh Sơn: Device offline" in text
-    assert "10 Camera unreachable" in text
+    assert "10 cameras unreachable" in text
     assert "14:00 22/11/2026 (Vietnam time)" in text
     notifier.close()
 
