@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ioc import glossary
+
 LANGUAGES = ("vi", "en")
 
 TEXT: dict[str, dict[str, Any]] = {
@@ -20,31 +22,17 @@ TEXT: dict[str, dict[str, Any]] = {
         "too_many": "Đăng nhập sai quá nhiều lần; thử lại sau {s} giây.",
         "incidents": "Sự cố",
         "silences": "Tạm tắt",
-        "communes": "Xã",
         "telegram": "Telegram",
         "switch_lang": "English",
         "no_incidents": "Không có sự cố đang mở.",
         "filter": "Lọc",
         "all": "Tất cả",
-        "commune": "Xã",
-        "site": "Địa điểm",
-        "type": "Loại",
         "severity": "Mức độ",
         "state": "Trạng thái",
-        "critical": "Nghiêm trọng",
-        "warning": "Cảnh báo",
-        "info": "Thông tin",
-        "firing": "Đang cảnh báo",
-        "pending": "Chờ xác định",
-        "resolved": "Đã khắc phục",
-        "unacked": "Chưa xác nhận",
-        "acked_state": "Đã xác nhận",
-        "unreachable": "không truy cập được",
         "impact": "Ảnh hưởng",
         "caused": "{n} cảnh báo do sự cố này",
         "more": "… và {n} cảnh báo khác",
         "since": "Từ",
-        "device": "Thiết bị",
         "value": "Giá trị",
         "acked_by": "Đã xác nhận bởi {who} lúc {when}",
         "assignee": "Người xử lý",
@@ -81,13 +69,6 @@ TEXT: dict[str, dict[str, Any]] = {
         "events": "Sự kiện gần đây",
         "alerts": "Cảnh báo",
         "root_cause": "Nguyên nhân gốc",
-        "state_online": "Trực tuyến",
-        "state_stale": "Chậm báo cáo",
-        "state_offline": "Mất kết nối",
-        "state_unreachable": "Không truy cập được",
-        "state_unknown": "Chưa rõ",
-        "state_decommissioned": "Đã ngừng sử dụng",
-        "devices": "Thiết bị",
         "availability": "Tỷ lệ hoạt động hôm nay",
         "total": "Tổng",
         "map": "Bản đồ",
@@ -136,31 +117,17 @@ TEXT: dict[str, dict[str, Any]] = {
         "too_many": "Too many failed logins; try again in {s} s.",
         "incidents": "Incidents",
         "silences": "Silences",
-        "communes": "Communes",
         "telegram": "Telegram",
         "switch_lang": "Tiếng Việt",
         "no_incidents": "No open incidents.",
         "filter": "Filter",
         "all": "All",
-        "commune": "Commune",
-        "site": "Site",
-        "type": "Type",
         "severity": "Severity",
         "state": "State",
-        "critical": "Critical",
-        "warning": "Warning",
-        "info": "Info",
-        "firing": "Firing",
-        "pending": "Pending",
-        "resolved": "Resolved",
-        "unacked": "Unacknowledged",
-        "acked_state": "Acknowledged",
-        "unreachable": "unreachable",
         "impact": "Impact",
         "caused": "{n} alerts caused by this one",
         "more": "… and {n} more alerts",
         "since": "Since",
-        "device": "Device",
         "value": "Value",
         "acked_by": "Acknowledged by {who} at {when}",
         "assignee": "Assignee",
@@ -197,13 +164,6 @@ TEXT: dict[str, dict[str, Any]] = {
         "events": "Recent events",
         "alerts": "Alerts",
         "root_cause": "Root cause",
-        "state_online": "Online",
-        "state_stale": "Stale",
-        "state_offline": "Offline",
-        "state_unreachable": "Unreachable",
-        "state_unknown": "Unknown",
-        "state_decommissioned": "Decommissioned",
-        "devices": "Devices",
         "availability": "Availability today",
         "total": "Total",
         "map": "Map",
@@ -240,6 +200,25 @@ TEXT: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+def _from_glossary(lang: str) -> dict[str, Any]:
+    """The console's share of the glossary: states, health, severities, places."""
+    words: dict[str, Any] = {f"state_{k}": v for k, v in glossary.words("states", lang).items()}
+    words |= {f"health_{k}": v for k, v in glossary.words("health", lang).items()}
+    words |= glossary.words("severities", lang)
+    states = glossary.words("alert_states", lang)
+    words |= {k: states[k] for k in ("firing", "pending", "resolved")}
+    words |= {"unacked": states["unacknowledged"], "acked_state": states["acknowledged"]}
+    words["unreachable"] = glossary.state("unreachable", lang).lower()
+    words |= glossary.words("places", lang)
+    words["symptoms"] = glossary.words("symptoms", lang)
+    words["no_data"] = glossary.word("words", "no_data", lang)
+    return words
+
+
+for _lang in LANGUAGES:
+    TEXT[_lang] |= _from_glossary(_lang)
 
 
 def language(value: str | None) -> str:

@@ -35,8 +35,12 @@ SELECT d.id, d.type, d.commune_code, d.site_id, d.parent_id,
                                   p.parent_id)
                  FROM device_parents p WHERE p.device_id = d.id), '{{}}') AS parents,
        d.name, d.lat, d.lon, d.interval_s, d.metadata, {STATE} AS state, r.since AS state_since,
-       d.decommissioned_at, d.created_at, d.updated_at
+       d.decommissioned_at, d.created_at, d.updated_at,
+       CASE WHEN d.decommissioned_at IS NULL THEN coalesce(h.health, 'unknown')
+            ELSE 'unknown' END AS health,
+       CASE WHEN d.decommissioned_at IS NULL THEN h.symptom END AS symptom
 FROM devices d LEFT JOIN device_reachability r ON r.device_id = d.id
+LEFT JOIN device_health h ON h.device_id = d.id
 """
 WHERE = f"""
 WHERE (%(scope)s::text[] IS NULL OR d.commune_code = ANY(%(scope)s))
