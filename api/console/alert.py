@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
+import psycopg
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -38,6 +39,11 @@ DONE = ("ack", "assign", "silence")
 Csrf = Annotated[str | None, Form()]
 
 
+def assignable(conn: psycopg.Connection, commune: str | None) -> list[str]:
+    """The people an alert of ``commune`` may be assigned to."""
+    return [n for (n,) in conn.execute(ASSIGNABLE, {"commune": commune})]
+
+
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(
     request: Request,
@@ -52,7 +58,7 @@ def alert_page(
         NAMES, {"device": alert.device_id, "site": alert.site_id, "commune": alert.commune_code}
     ).fetchone()
     names = {"device": row[0], "site": row[1], "commune": row[2]} if row else {}
-    people = [n for (n,) in conn.execute(ASSIGNABLE, {"commune": alert.commune_code})]
+    people = assignable(conn, alert.commune_code)
     text = TEXT[language(request.cookies.get(LANG_COOKIE))]
     return page(
         request,
@@ -90,6 +96,7 @@ def ack(
 
 @router.post("/alerts/{alert_id}/assign")
 def assign(
+    request: Request,
     conn: ConnDep,
     session: SessionDep,
     alert_id: AlertId,
@@ -102,6 +109,10 @@ def assign(
     who = session.user.name if me else assignee.strip()
     if not who:
         raise HTTPException(422, "assignee: name someone or press 'assign to me'")
+    alert = get_alert(conn, session.user, alert_id)
+    if who not in assignable(conn, alert.commune_code):
+        text = TEXT[language(request.cookies.get(LANG_COOKIE))]
+        raise HTTPException(422, text["not_assignable"].format(who=who))
     actions.assign(conn, session.user, alert_id, who)
     return _back(alert_id, "assign")
 
