@@ -221,11 +221,16 @@ def impact_text(impact: Mapping[str, Any], lang: str | None = "vi") -> str:
     return ", ".join(counted(kind, count, lang) for kind, count in whole)
 
 
+def _coarse(seconds: float) -> float:
+    """Whole minutes once past a minute: "đã 25 phút", not "đã 25 phút 7 giây"."""
+    return seconds if seconds < 60 else seconds // 60 * 60
+
+
 def ago(seconds: float, lang: str | None = "vi") -> str:
     """``25 phút trước``."""
-    return word("words", "ago", lang).format(d=duration(seconds, lang))
+    return word("words", "ago", lang).format(d=duration(_coarse(seconds), lang))
 
 
 def lasting(seconds: float, lang: str | None = "vi") -> str:
     """``đã 25 phút`` / ``for 25 minutes``."""
-    return word("words", "lasting", lang).format(d=duration(seconds, lang))
+    return word("words", "lasting", lang).format(d=duration(_coarse(seconds), lang))

@@ -21,7 +21,7 @@ from ioc.bounds import check_instant
 router = APIRouter()
 
 NAMES = """
-SELECT d.name AS device, s.name AS site, c.name AS commune
+SELECT d.name AS device, s.name AS site, c.name AS commune, d.type
 FROM (SELECT 1) one
 LEFT JOIN devices d ON d.id = %(device)s
 LEFT JOIN sites s ON s.id = %(site)s
@@ -57,7 +57,7 @@ def alert_page(
     row = conn.execute(
         NAMES, {"device": alert.device_id, "site": alert.site_id, "commune": alert.commune_code}
     ).fetchone()
-    names = {"device": row[0], "site": row[1], "commune": row[2]} if row else {}
+    names = {"device": row[0], "site": row[1], "commune": row[2], "type": row[3]} if row else {}
     people = assignable(conn, alert.commune_code)
     text = TEXT[language(request.cookies.get(LANG_COOKIE))]
     return page(

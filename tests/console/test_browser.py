@@ -122,7 +122,7 @@ def test_from_notification_link_to_acked_assigned_silenced(
     row = db.execute("SELECT matchers, created_by FROM silences").fetchone()
     assert row == ([{"label": "device", "op": "=", "value": "a-uplink"}], "tech_a")
     browser.get(f"{site}/console/silences")
-    assert "a-uplink" in browser.find_element(By.TAG_NAME, "main").text
+    assert "Cáp quang UBND" in browser.find_element(By.TAG_NAME, "main").text
     browser.find_element(By.ID, "logout").click()
     wait_until(lambda: "/console/login" in browser.current_url, 10)
     browser.get(f"{site}/console/")
