@@ -11,6 +11,7 @@ from ioc.errors import ConfigError
 from storage.availability import AvailabilityReport, DeviceAvailability, GroupAvailability
 
 Format = Literal["csv", "json", "xlsx", "pdf"]
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS: tuple[Format, ...] = ("csv", "json", "xlsx", "pdf")
 TITLE = "Báo cáo mức độ sẵn sàng của thiết bị"
 _PLACE = glossary.words("places")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import alert, auth, incidents, places, silences, telegram
+from api.console import alert, auth, incidents, places, reports, silences, telegram
 from api.console.session import PREFIX
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
@@ -22,7 +22,7 @@ def add_console(app: FastAPI, settings: ApiSettings) -> None:
         settings.console_login_rate_limit, settings.api_rate_limit_storage
     )
     console = APIRouter(prefix=PREFIX, include_in_schema=False)
-    for module in (auth, incidents, alert, places, silences, telegram):
+    for module in (auth, incidents, alert, places, silences, telegram, reports):
         console.include_router(module.router)
     app.include_router(console)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")

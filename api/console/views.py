@@ -64,8 +64,9 @@ def helpers(lang: str, now: datetime) -> dict[str, Any]:
         "lasting": lambda t: glossary.lasting((now - t).total_seconds(), lang) if t else "",
         "num": lambda v: glossary.number(v, lang),
         "pct": lambda v: glossary.percent(v, lang),
-        "is_stale": lambda t, interval: t is not None
-        and (now - t).total_seconds() > 3 * max(interval or 60, 1),
+        "is_stale": lambda t, interval: (
+            t is not None and (now - t).total_seconds() > 3 * max(interval or 60, 1)
+        ),
         "type_interval": lambda kind: TYPES[kind].interval_s if kind in TYPES else 60,
     }
 
