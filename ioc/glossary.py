@@ -45,7 +45,7 @@ def _lang(lang: str | None) -> str:
 
 
 def word(section: str, key: str, lang: str | None = "vi") -> str:
-    """``word("states", "offline", "vi")`` -> ``Mất kết nối``; an unknown key as it is."""
+    """``word("states", "offline", "vi")``: the Vietnamese word; an unknown key as it is."""
     entry = data()[section].get(key)
     return str(entry[_lang(lang)]) if entry else key
 

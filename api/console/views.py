@@ -43,7 +43,7 @@ def _show(metric: str, value: float | None, lang: str) -> str:
 
 
 def _health(device: Any, lang: str) -> str:
-    """``Hỏng: mất hình`` / ``Hoạt động tốt``."""
+    """The health word and, when there is one, its symptom (``…: mất hình``)."""
     word = glossary.health(getattr(device, "health", "unknown") or "unknown", lang)
     symptom = getattr(device, "symptom", None)
     return f"{word}: {glossary.word('symptoms', symptom, lang)}" if symptom else word
