@@ -127,7 +127,7 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
     if alert.get("device_id"):
         name = alert.get("device_name") or alert["device_id"]
         label = glossary.device_label(name, alert.get("device_type"), lang)
-        lines.append(f"  {t['device']}: {label} ({alert['device_id']})")
+        lines.append(f"  {t['device']}: {label}")  # a name, never the id
     place = [p for p in (alert.get("site_name") or alert.get("site_id"),) if p]
     commune = commune_label(alert.get("commune_name"), alert.get("commune_code"), lang)
     if commune:

@@ -134,7 +134,7 @@ def test_email_subject_and_body_keep_vietnamese(
     assert msg["To"] == "kythuat@tinhson.test"
     assert msg["X-IOC-Dedup-Key"] == outbox(db)[0]["dedup_key"]
     text = msg.get_content()
-    assert "Thiết bị: Cáp quang UBND (VNPT) (ts-uplink)" in text
+    assert "Thiết bị: Cáp quang UBND (VNPT)\n" in text and "ts-uplink)" not in text
     assert "10 camera không truy cập được" in text
     assert "14:00 22/11/2026 (giờ Việt Nam)" in text
     notifier.close()
