@@ -24,6 +24,16 @@ ON CONFLICT (commune_code) DO UPDATE SET parent_body = excluded.parent_body,
     signer_name = excluded.signer_name, recipients = excluded.recipients,
     updated_at = excluded.updated_at, updated_by = excluded.updated_by
 """
+FIELDS = (
+    "parent_body",
+    "issuing_body",
+    "symbol",
+    "place",
+    "signer_capacity",
+    "signer_title",
+    "signer_name",
+    "recipients",
+)
 UNIT_PREFIXES = ("xã ", "phường ", "thị trấn ", "đặc khu ")
 
 
@@ -69,9 +79,7 @@ def load_letterhead(
     row = conn.execute(LOAD, {"code": code}).fetchone()
     if row is None:
         return default_letterhead(commune_name, province)
-    keys = ("parent_body", "issuing_body", "symbol", "place", "signer_capacity")
-    keys += ("signer_title", "signer_name", "recipients")
-    return Letterhead(**dict(zip(keys, row, strict=True)))
+    return Letterhead(**dict(zip(FIELDS, row, strict=True)))
 
 
 def save_letterhead(conn: psycopg.Connection, code: str, head: Letterhead, by: str) -> None:

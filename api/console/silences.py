@@ -37,7 +37,9 @@ def silences_page(
     upcoming = list_silences(conn, session.user, size, "pending").data
     text = TEXT[language(request.cookies.get(LANG_COOKIE))]
     values = sorted({str(m.get("value")) for s in active + upcoming for m in s.matchers})
-    names = dict(conn.execute(NAMES, {"values": values}).fetchall()) if values else {}
+    names: dict[str, str] = {}
+    if values:
+        names = dict(conn.execute(NAMES, {"values": values}).fetchall())
     return page(
         request,
         "silences.html",

@@ -19,10 +19,13 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from devices.catalogue import CATALOGUE, all_metrics
 from tests.api.conftest import World
-from tests.console.test_browser import _login, browser, pytestmark  # noqa: F401  (fixtures)
+from tests.console import test_browser
 from tests.util import wait_until
 
 DEVICE_IDS = ("a-uplink", "a-cam-1", "a-cam-2", "a-spk-1", "b-uplink", "b-cam-1")
+browser = test_browser.browser  # the module's headless chromium (a fixture)
+pytestmark = test_browser.pytestmark  # skipped without chromium and chromedriver
+_login = test_browser._login
 RAW_WORDS = sorted(
     {m for m in all_metrics() if "_" in m}
     | {e for t in CATALOGUE for e in t.events if "_" in e}
@@ -71,15 +74,15 @@ def _routes(world: World) -> dict[str, str]:
     }
 
 
-def _check(browser: WebDriver, name: str) -> list[str]:
+def _check(driver: WebDriver, name: str) -> list[str]:
     problems = []
-    if not browser.execute_script(
+    if not driver.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth"
     ):
-        width = browser.execute_script("return document.documentElement.scrollWidth")
+        width = driver.execute_script("return document.documentElement.scrollWidth")
         problems.append(f"{name}: scrolls sideways ({width} px)")
-    problems += [f"{name}: small target {s}" for s in browser.execute_script(SMALL_TARGETS)]
-    text = str(browser.execute_script("return document.body.innerText"))
+    problems += [f"{name}: small target {s}" for s in driver.execute_script(SMALL_TARGETS)]
+    text = str(driver.execute_script("return document.body.innerText"))
     problems += [f"{name}: raw text {m.group(0)!r}" for m in RAW.finditer(text)]
     return problems
 
