@@ -42,6 +42,11 @@ def _show(metric: str, value: float | None, lang: str) -> str:
     return known.show(value, lang)
 
 
+def _nb(text: str) -> str:
+    """A number and its unit stay on one line ("50,0 %")."""
+    return text.replace(" ", "\u00a0")
+
+
 def _health(device: Any, lang: str) -> str:
     """The health word and, when there is one, its symptom (``…: mất hình``)."""
     word = glossary.health(getattr(device, "health", "unknown") or "unknown", lang)
@@ -55,7 +60,7 @@ def helpers(lang: str, now: datetime) -> dict[str, Any]:
         "type_name": lambda kind: type_label(kind, lang),
         "label": lambda name, kind: glossary.device_label(name or "", kind, lang),
         "impact_text": lambda impact: impact_text(impact, lang),
-        "show": lambda metric, value: _show(metric, value, lang),
+        "show": lambda metric, value: _nb(_show(metric, value, lang)),
         "metric_name": lambda metric: glossary.metric_label(metric, lang),
         "unit_name": lambda code: glossary.unit(code, lang),
         "event_text": lambda e: glossary.event_sentence(e.type, e.data, lang),
@@ -63,7 +68,7 @@ def helpers(lang: str, now: datetime) -> dict[str, Any]:
         "ago": lambda t: glossary.ago((now - t).total_seconds(), lang) if t else "",
         "lasting": lambda t: glossary.lasting((now - t).total_seconds(), lang) if t else "",
         "num": lambda v: glossary.number(v, lang),
-        "pct": lambda v: glossary.percent(v, lang),
+        "pct": lambda v: _nb(glossary.percent(v, lang)),
         "is_stale": lambda t, interval: (
             t is not None and (now - t).total_seconds() > 3 * max(interval or 60, 1)
         ),
