@@ -32,8 +32,12 @@ SELECT c.code, c.name,
 FROM communes c WHERE (%(scope)s::text[] IS NULL OR c.code = ANY(%(scope)s))
 ORDER BY c.name
 """
+# Reachable but failed (a camera without video): counted as failed, not as online or late, so
+# the state columns still add up to the total.
 FAILED_BY_TYPE = """
-SELECT d.type, count(*) FROM devices d JOIN device_health h ON h.device_id = d.id
+SELECT d.type, count(*) FILTER (WHERE r.state = 'online'), count(*) FILTER (WHERE r.state = 'stale')
+FROM devices d JOIN device_health h ON h.device_id = d.id
+JOIN device_reachability r ON r.device_id = d.id
 WHERE d.commune_code = %(code)s AND d.decommissioned_at IS NULL AND h.health = 'failed'
 GROUP BY d.type
 """
@@ -157,7 +161,10 @@ def commune_page(
             "offset": offset,
             "size": min(DEVICES_PER_PAGE, settings.api_page_max),
             "map": tile_map,
-            "failed": dict(conn.execute(FAILED_BY_TYPE, {"code": code}).fetchall()),
+            "failed": {
+                kind: (online, stale)
+                for kind, online, stale in conn.execute(FAILED_BY_TYPE, {"code": code})
+            },
             "incidents": incidents.open_count(conn, user.scope, code),
         },
         session,
