@@ -46,7 +46,7 @@ def test_camera_without_video_is_failed_everywhere(
     html = console("tech").get("/console/devices/b-cam-1").text
     assert "Hỏng: mất hình" in html
     html = console("tech").get("/console/communes/21026").text
-    row = html[html.index("<th scope=\"row\">Camera</th>") :].split("</tr>")[0]
+    row = html[html.index('<th scope="row">Camera</th>') :].split("</tr>")[0]
     assert 'class="c-online">0<' in row and 'class="c-failed">1<' in row  # not "Trực tuyến"
 
     rows = _grafana(db, overview.PROBLEM_DEVICES, "21026")
