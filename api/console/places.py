@@ -17,7 +17,7 @@ from api.models.registry import DevicePublic, DeviceState
 from api.routes import communes as commune_routes
 from api.routes.alerts import list_alerts
 from api.routes.device_data import device_events, device_state, device_telemetry
-from api.routes.devices import DeviceId, fetch, list_devices
+from api.routes.devices import HEALTH_JOIN, DeviceId, fetch, list_devices
 from api.routes.overview import overview
 
 router = APIRouter()
@@ -34,9 +34,9 @@ ORDER BY c.name
 """
 # Reachable but failed (a camera without video): counted as failed, not as online or late, so
 # the state columns still add up to the total.
-FAILED_BY_TYPE = """
+FAILED_BY_TYPE = f"""
 SELECT d.type, count(*) FILTER (WHERE r.state = 'online'), count(*) FILTER (WHERE r.state = 'stale')
-FROM devices d JOIN device_health h ON h.device_id = d.id
+FROM devices d {HEALTH_JOIN}
 JOIN device_reachability r ON r.device_id = d.id
 WHERE d.commune_code = %(code)s AND d.decommissioned_at IS NULL AND h.health = 'failed'
 GROUP BY d.type

@@ -8,31 +8,10 @@
 --   healthy:  none of that, and (cameras, loudspeakers) the values that prove it are known;
 --   unknown:  nothing known, or the device is not reachable now (its values are old).
 -- `symptom` is a key of the glossary's `symptoms` section (ioc/glossary.yaml).
+-- Per device through LATERAL (one index probe per device): a page of devices or one device
+-- costs only its own rows, not the whole fleet's latest values.
 CREATE VIEW device_health AS
-WITH v AS (
-    SELECT p.device_key, max(p.time) AS time,
-           max(p.value) FILTER (WHERE m.name = 'stream_up') AS stream_up,
-           max(p.value) FILTER (WHERE m.name = 'stream_state') AS stream_state,
-           max(p.value) FILTER (WHERE m.name = 'fps') AS fps,
-           max(p.value) FILTER (WHERE m.name = 'fps_configured') AS fps_configured,
-           max(p.value) FILTER (WHERE m.name = 'bitrate_kbps') AS bitrate_kbps,
-           max(p.value) FILTER (WHERE m.name = 'bitrate_configured_kbps') AS bitrate_conf,
-           max(p.value) FILTER (WHERE m.name = 'amp_ok') AS amp_ok,
-           max(p.value) FILTER (WHERE m.name = 'mains_ok') AS mains_ok,
-           max(p.value) FILTER (WHERE m.name = 'battery_v') AS battery_v,
-           max(p.value) FILTER (WHERE m.name = 'temp_c') AS temp_c,
-           max(p.value) FILTER (WHERE m.name = 'rsrp_dbm') AS rsrp_dbm,
-           max(p.value) FILTER (WHERE m.name = 'disk_status') AS disk_status,
-           max(p.value) FILTER (WHERE m.name = 'recording') AS recording,
-           max(p.value) FILTER (WHERE m.name = 'up') AS up,
-           max(p.value) FILTER (WHERE m.name = 'loss_pct') AS loss_pct,
-           max(p.value) FILTER (WHERE m.name = 'rtt_ms') AS rtt_ms,
-           max(p.value) FILTER (WHERE m.name = 'on_battery') AS on_battery,
-           max(p.value) FILTER (WHERE m.name = 'battery_status') AS battery_status,
-           max(p.value) FILTER (WHERE m.name = 'checks_failing') AS checks_failing
-    FROM device_latest_points p JOIN metrics m ON m.id = p.metric_id
-    GROUP BY p.device_key
-), s AS (
+WITH s AS (
     SELECT d.id, d.type, v.time,
            coalesce(r.state, 'unknown') AS reach,
            CASE
@@ -61,11 +40,34 @@ WITH v AS (
            CASE d.type
                WHEN 'camera' THEN v.stream_up IS NOT NULL OR v.fps IS NOT NULL
                WHEN 'speaker' THEN v.amp_ok IS NOT NULL
-               ELSE v.device_key IS NOT NULL
+               ELSE v.time IS NOT NULL
            END AS proven
     FROM devices d
-    LEFT JOIN v ON v.device_key = d.key
     LEFT JOIN device_reachability r ON r.device_id = d.id
+    CROSS JOIN LATERAL (
+    SELECT max(p.time) AS time,
+           max(p.value) FILTER (WHERE m.name = 'stream_up') AS stream_up,
+           max(p.value) FILTER (WHERE m.name = 'stream_state') AS stream_state,
+           max(p.value) FILTER (WHERE m.name = 'fps') AS fps,
+           max(p.value) FILTER (WHERE m.name = 'fps_configured') AS fps_configured,
+           max(p.value) FILTER (WHERE m.name = 'bitrate_kbps') AS bitrate_kbps,
+           max(p.value) FILTER (WHERE m.name = 'bitrate_configured_kbps') AS bitrate_conf,
+           max(p.value) FILTER (WHERE m.name = 'amp_ok') AS amp_ok,
+           max(p.value) FILTER (WHERE m.name = 'mains_ok') AS mains_ok,
+           max(p.value) FILTER (WHERE m.name = 'battery_v') AS battery_v,
+           max(p.value) FILTER (WHERE m.name = 'temp_c') AS temp_c,
+           max(p.value) FILTER (WHERE m.name = 'rsrp_dbm') AS rsrp_dbm,
+           max(p.value) FILTER (WHERE m.name = 'disk_status') AS disk_status,
+           max(p.value) FILTER (WHERE m.name = 'recording') AS recording,
+           max(p.value) FILTER (WHERE m.name = 'up') AS up,
+           max(p.value) FILTER (WHERE m.name = 'loss_pct') AS loss_pct,
+           max(p.value) FILTER (WHERE m.name = 'rtt_ms') AS rtt_ms,
+           max(p.value) FILTER (WHERE m.name = 'on_battery') AS on_battery,
+           max(p.value) FILTER (WHERE m.name = 'battery_status') AS battery_status,
+           max(p.value) FILTER (WHERE m.name = 'checks_failing') AS checks_failing
+    FROM device_latest_points p JOIN metrics m ON m.id = p.metric_id
+    WHERE p.device_key = d.key
+    ) v
 )
 SELECT s.id AS device_id,
        CASE
