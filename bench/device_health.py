@@ -84,8 +84,10 @@ def main() -> int:
             conn.execute("VACUUM ANALYZE")
             rows = conn.execute("SELECT count(*) FROM device_latest_points").fetchone()
             print(f"devices: {communes * 100}, latest values: {rows[0] if rows else 0}")
-            for label, query in QUERIES.items():
-                print(f"{label}: {_time(conn, query):.1f} ms (median of 7)")
+            for jit in ("on", "off"):  # past jit_above_cost, JIT compiling costs more than it saves
+                conn.execute(sql.SQL("SET jit = {}").format(sql.Literal(jit)))
+                for label, query in QUERIES.items():
+                    print(f"jit {jit}: {label}: {_time(conn, query):.1f} ms (median of 7)")
     finally:
         with psycopg.connect(args.server, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
