@@ -17,20 +17,6 @@ from typing import Any
 
 import yaml
 
-LANGS = ("vi", "en")
-SECTIONS = (
-    "states",
-    "health",
-    "symptoms",
-    "severities",
-    "alert_states",
-    "places",
-    "metrics",
-    "units",
-    "words",
-    "events",
-)
-
 
 @cache
 def data() -> dict[str, Any]:
