@@ -170,9 +170,11 @@ def to_xlsx(report: AvailabilityReport) -> bytes:
 def to_pdf(report: AvailabilityReport) -> bytes:
     """The official A4 document (``storage.official``)."""
     try:
-        from storage import official
+        import fpdf  # noqa: F401  (checked here: storage.official may be imported already)
     except ModuleNotFoundError as exc:
         raise _missing("pdf", "fpdf2") from exc
+    from storage import official
+
     return official.to_pdf(report)
 
 

@@ -96,6 +96,32 @@ def test_every_surface_shows_the_glossary_word() -> None:
     assert CONSOLE["vi"]["site"] == NOTIFY["vi"]["place"] == glossary.word("places", "site")
 
 
+def test_a_rendered_message_uses_the_same_words() -> None:
+    """The text Telegram, e-mail and webhooks send (alerts.notify.templates.render)."""
+    from datetime import UTC
+
+    from alerts.notify.templates import render
+
+    alert = {
+        "id": 7,
+        "status": "firing",
+        "severity": "critical",
+        "summary": "Cáp quang UBND mất kết nối",
+        "device_id": "up1",
+        "device_name": "Cáp quang UBND",
+        "device_type": "link",
+        "site_name": "UBND xã",
+        "commune_name": "Xã Tịnh Sơn",
+        "started_at": "2026-11-22T07:00:00+00:00",
+        "annotations": {"impact": {"camera": 3, "speaker": 1}},
+    }
+    text = render({"kind": "firing", "alerts": [alert]}, "vi", "http://ioc.test", UTC).text
+    unreachable = glossary.state("unreachable").lower()
+    assert f"3 camera, 1 cụm loa {unreachable}" in text
+    assert f"{glossary.word('places', 'site')}: UBND xã" in text
+    assert glossary.word("severities", "critical") in text and "up1" not in text
+
+
 @pytest.mark.parametrize("device_type", list(glossary.data()["types"]))
 def test_a_label_never_repeats_the_type(device_type: str) -> None:
     entry = glossary.data()["types"][device_type]
