@@ -11,6 +11,8 @@ from typing import Any
 
 import psycopg
 
+from ioc import glossary
+
 log = logging.getLogger(__name__)
 
 DEVICE_INFO_SQL = """
@@ -23,74 +25,26 @@ LEFT JOIN sites s ON s.id = d.site_id
 WHERE d.id = ANY(%(ids)s)
 """
 
-# Values devices send in event data, as a Vietnamese reader expects them (``data_<key>_vi``).
-VI_WORDS = {
-    "normal": "thường",
-    "priority": "ưu tiên",
-    "emergency": "khẩn cấp",
-    "executed": "đã phát",
-    "missed": "bỏ lỡ",
-    "late": "phát muộn",
-}
-
-# A name that starts with one of these already says what the device is: no type in front
-# ("Switch thôn An Thọ", not "Đường truyền Switch thôn An Thọ").
-SELF_NAMING = {
-    "camera": ("camera", "cam "),
-    "nvr": ("đầu ghi", "nvr"),
-    "speaker": ("cụm loa", "loa "),
-    "link": (
-        "đường",
-        "switch",
-        "router",
-        "bộ định tuyến",
-        "bộ chuyển mạch",
-        "modem",
-        "cáp quang",
-        "uplink",
-        "4g",
-        "kết nối",
-        "mạng",
-    ),
-}
-
 
 def vi_duration(seconds: float) -> str:
-    """``10 phút``, ``2 giờ``, ``1 giờ 30 phút``, ``45 giây``."""
-    total = round(seconds)
-    parts = []
-    for size, word in ((86400, "ngày"), (3600, "giờ"), (60, "phút"), (1, "giây")):
-        if total >= size:
-            parts.append(f"{total // size} {word}")
-            total %= size
-    return " ".join(parts) or "0 giây"
+    """``10 phút``, ``2 giờ``, ``1 giờ 30 phút``, ``45 giây`` (the glossary's duration words)."""
+    return glossary.duration(seconds, "vi", parts=4)
 
 
 def vi_word(value: object) -> object:
-    """A known English data value in Vietnamese; anything else as it is."""
-    return VI_WORDS.get(value, value) if isinstance(value, str) else value
+    """A known data value (priority, broadcast outcome) in Vietnamese; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    for field in ("priority", "outcome"):
+        shown = glossary.enum_word(field, value, "vi")
+        if shown != value:
+            return shown
+    return value
 
 
-def device_label(name: str, device_type: str, type_name: str, lang: str = "vi") -> str:
-    """``Camera Cổng UBND``: the type, then the name, unless the name already says what it is
-    (in Vietnamese; an English reader still gets the type before a Vietnamese name)."""
-    lowered = name.lower()
-    words = (type_name.lower(), *(SELF_NAMING.get(device_type, ()) if lang == "vi" else ()))
-    if any(lowered.startswith(word) for word in words if word):
-        return name
-    return f"{type_name} {name}".strip()
-
-
-# Counted nouns for the impact line ("12 camera, 5 cụm loa").
-IMPACT_NOUNS = {
-    "camera": ("camera", "camera", "cameras"),
-    "speaker": ("cụm loa", "loudspeaker", "loudspeakers"),
-    "nvr": ("đầu ghi", "NVR", "NVRs"),
-    "link": ("đường truyền", "link", "links"),
-    "ups": ("bộ lưu điện", "UPS", "UPSes"),
-    "collector": ("bộ thu thập", "collector", "collectors"),
-}
-IMPACT_ORDER = ("camera", "speaker", "nvr", "link", "ups")
+def device_label(name: str, device_type: str, lang: str = "vi") -> str:
+    """``Camera Cổng UBND``: the type, then the name, unless the name already says what it is."""
+    return glossary.device_label(name, device_type, lang)
 
 
 @dataclass(frozen=True)
@@ -118,8 +72,7 @@ class DeviceInfo:
 
     def label(self, lang: str) -> str:
         """``Camera Cổng UBND``: the type, then the name, unless the name already says it."""
-        kind = self.type_vi if lang == "vi" else self.type_en
-        return device_label(self.name, self.type, kind, lang)
+        return glossary.device_label(self.name, self.type, lang)
 
     def template_vars(self) -> dict[str, str]:
         """Placeholders for summaries."""
@@ -187,28 +140,21 @@ def render(template: str, values: Mapping[str, Any]) -> str:
 
 def impact_text(impact: Mapping[str, int], lang: str) -> str:
     """``12 camera, 5 cụm loa`` / ``12 cameras, 5 loudspeakers``."""
-    parts = []
-    order = [t for t in IMPACT_ORDER if t in impact] + sorted(set(impact) - set(IMPACT_ORDER))
-    for device_type in order:
-        count = impact[device_type]
-        vi, one, many = IMPACT_NOUNS.get(device_type, (device_type, device_type, device_type))
-        if lang == "vi":
-            parts.append(f"{count} {vi}")
-        else:
-            parts.append(f"{count} {one if count == 1 else many}")
-    return ", ".join(parts)
+    return glossary.impact_text(impact, lang)
 
 
 def root_cause_summaries(device: DeviceInfo, impact: Mapping[str, int]) -> tuple[str, str]:
     """The root-cause alert's summary naming the impact."""
-    vi = f"{device.label('vi')} mất kết nối"
-    en = f"{device.label('en')} down"
+    vi = f"{device.label('vi')} {glossary.state('offline', 'vi').lower()}"
+    en = f"{device.label('en')} {glossary.state('offline', 'en').lower()}"
     if impact and device.type == "collector":
         # Its devices are not known to be down: nobody polls them (see reachability).
         total = sum(impact.values())
-        vi += f": {total} thiết bị không được giám sát ({impact_text(impact, 'vi')})"
-        en += f": {total} devices not observed ({impact_text(impact, 'en')})"
+        vi += f": {total} thiết bị {glossary.state('unobserved', 'vi').lower()} "
+        vi += f"({impact_text(impact, 'vi')})"
+        en += f": {total} devices {glossary.state('unobserved', 'en').lower()} "
+        en += f"({impact_text(impact, 'en')})"
     elif impact:
-        vi += f": {impact_text(impact, 'vi')} không truy cập được"
-        en += f": {impact_text(impact, 'en')} unreachable"
+        vi += f": {impact_text(impact, 'vi')} {glossary.state('unreachable', 'vi').lower()}"
+        en += f": {impact_text(impact, 'en')} {glossary.state('unreachable', 'en').lower()}"
     return vi, en

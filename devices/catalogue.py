@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ioc import glossary
+
 MetricKind = Literal["gauge", "counter", "bool", "enum"]
 
 
@@ -21,24 +23,33 @@ class Metric:
     name: str
     unit: str
     kind: MetricKind
-    vi: str
-    en: str
     enum_values: tuple[str, ...] = ()
     min: float | None = None
     max: float | None = None
-    enum_vi: tuple[str, ...] = ()  # the states in Vietnamese, in ``enum_values`` order
 
     def __post_init__(self) -> None:
         if (self.kind == "enum") != bool(self.enum_values):
             raise ValueError(f"metric {self.name}: enum_values go with kind 'enum' only")
-        if self.enum_vi and len(self.enum_vi) != len(self.enum_values):
-            raise ValueError(f"metric {self.name}: one Vietnamese name per state")
+
+    @property
+    def vi(self) -> str:
+        """The metric's Vietnamese name (from the glossary)."""
+        return glossary.metric_label(self.name, "vi")
+
+    @property
+    def en(self) -> str:
+        """The metric's English name (from the glossary)."""
+        return glossary.metric_label(self.name, "en")
 
     def state_vi(self, label: str) -> str:
         """A state's Vietnamese name (the label itself when there is none)."""
-        if label in self.enum_values and self.enum_vi:
-            return self.enum_vi[self.enum_values.index(label)]
-        return label
+        return glossary.enum_word(self.name, label, "vi")
+
+    def show(self, value: float, lang: str = "vi") -> str:
+        """A stored value for people: ``mất hình``, ``bình thường``, ``409,6 kbit/s``."""
+        return glossary.metric_value(
+            self.name, value, self.unit, lang, kind=self.kind, enum_values=self.enum_values
+        )
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -59,8 +70,6 @@ class DeviceType:
     """A kind of device: its metrics, events and how often it reports."""
 
     name: str
-    vi: str
-    en: str
     interval_s: int
     metrics: tuple[Metric, ...]
     events: tuple[str, ...] = ()
@@ -69,19 +78,29 @@ class DeviceType:
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric_index", {m.name: m for m in self.metrics})
 
+    @property
+    def vi(self) -> str:
+        """The type's Vietnamese name (from the glossary)."""
+        return glossary.type_label(self.name, "vi")
 
-def _pct(name: str, vi: str, en: str) -> Metric:
-    return Metric(name, "%", "gauge", vi, en, min=0, max=100)
+    @property
+    def en(self) -> str:
+        """The type's English name (from the glossary)."""
+        return glossary.type_label(self.name, "en")
 
 
-def _flag(name: str, vi: str, en: str) -> Metric:
-    return Metric(name, "", "bool", vi, en)
+def _pct(name: str) -> Metric:
+    return Metric(name, "%", "gauge", min=0, max=100)
 
 
-ONLINE = _flag("online", "Trực tuyến", "Online")
+def _flag(name: str) -> Metric:
+    return Metric(name, "", "bool")
+
+
+ONLINE = _flag("online")
 # Up to ~30 years: a device's uptime counter, bounded so one wild value cannot break sums.
-UPTIME = Metric("uptime_s", "s", "counter", "Thời gian hoạt động", "Uptime", min=0, max=1e9)
-CLOCK_SKEW = Metric("clock_skew_s", "s", "gauge", "Lệch đồng hồ", "Clock skew", min=-1e9, max=1e9)
+UPTIME = Metric("uptime_s", "s", "counter", min=0, max=1e9)
+CLOCK_SKEW = Metric("clock_skew_s", "s", "gauge", min=-1e9, max=1e9)
 # Events of the camera/NVR checks (collector/checks/hikvision, dahua, onvif, rtsp).
 CAMERA_EVENTS = (
     "recording_stopped",
@@ -103,9 +122,9 @@ CAMERA_CONDITIONS = (
 CAMERA_CLEARED = tuple(f"{e}_cleared" for e in CAMERA_CONDITIONS)
 # What the collector's ping check measures, on every type it can watch.
 REACH = (
-    _pct("loss_pct", "Mất gói", "Packet loss"),
-    Metric("rtt_ms", "ms", "gauge", "Độ trễ", "Round-trip time", min=0, max=600_000),
-    Metric("jitter_ms", "ms", "gauge", "Độ biến động trễ", "Jitter", min=0, max=600_000),
+    _pct("loss_pct"),
+    Metric("rtt_ms", "ms", "gauge", min=0, max=600_000),
+    Metric("jitter_ms", "ms", "gauge", min=0, max=600_000),
 )
 # Events the collector reports about its own checks of a device.
 CHECK_EVENTS = ("check_error", "check_recovered")
@@ -113,36 +132,28 @@ CHECK_EVENTS = ("check_error", "check_recovered")
 CATALOGUE: tuple[DeviceType, ...] = (
     DeviceType(
         "camera",
-        "Camera",
-        "Camera",
         60,
         (
             ONLINE,
-            _flag("stream_up", "Luồng video", "Stream up"),
+            _flag("stream_up"),
             Metric(
                 "stream_state",
                 "",
                 "enum",
-                "Trạng thái luồng RTSP",
-                "RTSP stream state",
                 enum_values=("up", "unauthorized", "down"),
             ),
-            Metric("fps", "fps", "gauge", "Khung hình/giây", "Frames per second", min=0, max=1000),
-            Metric(
-                "fps_configured", "fps", "gauge", "FPS cấu hình", "Configured FPS", min=0, max=1000
-            ),
-            Metric("bitrate_kbps", "kbps", "gauge", "Tốc độ bit", "Bitrate", min=0, max=1e6),
+            Metric("fps", "fps", "gauge", min=0, max=1000),
+            Metric("fps_configured", "fps", "gauge", min=0, max=1000),
+            Metric("bitrate_kbps", "kbps", "gauge", min=0, max=1e6),
             Metric(
                 "bitrate_configured_kbps",
                 "kbps",
                 "gauge",
-                "Tốc độ bit cấu hình",
-                "Configured bitrate",
                 min=0,
                 max=1e6,
             ),
-            _pct("cpu_pct", "CPU", "CPU"),
-            _pct("mem_pct", "Bộ nhớ", "Memory"),
+            _pct("cpu_pct"),
+            _pct("mem_pct"),
             UPTIME,
             CLOCK_SKEW,
             *REACH,
@@ -160,33 +171,26 @@ CATALOGUE: tuple[DeviceType, ...] = (
     ),
     DeviceType(
         "nvr",
-        "Đầu ghi hình",
-        "NVR",
         300,
         (
             ONLINE,
-            _pct("disk_used_pct", "Dung lượng đĩa đã dùng", "Disk used"),
+            _pct("disk_used_pct"),
             Metric(
                 "disk_status",
                 "",
                 "enum",
-                "Trạng thái đĩa",
-                "Disk status",
                 enum_values=("normal", "abnormal", "smartfailed", "notonline"),
-                enum_vi=("bình thường", "bất thường", "hỏng (SMART báo lỗi)", "không nhận đĩa"),
             ),
-            _flag("recording", "Đang ghi hình", "Recording"),
+            _flag("recording"),
             Metric(
                 "channels_recording",
                 "",
                 "gauge",
-                "Số kênh đang ghi",
-                "Channels recording",
                 min=0,
                 max=1024,
             ),
-            _pct("cpu_pct", "CPU", "CPU"),
-            _pct("mem_pct", "Bộ nhớ", "Memory"),
+            _pct("cpu_pct"),
+            _pct("mem_pct"),
             UPTIME,
             CLOCK_SKEW,
             *REACH,
@@ -208,32 +212,25 @@ CATALOGUE: tuple[DeviceType, ...] = (
     ),
     DeviceType(
         "speaker",
-        "Cụm loa truyền thanh",
-        "Loudspeaker cluster",
         30,
         (
             ONLINE,
-            Metric("rsrp_dbm", "dBm", "gauge", "Cường độ tín hiệu RSRP", "RSRP", min=-200, max=0),
-            Metric("rsrq_db", "dB", "gauge", "Chất lượng tín hiệu RSRQ", "RSRQ", min=-40, max=10),
-            Metric("sinr_db", "dB", "gauge", "SINR", "SINR", min=-50, max=60),
-            Metric("volume", "", "gauge", "Âm lượng", "Volume", min=0, max=100),
+            Metric("rsrp_dbm", "dBm", "gauge", min=-200, max=0),
+            Metric("rsrq_db", "dB", "gauge", min=-40, max=10),
+            Metric("sinr_db", "dB", "gauge", min=-50, max=60),
+            Metric("volume", "", "gauge", min=0, max=100),
             Metric(
                 "state",
                 "",
                 "enum",
-                "Trạng thái phát",
-                "Playback state",
                 enum_values=("idle", "playing", "emergency"),
-                enum_vi=("chờ", "đang phát", "phát khẩn cấp"),
             ),
-            _flag("mains_ok", "Điện lưới", "Mains power"),
-            Metric("battery_v", "V", "gauge", "Điện áp ắc quy", "Battery voltage", min=0, max=60),
-            _flag("amp_ok", "Bộ khuếch đại", "Amplifier OK"),
-            Metric("temp_c", "°C", "gauge", "Nhiệt độ", "Temperature", min=-40, max=125),
-            Metric(
-                "data_mb_month", "MB", "counter", "Dữ liệu tháng", "Data this month", min=0, max=1e9
-            ),
-            Metric("data_plan_mb", "MB", "gauge", "Gói dữ liệu", "Data plan", min=0, max=1e9),
+            _flag("mains_ok"),
+            Metric("battery_v", "V", "gauge", min=0, max=60),
+            _flag("amp_ok"),
+            Metric("temp_c", "°C", "gauge", min=-40, max=125),
+            Metric("data_mb_month", "MB", "counter", min=0, max=1e9),
+            Metric("data_plan_mb", "MB", "gauge", min=0, max=1e9),
             *REACH,
         ),
         events=(
@@ -247,57 +244,46 @@ CATALOGUE: tuple[DeviceType, ...] = (
     ),
     DeviceType(
         "link",
-        "Đường truyền",
-        "Network link",
         60,
         (
             ONLINE,
-            _flag("up", "Kết nối", "Link up"),
+            _flag("up"),
             *REACH,
-            _pct("util_in_pct", "Tải vào", "Utilisation in"),
-            _pct("util_out_pct", "Tải ra", "Utilisation out"),
-            Metric("errors_per_s", "1/s", "gauge", "Lỗi/giây", "Errors per second", min=0, max=1e9),
+            _pct("util_in_pct"),
+            _pct("util_out_pct"),
+            Metric("errors_per_s", "1/s", "gauge", min=0, max=1e9),
             Metric(
                 "wan",
                 "",
                 "enum",
-                "Đường WAN đang dùng",
-                "Active WAN",
                 enum_values=("fiber", "dedicated", "4g"),
-                enum_vi=("cáp quang", "mạng chuyên dùng", "4G dự phòng"),
             ),
-            Metric("bandwidth_mbps", "Mbps", "gauge", "Băng thông", "Bandwidth", min=0, max=1e6),
+            Metric("bandwidth_mbps", "Mbps", "gauge", min=0, max=1e6),
             UPTIME,
         ),
         events=("link_down", "link_up", "failover", "reboot", *CHECK_EVENTS),
     ),
     DeviceType(
         "ups",
-        "Bộ lưu điện (UPS)",
-        "UPS",
         60,
         (
             ONLINE,
-            _flag("on_battery", "Đang chạy bằng ắc quy", "On battery"),
+            _flag("on_battery"),
             Metric(
                 "battery_status",
                 "",
                 "enum",
-                "Trạng thái ắc quy",
-                "Battery status",
                 enum_values=("unknown", "normal", "low", "depleted"),
             ),
             Metric(
                 "battery_minutes",
                 "min",
                 "gauge",
-                "Thời gian ắc quy còn lại",
-                "Battery time remaining",
                 min=0,
                 max=1e6,
             ),
-            _pct("battery_charge_pct", "Dung lượng ắc quy còn lại", "Battery charge"),
-            Metric("output_load_pct", "%", "gauge", "Tải đầu ra", "Output load", min=0, max=1000),
+            _pct("battery_charge_pct"),
+            Metric("output_load_pct", "%", "gauge", min=0, max=1000),
             UPTIME,
             *REACH,
         ),
@@ -305,8 +291,6 @@ CATALOGUE: tuple[DeviceType, ...] = (
     ),
     DeviceType(
         "collector",
-        "Bộ thu thập tại xã",
-        "Edge collector",
         30,
         (
             ONLINE,
@@ -314,8 +298,6 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "devices_watched",
                 "",
                 "gauge",
-                "Số thiết bị theo dõi",
-                "Devices watched",
                 min=0,
                 max=1e6,
             ),
@@ -323,54 +305,28 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 "devices_polled",
                 "",
                 "gauge",
-                "Số thiết bị đã đọc",
-                "Devices polled",
                 min=0,
                 max=1e6,
             ),
-            Metric(
-                "checks_failing", "", "gauge", "Số phép đo lỗi", "Checks failing", min=0, max=1e6
-            ),
-            Metric(
-                "poll_lag_s", "s", "gauge", "Độ trễ lịch đo (p99)", "Poll lag p99", min=0, max=1e6
-            ),
+            Metric("checks_failing", "", "gauge", min=0, max=1e6),
+            Metric("poll_lag_s", "s", "gauge", min=0, max=1e6),
             Metric(
                 "buffer_depth",
                 "",
                 "gauge",
-                "Bản ghi đang đệm",
-                "Buffered readings",
                 min=0,
                 max=1e9,
             ),
-            Metric("buffer_bytes", "B", "gauge", "Dung lượng đệm", "Buffer size", min=0, max=1e12),
+            Metric("buffer_bytes", "B", "gauge", min=0, max=1e12),
             Metric(
                 "buffer_dropped",
                 "",
                 "counter",
-                "Bản ghi đệm bị bỏ",
-                "Buffered readings dropped",
                 min=0,
                 max=1e12,
             ),
-            Metric(
-                "push_errors",
-                "",
-                "counter",
-                "Lần đẩy dữ liệu bị từ chối",
-                "Pushes refused or unreadable",
-                min=0,
-                max=1e12,
-            ),
-            Metric(
-                "receiver_refused",
-                "",
-                "counter",
-                "Kết nối bị bộ nhận từ chối",
-                "Receiver connections refused",
-                min=0,
-                max=1e12,
-            ),
+            Metric("push_errors", "", "counter", min=0, max=1e12),
+            Metric("receiver_refused", "", "counter", min=0, max=1e12),
         ),
         # collector_version: {version, inventory_hash}, in the first heartbeat and on change.
         events=("buffer_dropped", "collector_version"),
@@ -400,23 +356,13 @@ def get_type(name: str) -> DeviceType:
 
 
 def type_label(device_type: str | None, lang: str) -> str:
-    """The catalogue's name of a device type in ``lang`` ("vi" or "en"); unknown: as given."""
-    known = TYPES.get(device_type or "")
-    if known is None:
-        return device_type or ""
-    return known.en if lang == "en" else known.vi
+    """The name of a device type in ``lang`` ("vi" or "en"); unknown: as given."""
+    return glossary.type_label(device_type, lang)
 
 
 def type_counts(counts: object, lang: str) -> str:
-    """``9 camera, 2 cụm loa truyền thanh``, most first; "" when nothing is countable.
+    """``9 camera, 2 cụm loa``, most first; "" when nothing is countable.
 
     ``counts`` comes from stored JSON (an alert's impact): only whole counts are shown.
     """
-    if not isinstance(counts, dict):
-        return ""
-    whole = [(k, v) for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)]
-    parts = []
-    for kind, count in sorted(whole, key=lambda kv: -kv[1]):
-        name = type_label(kind, lang)
-        parts.append(f"{count} {name.lower() if lang == 'vi' else name}")
-    return ", ".join(parts)
+    return glossary.impact_text(counts, lang) if isinstance(counts, dict) else ""

@@ -4,29 +4,52 @@ from __future__ import annotations
 
 from typing import Any
 
+from ioc import glossary
+
 JSON = dict[str, Any]
 
 DS: JSON = {"type": "grafana-postgresql-datasource", "uid": "ioc-postgres"}
 
+STATE_COLORS = {
+    "online": "green",
+    "stale": "yellow",
+    "offline": "red",
+    "unreachable": "orange",
+    "unknown": "text",
+    # Its edge collector is down: nothing is known about the device itself.
+    "unobserved": "purple",
+}
+# Health of a reachable device (the device_health view); the map colours by either.
+HEALTH_COLORS = {"healthy": "green", "degraded": "yellow", "failed": "dark-red", "unknown": "text"}
+
+
+def _mapping(words: dict[str, str], colors: dict[str, str], start: int = 0) -> dict[str, JSON]:
+    return {
+        key: {"text": words[key], "color": color, "index": start + i}
+        for i, (key, color) in enumerate(colors.items())
+    }
+
+
 STATE_MAPPING: JSON = {
     "type": "value",
     "options": {
-        "online": {"text": "Trực tuyến", "color": "green", "index": 0},
-        "stale": {"text": "Báo cáo trễ", "color": "yellow", "index": 1},
-        "offline": {"text": "Mất kết nối", "color": "red", "index": 2},
-        "unreachable": {"text": "Không tới được", "color": "orange", "index": 3},
-        "unknown": {"text": "Chưa rõ", "color": "text", "index": 4},
-        # Its edge collector is down: nothing is known about the device itself (issue 17).
-        "unobserved": {"text": "Không được giám sát", "color": "purple", "index": 5},
+        **_mapping(glossary.words("states"), STATE_COLORS),
+        **_mapping(
+            glossary.words("health"),
+            {k: v for k, v in HEALTH_COLORS.items() if k in ("failed", "degraded")},
+            len(STATE_COLORS),
+        ),
     },
+}
+HEALTH_MAPPING: JSON = {
+    "type": "value",
+    "options": _mapping(glossary.words("health"), HEALTH_COLORS),
 }
 SEVERITY_MAPPING: JSON = {
     "type": "value",
-    "options": {
-        "critical": {"text": "Nghiêm trọng", "color": "red", "index": 0},
-        "warning": {"text": "Cảnh báo", "color": "orange", "index": 1},
-        "info": {"text": "Thông tin", "color": "blue", "index": 2},
-    },
+    "options": _mapping(
+        glossary.words("severities"), {"critical": "red", "warning": "orange", "info": "blue"}
+    ),
 }
 
 
@@ -203,20 +226,20 @@ def registry_variables(types: tuple[str, ...] = ()) -> list[JSON]:
     return [
         query_variable(
             "commune",
-            "Xã",
+            glossary.word("places", "commune"),
             "SELECT code AS __value, name || ' (' || code || ')' AS __text "
             "FROM communes ORDER BY name",
         ),
         query_variable(
             "site",
-            "Địa điểm",
+            glossary.word("places", "site"),
             "SELECT id AS __value, name AS __text FROM sites "
             "WHERE commune_code IN ($commune) ORDER BY name",
             all_value="'__all'",
         ),
         query_variable(
             "type",
-            "Loại thiết bị",
+            glossary.word("places", "type"),
             f"SELECT type AS __value, name_vi AS __text FROM device_types {type_where} "
             "ORDER BY type".replace("  ", " "),
         ),

@@ -1,7 +1,9 @@
 """Monthly availability report of a commune: per device, site and type, worst devices.
 
 Availability = online / (online + offline): maintenance, unreachable (a parent was down) and
-unknown time are excluded, so a camera is not blamed for its uplink. Days missing from
+unknown time are excluded, so a camera is not blamed for its uplink; coverage says which share
+of the period the figures rest on. A camera counts as online only while it delivers video and a
+loudspeaker while it can play (``storage.daily``). Days missing from
 ``availability_daily`` (job not run yet) are computed on the fly from raw data; time that
 cannot be accounted for at all counts as unknown.
 """
@@ -15,6 +17,7 @@ import psycopg
 from pydantic import BaseModel, ConfigDict
 
 from storage import daily
+from storage.letterhead import Letterhead, default_letterhead, load_letterhead
 from storage.settings import StorageSettings
 
 STATES = ("online_s", "offline_s", "unreachable_s", "maintenance_s", "unknown_s")
@@ -49,6 +52,9 @@ class Totals(BaseModel):
     maintenance_s: float = 0.0
     unknown_s: float = 0.0
     availability_pct: float | None = None
+    # Share of the period the figures rest on (everything but unknown time): the headline
+    # says "dữ liệu 92 % thời gian" so a figure from a few days never passes for a month.
+    coverage_pct: float | None = None
 
     def add(self, other: Totals) -> None:
         """Accumulate another total's seconds."""
@@ -59,6 +65,9 @@ class Totals(BaseModel):
         """Derive the availability percentage (None when nothing is known)."""
         base = self.online_s + self.offline_s
         self.availability_pct = round(100 * self.online_s / base, 3) if base > 0 else None
+        known = base + self.unreachable_s + self.maintenance_s
+        period = known + self.unknown_s
+        self.coverage_pct = round(100 * known / period, 3) if period > 0 else None
 
 
 class DeviceAvailability(Totals):
@@ -101,6 +110,7 @@ class AvailabilityReport(BaseModel):
     worst: list[DeviceAvailability]
     total_downtime_s: float
     own_downtime_s: float
+    letterhead: Letterhead
 
 
 def month_bounds(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -150,7 +160,9 @@ def monthly_report(
     for dev in devices.values():
         dev.unknown_s += max(0.0, period - sum(getattr(dev, s) for s in STATES))
         dev.finish()
-    return _assemble(commune_code, commune_name, province, start, end, now, tz, settings, devices)
+    report = _assemble(commune_code, commune_name, province, start, end, now, tz, settings, devices)
+    report.letterhead = load_letterhead(conn, commune_code, commune_name, province)
+    return report
 
 
 def _add(target: Totals, secs: list[object]) -> None:
@@ -205,4 +217,5 @@ def _assemble(
         worst=[d for d in ranked if d.offline_s > 0][: settings.report_worst_devices],
         total_downtime_s=total.offline_s + total.unreachable_s,
         own_downtime_s=total.offline_s,
+        letterhead=default_letterhead(name, province),
     )

@@ -77,6 +77,27 @@ SELECT device_id, time, state IN ('unreachable', 'unobserved') FROM device_reach
 WHERE time >= %(lo)s AND time < %(hi)s AND device_id = ANY(%(ids)s)
 ORDER BY 1, 2
 """
+# Values that say a reachable device does not do its job (the device_health view's failed rule,
+# over time): a camera without video, a loudspeaker whose amplifier cannot play. Such time is
+# not available time. The newest value before lo says how the day starts.
+FAILING = """
+SELECT x.device_key, x.metric, x.time, x.bad FROM (
+    SELECT DISTINCT ON (p.device_key, p.metric_id) p.device_key, m.name AS metric, p.time,
+           p.value < %(bad_below)s AS bad
+    FROM telemetry_points p JOIN metrics m ON m.id = p.metric_id
+    WHERE m.name IN ('stream_up', 'fps', 'amp_ok') AND p.device_key = ANY(%(keys)s)
+      AND p.time < %(lo)s AND p.time >= %(floor)s
+    ORDER BY p.device_key, p.metric_id, p.time DESC) x
+UNION ALL
+SELECT p.device_key, m.name, p.time,
+       CASE m.name WHEN 'fps' THEN p.value <= 0 ELSE p.value < 0.5 END
+FROM telemetry_points p JOIN metrics m ON m.id = p.metric_id
+WHERE m.name IN ('stream_up', 'fps', 'amp_ok') AND p.device_key = ANY(%(keys)s)
+  AND p.time >= %(lo)s AND p.time < %(hi)s
+ORDER BY 1, 2, 3
+"""
+# Which metric proves which type does its job (others: reachable is enough).
+FUNCTION_METRICS = {"camera": ("stream_up", "fps"), "speaker": ("amp_ok",)}
 UPSERT = """
 INSERT INTO availability_daily (day, device_id, online_s, offline_s, unreachable_s,
                                 maintenance_s, unknown_s, complete, computed_at)
@@ -117,6 +138,28 @@ def _flags(rows: list[tuple[str, datetime, bool]], lo: float, hi: float) -> dict
         if start is not None:
             out.setdefault(dev, []).append((start, hi))
     return {k: merge(v) for k, v in out.items()}
+
+
+def _failing(
+    conn: psycopg.Connection,
+    devs: list[_Dev],
+    params: dict[str, object],
+    lo: float,
+    hi: float,
+) -> dict[int, Spans]:
+    """Spans per device key where a function metric said it does not do its job."""
+    keys = [d.key for d in devs if d.type in FUNCTION_METRICS]
+    if not keys:
+        return {}
+    # (fps uses <= 0; the flags 0/1 use < 0.5; the "before" row applies the flag test to fps
+    # too, where any fps below 0.5 means no usable video.)
+    rows = conn.execute(FAILING, {**params, "keys": keys, "bad_below": 0.5}).fetchall()
+    spans = _flags([(f"{key}:{metric}", when, bad) for key, metric, when, bad in rows], lo, hi)
+    out: dict[int, Spans] = {}
+    for name, found in spans.items():
+        key = int(name.split(":", 1)[0])
+        out[key] = merge(out.get(key, []) + found)
+    return out
 
 
 def compute_day(
@@ -164,6 +207,7 @@ def compute_day(
     for dev_id, when, _ in status_rows:
         first_status.setdefault(dev_id, when.timestamp())
     unreach = _flags(conn.execute(REACH, {**utc, "ids": ids}).fetchall(), lo, cap)
+    failing = _failing(conn, devs, {**utc, "floor": floor}, lo, cap)
     windows = MaintenanceWindows(conn, lo, cap)
     window = [(lo, cap)]
     down: dict[str, Spans] = {}
@@ -199,7 +243,8 @@ def compute_day(
         slack = float(d.interval)
         cut = [(a - slack, b + slack) for a, b in cut]
         blamed_elsewhere = merge(cut + unreach.get(d.id, []))
-        own_down = intersect(rest, down[d.id])
+        # Reachable but without video / unable to play counts as the device's own down time.
+        own_down = intersect(rest, merge(down[d.id] + failing.get(d.key, [])))
         unreachable = intersect(own_down, blamed_elsewhere)
         rows.append(
             {

@@ -4,67 +4,59 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
-import math
-from importlib import resources
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from ioc import glossary
 from ioc.errors import ConfigError
 from storage.availability import AvailabilityReport, DeviceAvailability, GroupAvailability
 
-if TYPE_CHECKING:
-    from fpdf import FPDF
-
 Format = Literal["csv", "json", "xlsx", "pdf"]
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS: tuple[Format, ...] = ("csv", "json", "xlsx", "pdf")
-DEVICE_ROWS_PER_PAGE = 30
 TITLE = "Báo cáo mức độ sẵn sàng của thiết bị"
-LEVELS = {"device": "Thiết bị", "site": "Điểm lắp đặt", "type": "Loại thiết bị", "total": "Toàn xã"}
+_PLACE = glossary.words("places")
+_STATE = glossary.words("states")
+LEVELS = {
+    "device": _PLACE["device"],
+    "site": _PLACE["site"],
+    "type": _PLACE["type"],
+    "total": "Toàn xã",
+}
 HOURS = (
     ("online_s", "Hoạt động (giờ)"),
-    ("offline_s", "Ngừng hoạt động (giờ)"),
-    ("unreachable_s", "Mất kết nối do thiết bị cấp trên (giờ)"),
-    ("maintenance_s", "Bảo trì (giờ)"),
-    ("unknown_s", "Không xác định (giờ)"),
+    ("offline_s", "Không sẵn sàng (giờ)"),
+    ("unreachable_s", f"{_STATE['unreachable']} (giờ)"),
+    ("maintenance_s", f"{_STATE['maintenance']} (giờ)"),
+    ("unknown_s", f"{_STATE['unknown']} (giờ)"),
 )
 AVAILABILITY = "Tỷ lệ sẵn sàng (%)"
+COVERAGE = "Dữ liệu (% thời gian)"
 CSV_HEADER = [
     "Cấp",
     "Mã",
     "Tên",
-    "Loại thiết bị",
-    "Điểm lắp đặt",
+    _PLACE["type"],
+    _PLACE["site"],
     *(h for _, h in HOURS),
     AVAILABILITY,
+    COVERAGE,
 ]
-PDF_HOURS = (
-    "Hoạt động (giờ)",
-    "Ngừng (giờ)",
-    "Do cấp trên (giờ)",
-    "Bảo trì (giờ)",
-    "Không rõ (giờ)",
-)
-PDF_NOTE = (
-    "Ngừng: thiết bị tự ngừng hoạt động. Do cấp trên: mất kết nối vì thiết bị cấp trên "
-    "(đường truyền, switch) hỏng. Sẵn sàng = hoạt động / (hoạt động + ngừng)."
-)
-SYSTEM_FONTS = Path("/usr/share/fonts/truetype/dejavu")
 
 
 def subtitle(report: AvailabilityReport) -> str:
     """'Tháng 11/2026 — Xã ..., tỉnh ...' line."""
     month = f"Tháng {report.month.month:02d}/{report.month.year}"
     partial = " (tạm tính, tháng chưa kết thúc)" if report.partial else ""
-    return f"{month}{partial} — {report.commune_name} (mã {report.commune_code}), {report.province}"
+    return f"{month}{partial} — {report.commune_name}, {report.province}"
 
 
 def _hours(value: float) -> float:
     return round(value / 3600, 2)
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
+def _pct(value: float | None) -> float | None:
+    """A percentage as a number (an empty cell when there is none)."""
+    return None if value is None else round(value, 2)
 
 
 def _device_row(d: DeviceAvailability) -> list[object]:
@@ -76,6 +68,7 @@ def _device_row(d: DeviceAvailability) -> list[object]:
         d.site_name,
         *(_hours(getattr(d, k)) for k, _ in HOURS),
         _pct(d.availability_pct),
+        _pct(d.coverage_pct),
     ]
 
 
@@ -88,6 +81,7 @@ def _group_row(level: str, g: GroupAvailability) -> list[object]:
         "",
         *(_hours(getattr(g, k)) for k, _ in HOURS),
         _pct(g.availability_pct),
+        _pct(g.coverage_pct),
     ]
 
 
@@ -105,7 +99,7 @@ def to_csv(report: AvailabilityReport) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_HEADER)
-    writer.writerows(table_rows(report))
+    writer.writerows(["" if v is None else v for v in row] for row in table_rows(report))
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -121,11 +115,16 @@ def to_json(report: AvailabilityReport) -> bytes:
     return report.model_dump_json(indent=2).encode()
 
 
+WIDTHS = (12, 16, 34, 22, 24, 14, 14, 14, 12, 14, 14, 14)
+
+
 def to_xlsx(report: AvailabilityReport) -> bytes:
-    """A workbook: summary, devices, sites, types, worst devices."""
+    """A workbook: summary, devices, sites, types, worst devices; numbers stay numbers, with
+    column widths, a frozen header row and filters."""
     try:
         from openpyxl import Workbook
-        from openpyxl.styles import Font
+        from openpyxl.styles import Alignment, Font
+        from openpyxl.utils import get_column_letter
     except ModuleNotFoundError as exc:
         raise _missing("xlsx", "openpyxl") from exc
 
@@ -136,9 +135,12 @@ def to_xlsx(report: AvailabilityReport) -> bytes:
     summary["A1"].font = Font(bold=True, size=14)
     summary.append([subtitle(report)])
     summary.append([])
-    summary.append(["Tổng thời gian ngừng hoạt động (giờ)", _hours(report.total_downtime_s)])
+    summary.append(["Tổng thời gian không sẵn sàng (giờ)", _hours(report.total_downtime_s)])
     summary.append(["Trong đó do chính thiết bị (giờ)", _hours(report.own_downtime_s)])
     summary.append([AVAILABILITY + " toàn xã", _pct(report.total.availability_pct)])
+    summary.append([COVERAGE, _pct(report.total.coverage_pct)])
+    summary.column_dimensions["A"].width = 42
+    summary.column_dimensions["B"].width = 14
     sheets = (
         ("Thiết bị", [_device_row(d) for d in report.devices]),
         ("Theo điểm", [_group_row("site", g) for g in report.sites]),
@@ -150,115 +152,30 @@ def to_xlsx(report: AvailabilityReport) -> bytes:
         ws.append(CSV_HEADER)
         for cell in ws[1]:
             cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
         for row in rows:
             ws.append(row)
+        for i, width in enumerate(WIDTHS, 1):
+            ws.column_dimensions[get_column_letter(i)].width = width
+        for column in ws.iter_cols(min_row=2, min_col=6, max_col=len(CSV_HEADER)):
+            for cell in column:
+                cell.number_format = "0.00"
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(CSV_HEADER))}{max(ws.max_row, 1)}"
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
-def _font_dir() -> Path:
-    shipped = Path(str(resources.files("storage") / "fonts"))
-    return shipped if (shipped / "DejaVuSans.ttf").exists() else SYSTEM_FONTS
-
-
-def pdf_pages(report: AvailabilityReport) -> int:
-    """Pages of the PDF: one summary page, then the device table."""
-    return 1 + max(1, math.ceil(len(report.devices) / DEVICE_ROWS_PER_PAGE))
-
-
 def to_pdf(report: AvailabilityReport) -> bytes:
-    """A4 PDF with a Unicode font (DejaVu Sans) so Vietnamese diacritics render."""
+    """The official A4 document (``storage.official``)."""
     try:
-        from fpdf import FPDF
+        import fpdf  # noqa: F401  (checked here: storage.official may be imported already)
     except ModuleNotFoundError as exc:
         raise _missing("pdf", "fpdf2") from exc
+    from storage import official
 
-    logging.getLogger("fontTools").setLevel(logging.WARNING)  # it logs every glyph subset
-    pdf = FPDF(orientation="L", format="A4")
-    fonts = _font_dir()
-    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
-    pdf.set_auto_page_break(False)
-    pdf.set_title(TITLE)
-    pdf.add_page()
-    pdf.set_font("DejaVu", "B", 15)
-    pdf.cell(0, 9, TITLE, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 10)
-    pdf.cell(0, 6, subtitle(report), new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(
-        0,
-        6,
-        f"Tỷ lệ sẵn sàng toàn xã: {_pct(report.total.availability_pct)} % — tổng thời gian "
-        f"ngừng hoạt động {_hours(report.total_downtime_s)} giờ (do chính thiết bị "
-        f"{_hours(report.own_downtime_s)} giờ)",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.set_font("DejaVu", "", 8)
-    pdf.cell(0, 5, PDF_NOTE, new_x="LMARGIN", new_y="NEXT")
-    groups = [("Theo loại thiết bị", report.types), ("Theo điểm lắp đặt", report.sites[:10])]
-    for heading, items in groups:
-        _heading(pdf, heading)
-        rows = [
-            [
-                g.name,
-                g.devices,
-                *(_hours(getattr(g, k)) for k, _ in HOURS),
-                _pct(g.availability_pct),
-            ]
-            for g in items
-        ]
-        _table(pdf, ["Tên", "Số TB", *PDF_HOURS, "Sẵn sàng (%)"], [80, 16] + [28] * 6, rows)
-    _heading(pdf, "Thiết bị kém nhất")
-    rows = [
-        [d.device_id, d.name, _pct(d.availability_pct), _hours(d.offline_s)]
-        for d in report.worst[:6]
-    ]
-    _table(pdf, ["Mã", "Tên", "Sẵn sàng (%)", "Ngừng (giờ)"], [45, 90, 28, 28], rows)
-    for i in range(0, max(1, len(report.devices)), DEVICE_ROWS_PER_PAGE):
-        pdf.add_page()
-        _heading(pdf, "Chi tiết theo thiết bị")
-        rows = [
-            [
-                d.device_id,
-                d.name,
-                d.type_name,
-                *(_hours(getattr(d, k)) for k, _ in HOURS),
-                _pct(d.availability_pct),
-            ]
-            for d in report.devices[i : i + DEVICE_ROWS_PER_PAGE]
-        ]
-        header = ["Mã", "Tên", "Loại", *PDF_HOURS, "Sẵn sàng (%)"]
-        _table(pdf, header, [40, 72, 34] + [22] * 6, rows)
-    return bytes(pdf.output())
-
-
-def _heading(pdf: FPDF, text: str) -> None:
-    pdf.ln(3)
-    pdf.set_font("DejaVu", "B", 11)
-    pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
-
-
-def _fit(pdf: FPDF, text: str, width: float) -> str:
-    """Cut ``text`` with an ellipsis so that it fits in ``width`` mm (with padding)."""
-    if pdf.get_string_width(text) <= width - 2:
-        return text
-    while text and pdf.get_string_width(text + "…") > width - 2:
-        text = text[:-1]
-    return text + "…"
-
-
-def _table(pdf: FPDF, header: list[str], widths: list[int], rows: list[list[object]]) -> None:
-    pdf.set_font("DejaVu", "B", 7)
-    for w, h in zip(widths, header, strict=True):
-        pdf.cell(w, 5, _fit(pdf, h, w), border=1)
-    pdf.ln()
-    pdf.set_font("DejaVu", "", 7)
-    for row in rows:
-        for w, value in zip(widths, row, strict=True):
-            pdf.cell(w, 5, _fit(pdf, str(value), w), border=1)
-        pdf.ln()
+    return official.to_pdf(report)
 
 
 RENDERERS = {"csv": to_csv, "json": to_json, "xlsx": to_xlsx, "pdf": to_pdf}

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerts.texts import device_label
-from devices.catalogue import type_counts, type_label
+from ioc import glossary
 from ioc.oneline import one_line
 
 MAX_LISTED = 30
@@ -24,22 +23,15 @@ TEXT: dict[str, dict[str, str]] = {
         "resolved": "ĐÃ KHẮC PHỤC",
         "repeat": "NHẮC LẠI",
         "escalation": "CHUYỂN CẤP {level}",
-        "critical": "Nghiêm trọng",
-        "warning": "Cảnh báo",
-        "info": "Thông tin",
         "count": "{n} cảnh báo",
         "firing_head": "Đang cảnh báo ({n}):",
         "resolved_head": "Đã khắc phục ({n}):",
         "brief": "ĐÃ TỰ KHẮC PHỤC",
         "brief_head": "Đã tự khắc phục trước khi kịp báo ({n}):",
         "escalation_note": "Chưa được xác nhận trong thời hạn, chuyển cấp {level}.",
-        "device": "Thiết bị",
-        "place": "Địa điểm",
-        "commune": "Xã",
         "since": "Từ lúc",
         "resolved_at": "Khắc phục lúc",
         "impact": "Ảnh hưởng",
-        "unreachable": "không truy cập được",
         "root_cause": "Nguyên nhân gốc",
         "acked": "Đã xác nhận bởi",
         "link": "Chi tiết",
@@ -51,22 +43,15 @@ TEXT: dict[str, dict[str, str]] = {
         "resolved": "RESOLVED",
         "repeat": "REMINDER",
         "escalation": "ESCALATION {level}",
-        "critical": "Critical",
-        "warning": "Warning",
-        "info": "Info",
         "count": "{n} alerts",
         "firing_head": "Firing ({n}):",
         "resolved_head": "Resolved ({n}):",
         "brief": "SELF-RESOLVED",
         "brief_head": "Resolved by itself before it was sent ({n}):",
         "escalation_note": "Not acknowledged in time, escalated to level {level}.",
-        "device": "Device",
-        "place": "Site",
-        "commune": "Commune",
         "since": "Since",
         "resolved_at": "Resolved at",
         "impact": "Impact",
-        "unreachable": "unreachable",
         "root_cause": "Root cause",
         "acked": "Acknowledged by",
         "link": "Details",
@@ -74,6 +59,15 @@ TEXT: dict[str, dict[str, str]] = {
         "tz": "Vietnam time",
     },
 }
+
+
+# Words shared with the console, alert texts and the report come from the glossary.
+for _lang, _text in TEXT.items():
+    _text.update(glossary.words("severities", _lang))
+    _text["device"] = glossary.word("places", "device", _lang)
+    _text["place"] = glossary.word("places", "site", _lang)
+    _text["commune"] = glossary.word("places", "commune", _lang)
+    _text["unreachable"] = glossary.state("unreachable", _lang).lower()
 
 
 @dataclass(frozen=True)
@@ -127,7 +121,7 @@ def commune_label(name: str | None, code: str | None, lang: str) -> str:
 
 def impact_text(impact: Any, lang: str) -> str:
     """``12 camera, 5 cụm loa truyền thanh không truy cập được``."""
-    counts = type_counts(impact, lang)
+    counts = glossary.impact_text(impact, lang) if isinstance(impact, dict) else ""
     return f"{counts} {TEXT[lang]['unreachable']}" if counts else ""
 
 
@@ -136,10 +130,9 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
     severity = t.get(alert.get("severity") or "", alert.get("severity") or "")
     lines = [f"• [{severity}] {summary_of(alert, lang)}"]
     if alert.get("device_id"):
-        kind = type_label(alert.get("device_type"), lang)
         name = alert.get("device_name") or alert["device_id"]
-        label = device_label(name, alert.get("device_type") or "", kind, lang)
-        lines.append(f"  {t['device']}: {label} ({alert['device_id']})")
+        label = glossary.device_label(name, alert.get("device_type"), lang)
+        lines.append(f"  {t['device']}: {label}")  # a name, never the id
     place = [p for p in (alert.get("site_name") or alert.get("site_id"),) if p]
     commune = commune_label(alert.get("commune_name"), alert.get("commune_code"), lang)
     if commune:

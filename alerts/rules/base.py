@@ -83,6 +83,8 @@ class RuleBase(BaseModel):
     severity: Severity = "warning"
     for_: timedelta = Field(timedelta(0), alias="for")
     summary: Texts | None = None
+    # "Cách xử lý": what a technician checks first (shown on the alert page).
+    runbook: Texts | None = None
     enabled: bool = True
 
     default_summary: ClassVar[Texts]
@@ -154,8 +156,11 @@ class RuleBase(BaseModel):
         return {"for": format_duration(self.for_), **cond.details}
 
     def annotations(self, cond: Condition) -> dict[str, Any]:
-        """Machine-readable facts stored with the alert."""
-        return {"kind": self.kind, **cond.details}
+        """Machine-readable facts stored with the alert (and the rule's runbook)."""
+        facts: dict[str, Any] = {"kind": self.kind, **cond.details}
+        if self.runbook is not None:
+            facts["runbook"] = self.runbook.model_dump()
+        return facts
 
 
 def fmt_number(value: float | None) -> str:

@@ -10,6 +10,7 @@ from pydantic import field_validator, model_validator
 
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts, fmt_number
 from devices.catalogue import TYPES, Metric, all_metrics
+from ioc import glossary
 
 Op = Literal[">", ">=", "<", "<="]
 EqOp = Literal["==", "!="]
@@ -61,6 +62,7 @@ class _MetricRule(RuleBase):
             "value_vi",
             "op",
             "threshold",
+            "threshold_en",
             "threshold_value",
         }
     )
@@ -110,7 +112,7 @@ class _MetricRule(RuleBase):
             "metric": self.metric,
             "metric_vi": metric.vi,
             "metric_en": metric.en,
-            "unit": metric.unit,
+            "unit": f" {glossary.unit(metric.unit)}" if metric.unit else "",
             "value": self.value_text(cond.value),
             "value_vi": metric.state_vi(self.value_text(cond.value)),
         }
@@ -135,7 +137,7 @@ class ThresholdRule(_MetricRule):
 
     default_summary: ClassVar[Texts] = Texts(
         vi="{device_label}: {metric_vi} = {value}{unit} (ngưỡng {op} {threshold})",
-        en="{device_label_en}: {metric_en} = {value}{unit} (threshold {op} {threshold})",
+        en="{device_label_en}: {metric_en} = {value}{unit} (threshold {op} {threshold_en})",
     )
 
     @model_validator(mode="after")
@@ -160,12 +162,21 @@ class ThresholdRule(_MetricRule):
 
     def template_vars(self, cond: Condition) -> dict[str, Any]:
         """Adds the operator and threshold text."""
-        if self.percent_of:
-            threshold = f"{fmt_number(self.value)}% {self.percent_of}"
-            threshold += f" = {fmt_number(cond.details.get('threshold_value'))}"
-        else:
-            threshold = fmt_number(self.value)
-        return {**super().template_vars(cond), "op": self.op, "threshold": threshold}
+        texts = {}
+        for lang in ("vi", "en"):
+            text = fmt_number(self.value)
+            if self.percent_of:  # "20 % tốc độ bit cấu hình (409,6 kbit/s)", no field names
+                base = all_metrics()[self.percent_of]
+                at = cond.details.get("threshold_value")
+                shown = glossary.quantity(at, base.unit, lang) if at is not None else "?"
+                text = f"{text} % {glossary.metric_label(self.percent_of, lang).lower()} ({shown})"
+            texts[lang] = text
+        return {
+            **super().template_vars(cond),
+            "op": self.op,
+            "threshold": texts["vi"],
+            "threshold_en": texts["en"],
+        }
 
 
 class StateRule(_MetricRule):

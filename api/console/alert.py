@@ -21,7 +21,7 @@ from ioc.bounds import check_instant
 router = APIRouter()
 
 NAMES = """
-SELECT d.name AS device, s.name AS site, c.name AS commune
+SELECT d.name AS device, s.name AS site, c.name AS commune, d.type
 FROM (SELECT 1) one
 LEFT JOIN devices d ON d.id = %(device)s
 LEFT JOIN sites s ON s.id = %(site)s
@@ -45,7 +45,7 @@ def alert_page(
     row = conn.execute(
         NAMES, {"device": alert.device_id, "site": alert.site_id, "commune": alert.commune_code}
     ).fetchone()
-    names = {"device": row[0], "site": row[1], "commune": row[2]} if row else {}
+    names = {"device": row[0], "site": row[1], "commune": row[2], "type": row[3]} if row else {}
     people = ioc_actions.assignable(conn, alert.commune_code)  # the choices of "assign to"
     text = TEXT[language(request.cookies.get(LANG_COOKIE))]
     return page(
@@ -84,6 +84,7 @@ def ack(
 
 @router.post("/alerts/{alert_id}/assign")
 def assign(
+    request: Request,
     conn: ConnDep,
     session: SessionDep,
     alert_id: AlertId,
@@ -96,6 +97,10 @@ def assign(
     who = session.user.name if me else assignee.strip()
     if not who:
         raise HTTPException(422, "assignee: name someone or press 'assign to me'")
+    alert = get_alert(conn, session.user, alert_id)
+    if not ioc_actions.may_be_assigned(conn, who, alert.commune_code):
+        text = TEXT[language(request.cookies.get(LANG_COOKIE))]
+        raise HTTPException(422, text["not_assignable"].format(who=who))
     actions.assign(conn, session.user, alert_id, who)
     return _back(alert_id, "assign")
 

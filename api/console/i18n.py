@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ioc import glossary
+
 LANGUAGES = ("vi", "en")
 
 TEXT: dict[str, dict[str, Any]] = {
@@ -27,31 +29,17 @@ TEXT: dict[str, dict[str, Any]] = {
         "last_contact": "Liên lạc cuối",
         "buffered": "Bản ghi đang đệm",
         "observed": "Thiết bị theo dõi",
-        "communes": "Xã",
         "telegram": "Telegram",
         "switch_lang": "English",
         "no_incidents": "Không có sự cố đang mở.",
         "filter": "Lọc",
         "all": "Tất cả",
-        "commune": "Xã",
-        "site": "Địa điểm",
-        "type": "Loại",
         "severity": "Mức độ",
         "state": "Trạng thái",
-        "critical": "Nghiêm trọng",
-        "warning": "Cảnh báo",
-        "info": "Thông tin",
-        "firing": "Đang cảnh báo",
-        "pending": "Chờ xác định",
-        "resolved": "Đã khắc phục",
-        "unacked": "Chưa xác nhận",
-        "acked_state": "Đã xác nhận",
-        "unreachable": "không truy cập được",
         "impact": "Ảnh hưởng",
         "caused": "{n} cảnh báo do sự cố này",
         "more": "… và {n} cảnh báo khác",
         "since": "Từ",
-        "device": "Thiết bị",
         "value": "Giá trị",
         "acked_by": "Đã xác nhận bởi {who} lúc {when}",
         "assignee": "Người xử lý",
@@ -83,18 +71,31 @@ TEXT: dict[str, dict[str, Any]] = {
         "not_found": "Không tìm thấy.",
         "back": "Quay lại",
         "last_seen": "Lần cuối liên lạc",
+        "health": "Tình trạng hoạt động",
+        "old_value": "giá trị cũ",
+        "lowest": "thấp nhất",
+        "highest": "cao nhất",
+        "duration_so_far": "Kéo dài",
+        "runbook": "Cách xử lý",
+        "more_options": "Tuỳ chọn khác (phạm vi, đến lúc, lý do)",
+        "not_assignable": "Không giao được: {who} không phải người xử lý của xã này.",
+        "meaning": "Ý nghĩa",
+        "report": "Báo cáo tháng",
+        "month": "Tháng",
+        "doc_number": "Số văn bản (để trống nếu văn thư ghi tay)",
+        "letterhead": "Thông tin văn bản",
+        "issuing_body": "Cơ quan ban hành",
+        "doc_symbol": "Ký hiệu",
+        "doc_place": "Địa danh",
+        "signer_title": "Chức vụ người ký",
+        "signer_name": "Họ tên người ký",
+        "recipients": "Nơi nhận (mỗi dòng một nơi)",
+        "letterhead_saved": "Đã lưu thông tin văn bản.",
         "latest": "Giá trị mới nhất",
         "chart": "24 giờ qua",
         "events": "Sự kiện gần đây",
         "alerts": "Cảnh báo",
         "root_cause": "Nguyên nhân gốc",
-        "state_online": "Trực tuyến",
-        "state_stale": "Chậm báo cáo",
-        "state_offline": "Mất kết nối",
-        "state_unreachable": "Không truy cập được",
-        "state_unknown": "Chưa rõ",
-        "state_decommissioned": "Đã ngừng sử dụng",
-        "devices": "Thiết bị",
         "availability": "Tỷ lệ hoạt động hôm nay",
         "total": "Tổng",
         "map": "Bản đồ",
@@ -151,31 +152,17 @@ TEXT: dict[str, dict[str, Any]] = {
         "last_contact": "Last contact",
         "buffered": "Buffered readings",
         "observed": "Devices watched",
-        "communes": "Communes",
         "telegram": "Telegram",
         "switch_lang": "Tiếng Việt",
         "no_incidents": "No open incidents.",
         "filter": "Filter",
         "all": "All",
-        "commune": "Commune",
-        "site": "Site",
-        "type": "Type",
         "severity": "Severity",
         "state": "State",
-        "critical": "Critical",
-        "warning": "Warning",
-        "info": "Info",
-        "firing": "Firing",
-        "pending": "Pending",
-        "resolved": "Resolved",
-        "unacked": "Unacknowledged",
-        "acked_state": "Acknowledged",
-        "unreachable": "unreachable",
         "impact": "Impact",
         "caused": "{n} alerts caused by this one",
         "more": "… and {n} more alerts",
         "since": "Since",
-        "device": "Device",
         "value": "Value",
         "acked_by": "Acknowledged by {who} at {when}",
         "assignee": "Assignee",
@@ -207,18 +194,31 @@ TEXT: dict[str, dict[str, Any]] = {
         "not_found": "Not found.",
         "back": "Back",
         "last_seen": "Last seen",
+        "health": "Health",
+        "old_value": "old value",
+        "lowest": "lowest",
+        "highest": "highest",
+        "duration_so_far": "Lasting",
+        "runbook": "What to do",
+        "more_options": "More options (scope, until, reason)",
+        "not_assignable": "Cannot assign: {who} is not a technician of this commune.",
+        "meaning": "Meaning",
+        "report": "Monthly report",
+        "month": "Month",
+        "doc_number": "Document number (leave empty for the clerk)",
+        "letterhead": "Document details",
+        "issuing_body": "Issuing body",
+        "doc_symbol": "Symbol",
+        "doc_place": "Place name",
+        "signer_title": "Signer's title",
+        "signer_name": "Signer's name",
+        "recipients": "Recipients (one per line)",
+        "letterhead_saved": "Document details saved.",
         "latest": "Latest values",
         "chart": "Last 24 hours",
         "events": "Recent events",
         "alerts": "Alerts",
         "root_cause": "Root cause",
-        "state_online": "Online",
-        "state_stale": "Stale",
-        "state_offline": "Offline",
-        "state_unreachable": "Unreachable",
-        "state_unknown": "Unknown",
-        "state_decommissioned": "Decommissioned",
-        "devices": "Devices",
         "availability": "Availability today",
         "total": "Total",
         "map": "Map",
@@ -256,6 +256,25 @@ TEXT: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+def _from_glossary(lang: str) -> dict[str, Any]:
+    """The console's share of the glossary: states, health, severities, places."""
+    words: dict[str, Any] = {f"state_{k}": v for k, v in glossary.words("states", lang).items()}
+    words |= {f"health_{k}": v for k, v in glossary.words("health", lang).items()}
+    words |= glossary.words("severities", lang)
+    states = glossary.words("alert_states", lang)
+    words |= {k: states[k] for k in ("firing", "pending", "resolved")}
+    words |= {"unacked": states["unacknowledged"], "acked_state": states["acknowledged"]}
+    words["unreachable"] = glossary.state("unreachable", lang).lower()
+    words |= glossary.words("places", lang)
+    words["symptoms"] = glossary.words("symptoms", lang)
+    words["no_data"] = glossary.word("words", "no_data", lang)
+    return words
+
+
+for _lang in LANGUAGES:
+    TEXT[_lang] |= _from_glossary(_lang)
 
 
 def language(value: str | None) -> str:

@@ -48,13 +48,18 @@ LEFT JOIN devices d ON d.id = a.device_id
 LEFT JOIN communes c ON c.code = a.commune_code
 """
 ROOT = f"(a.suppressed_by IS NULL OR {MUTED_ROOT})"
+# What needs a person first: firing and neither silenced nor acknowledged, then severity, then
+# root causes with an impact, then the newest.
+ORDER = """(a.state = 'firing' AND a.silenced_by = '{}' AND a.acknowledged_at IS NULL) DESC,
+    array_position(ARRAY['critical', 'warning', 'info'], a.severity),
+    (a.annotations ? 'impact') DESC, a.started_at DESC, a.id DESC"""
 ROOTS = f"""
 SELECT {COLUMNS},
        (SELECT count(*) FROM alerts ch WHERE ch.suppressed_by = a.id AND ch.state <> 'resolved'
           AND (%(scope)s::text[] IS NULL OR ch.commune_code = ANY(%(scope)s))) AS children_total
 {JOINS}
 {FILTERS} AND {ROOT}
-ORDER BY (a.annotations ? 'impact') DESC, a.started_at DESC, a.id DESC
+ORDER BY {ORDER}
 LIMIT %(limit)s OFFSET %(offset)s
 """
 ROOTS_COUNT = f"SELECT count(*) FROM alerts a {FILTERS} AND {ROOT}"
@@ -67,7 +72,7 @@ SELECT * FROM (
     WHERE a.suppressed_by = ANY(%(roots)s) AND a.state <> 'resolved'
       AND (%(scope)s::text[] IS NULL OR a.commune_code = ANY(%(scope)s))
 ) x WHERE rank <= %(per_root)s
-ORDER BY started_at DESC, id DESC
+ORDER BY array_position(ARRAY['critical', 'warning', 'info'], severity), started_at DESC, id DESC
 """
 COMMUNES = """
 SELECT code, name FROM communes WHERE (%(scope)s::text[] IS NULL OR code = ANY(%(scope)s))
@@ -131,6 +136,13 @@ def load(conn: psycopg.Connection, params: dict[str, Any]) -> dict[str, Any]:
         "sites": [{"id": i, "name": n} for i, n in conn.execute(SITES, params)],
         "types": sorted(TYPES),
     }
+
+
+def open_count(conn: psycopg.Connection, scope: list[str] | None, commune: str | None) -> int:
+    """Open incidents as the incidents page counts them (one number everywhere)."""
+    params = {"scope": scope, "commune": commune, "site": None, "type": None}
+    row = conn.execute(ROOTS_COUNT, {**params, "severity": None, "state": None}).fetchone()
+    return int(row[0]) if row else 0
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -8,30 +8,51 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.console import chart, tiles
+from api.console import chart, incidents, tiles
 from api.console.session import SessionDep
 from api.console.views import page
 from api.deps import ConnDep, Page, SettingsDep
 from api.models.common import COMMUNE_PATTERN
-from api.models.registry import DeviceState
+from api.models.registry import DevicePublic, DeviceState
 from api.routes import communes as commune_routes
 from api.routes.alerts import list_alerts
 from api.routes.device_data import device_events, device_state, device_telemetry
-from api.routes.devices import DeviceId, fetch, list_devices
+from api.routes.devices import HEALTH_JOIN, DeviceId, fetch, list_devices
 from api.routes.overview import overview
 
 router = APIRouter()
 
-COMMUNE_LIST = """
+# The open incidents of a commune: counted exactly as the incidents page lists them.
+COMMUNE_LIST = f"""
 SELECT c.code, c.name,
        (SELECT count(*) FROM devices d
         WHERE d.commune_code = c.code AND d.decommissioned_at IS NULL) AS devices,
-       (SELECT count(*) FROM alerts a WHERE a.commune_code = c.code AND a.state = 'firing'
-          AND a.suppressed_by IS NULL AND a.silenced_by = '{}') AS firing
+       (SELECT count(*) FROM alerts a WHERE a.commune_code = c.code AND a.state <> 'resolved'
+          AND {incidents.ROOT}) AS firing
 FROM communes c WHERE (%(scope)s::text[] IS NULL OR c.code = ANY(%(scope)s))
 ORDER BY c.name
 """
+# Reachable but failed (a camera without video): counted as failed, not as online or late, so
+# the state columns still add up to the total.
+FAILED_BY_TYPE = f"""
+SELECT d.type, count(*) FILTER (WHERE r.state = 'online'), count(*) FILTER (WHERE r.state = 'stale')
+FROM devices d {HEALTH_JOIN}
+JOIN device_reachability r ON r.device_id = d.id
+WHERE d.commune_code = %(code)s AND d.decommissioned_at IS NULL AND h.health = 'failed'
+GROUP BY d.type
+"""
 DEVICES_PER_PAGE = 200
+NAMES = """
+SELECT c.name AS commune, s.name AS site
+FROM communes c LEFT JOIN sites s ON s.id = %(site)s WHERE c.code = %(commune)s
+"""
+
+
+def _dot(device: DevicePublic) -> str:
+    """The map colour: reachability, and health where the device is reachable."""
+    if device.state in ("online", "stale") and device.health in ("failed", "degraded"):
+        return device.health
+    return device.state
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
@@ -73,6 +94,7 @@ def device_page(
         None,
     )
     root = fetch(conn, state.root_cause_id, user.scope) if state.root_cause_id else None
+    row = conn.execute(NAMES, {"site": device.site_id, "commune": device.commune_code}).fetchone()
     return page(
         request,
         "device.html",
@@ -80,6 +102,7 @@ def device_page(
             "d": device,
             "s": state,
             "root": root,
+            "names": {"commune": row[0], "site": row[1]} if row else {},
             "metric": metric,
             "unit": unit,
             "line": line,
@@ -126,7 +149,7 @@ def commune_page(
         "/tiles/{z}/{x}/{y}.png" if settings.api_map_mbtiles else ""
     )
     tile_map = tiles.layout(
-        [(d.lat, d.lon, d.id, d.state) for d in devices.data if d.lat is not None], url
+        [(d.lat, d.lon, d.id, _dot(d)) for d in devices.data if d.lat is not None], url
     )
     return page(
         request,
@@ -139,6 +162,11 @@ def commune_page(
             "offset": offset,
             "size": min(DEVICES_PER_PAGE, settings.api_page_max),
             "map": tile_map,
+            "failed": {
+                kind: (online, stale)
+                for kind, online, stale in conn.execute(FAILED_BY_TYPE, {"code": code})
+            },
+            "incidents": incidents.open_count(conn, user.scope, code),
         },
         session,
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import alert, auth, fleet, incidents, places, silences, telegram
+from api.console import alert, auth, fleet, incidents, places, reports, silences, telegram
 from api.console.session import PREFIX
 from api.ratelimit import LoginThrottle
 from api.settings import ApiSettings
@@ -26,7 +26,7 @@ def add_console(app: FastAPI, settings: ApiSettings) -> None:
         settings.console_known_address_days,
     )
     console = APIRouter(prefix=PREFIX, include_in_schema=False)
-    for module in (auth, incidents, alert, places, silences, telegram, fleet):
+    for module in (auth, incidents, alert, places, silences, telegram, fleet, reports):
         console.include_router(module.router)
     app.include_router(console)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")

@@ -15,6 +15,12 @@ from api.deps import ConnDep, Page, SettingsDep
 from api.routes.silences import list_silences
 
 router = APIRouter()
+# Names of what silences match, so people read "Thiết bị: Cáp quang UBND", not an id.
+NAMES = """
+SELECT id, name FROM devices WHERE id = ANY(%(values)s)
+UNION ALL SELECT id, name FROM sites WHERE id = ANY(%(values)s)
+UNION ALL SELECT code, name FROM communes WHERE code = ANY(%(values)s)
+"""
 
 
 @router.get("/silences", response_class=HTMLResponse)
@@ -30,10 +36,15 @@ def silences_page(
     active = list_silences(conn, session.user, size, "active").data
     upcoming = list_silences(conn, session.user, size, "pending").data
     text = TEXT[language(request.cookies.get(LANG_COOKIE))]
+    values = sorted({str(m.get("value")) for s in active + upcoming for m in s.matchers})
+    names: dict[str, str] = {}
+    if values:
+        names = dict(conn.execute(NAMES, {"values": values}).fetchall())
     return page(
         request,
         "silences.html",
         {
+            "names": names,
             "active": active,
             "upcoming": upcoming,
             "can_act": session.user.can(actions.ACTING_ROLE),

@@ -39,6 +39,8 @@ class DeviceStatePublic(BaseModel):
     commune_code: str
     state: str
     state_since: Timestamp | None
+    health: str = Field(description="healthy, degraded, failed or unknown (see devices).")
+    symptom: str | None = None
     root_cause_id: str | None
     online: bool | None
     last_seen: Timestamp | None

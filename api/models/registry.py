@@ -97,6 +97,7 @@ class SitesPublic(BaseModel):
     offset: int
 
 
+DeviceHealth = Literal["healthy", "degraded", "failed", "unknown"]
 DeviceState = Literal[
     "online", "stale", "offline", "unreachable", "unobserved", "unknown", "decommissioned"
 ]
@@ -152,6 +153,13 @@ class DevicePublic(BaseModel):
     decommissioned_at: Timestamp | None
     created_at: Timestamp
     updated_at: Timestamp
+    health: DeviceHealth = Field(
+        description="Does the reachable device do its job (a camera delivers video, a "
+        "loudspeaker can play)? unknown while it is not reachable."
+    )
+    symptom: str | None = Field(
+        None, description="Why it is degraded or failed: a key of the glossary's symptoms."
+    )
 
 
 class DevicesPublic(BaseModel):

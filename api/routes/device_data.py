@@ -97,6 +97,8 @@ def device_state(conn: ConnDep, user: CurrentUser, device_id: DeviceId) -> Devic
         commune_code=device.commune_code,
         state=device.state,
         state_since=device.state_since,
+        health=device.health,
+        symptom=device.symptom,
         root_cause_id=root_cause,
         online=online,
         last_seen=last_seen,

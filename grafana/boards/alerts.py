@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafana.panels import JSON, SEVERITY_MAPPING, dashboard, panel, stat, table, timeseries
 from grafana.sql import TZ, alerts_filter
+from ioc import glossary
 
 # Grafana's macro regex stops at the first ')': macro arguments must be plain columns.
 FIRED = "a.fired_at"
@@ -140,7 +141,7 @@ def build() -> JSON:
                 "name": "Thiết bị",
                 "device_type": "Loại",
                 "alerts": "Số cảnh báo",
-                "critical": "Nghiêm trọng",
+                "critical": glossary.word("severities", "critical"),
                 "rules": "Số luật",
                 "last_fired": "Lần cuối",
             },

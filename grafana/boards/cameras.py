@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafana.panels import JSON, bool_mapping, dashboard, panel, row, table, thresholds, timeseries
 from grafana.sql import AVG, MAX, MIN, devices_filter, latest_pivot, metric_series
+from ioc import glossary
 
 VIDEO_EVENTS = ("video_loss", "tamper", "storage_failure", "disk_failure", "recording_stopped")
 _EVENTS = ", ".join(f"'{e}'" for e in VIDEO_EVENTS)
@@ -100,7 +101,7 @@ def build() -> JSON:
             {
                 "id": "Mã",
                 "name": "Camera",
-                "site": "Địa điểm",
+                "site": glossary.word("places", "site"),
                 "fps": "FPS",
                 "fps_configured": "FPS cấu hình",
                 "bitrate_kbps": "kbps",

@@ -15,16 +15,36 @@ from grafana.panels import (
     timeseries,
 )
 from grafana.sql import TZ, alerts_filter, devices_filter
+from ioc import glossary
+
+# Health per device row: OFFSET 0 keeps the view from being flattened, so a page of devices
+# costs its own index probes (2 ms for 100 devices of 10,000; joined flat it computed the whole
+# fleet, 65 ms, and past the JIT threshold 700 ms: bench/device_health.py).
+HEALTH_JOIN = """LEFT JOIN LATERAL (
+    SELECT h.health, h.symptom FROM device_health h WHERE h.device_id = d.id OFFSET 0
+) h ON true"""
+# What people see of a device: reachability, and health where it is reachable (a camera
+# without video is "failed", not "online"); the device_health view holds the rule.
+CONDITION = """CASE WHEN coalesce(r.state, 'unknown') IN ('online', 'stale')
+                     AND h.health IN ('failed', 'degraded') THEN h.health
+                ELSE coalesce(r.state, 'unknown') END"""
+SYMPTOM = (
+    "CASE h.symptom "
+    + " ".join(f"WHEN '{key}' THEN '{text}'" for key, text in glossary.words("symptoms").items())
+    + " ELSE '' END"
+)
 
 DEVICE_MAP = f"""
 SELECT d.id, d.name, dt.name_vi AS type_name, coalesce(s.name, '') AS site,
        d.lat AS latitude, d.lon AS longitude,
-       coalesce(r.state, 'unknown') AS state,
-       coalesce(r.root_cause_id, '') AS root_cause
+       {CONDITION} AS state,
+       coalesce(rc.name, '') AS root_cause
 FROM devices d
 JOIN device_types dt ON dt.type = d.type
 LEFT JOIN sites s ON s.id = d.site_id
 LEFT JOIN device_reachability r ON r.device_id = d.id
+{HEALTH_JOIN}
+LEFT JOIN devices rc ON rc.id = r.root_cause_id
 WHERE {devices_filter()} AND d.lat IS NOT NULL AND d.lon IS NOT NULL
 ORDER BY d.id
 """
@@ -33,10 +53,11 @@ ORDER BY d.id
 def _count_by_type(states: str) -> str:
     return f"""
 SELECT dt.name_vi AS type_name,
-       count(*) FILTER (WHERE coalesce(r.state, 'unknown') IN ({states}))::int AS devices
+       count(*) FILTER (WHERE {CONDITION} IN ({states}))::int AS devices
 FROM devices d
 JOIN device_types dt ON dt.type = d.type
 LEFT JOIN device_reachability r ON r.device_id = d.id
+{HEALTH_JOIN}
 WHERE {devices_filter()}
 GROUP BY dt.name_vi
 ORDER BY dt.name_vi
@@ -61,16 +82,18 @@ LIMIT 500
 
 PROBLEM_DEVICES = f"""
 SELECT d.id, d.name, dt.name_vi AS type_name, coalesce(s.name, '') AS site,
-       coalesce(r.state, 'unknown') AS state, r.since,
-       coalesce(r.root_cause_id, '') AS root_cause, st.last_seen
+       {CONDITION} AS state, {SYMPTOM} AS symptom, r.since,
+       coalesce(rc.name, '') AS root_cause, st.last_seen
 FROM devices d
 JOIN device_types dt ON dt.type = d.type
 LEFT JOIN sites s ON s.id = d.site_id
 LEFT JOIN device_reachability r ON r.device_id = d.id
+{HEALTH_JOIN}
+LEFT JOIN devices rc ON rc.id = r.root_cause_id
 LEFT JOIN device_status st ON st.device_id = d.id
-WHERE {devices_filter()} AND coalesce(r.state, 'unknown') <> 'online'
-ORDER BY CASE coalesce(r.state, 'unknown') WHEN 'offline' THEN 0 WHEN 'unreachable' THEN 1
-         WHEN 'stale' THEN 2 ELSE 3 END, r.since
+WHERE {devices_filter()} AND {CONDITION} <> 'online'
+ORDER BY CASE {CONDITION} WHEN 'failed' THEN 0 WHEN 'offline' THEN 1 WHEN 'unreachable' THEN 2
+         WHEN 'degraded' THEN 3 WHEN 'stale' THEN 4 ELSE 5 END, r.since
 LIMIT 500
 """
 
@@ -159,11 +182,24 @@ def _geomap() -> JSON:
 
 def build() -> JSON:
     """The IOC overview dashboard."""
+    state = glossary.words("states")
     counters = [
-        ("Trực tuyến", "'online'", "green", "Devices reporting normally, per type."),
-        ("Mất kết nối", "'offline', 'stale'", "red", "Offline or late reports (own fault)."),
         (
-            "Không tới được",
+            state["online"],
+            "'online', 'degraded'",
+            "green",
+            "Devices reporting and doing their job (degraded ones included), per type.",
+        ),
+        (
+            glossary.health("failed"),
+            "'failed'",
+            "dark-red",
+            "Reachable but not doing their job: a camera without video, a loudspeaker that "
+            "cannot play, an NVR not recording, a link down.",
+        ),
+        (state["offline"], "'offline', 'stale'", "red", "Offline or late reports (own fault)."),
+        (
+            state["unreachable"],
             "'unreachable', 'unobserved'",
             "orange",
             "Cut off because an uplink is down, or not observed while its edge collector is down.",
@@ -175,7 +211,7 @@ def build() -> JSON:
             _count_by_type(states),
             description=desc,
             defaults={"color": {"mode": "fixed", "fixedColor": color}},
-            size=(10, 5),
+            size=(10, 4),
         )
         for title, states, color, desc in counters
     ]
@@ -240,19 +276,21 @@ def build() -> JSON:
             size=(14, 8),
         ),
         table(
-            "Thiết bị không trực tuyến",
+            "Thiết bị cần chú ý",
             PROBLEM_DEVICES,
             {
                 "id": "Mã",
                 "name": "Thiết bị",
                 "type_name": "Loại",
-                "site": "Địa điểm",
+                "site": glossary.word("places", "site"),
                 "state": "Trạng thái",
+                "symptom": "Triệu chứng",
                 "since": "Từ lúc",
                 "root_cause": "Nguyên nhân gốc",
                 "last_seen": "Lần cuối",
             },
-            description="Devices that are not online now, with the uplink blamed when unreachable.",
+            description="Devices that are not online and healthy now: failed or degraded ones "
+            "with their symptom, offline ones, and the uplink blamed when unreachable.",
             overrides=[STATE_OVERRIDE],
             size=(24, 9),
         ),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from grafana.panels import JSON, bool_mapping, dashboard, row, stat, table, thresholds, timeseries
 from grafana.sql import TZ, devices_filter, latest_pivot, metric_series
+from ioc import glossary
 
 SPK = "d.type = 'speaker'"
 
 ONLINE_NOW = f"""
-SELECT count(*) FILTER (WHERE r.state = 'online')::int AS "Trực tuyến",
+SELECT count(*) FILTER (WHERE r.state = 'online')::int AS "{glossary.state("online")}",
        count(*) FILTER (WHERE coalesce(r.state, 'unknown') <> 'online')::int AS "Không trực tuyến",
        count(*)::int AS "Tổng số"
 FROM devices d
@@ -100,7 +101,7 @@ def build() -> JSON:
             "Số cụm loa đang báo cáo",
             metric_series(
                 ["online"],
-                {"Trực tuyến": ("devices", "true", "true")},
+                {glossary.state("online"): ("devices", "true", "true")},
                 where=SPK,
             ),
             unit="none",
@@ -139,7 +140,7 @@ def build() -> JSON:
             {
                 "id": "Mã",
                 "name": "Cụm loa",
-                "site": "Địa điểm",
+                "site": glossary.word("places", "site"),
                 "rsrp_dbm": "RSRP (dBm)",
                 "rsrq_db": "RSRQ (dB)",
                 "sinr_db": "SINR (dB)",

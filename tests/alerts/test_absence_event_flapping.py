@@ -27,7 +27,7 @@ def test_last_will_fires_at_once_and_birth_resolves(
     assert (alert["device_id"], alert["state"], alert["severity"]) == ("solo", "firing", "critical")
     assert alert["annotations"]["reason"] == "last_will"
     assert alert["summary"] == "Cụm loa chợ tại UBND xã mất kết nối"  # no "Cụm loa Cụm loa"
-    assert alert["summary_en"] == "Loudspeaker cluster Cụm loa chợ at UBND xã is offline"
+    assert alert["summary_en"] == "Cụm loa chợ at UBND xã is offline"
     report(fleet, "solo", t0 + timedelta(seconds=20), online=True)
     engine.evaluate_once(t0 + timedelta(seconds=21))
     assert alerts(fleet, "offline")[0]["state"] == "resolved"

@@ -54,7 +54,7 @@ def test_for_duration_and_hysteresis(
         "rule": "cpu_high",
         "severity": "warning",
     }
-    assert alert["summary"].startswith("Camera Thiết bị 1: CPU = 95%")
+    assert alert["summary"].startswith("Camera Thiết bị 1: CPU = 95 %")
     assert "threshold > 90" in alert["summary_en"]
     assert (alert["commune_code"], alert["site_id"], alert["device_type"]) == (
         "21025",
@@ -94,7 +94,8 @@ rules:
     engine.evaluate_once(t0)
     firing = {a["device_id"]: a for a in alerts(fleet, "fps_low", "firing")}
     assert set(firing) == {"cam-01", "cam-03"}
-    assert "50% fps_configured = 12.5" in firing["cam-01"]["summary"]
+    assert "50 % tốc độ khung hình cấu hình (12,5 hình/giây)" in firing["cam-01"]["summary"]
+    assert "fps_configured" not in firing["cam-01"]["summary"]  # words, not field names
     # cam-03 rises into the hysteresis band (12.5..15): still firing; cam-01 goes silent and
     # its value becomes stale after 3 intervals (3 min): the alert resolves.
     metric(fleet, "cam-03", "fps", 14, t0 + M)

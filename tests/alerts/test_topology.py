@@ -62,10 +62,7 @@ def test_uplink_down_one_root_cause_alert_and_recovery(
     assert root["summary"] == (
         "Cáp quang UBND mất kết nối: 8 camera, 4 cụm loa không truy cập được"
     )
-    assert (
-        root["summary_en"]
-        == "Network link Cáp quang UBND down: 8 cameras, 4 loudspeakers unreachable"
-    )
+    assert root["summary_en"] == "Cáp quang UBND offline: 8 cameras, 4 loudspeakers unreachable"
     children = [a for a in firing if a["device_id"] != "up1"]
     assert {a["suppressed_by"] for a in children} == {root["id"]}
     assert {a["annotations"]["root_cause_device"] for a in children} == {"up1"}

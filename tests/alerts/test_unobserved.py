@@ -70,7 +70,7 @@ def test_collector_down_one_alert_devices_unobserved(
     assert {a["device_id"] for a in firing} == {"col-1", *WATCHED}
     assert root["annotations"]["impact"] == {"camera": 8, "speaker": 4, "link": 1}
     assert root["summary_en"].endswith(
-        "down: 13 devices not observed (8 cameras, 4 loudspeakers, 1 link)"
+        "offline: 13 devices not observed (8 cameras, 4 loudspeakers, 1 link)"
     )
     assert "13 thiết bị không được giám sát" in root["summary"]
     # Unobserved time is counted apart from the devices' own downtime.

@@ -117,13 +117,12 @@ def test_from_notification_link_to_acked_assigned_silenced(
     assert "Đang tới kiểm tra cáp" in _text(browser, "acked")
     browser.find_element(By.ID, "assign-me").click()
     wait_until(lambda: _text(browser, "assignee") == "tech_a", 10)
-    browser.find_element(By.CSS_SELECTOR, "input[name=hours][value='4']").click()
-    browser.find_element(By.ID, "silence").click()
+    browser.find_element(By.ID, "silence-4h").click()  # presets first: one tap
     wait_until(lambda: "Đã tạo lệnh tạm tắt" in _text(browser, "flash"), 10)
     row = db.execute("SELECT matchers, created_by FROM silences").fetchone()
     assert row == ([{"label": "device", "op": "=", "value": "a-uplink"}], "tech_a")
     browser.get(f"{site}/console/silences")
-    assert "a-uplink" in browser.find_element(By.TAG_NAME, "main").text
+    assert "Cáp quang UBND" in browser.find_element(By.TAG_NAME, "main").text
     browser.find_element(By.ID, "logout").click()
     wait_until(lambda: "/console/login" in browser.current_url, 10)
     browser.get(f"{site}/console/")

@@ -196,7 +196,7 @@ def test_device_and_commune_pages(console: Callable[..., httpx.Client], world: W
     assert "Không truy cập được" in html
     assert 'id="root-cause"' in html and "/console/devices/a-uplink" in html
     assert "<polyline" in html  # 24 h of fps
-    assert "tamper" in html
+    assert "Camera bị che hoặc xoay hướng" in html and "tamper" not in html  # words, not ids
     html = c.get("/console/communes/21025").text
     assert 'id="counts"' in html and "a-cam-2" in html
     assert "<img" not in html  # no tile URL configured: no map, nothing fetched
@@ -232,7 +232,7 @@ def test_new_password_ends_sessions(
     assert c.get("/console/").status_code == 303
 
 
-def test_incidents_newest_first_after_root_causes(
+def test_incidents_untaken_first_then_severity_then_newest(
     console: Callable[..., httpx.Client], db: psycopg.Connection, world: World
 ) -> None:
     a = world.alerts
@@ -247,7 +247,16 @@ def test_incidents_newest_first_after_root_causes(
         "UPDATE alerts SET started_at = now() - interval '30 minutes' WHERE id = %s", (a["b_root"],)
     )
     html = console("tech").get("/console/").text
-    positions = [html.index(f'id="alert-{a[k]}"') for k in ("a_root", "a_warn", "b_root")]
+    # critical before warning, whatever the age; a root cause with impact first among equals
+    positions = [html.index(f'id="alert-{a[k]}"') for k in ("a_root", "b_root", "a_warn")]
+    assert positions == sorted(positions)
+    # acknowledged (or silenced) incidents go below those nobody has taken yet
+    db.execute(
+        "UPDATE alerts SET acknowledged_at = now(), acknowledged_by = 'tech' WHERE id = %s",
+        (a["a_root"],),
+    )
+    html = console("tech").get("/console/").text
+    positions = [html.index(f'id="alert-{a[k]}"') for k in ("b_root", "a_warn", "a_root")]
     assert positions == sorted(positions)
 
 

@@ -134,7 +134,7 @@ def test_email_subject_and_body_keep_vietnamese(
     assert msg["To"] == "kythuat@tinhson.test"
     assert msg["X-IOC-Dedup-Key"] == outbox(db)[0]["dedup_key"]
     text = msg.get_content()
-    assert "Thiết bị: Cáp quang UBND (VNPT) (ts-uplink)" in text
+    assert "Thiết bị: Cáp quang UBND (VNPT)\n" in text and "ts-uplink)" not in text
     assert "10 camera không truy cập được" in text
     assert "14:00 22/11/2026 (giờ Việt Nam)" in text
     notifier.close()
@@ -228,7 +228,7 @@ def test_english_and_console_channel(
     text = caplog.text
     assert "[FIRING] Tịnh Sơn commune" not in text  # the registered name is used as is
     assert "[FIRING] Xã Tịnh Sơn: Device offline" in text
-    assert "10 Camera unreachable" in text
+    assert "10 cameras unreachable" in text
     assert "14:00 22/11/2026 (Vietnam time)" in text
     notifier.close()
 

@@ -60,7 +60,7 @@ def test_uplink_storm_is_one_firing_and_one_resolved_message(
     body = receiver.requests[0].json()
     assert body["status"] == "firing"
     assert "Cáp quang UBND (VNPT)" in body["text"]
-    assert "10 camera, 2 cụm loa truyền thanh không truy cập được" in body["text"]
+    assert "10 camera, 2 cụm loa không truy cập được" in body["text"]
     assert body["title"] == "[ĐANG CẢNH BÁO] Xã Tịnh Sơn: Mất kết nối đường truyền Cáp quang UBND"
     assert "14:00 22/11/2026" in body["text"]  # local time Asia/Ho_Chi_Minh
     assert f"http://ioc.test/console/alerts/{uplink}" in body["text"]

@@ -42,7 +42,7 @@ def test_grouped_message_lists_firing_and_resolved() -> None:
     assert "00:30 23/11/2026 (giờ Việt Nam)" in out.text  # 17:30 UTC is past midnight in Hanoi
     assert "Khắc phục lúc: 01:00 23/11/2026" in out.text
     assert "Đã xác nhận bởi: Lan" in out.text
-    assert "Thiết bị: Camera Cổng 1 (cam-01)" in out.text
+    assert "Thiết bị: Camera Cổng 1\n" in out.text and "cam-01" not in out.text
     assert "Chi tiết: http://ioc.test/console/alerts/3" in out.text
 
 
