@@ -18,7 +18,7 @@ import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
-from alerts.holds import broker_restart_wills, parents_unknown
+from alerts.holds import HoldPolicy, broker_restart_wills, parents_unknown, presumed_down
 from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes, root_alerts
 from alerts.leader import LeaderLock
@@ -84,6 +84,7 @@ class AlertEngine:
             settings.alerts_offline_factor,
             settings.alerts_topology_refresh_s,
         )
+        self.holds = HoldPolicy.from_settings(settings)
         conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
         self.leader = LeaderLock(
             conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
@@ -151,16 +152,23 @@ class AlertEngine:
         apply_rule(conn, self.pipeline, down, open_alerts, now, out)
         blind_start, blind_end = blind_window(conn)
         lap("pipeline")
-        reach = self.reachability.update(conn, now, blind_start, blind_end)
+        reach = self.reachability.update(
+            conn,
+            now,
+            blind_start,
+            blind_end,
+            presume=lambda topo, own: presumed_down(conn, topo, own, self.holds),
+        )
         lap("reachability")
-        ctx = EvalContext(now, self.settings.alerts_offline_factor, blind_start, blind_end)
+        ctx = EvalContext(
+            now, self.settings.alerts_offline_factor, blind_start, blind_end, reach.presumed
+        )
         errors = []
         # Cut-off devices whose root cause has no alert yet: their alerts wait (no storm).
         alerting_roots = root_alerts(open_alerts, set(reach.unreachable.values()))
         held = frozenset(d for d, r in reach.unreachable.items() if r not in alerting_roots)
-        hold = timedelta(seconds=self.settings.alerts_parent_hold_s)
         topo = self.reachability.topology(conn)
-        held |= parents_unknown(conn, topo, reach.own, reach.unreachable, now, hold)
+        held |= parents_unknown(conn, topo, reach.own, reach.unreachable, now, self.holds)
         if dropped is not None:
             held |= broker_restart_wills(conn, dropped)
         by_rule: dict[str, list[OpenAlert]] = defaultdict(list)

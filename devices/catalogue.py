@@ -64,6 +64,9 @@ class DeviceType:
     interval_s: int
     metrics: tuple[Metric, ...]
     events: tuple[str, ...] = ()
+    # MQTT keep-alive of devices of this type that hold their own session (a birth message
+    # may say otherwise): the broker declares them gone 1.5 x this after their last packet.
+    keepalive_s: int = 30
     metric_index: dict[str, Metric] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -355,6 +358,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
             ),
         ),
         events=("buffer_dropped",),
+        keepalive_s=15,  # collector/forward.py
     ),
 )
 
