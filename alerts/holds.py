@@ -36,7 +36,7 @@ from devices.catalogue import TYPES
 # Wills are not messages: ingest leaves last_received_at alone and dates them in status_time.
 HEARD_SQL = """
 SELECT d.id, d.type, d.interval_s, d.observed_by IS NOT NULL, s.online, s.last_received_at,
-       s.status_time
+       s.status_time, s.keepalive_s
 FROM devices d LEFT JOIN device_status s ON s.device_id = d.id
 WHERE d.id = ANY(%(ids)s)
 """
@@ -58,10 +58,13 @@ class Heard:
     observed: bool  # polled by an edge collector: no MQTT session of its own
     heard: datetime | None  # its last message, or its birth
     quiet: datetime | None  # when it went quiet: its will, else its last message
+    birth_keepalive_s: int | None = None
 
     @property
     def keepalive_s(self) -> float:
-        """Its MQTT keep-alive: its type's default in the catalogue."""
+        """Its MQTT keep-alive: as its birth message said, else its type's default."""
+        if self.birth_keepalive_s:
+            return float(self.birth_keepalive_s)
         known = TYPES.get(self.type)
         return float(known.keepalive_s if known else 60)
 
@@ -100,7 +103,7 @@ class HoldPolicy:
 
 def _heard(conn: psycopg.Connection, ids: set[str]) -> dict[str, Heard]:
     out = {}
-    for device, dtype, interval, observed, online, last, status_time in conn.execute(
+    for device, dtype, interval, observed, online, last, status_time, keepalive in conn.execute(
         HEARD_SQL, {"ids": sorted(ids)}
     ):
         heard, quiet = last, last
@@ -108,7 +111,7 @@ def _heard(conn: psycopg.Connection, ids: set[str]) -> dict[str, Heard]:
             heard = status_time  # a birth after its last message
         if online is False and status_time is not None and (last is None or status_time > last):
             quiet = status_time  # its will
-        out[device] = Heard(dtype, float(interval), bool(observed), heard, quiet)
+        out[device] = Heard(dtype, float(interval), bool(observed), heard, quiet, keepalive)
     return out
 
 
