@@ -100,6 +100,11 @@ class HoldPolicy:
             found = min(by_silence, quiet + timedelta(seconds=KEEPALIVE_GRACE * parent.keepalive_s))
         return min(found + self.margin, quiet + self.max_hold)
 
+    def judged(self, parent: Heard, quiet: datetime) -> datetime:
+        """When a suspected parent's silence is judged (one interval, ``presumed_down``)."""
+        late = (parent.heard or quiet) + timedelta(seconds=parent.interval_s * LATE_FACTOR)
+        return min(late + self.margin, quiet + self.max_hold)
+
 
 def _heard(conn: psycopg.Connection, ids: set[str]) -> dict[str, Heard]:
     out = {}
@@ -130,16 +135,31 @@ def parents_unknown(
     if not candidates:
         return frozenset()
     heard = _heard(conn, set(candidates) | {p for d in candidates for p in topo.parents[d]})
+    # Children offline since a parent's last message: enough of them put it under suspicion,
+    # and its children wait for its silence to be judged (``presumed_down``) whatever its
+    # keep-alive says (its own will may be lost or late).
+    accused: dict[str, int] = {}
+    for device in candidates:
+        quiet = heard[device].quiet if device in heard else None
+        for p in topo.parents[device]:
+            last = heard[p].heard if p in heard else None
+            if quiet is not None and (last is None or quiet > last):
+                accused[p] = accused.get(p, 0) + 1
     held = set()
     for device in candidates:
         child = heard.get(device)
         quiet = child.quiet if child else None
         if quiet is None:
             continue
-        up = [heard[p] for p in topo.parents[device] if own.get(p) not in DOWN and p in heard]
-        if not up or any(p.heard is not None and p.heard > quiet for p in up):
+        up = [p for p in topo.parents[device] if own.get(p) not in DOWN and p in heard]
+        if not up or any((h := heard[p].heard) is not None and h > quiet for p in up):
             continue  # a parent is down (topology decides) or spoke since: the outage is its own
-        if now < max(policy.deadline(p, quiet) for p in up):
+        deadlines = [policy.deadline(heard[p], quiet) for p in up]
+        k = policy.suspect_children
+        deadlines += [
+            policy.judged(heard[p], quiet) for p in up if k > 0 and accused.get(p, 0) >= k
+        ]
+        if now < max(deadlines):
             held.add(device)
     return frozenset(held)
 
