@@ -26,7 +26,8 @@ from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
 from alerts.notify.settings import NotifySettings
 from alerts.pipeline import PipelineRule, blind_window
 from alerts.reachability import Reachability, ReachabilityResult
-from alerts.rules import EvalContext, RuleBase, load_rules
+from alerts.inhibit_rules import InhibitRule
+from alerts.rules import EvalContext, RuleBase, load_rules_file
 from alerts.settings import AlertSettings
 from alerts.silences import Silencer
 
@@ -68,13 +69,19 @@ class AlertEngine:
         pool: ConnectionPool,
         *,
         rules: list[RuleBase] | None = None,
+        inhibit_rules: list[InhibitRule] | None = None,
         notify: NotifySettings | None = None,
         mqtt_url: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
         self.pool = pool
-        self.rules = rules if rules is not None else load_rules(settings.rules_path())
+        if rules is None:
+            loaded = load_rules_file(settings.rules_path())
+            rules = [r for r in loaded.rules if r.enabled]
+            inhibit_rules = loaded.inhibit_rules if inhibit_rules is None else inhibit_rules
+        self.rules = rules
+        self.inhibit_rules = inhibit_rules or []
         self.clock = clock
         self.pipeline = PipelineRule(
             settings.alerts_pipeline_heartbeat_s, settings.alerts_pipeline_silence_s
@@ -188,7 +195,9 @@ class AlertEngine:
         open_alerts += load_open(conn, out.pending) if out.pending else []
         silencer = Silencer.load(conn, now)
         grace = timedelta(seconds=self.settings.alerts_recovery_grace_s)
-        mutes = apply_mutes(conn, now, open_alerts, reach, silencer, grace)
+        mutes = apply_mutes(
+            conn, now, open_alerts, reach, silencer, grace, self.inhibit_rules
+        )
         lap("mutes")
         return EvaluationResult(
             now,

@@ -1,0 +1,166 @@
+"""Inhibit rules in Alertmanager's form: one real cause explains the other alerts it brings.
+
+```yaml
+inhibit_rules:
+  - name: camera_no_video
+    source_matchers: ['type="camera"', 'rule=~"camera_video_loss_event|camera_video_loss"']
+    target_matchers: ['rule=~"camera_stream_down|camera_fps_low|camera_bitrate_low"']
+    equal: [device]
+```
+
+A firing alert matching ``source_matchers`` inhibits every open alert matching
+``target_matchers`` whose ``equal`` labels have the same values (never itself). Labels are the
+alert's (``commune site device type rule severity``) plus ``channel`` (the channel of the
+event behind it, e.g. an NVR's video-loss input) and ``camera`` (a camera alert's device; an
+NVR alert's camera on that channel, from the camera's ``metadata: {nvr, nvr_channel}``).
+
+Unlike Alertmanager, inhibited alerts stay visible: their ``suppressed_by`` names the alert that
+explains them (the top of the chain, so the console folds them one level under it) and they are
+never notified on their own. When two alerts would inhibit each other (an NVR's video loss and
+its camera's, whichever comes first), the older one explains the newer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import psycopg
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ioc.matchers import Matcher, cheap_first, match_all
+
+if TYPE_CHECKING:  # the rules file's model loads before the lifecycle
+    from alerts.lifecycle import OpenAlert
+
+# Cameras recorded on an NVR channel: (nvr id, channel) → camera id.
+CHANNELS_SQL = """
+SELECT metadata ->> 'nvr', metadata ->> 'nvr_channel', id FROM devices
+WHERE type = 'camera' AND decommissioned_at IS NULL
+  AND metadata ? 'nvr' AND metadata ? 'nvr_channel'
+"""
+LABELS = frozenset({"commune", "site", "device", "type", "rule", "severity", "channel", "camera"})
+
+
+class InhibitRule(BaseModel):
+    """One inhibit rule of the rules file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    source_matchers: list[Matcher] = Field(min_length=1)
+    target_matchers: list[Matcher] = Field(min_length=1)
+    equal: list[str] = Field(default_factory=list)
+
+    @field_validator("equal")
+    @classmethod
+    def _known_labels(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in LABELS]
+        if unknown:
+            raise ValueError(f"unknown label(s) {unknown}; known: {sorted(LABELS)}")
+        return value
+
+    def inhibits(self, source: Mapping[str, str], target: Mapping[str, str]) -> bool:
+        """Whether an alert with labels ``source`` inhibits one with labels ``target``."""
+        return (
+            all(source.get(k, "") == target.get(k, "") for k in self.equal)
+            and match_all(cheap_first(self.target_matchers), target)
+            and match_all(cheap_first(self.source_matchers), source)
+        )
+
+
+def _channel(value: str | None) -> str:
+    """Channel ids as numbers where they are ("02" and "2" are one input)."""
+    text = (value or "").strip()
+    return str(int(text)) if text.isdigit() else text
+
+
+def channel_map(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
+    """(nvr, channel) → the camera recorded there, from the cameras' metadata."""
+    return {(nvr, _channel(ch)): cam for nvr, ch, cam in conn.execute(CHANNELS_SQL)}
+
+
+def labels_of(alert: OpenAlert, channels: Mapping[tuple[str, str], str]) -> dict[str, str]:
+    """The alert's labels plus ``channel`` and ``camera``."""
+    labels = alert.labels
+    channel = _channel(alert.channel)
+    labels["channel"] = channel
+    if alert.device_type == "camera":
+        labels["camera"] = alert.device_id or ""
+    elif channel:
+        labels["camera"] = channels.get((alert.device_id or "", channel), "")
+    else:
+        labels["camera"] = ""
+    return labels
+
+
+@dataclass
+class Inhibition:
+    """Which open alert explains which (target id → (top source id, rule name))."""
+
+    by: dict[int, tuple[int, str]]
+
+    def source_of(self, alert_id: int) -> int | None:
+        """The alert that explains ``alert_id`` (None: not inhibited)."""
+        found = self.by.get(alert_id)
+        return found[0] if found else None
+
+    def rule_of(self, alert_id: int) -> str | None:
+        """The inhibit rule that folds ``alert_id``."""
+        found = self.by.get(alert_id)
+        return found[1] if found else None
+
+
+def _age(alert: OpenAlert) -> tuple[object, int]:
+    return (alert.started_at, alert.id)
+
+
+def inhibit(
+    rules: Iterable[InhibitRule],
+    alerts: list[OpenAlert],
+    channels: Mapping[tuple[str, str], str],
+    exempt: frozenset[int] = frozenset(),
+) -> Inhibition:
+    """Apply ``rules`` to the open alerts; ``exempt`` ones (muted by topology) take no part.
+
+    Every pair is checked per rule, so a tick costs rules x alerts of one device or camera
+    squared: ``equal`` labels bucket the alerts first.
+    """
+    labels = {a.id: labels_of(a, channels) for a in alerts}
+    by_id = {a.id: a for a in alerts}
+    sources: dict[int, dict[int, str]] = {}  # target → {source: rule}
+    for rule in rules:
+        buckets: dict[tuple[str, ...], list[OpenAlert]] = {}
+        for a in alerts:
+            key = tuple(labels[a.id].get(k, "") for k in rule.equal)
+            buckets.setdefault(key, []).append(a)
+        for bucket in buckets.values():
+            for source in bucket:
+                if source.state != "firing" or source.id in exempt:
+                    continue
+                for target in bucket:
+                    if target.id == source.id or target.id in exempt:
+                        continue
+                    if rule.inhibits(labels[source.id], labels[target.id]):
+                        sources.setdefault(target.id, {}).setdefault(source.id, rule.name)
+    # Mutual pairs: the older alert explains the newer.
+    for target, found in sources.items():
+        for source in list(found):
+            if target in sources.get(source, {}) and _age(by_id[source]) > _age(by_id[target]):
+                del found[source]
+    direct = {
+        t: min(found.items(), key=lambda kv: _age(by_id[kv[0]]))
+        for t, found in sources.items()
+        if found
+    }
+    by: dict[int, tuple[int, str]] = {}
+    for target, (source, rule_name) in direct.items():
+        seen = {target}
+        top = source
+        while top in direct and top not in seen:  # fold under the top of the chain
+            seen.add(top)
+            top = direct[top][0]
+        if top != target:
+            by[target] = (top, rule_name)
+    return Inhibition(by)
