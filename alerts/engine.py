@@ -192,6 +192,10 @@ class AlertEngine:
             lap(rule.name)
         closed = set(out.resolved) | set(out.dropped)
         open_alerts = [a for a in open_alerts if a.id not in closed]
+        fired = set(out.firing)
+        for alert in open_alerts:
+            if alert.id in fired:  # fired this tick: may inhibit others now
+                alert.state, alert.fired_at = "firing", now
         open_alerts += load_open(conn, out.pending) if out.pending else []
         silencer = Silencer.load(conn, now)
         grace = timedelta(seconds=self.settings.alerts_recovery_grace_s)

@@ -17,13 +17,14 @@ NVR alert's camera on that channel, from the camera's ``metadata: {nvr, nvr_chan
 Unlike Alertmanager, inhibited alerts stay visible: their ``suppressed_by`` names the alert that
 explains them (the top of the chain, so the console folds them one level under it) and they are
 never notified on their own. When two alerts would inhibit each other (an NVR's video loss and
-its camera's, whichever comes first), the older one explains the newer.
+its camera's, whichever comes first), the one that fired first explains the other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -112,8 +113,9 @@ class Inhibition:
         return found[1] if found else None
 
 
-def _age(alert: OpenAlert) -> tuple[object, int]:
-    return (alert.started_at, alert.id)
+def _age(alert: OpenAlert) -> tuple[datetime, int]:
+    """Older = fired first (a pending alert has not been seen by anyone yet)."""
+    return (alert.fired_at or datetime.max.replace(tzinfo=UTC), alert.id)
 
 
 def inhibit(
