@@ -21,12 +21,12 @@ from psycopg_pool import ConnectionPool
 from alerts.holds import HoldPolicy, broker_restart_wills, parents_unknown, presumed_down
 from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes, root_alerts
+from alerts.inhibit_rules import InhibitRule
 from alerts.leader import LeaderLock
 from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
 from alerts.notify.settings import NotifySettings
 from alerts.pipeline import PipelineRule, blind_window
 from alerts.reachability import Reachability, ReachabilityResult
-from alerts.inhibit_rules import InhibitRule
 from alerts.rules import EvalContext, RuleBase, load_rules_file
 from alerts.settings import AlertSettings
 from alerts.silences import Silencer
@@ -199,9 +199,7 @@ class AlertEngine:
         open_alerts += load_open(conn, out.pending) if out.pending else []
         silencer = Silencer.load(conn, now)
         grace = timedelta(seconds=self.settings.alerts_recovery_grace_s)
-        mutes = apply_mutes(
-            conn, now, open_alerts, reach, silencer, grace, self.inhibit_rules
-        )
+        mutes = apply_mutes(conn, now, open_alerts, reach, silencer, grace, self.inhibit_rules)
         lap("mutes")
         return EvaluationResult(
             now,

@@ -110,9 +110,13 @@ def apply_mutes(
     rows: list[dict[str, Any]] = []
     for alert in open_alerts:
         suppressed_by = wanted[alert.id]
-        if suppressed_by is None and alert.suppressed_by in resolved:
-            if resolved[alert.suppressed_by] or alert.kind == "event":
-                suppressed_by = alert.suppressed_by  # its cause just recovered: grace period
+        cause = alert.suppressed_by
+        if (
+            suppressed_by is None
+            and cause in resolved
+            and (resolved[cause] or alert.kind == "event")
+        ):
+            suppressed_by = cause  # its cause just recovered: grace (an event: until it resolves)
         silenced_by = silencer.muted_by(alert.labels)
         if suppressed_by == alert.suppressed_by and silenced_by == sorted(alert.silenced_by):
             continue

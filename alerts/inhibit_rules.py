@@ -118,20 +118,14 @@ def _age(alert: OpenAlert) -> tuple[datetime, int]:
     return (alert.fired_at or datetime.max.replace(tzinfo=UTC), alert.id)
 
 
-def inhibit(
+def _pairs(
     rules: Iterable[InhibitRule],
     alerts: list[OpenAlert],
-    channels: Mapping[tuple[str, str], str],
-    exempt: frozenset[int] = frozenset(),
-) -> Inhibition:
-    """Apply ``rules`` to the open alerts; ``exempt`` ones (muted by topology) take no part.
-
-    Every pair is checked per rule, so a tick costs rules x alerts of one device or camera
-    squared: ``equal`` labels bucket the alerts first.
-    """
-    labels = {a.id: labels_of(a, channels) for a in alerts}
-    by_id = {a.id: a for a in alerts}
-    sources: dict[int, dict[int, str]] = {}  # target → {source: rule}
+    labels: Mapping[int, Mapping[str, str]],
+    exempt: frozenset[int],
+) -> dict[int, dict[int, str]]:
+    """target id → {source id: rule name} for every pair some rule matches."""
+    sources: dict[int, dict[int, str]] = {}
     for rule in rules:
         buckets: dict[tuple[str, ...], list[OpenAlert]] = {}
         for a in alerts:
@@ -146,23 +140,40 @@ def inhibit(
                         continue
                     if rule.inhibits(labels[source.id], labels[target.id]):
                         sources.setdefault(target.id, {}).setdefault(source.id, rule.name)
+    return sources
+
+
+def inhibit(
+    rules: Iterable[InhibitRule],
+    alerts: list[OpenAlert],
+    channels: Mapping[tuple[str, str], str],
+    exempt: frozenset[int] = frozenset(),
+) -> Inhibition:
+    """Apply ``rules`` to the open alerts; ``exempt`` ones (muted by topology) take no part.
+
+    Every pair is checked per rule, so a tick costs rules x alerts of one device or camera
+    squared: ``equal`` labels bucket the alerts first.
+    """
+    labels = {a.id: labels_of(a, channels) for a in alerts}
+    by_id = {a.id: a for a in alerts}
+    sources = _pairs(rules, alerts, labels, exempt)
     # Mutual pairs: the older alert explains the newer.
-    for target, found in sources.items():
-        for source in list(found):
-            if target in sources.get(source, {}) and _age(by_id[source]) > _age(by_id[target]):
-                del found[source]
+    for tid, found in sources.items():
+        for sid in list(found):
+            if tid in sources.get(sid, {}) and _age(by_id[sid]) > _age(by_id[tid]):
+                del found[sid]
     direct = {
-        t: min(found.items(), key=lambda kv: _age(by_id[kv[0]]))
-        for t, found in sources.items()
+        tid: min(found.items(), key=lambda kv: _age(by_id[kv[0]]))
+        for tid, found in sources.items()
         if found
     }
     by: dict[int, tuple[int, str]] = {}
-    for target, (source, rule_name) in direct.items():
-        seen = {target}
-        top = source
+    for tid, (sid, rule_name) in direct.items():
+        seen = {tid}
+        top = sid
         while top in direct and top not in seen:  # fold under the top of the chain
             seen.add(top)
             top = direct[top][0]
-        if top != target:
-            by[target] = (top, rule_name)
+        if top != tid:
+            by[tid] = (top, rule_name)
     return Inhibition(by)

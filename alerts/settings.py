@@ -72,7 +72,7 @@ class AlertSettings(BaseSettings):
     )
     alerts_parent_hold_by_type: dict[str, float] = Field(
         default_factory=dict,
-        description='Per parent type, seconds to wait for it instead of its keep-alive x 1.5, '
+        description="Per parent type, seconds to wait for it instead of its keep-alive x 1.5, "
         'as JSON: {"link": 45}. A genuine outage of one device behind a silent parent is '
         "reported up to this (plus the margin) later.",
     )

@@ -68,7 +68,10 @@ class AbsenceRule(RuleBase):
                 age,
                 True,
                 details={
-                    "reason": "last_will" if will else "children_quiet" if presumed
+                    "reason": "last_will"
+                    if will
+                    else "children_quiet"
+                    if presumed
                     else "no_report",
                     "last_report": last.isoformat() if last else None,
                 },

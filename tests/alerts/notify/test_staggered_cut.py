@@ -106,9 +106,7 @@ def test_children_accuse_a_parent_whose_will_never_comes(
 ) -> None:
     """Twelve wills after the uplink's last message and the uplink silent one interval: the
     uplink is presumed down (its offline alert opens) well before 3 intervals."""
-    seen, last_will = cut(
-        registry, make_engine, pool, receiver, tmp_path, spread_s=30, uplink_will=False
-    )
+    seen, _ = cut(registry, make_engine, pool, receiver, tmp_path, spread_s=30, uplink_will=False)
     assert [devices for _, devices in seen] == [["ts-uplink"]], seen
     # The uplink was last heard 10 s before the cut (interval 60 s): late 50 s after the cut,
     # 22.5 s after the last will, then the 2 s group_wait and a tick; not 180 s after its last
