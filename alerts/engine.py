@@ -20,15 +20,16 @@ from psycopg_pool import ConnectionPool
 
 from alerts.channel_health import ChannelDownRule
 from alerts.deadman import Heartbeat
-from alerts.holds import broker_restart_wills, parents_unknown
+from alerts.holds import HoldPolicy, broker_restart_wills, parents_unknown, presumed_down
 from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes, root_alerts
+from alerts.inhibit_rules import InhibitRule
 from alerts.leader import LeaderLock
 from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
 from alerts.notify.settings import NotifySettings
 from alerts.pipeline import PipelineRule, blind_window
 from alerts.reachability import Reachability, ReachabilityResult
-from alerts.rules import EvalContext, RuleBase, load_rules
+from alerts.rules import EvalContext, RuleBase, load_rules_file
 from alerts.settings import AlertSettings
 from alerts.silences import Silencer
 
@@ -86,13 +87,19 @@ class AlertEngine:
         pool: ConnectionPool,
         *,
         rules: list[RuleBase] | None = None,
+        inhibit_rules: list[InhibitRule] | None = None,
         notify: NotifySettings | None = None,
         mqtt_url: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
         self.pool = pool
-        self.rules = rules if rules is not None else load_rules(settings.rules_path())
+        if rules is None:
+            loaded = load_rules_file(settings.rules_path())
+            rules = [r for r in loaded.rules if r.enabled]
+            inhibit_rules = loaded.inhibit_rules if inhibit_rules is None else inhibit_rules
+        self.rules = rules
+        self.inhibit_rules = inhibit_rules or []
         self.clock = clock
         self.pipeline = PipelineRule(
             settings.alerts_pipeline_heartbeat_s, settings.alerts_pipeline_silence_s
@@ -102,6 +109,7 @@ class AlertEngine:
             settings.alerts_offline_factor,
             settings.alerts_topology_refresh_s,
         )
+        self.holds = HoldPolicy.from_settings(settings)
         conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
         self.leader = LeaderLock(
             conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
@@ -179,16 +187,23 @@ class AlertEngine:
         apply_rule(conn, CHANNEL_DOWN, CHANNEL_DOWN.check(conn), open_alerts, now, out)
         blind_start, blind_end = blind_window(conn)
         lap("pipeline")
-        reach = self.reachability.update(conn, now, blind_start, blind_end)
+        reach = self.reachability.update(
+            conn,
+            now,
+            blind_start,
+            blind_end,
+            presume=lambda topo, own: presumed_down(conn, topo, own, self.holds),
+        )
         lap("reachability")
-        ctx = EvalContext(now, self.settings.alerts_offline_factor, blind_start, blind_end)
+        ctx = EvalContext(
+            now, self.settings.alerts_offline_factor, blind_start, blind_end, reach.presumed
+        )
         errors = []
         # Cut-off devices whose root cause has no alert yet: their alerts wait (no storm).
         alerting_roots = root_alerts(open_alerts, set(reach.unreachable.values()))
         held = frozenset(d for d, r in reach.unreachable.items() if r not in alerting_roots)
-        hold = timedelta(seconds=self.settings.alerts_parent_hold_s)
         topo = self.reachability.topology(conn)
-        held |= parents_unknown(conn, topo, reach.own, reach.unreachable, now, hold)
+        held |= parents_unknown(conn, topo, reach.own, reach.unreachable, now, self.holds)
         if dropped is not None:
             held |= broker_restart_wills(conn, dropped)
         by_rule: dict[str, list[OpenAlert]] = defaultdict(list)
@@ -205,10 +220,14 @@ class AlertEngine:
             lap(rule.name)
         closed = set(out.resolved) | set(out.dropped)
         open_alerts = [a for a in open_alerts if a.id not in closed]
+        fired = set(out.firing)
+        for alert in open_alerts:
+            if alert.id in fired:  # fired this tick: may inhibit others now
+                alert.state, alert.fired_at = "firing", now
         open_alerts += load_open(conn, out.pending) if out.pending else []
         silencer = Silencer.load(conn, now)
         grace = timedelta(seconds=self.settings.alerts_recovery_grace_s)
-        mutes = apply_mutes(conn, now, open_alerts, reach, silencer, grace)
+        mutes = apply_mutes(conn, now, open_alerts, reach, silencer, grace, self.inhibit_rules)
         lap("mutes")
         return EvaluationResult(
             now,

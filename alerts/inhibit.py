@@ -1,15 +1,23 @@
-"""Muting pass over open alerts: topology inhibition, silences, and the root cause's impact."""
+"""Muting pass over open alerts: topology inhibition, inhibit rules, silences, and impact.
+
+An alert is muted (``suppressed_by``) by its root cause's alert when its device is cut off,
+else by the alert an inhibit rule says explains it (``alerts/inhibit_rules.py``). When that
+alert resolves, the muted one stays folded under it for the recovery grace (it resolves
+meanwhile instead of paging); an event alert (a moment, not a state) stays folded until it
+resolves itself.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from alerts.inhibit_rules import InhibitRule, channel_map, inhibit
 from alerts.lifecycle import OpenAlert, history_row, write_history
 from alerts.mute import TopologyInhibitor
 from alerts.reachability import ReachabilityResult
@@ -22,9 +30,10 @@ log = logging.getLogger(__name__)
 # One statement for every changed alert; silenced_by travels as array text ('{1,2}').
 MUTE_SQL = """
 UPDATE alerts a SET suppressed_by = u.suppressed_by, silenced_by = u.silenced_by::bigint[],
-    annotations = CASE WHEN u.suppressed_by IS NULL
-                       THEN a.annotations - 'root_cause_device' - 'root_cause_alert'
-                       ELSE a.annotations || u.patch END,
+    annotations = CASE WHEN u.suppressed_by IS NOT NULL AND u.patch = '{}'::jsonb
+                       THEN a.annotations
+                       ELSE a.annotations - 'root_cause_device' - 'root_cause_alert'
+                            - 'inhibit_rule' || u.patch END,
     updated_at = %(now)s
 FROM unnest(%(id)b::bigint[], %(suppressed_by)b::bigint[], %(silenced_by)b::text[],
             %(patch)b::jsonb[]) AS u(id, suppressed_by, silenced_by, patch)
@@ -36,10 +45,9 @@ UPDATE alerts SET annotations = annotations || %(patch)s, summary = %(summary)s,
 WHERE id = %(id)s AND state <> 'resolved'
 """
 ROOT_METRICS = ("up", "online")
-# Root-cause alerts resolved within the grace period (their children are reconnecting).
-RECENTLY_RESOLVED_SQL = """
-SELECT id FROM alerts
-WHERE id = ANY(%(ids)s) AND state = 'resolved' AND resolved_at > %(since)s
+# Muting alerts resolved, and whether within the grace period (children reconnecting).
+RESOLVED_SQL = """
+SELECT id, resolved_at > %(since)s FROM alerts WHERE id = ANY(%(ids)s) AND state = 'resolved'
 """
 
 
@@ -71,6 +79,7 @@ def apply_mutes(
     reach: ReachabilityResult,
     silencer: Silencer,
     grace: timedelta = timedelta(0),
+    inhibit_rules: Sequence[InhibitRule] = (),
 ) -> dict[str, int]:
     """Set suppressed_by / silenced_by where they changed; return counts for logs.
 
@@ -79,32 +88,44 @@ def apply_mutes(
     """
     roots = root_alerts(open_alerts, set(reach.unreachable.values()))
     inhibitor = TopologyInhibitor(reach.unreachable, roots)
+    cut_off = {a.id: by[0] for a in open_alerts if (by := inhibitor.muted_by(a.labels))}
+    explained = inhibit(
+        inhibit_rules,
+        open_alerts,
+        channel_map(conn) if inhibit_rules else {},
+        frozenset(cut_off),
+    )
+    wanted = {a.id: cut_off.get(a.id) or explained.source_of(a.id) for a in open_alerts}
     freed = {
         a.suppressed_by
         for a in open_alerts
-        if a.suppressed_by is not None and not inhibitor.muted_by(a.labels)
+        if a.suppressed_by is not None and wanted[a.id] != a.suppressed_by
     }
-    keep: set[int] = set()
-    if freed and grace > timedelta(0):
-        rows_ = conn.execute(
-            RECENTLY_RESOLVED_SQL, {"ids": sorted(freed), "since": now - grace}
-        ).fetchall()
-        keep = {r[0] for r in rows_}
+    resolved: dict[int, bool] = {}
+    if freed:
+        rows_ = conn.execute(RESOLVED_SQL, {"ids": sorted(freed), "since": now - grace}).fetchall()
+        resolved = {r[0]: bool(r[1]) for r in rows_}
     counts = {"suppressed": 0, "unsuppressed": 0, "silenced": 0, "unsilenced": 0}
     updates: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for alert in open_alerts:
-        by = inhibitor.muted_by(alert.labels)
-        suppressed_by = by[0] if by else None
-        if suppressed_by is None and alert.suppressed_by in keep:
-            suppressed_by = alert.suppressed_by  # root cause just recovered: grace period
+        suppressed_by = wanted[alert.id]
+        cause = alert.suppressed_by
+        if (
+            suppressed_by is None
+            and cause in resolved
+            and (resolved[cause] or alert.kind == "event")
+        ):
+            suppressed_by = cause  # its cause just recovered: grace (an event: until it resolves)
         silenced_by = silencer.muted_by(alert.labels)
         if suppressed_by == alert.suppressed_by and silenced_by == sorted(alert.silenced_by):
             continue
         patch: dict[str, Any] = {}
-        if suppressed_by is not None and alert.device_id in reach.unreachable:
-            patch["root_cause_device"] = reach.unreachable[alert.device_id]
+        if suppressed_by is not None and alert.id in cut_off:
+            patch["root_cause_device"] = reach.unreachable[alert.device_id or ""]
             patch["root_cause_alert"] = suppressed_by
+        elif suppressed_by is not None and (rule := explained.rule_of(alert.id)):
+            patch["inhibit_rule"] = rule
         updates.append(
             {
                 "id": alert.id,
@@ -116,6 +137,8 @@ def apply_mutes(
         if suppressed_by != alert.suppressed_by:
             action = "suppressed" if suppressed_by is not None else "unsuppressed"
             data = {"by": suppressed_by, "root_cause_device": patch.get("root_cause_device")}
+            if "inhibit_rule" in patch:
+                data["inhibit_rule"] = patch["inhibit_rule"]
             rows.append(history_row(alert.id, now, action, data=data))
             counts[action] += 1
         if silenced_by != sorted(alert.silenced_by):

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 OPEN_SQL = """
 SELECT id, fingerprint, rule, kind, state, device_id, severity, started_at, suppressed_by,
        silenced_by, commune_code, site_id, device_type, annotations ->> 'metric',
-       annotations -> 'impact'
+       annotations -> 'impact', annotations -> 'event_data' ->> 'channel', fired_at
 FROM alerts WHERE state <> 'resolved' AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))
 """
 INSERT_SQL = """
@@ -81,6 +81,8 @@ class OpenAlert:
     device_type: str | None
     metric: str | None  # annotations.metric (threshold/state rules)
     impact: dict[str, int] | None  # annotations.impact (root-cause alerts)
+    channel: str | None = None  # annotations.event_data.channel (an NVR's input, say)
+    fired_at: datetime | None = None
 
     @property
     def labels(self) -> dict[str, str]:

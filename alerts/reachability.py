@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -179,6 +180,7 @@ class ReachabilityResult:
     impact: dict[str, dict[str, int]]
     changes: int = 0
     own: dict[str, str] = field(default_factory=dict)  # own state of every device not online
+    presumed: frozenset[str] = frozenset()  # silent parents taken as offline (their children)
 
 
 class Reachability:
@@ -214,8 +216,13 @@ class Reachability:
         blind_start: datetime | None,
         blind_end: datetime | None,
         frozen: bool = False,
+        presume: Callable[[Topology, dict[str, str]], frozenset[str]] | None = None,
     ) -> ReachabilityResult:
-        """Compute and store every device's state; ``frozen`` (pipeline down) only reads."""
+        """Compute and store every device's state; ``frozen`` (pipeline down) only reads.
+
+        ``presume(topology, own)`` names silent devices to take as offline (evidence from
+        their children, see ``alerts.holds.presumed_down``).
+        """
         topo = self.topology(conn)
         if frozen:
             unreachable: dict[str, str] = dict(conn.execute(CURRENT_UNREACHABLE_SQL).fetchall())
@@ -234,6 +241,8 @@ class Reachability:
                 },
             ).fetchall()
         )
+        presumed = presume(topo, own) if presume is not None else frozenset()
+        own.update(dict.fromkeys(presumed, "offline"))
         unobserved = topo.unobserved(own)
         unreachable = topo.cut_off({d: s for d, s in own.items() if d not in unobserved})
         states = {d: s for d, s in own.items() if s != "late"}
@@ -252,7 +261,8 @@ class Reachability:
         ).fetchall()
         if changed:
             log.info("reachability: %d transition(s)", len(changed))
-        return ReachabilityResult(unreachable, _impact(topo, unreachable), len(changed), own)
+        impact = _impact(topo, unreachable)
+        return ReachabilityResult(unreachable, impact, len(changed), own, presumed)
 
 
 def _impact(topo: Topology, unreachable: dict[str, str]) -> dict[str, dict[str, int]]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
+from devices.catalogue import TYPES
 from ioc.settings import ENV_CONFIG
 
 
@@ -61,11 +62,29 @@ class AlertSettings(BaseSettings):
         "long while they reconnect (they resolve meanwhile instead of paging).",
     )
     alerts_parent_hold_s: float = Field(
-        10.0,
+        5.0,
         ge=0,
-        description="An offline device whose parents' state is not known yet (none down, none "
-        "heard since) waits this long for it, so wills arriving in any order still make one "
-        "root-cause alert (0 = off).",
+        description="Margin added to a parent's detection time: an offline device whose "
+        "parents' state is not known yet (none down, none heard since its will) waits until "
+        "each parent could have been found down (its keep-alive x 1.5, or one report interval "
+        "for devices without their own MQTT session) plus this, so wills spread over the "
+        "detection time still make one root-cause alert.",
+    )
+    alerts_parent_hold_by_type: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per parent type, seconds to wait for it instead of its keep-alive x 1.5, "
+        'as JSON: {"link": 45}. A genuine outage of one device behind a silent parent is '
+        "reported up to this (plus the margin) later.",
+    )
+    alerts_parent_hold_max_s: float = Field(
+        300.0, gt=0, description="No device is held for its parents longer than this."
+    )
+    alerts_parent_suspect_children: int = Field(
+        3,
+        ge=0,
+        description="This many children of one parent going offline after its last message, "
+        "with the parent silent for one report interval, presume the parent down: its offline "
+        "alert opens at once instead of at its will or after k intervals (0 = off).",
     )
     alerts_broker_settle_s: float = Field(
         60.0,
@@ -96,6 +115,16 @@ class AlertSettings(BaseSettings):
     alerts_history_days: int = Field(
         90, ge=1, description="Days resolved alerts are kept (older ones are deleted)."
     )
+
+    @field_validator("alerts_parent_hold_by_type")
+    @classmethod
+    def _known_types(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(TYPES))
+        if unknown:
+            raise ValueError(f"unknown device type(s) {unknown}; known: {sorted(TYPES)}")
+        if any(v < 0 for v in value.values()):
+            raise ValueError("hold times must not be negative")
+        return value
 
     def rules_path(self) -> Path:
         """The rules file to load."""

@@ -73,6 +73,9 @@ class DeviceType:
     interval_s: int
     metrics: tuple[Metric, ...]
     events: tuple[str, ...] = ()
+    # MQTT keep-alive of devices of this type that hold their own session (a birth message
+    # may say otherwise): the broker declares them gone 1.5 x this after their last packet.
+    keepalive_s: int = 30
     metric_index: dict[str, Metric] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -330,6 +333,7 @@ CATALOGUE: tuple[DeviceType, ...] = (
         ),
         # collector_version: {version, inventory_hash}, in the first heartbeat and on change.
         events=("buffer_dropped", "collector_version"),
+        keepalive_s=15,  # collector/forward.py
     ),
 )
 

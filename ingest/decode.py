@@ -49,6 +49,7 @@ class Decoded:
     points: list[Point] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     status: tuple[bool, datetime] | None = None
+    keepalive_s: int | None = None  # from a JSON birth message
     seen: list[tuple[datetime, int]] = field(default_factory=list)  # (ts, seq) per reading
 
 
@@ -238,6 +239,8 @@ def _status(out: Decoded, text: str, received_at: datetime, limits: Limits) -> N
             # The state is what matters; a `ts` out of range only cannot date it (the writer
             # likewise dates implausible ones at arrival).
     out.status = (status.state == "online", ts)
+    if status.state == "online":
+        out.keepalive_s = status.keepalive_s
 
 
 def decode(

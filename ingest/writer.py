@@ -92,6 +92,12 @@ UPDATE device_status s SET online = u.online, status_time = u.status_time,
 FROM ingest_status_stage u
 WHERE s.device_id = u.device_id
 """
+# A birth's keep-alive (or NULL when a birth says none: the catalogue's default applies).
+SET_KEEPALIVE = """
+UPDATE device_status s SET keepalive_s = u.keepalive_s
+FROM unnest(%(ids)s::text[], %(keepalive)s::int[]) AS u(device_id, keepalive_s)
+WHERE s.device_id = u.device_id AND s.keepalive_s IS DISTINCT FROM u.keepalive_s
+"""
 INSERT_CHANGE = """
 INSERT INTO device_status_changes (time, device_id, online, received_at)
 VALUES (%(time)s, %(device_id)s, %(online)s, %(received_at)s)
@@ -267,6 +273,7 @@ def _update_status(cur: psycopg.Cursor, items: list[Item], seq_hold_ms: int) -> 
         current.update(_lock_status(cur, missing))
     rows: list[tuple[object, ...]] = []
     changes = []
+    births: dict[str, int | None] = {}
     for device_id in ids:
         (_, online, status_time, status_received, last_seen, last_received, last_seq, gaps) = (
             current[device_id][:8]
@@ -281,6 +288,8 @@ def _update_status(cur: psycopg.Cursor, items: list[Item], seq_hold_ms: int) -> 
             assert isinstance(res, Decoded)
             if res.status is not None:
                 statuses.append((res.status[1], res.status[0], item.received_at))
+                if res.status[0]:
+                    births[device_id] = res.keepalive_s
                 continue
             messages += 1
             seen.extend(res.seen)
@@ -327,6 +336,8 @@ def _update_status(cur: psycopg.Cursor, items: list[Item], seq_hold_ms: int) -> 
         for row in rows:
             copy.write_row(row)
     cur.execute(UPDATE_STATUS)
+    if births:
+        cur.execute(SET_KEEPALIVE, {"ids": list(births), "keepalive": list(births.values())})
     if changes:
         cur.executemany(INSERT_CHANGE, changes)
 

@@ -105,9 +105,13 @@ class Status(BaseModel):
 
     Devices normally publish the plain text `online` as their birth message and register
     `offline` as their last will; both take the broker→ingest arrival time. The JSON form may
-    carry the device's own time.
+    carry the device's own time, and a birth its MQTT keep-alive (the alert engine waits up to
+    1.5 x that for the device's will before judging the devices behind it).
     """
 
     model_config = WIRE
     state: Literal["online", "offline"]
     ts: Timestamp | None = None
+    keepalive_s: StrictInt | None = Field(
+        None, ge=1, le=65535, description="The MQTT keep-alive the device connected with (s)."
+    )

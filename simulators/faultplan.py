@@ -112,6 +112,11 @@ class FaultPlan:
                 skew = parse_duration(record.params.get("skew", "15m")).total_seconds()
                 for device in devices:
                     device.params["skew"] = -skew if record.params.get("behind") else skew
+            if KINDS[fault].flag == "cut" and "will_spread" in record.params:
+                # Found by keep-alive expiry: the wills come over this long, the link's last.
+                spread = parse_duration(record.params["will_spread"]).total_seconds()
+                for device in devices:
+                    device.params["will_spread"] = spread
             flag = KINDS[fault].flag
             for device in devices:
                 world.set_flag(device, flag, True, t)
@@ -135,6 +140,8 @@ class FaultPlan:
                 world.set_flag(device, KINDS[fault].flag, False, t)
                 if fault == "clock_skew" and "clock_skew" not in device.faults:
                     device.params.pop("skew", None)
+                if "cut" not in device.faults:
+                    device.params.pop("will_spread", None)
                 if fault == "out_of_order" and "out_of_order" not in device.faults:
                     world.release_held(device)
         world.refresh(t)

@@ -192,9 +192,42 @@ class World:
                     self.event(device, t, *event)
             if connected != device.connected:
                 device.connected = connected
-                self._emit_status(device, t, "connect" if connected else "disconnect")
+                delay = 0.0 if connected else self._will_delay(device)
+                if delay > 0:
+                    device.params["will_pending"] = True
+                    self.at(t + delay, self._late_will(device))
+                elif not (connected and device.params.pop("will_pending", False)):
+                    self._emit_status(device, t, "connect" if connected else "disconnect")
                 if connected:
                     self._backfill(device, t)
+
+    def _will_delay(self, device: SimDevice) -> float:
+        """Seconds until the broker notices a cut device (a cut with ``will_spread``).
+
+        A cut sends no TCP reset: each client is found dead 1.5 x its keep-alive after its
+        own last packet, so the wills come spread out; the cut link's own comes last.
+        """
+        if "cut" in device.faults:
+            return float(device.params.get("will_spread", 0.0))
+        stack, seen = list(device.parents), set()
+        while stack:
+            parent = self.devices.get(stack.pop())
+            if parent is None or parent.id in seen:
+                continue
+            seen.add(parent.id)
+            spread = parent.params.get("will_spread", 0.0) if "cut" in parent.faults else 0.0
+            if spread:
+                rng = random.Random(f"{self.seed}/will/{parent.id}/{device.id}")
+                return float(rng.uniform(0.0, 0.95 * spread))
+            stack.extend(parent.parents)
+        return 0.0
+
+    def _late_will(self, device: SimDevice) -> Callable[[float], None]:
+        def will(t: float) -> None:
+            if device.params.pop("will_pending", False):  # still cut off: the broker gives up
+                self._emit_status(device, t, "disconnect")
+
+        return will
 
     def _failover(self, device: SimDevice) -> None:
         """A multi-homed link reports the WAN of the first parent still connected."""

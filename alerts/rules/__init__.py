@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alerts.inhibit_rules import InhibitRule
 from alerts.rules.absence import AbsenceRule
 from alerts.rules.base import Condition, EvalContext, RuleBase
 from alerts.rules.event import EventRule
@@ -23,15 +24,27 @@ Rule = Annotated[
 RESERVED = {"pipeline_down"}
 _KIND_TAGS = {"threshold", "state", "absence", "event", "flapping", "seq_gaps"}
 
-__all__ = ["Condition", "EvalContext", "Rule", "RuleBase", "RulesFile", "load_rules", "parse_rules"]
+__all__ = [
+    "Condition",
+    "EvalContext",
+    "InhibitRule",
+    "Rule",
+    "RuleBase",
+    "RulesFile",
+    "load_rules",
+    "load_rules_file",
+    "parse_rules",
+    "parse_rules_file",
+]
 
 
 class RulesFile(BaseModel):
-    """The rules YAML: ``rules: [{name, kind, types, ...}, ...]``."""
+    """The rules YAML: ``rules: [{name, kind, types, ...}, ...]``, ``inhibit_rules: [...]``."""
 
     model_config = ConfigDict(extra="forbid")
 
     rules: list[Rule]
+    inhibit_rules: list[InhibitRule] = []
 
     @model_validator(mode="after")
     def _unique(self) -> RulesFile:
@@ -40,6 +53,9 @@ class RulesFile(BaseModel):
             if rule.name in seen or rule.name in RESERVED:
                 raise ValueError(f"rule name {rule.name!r} is used twice or reserved")
             seen.add(rule.name)
+        names = [r.name for r in self.inhibit_rules]
+        if len(names) != len(set(names)):
+            raise ValueError("inhibit rule names must be unique")
         return self
 
 
@@ -51,10 +67,13 @@ def _where(data: Any, loc: tuple[int | str, ...]) -> str:
         fields = [str(p) for p in loc[2:] if p not in _KIND_TAGS]
         field = ".".join(fields) or "(rule)"
         return f"rule #{index + 1} {name!r}, field {field!r}"
+    if len(loc) >= 2 and loc[0] == "inhibit_rules" and isinstance(loc[1], int):
+        field = ".".join(str(p) for p in loc[2:]) or "(rule)"
+        return f"inhibit rule #{loc[1] + 1}, field {field!r}"
     return "field " + ".".join(str(p) for p in loc) if loc else "file"
 
 
-def parse_rules(text: str, source: str = "<rules>") -> list[RuleBase]:
+def parse_rules_file(text: str, source: str = "<rules>") -> RulesFile:
     """Parse and validate rules YAML; ConfigError lists every problem by rule and field."""
     try:
         data = yaml.safe_load(text)
@@ -68,13 +87,23 @@ def parse_rules(text: str, source: str = "<rules>") -> list[RuleBase]:
             for e in exc.errors()
         ]
         raise ConfigError(f"{source}: invalid rules:\n  " + "\n  ".join(problems)) from None
-    return [rule for rule in parsed.rules if rule.enabled]
+    return parsed
 
 
-def load_rules(path: Path) -> list[RuleBase]:
+def parse_rules(text: str, source: str = "<rules>") -> list[RuleBase]:
+    """The enabled alert rules of a rules YAML (see ``parse_rules_file``)."""
+    return [rule for rule in parse_rules_file(text, source).rules if rule.enabled]
+
+
+def load_rules_file(path: Path) -> RulesFile:
     """Load the rules file at ``path``."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read rules file {path}: {exc}") from exc
-    return parse_rules(text, str(path))
+    return parse_rules_file(text, str(path))
+
+
+def load_rules(path: Path) -> list[RuleBase]:
+    """The enabled alert rules of the rules file at ``path``."""
+    return [rule for rule in load_rules_file(path).rules if rule.enabled]

@@ -1,4 +1,8 @@
-"""Absence rules: no report for k × the device's interval, or its last will says offline."""
+"""Absence rules: no report for k × the device's interval, or its last will says offline.
+
+A parent presumed down by its children's evidence (``EvalContext.presumed_down``) is absent
+too, with reason ``children_quiet``.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,13 @@ from alerts.rules.base import Condition, EvalContext, RuleBase, Texts, fmt_numbe
 ABSENCE_SQL = """
 SELECT d.id, extract(epoch FROM %(now)s - s.last_received_at)::float8 AS age,
        coalesce(s.online = false AND %(last_will)s, false) AS will,
-       s.last_received_at
+       s.last_received_at, d.id = ANY(%(presumed)s::text[]) AS presumed
 FROM devices d
 LEFT JOIN device_status s ON s.device_id = d.id
 WHERE d.type = ANY(%(types)s) AND d.decommissioned_at IS NULL
   AND (
     (%(last_will)s AND s.online = false)
+    OR d.id = ANY(%(presumed)s::text[])
     OR ioc_alert_overdue(
         coalesce(s.last_received_at, CASE WHEN %(never_seen)s THEN d.created_at END),
         d.interval_s * %(factor)s, %(now)s, %(blind_start)s, %(blind_end)s)
@@ -54,6 +59,7 @@ class AbsenceRule(RuleBase):
                 "never_seen": self.never_seen,
                 "blind_start": ctx.blind_start,
                 "blind_end": ctx.blind_end,
+                "presumed": sorted(ctx.presumed_down),
             },
         ).fetchall()
         return [
@@ -62,11 +68,15 @@ class AbsenceRule(RuleBase):
                 age,
                 True,
                 details={
-                    "reason": "last_will" if will else "no_report",
+                    "reason": "last_will"
+                    if will
+                    else "children_quiet"
+                    if presumed
+                    else "no_report",
                     "last_report": last.isoformat() if last else None,
                 },
             )
-            for device_id, age, will, last in rows
+            for device_id, age, will, last, presumed in rows
         ]
 
     def template_vars(self, cond: Condition) -> dict[str, Any]:

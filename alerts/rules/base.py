@@ -32,6 +32,8 @@ class EvalContext:
     # Latest monitoring-pipeline outage: silence inside it is not the devices' fault.
     blind_start: datetime | None = None
     blind_end: datetime | None = None
+    # Silent parents whose children went offline after them (alerts/holds.py: presumed_down).
+    presumed_down: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,9 @@ def start(
                 "type": "camera",
                 "name": f"Camera {i}",
                 "parent": nvr_id,
+                # Recorded on NVR channel i: its video loss there and this camera are one
+                # incident (the alert engine's inhibit rules).
+                "metadata": {"nvr": nvr_id, "nvr_channel": i},
                 "checks": {check: _params(cam)},
             }
         )

@@ -39,9 +39,11 @@ class CameraModel(Model):
         }
 
     def on_fault(self, kind: str, started: bool, t: float) -> list[Event]:
-        """Video loss starts with a critical ``video_loss`` event."""
-        if kind == "video_loss" and started:
-            return [("video_loss", "critical", {"channel": 1})]
+        """Video loss starts with a critical ``video_loss`` event and ends with its clearing."""
+        if kind == "video_loss":  # the end too, as the collector's camera checks report it
+            if started:
+                return [("video_loss", "critical", {"channel": 1})]
+            return [("video_loss_cleared", "info", {"channel": 1})]
         if kind == "tamper" and started:
             return [("tamper", "critical", {"kind": "covered"})]
         return []

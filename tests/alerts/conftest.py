@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
-from alerts.rules import parse_rules
+from alerts.rules import parse_rules_file
 from alerts.settings import AlertSettings
 from devices.catalogue import get_type
 
@@ -167,8 +167,13 @@ def make_engine(pool: ConnectionPool) -> Iterator[EngineFactory]:
         values: dict[str, Any] = {"alerts_pipeline_silence_s": 0, "alerts_pipeline_heartbeat_s": 0}
         values.update(overrides)
         settings = AlertSettings(**values)
-        rules = parse_rules(rules_yaml) if rules_yaml is not None else None
-        engine = AlertEngine(settings, pool, rules=rules)
+        parsed = parse_rules_file(rules_yaml) if rules_yaml is not None else None
+        engine = AlertEngine(
+            settings,
+            pool,
+            rules=[r for r in parsed.rules if r.enabled] if parsed else None,
+            inhibit_rules=parsed.inhibit_rules if parsed else None,
+        )
         built.append(engine)
         return engine
 

@@ -84,3 +84,24 @@ def test_a_future_dated_reading_is_kept_but_never_latest(
         "SELECT value FROM device_latest WHERE device_id = 'ts-cam-01' AND metric = 'fps'"
     ).fetchone()
     assert latest == (24.0,), "the newest reading at or before the ingest clock is latest"
+
+
+def test_a_birth_may_say_its_keepalive(
+    service: IngestService, publisher: Publisher, db: psycopg.Connection
+) -> None:
+    """The alert engine sizes its holds by it; a later birth without one clears it."""
+
+    def keepalive() -> int | None:
+        row = db.execute(
+            "SELECT keepalive_s FROM device_status WHERE device_id = 'ts-uplink'"
+        ).fetchone()
+        return None if row is None else row[0]
+
+    topic = publisher.topic("ts-uplink", "status")
+    publisher.send_all([(topic, {"state": "online", "keepalive_s": 20})])
+    wait_until(lambda: keepalive() == 20, 10, message="keep-alive stored")
+    publisher.send_all([(topic, {"state": "online", "keepalive_s": 0})])  # out of range
+    wait_until(lambda: count(db, "SELECT count(*) FROM quarantine") == 1, 10, message="refused")
+    assert keepalive() == 20
+    publisher.send_all([(topic, "online")])
+    wait_until(lambda: keepalive() is None, 10, message="plain birth: catalogue default")

@@ -153,3 +153,23 @@ def test_same_scenario_time_same_story_at_any_hour(demo: Registry) -> None:
     night = story(datetime(2026, 11, 24, 23, 30, tzinfo=VN_TZ))
     assert morning == night
     assert any(kind.startswith("event:broadcast") for _, kind, _ in morning)
+
+
+def test_a_cut_with_will_spread_sends_the_wills_over_that_time_the_links_last(
+    world: WorldFactory,
+) -> None:
+    """Keep-alive expiry, not a reset: silent at once, the broker notices one by one."""
+    w = world()
+    w.inject("uplink_cut", "ts-uplink", 300, START + 60, {"will_spread": "30s"})
+    w.advance(START + 59)
+    cut_off = [m for m in w.advance(START + 200) if m.kind in ("disconnect", "telemetry")]
+    wills = {m.device: m.t - (START + 60) for m in cut_off if m.kind == "disconnect"}
+    assert len(wills) > 10 and wills["ts-uplink"] == 30
+    assert all(0 <= delay < 30 for device, delay in wills.items() if device != "ts-uplink")
+    assert len({round(d) for d in wills.values()}) > 5  # spread out, not at once
+    assert not [m for m in cut_off if m.kind == "telemetry" and m.device in wills]
+    # The cut ends before a late will is due: that device never disconnects at all.
+    w2 = world()
+    w2.inject("uplink_cut", "ts-uplink", 5, START + 60, {"will_spread": "30s"})
+    kinds = [m.kind for m in w2.advance(START + 200) if m.device == "ts-uplink"]
+    assert "disconnect" not in kinds and "connect" not in kinds[1:]
