@@ -1,0 +1,183 @@
+"""The bus fault tests' parts: a QoS 1 feed that fails over between nodes, ingest as a
+process, and the count of what reached the database."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ioc.bus.local import LocalCluster
+from ioc.settings import MqttTarget
+
+log = logging.getLogger(__name__)
+
+DEVICE = "ts-cam-01"
+TOPIC = f"ioc/v1/21025/{DEVICE}/telemetry"
+COUNT_ROWS = """
+SELECT count(*), count(DISTINCT time), min(value), max(value) FROM telemetry
+WHERE device_id = %(device)s AND metric = 'fps'
+"""
+VALUES = "SELECT value::int FROM telemetry WHERE device_id = %(device)s AND metric = 'fps'"
+
+
+class Feed(threading.Thread):
+    """Publishes ``count`` readings (seq n has value n and its own timestamp) at ``rate``/s, QoS 1,
+    like a device: when its node goes away it reconnects to the next one and sends again what
+    was not acknowledged. ``acked`` holds the seqs whose PUBACK arrived."""
+
+    def __init__(self, urls: list[str], count: int, rate: float, first: int = 0) -> None:
+        super().__init__(name="feed", daemon=True)
+        self.urls = urls
+        self.count = count
+        self.rate = rate
+        self.node = first
+        self.acked: set[int] = set()
+        self.sent = 0
+        self.failovers = 0
+        self.base = datetime.now(UTC) - timedelta(hours=1)
+        self.error: BaseException | None = None
+
+    def payload(self, seq: int) -> bytes:
+        ts = self.base + timedelta(milliseconds=seq)
+        return json.dumps({"ts": ts.isoformat(), "seq": seq, "metrics": {"fps": seq}}).encode()
+
+    def _connect(self, deadline: float) -> mqtt.Client:
+        while time.monotonic() < deadline:
+            target = MqttTarget(self.urls[self.node % len(self.urls)], "3.1.1")
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=f"feed-{uuid.uuid4().hex[:6]}",
+                protocol=mqtt.MQTTv311,
+            )
+            client.max_inflight_messages_set(100)
+            try:
+                client.connect(target.host, target.port, keepalive=5)
+                client.loop_start()
+                end = time.monotonic() + 10
+                while not client.is_connected() and time.monotonic() < end:
+                    time.sleep(0.02)
+                if client.is_connected():
+                    return client
+                client.loop_stop()
+            except OSError:
+                pass
+            self.node += 1
+            time.sleep(0.1)
+        raise TimeoutError("no bus node accepted the feed's connection")
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 120
+        infos: dict[int, mqtt.MQTTMessageInfo] = {}
+        client = self._connect(deadline)
+        start = time.monotonic()
+        todo = list(range(self.count))
+        while todo or any(not i.is_published() for i in infos.values()):
+            if not client.is_connected():
+                client.loop_stop()
+                self.failovers += 1
+                self.node += 1
+                client = self._connect(deadline)
+                # what the dead connection did not get acknowledged is sent again
+                todo = sorted(s for s, i in infos.items() if not i.is_published()) + todo
+                for seq in todo:
+                    infos.pop(seq, None)
+            if not todo:
+                self._collect(infos)
+                time.sleep(0.02)
+                continue
+            seq = todo[0]
+            ahead = start + self.sent / self.rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+            if sum(not i.is_published() for i in list(infos.values())[-200:]) >= 100:
+                time.sleep(0.005)
+                self._collect(infos)
+                continue
+            todo.pop(0)
+            infos[seq] = client.publish(TOPIC, self.payload(seq), qos=1)
+            self.sent += 1
+            if self.sent % 200 == 0:
+                self._collect(infos)
+        self._collect(infos)
+        client.disconnect()
+        client.loop_stop()
+
+    def _collect(self, infos: dict[int, mqtt.MQTTMessageInfo]) -> None:
+        self.acked.update(s for s, i in infos.items() if i.is_published())
+
+
+def stored(db_url: str) -> tuple[int, set[int]]:
+    """Rows of the feed's metric, and the distinct seqs among them."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(VALUES, {"device": DEVICE}).fetchall()
+    return len(rows), {int(r[0]) for r in rows}
+
+
+def report(name: str, feed: Feed, db_url: str) -> tuple[int, int]:
+    """Print the counts of a fault test; return (lost, duplicated)."""
+    rows, seqs = stored(db_url)
+    lost = len(feed.acked - seqs)
+    duplicated = rows - len(seqs)
+    print(
+        f"\n[bus {name}] published {feed.sent} (failovers {feed.failovers}), "
+        f"PUBACKed {len(feed.acked)}, rows {rows}, distinct {len(seqs)}, "
+        f"lost {lost}, duplicated {duplicated}"
+    )
+    return lost, duplicated
+
+
+def wait_stored(db_url: str, want: set[int], timeout: float) -> None:
+    """Wait until every seq in ``want`` is in the database (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if want <= stored(db_url)[1]:
+            return
+        time.sleep(0.2)
+
+
+class IngestProcess:
+    """``ioc ingest --workers 1`` on the bus as a process of its own (to SIGKILL it)."""
+
+    def __init__(self, cluster: LocalCluster, db_url: str, name: str, log_dir: Path) -> None:
+        env = {
+            **os.environ,
+            **cluster.env(),
+            "IOC_DATABASE_URL": db_url,
+            "IOC_INGEST_INSTANCE": name,
+            "IOC_INGEST_ACK_WAIT_S": "2",
+            "IOC_INGEST_BATCH_MAX_WAIT_S": "0.05",
+            "IOC_INGEST_HEARTBEAT_S": "0.5",
+            "IOC_INGEST_RECEIVE_MAXIMUM": "500",
+        }
+        self.log = log_dir / f"ingest-{name}.log"
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ioc", "ingest", "--workers", "1"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
