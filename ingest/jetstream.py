@@ -22,16 +22,14 @@ from typing import Any
 
 import nats
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError, NotFoundError
 
 from ingest.mqtt import Inbound
 from ingest.settings import IngestSettings
-from ioc.bus import INGEST_DURABLE, MQTT_STREAM, MQTT_SUBJECT_PREFIX, subject_to_topic
+from ioc.bus import INGEST_DURABLE, MQTT_STREAM, subject_to_topic
+from ioc.bus.consumer import consumer_config, ensure_consumer
 
 log = logging.getLogger(__name__)
 
-STREAM_WAIT_LOG_EVERY_S = 30.0
 
 
 class JetStreamConsumer:
@@ -59,6 +57,7 @@ class JetStreamConsumer:
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
         self._acks: list[concurrent.futures.Future[None]] = []
+        self.client: Any = None  # the nats client, once connected
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-jetstream", daemon=True)
@@ -111,10 +110,15 @@ class JetStreamConsumer:
             reconnect_time_wait=0.5,
             allow_reconnect=True,
             connect_timeout=2,
+            error_cb=self._error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
         )
+        self.client = nc
         try:
             js = nc.jetstream(timeout=5)
-            await self._ensure_consumer(js)
+            config = consumer_config(self.settings.ack_wait_s, self.settings.max_ack_pending)
+            await ensure_consumer(js, config, self.ensure_stream, self._stop)
             sub = await js.pull_subscribe_bind(INGEST_DURABLE, MQTT_STREAM)
             self.connected.set()
             log.info("ingest %s pulling %s/%s", self.settings.instance, MQTT_STREAM, INGEST_DURABLE)
@@ -124,36 +128,16 @@ class JetStreamConsumer:
             keepalive.cancel()
         finally:
             self.connected.clear()
-            await nc.drain() if nc.is_connected else await nc.close()
+            await nc.close()  # acks already went out (stop() waited for them)
 
-    async def _ensure_consumer(self, js: Any) -> None:
-        """Wait for the MQTT stream (NATS makes it at the first MQTT connect), then add the
-        durable consumer (idempotent: the same config again is accepted)."""
-        config = ConsumerConfig(
-            durable_name=INGEST_DURABLE,
-            filter_subject=MQTT_SUBJECT_PREFIX + ">",
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self.settings.ack_wait_s,
-            max_ack_pending=self.settings.max_ack_pending,
-            max_deliver=-1,
-            max_waiting=512,
-        )
-        logged = -STREAM_WAIT_LOG_EVERY_S
-        while not self._stop.is_set():
-            try:
-                await js.add_consumer(MQTT_STREAM, config)
-                return
-            except BadRequestError as exc:  # it exists with other settings: use it as it is
-                log.warning("consumer %s kept as it is (%s)", INGEST_DURABLE, exc)
-                return
-            except (NotFoundError, NatsTimeout, nats.errors.Error) as exc:
-                if time.monotonic() - logged >= STREAM_WAIT_LOG_EVERY_S:
-                    logged = time.monotonic()
-                    log.warning("waiting for the bus's MQTT stream %s: %s", MQTT_STREAM, exc)
-                if self.ensure_stream is not None:
-                    await asyncio.get_running_loop().run_in_executor(None, self.ensure_stream)
-                await asyncio.sleep(0.5)
+    async def _error(self, exc: Exception) -> None:
+        log.debug("bus client: %s", exc)
+
+    async def _disconnected(self) -> None:
+        log.warning("disconnected from the bus; reconnecting to another node")
+
+    async def _reconnected(self) -> None:
+        log.info("reconnected to the bus")
 
     async def _pull(self, sub: Any) -> None:
         window = self.settings.effective_receive_maximum
@@ -208,22 +192,3 @@ class JetStreamConsumer:
                 except Exception:
                     log.debug("in-progress ack failed", exc_info=True)
 
-
-def mqtt_touch(url: str) -> None:
-    """Connect once over MQTT so that NATS creates its MQTT streams (first connect of an
-    account); a failure is only logged (the caller retries)."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from ioc.settings import MqttTarget
-
-    target = MqttTarget(url, "3.1.1")
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    if target.username:
-        client.username_pw_set(target.username, target.password)
-    try:
-        client.connect(target.host, target.port, keepalive=10)
-        client.loop(timeout=5.0)  # CONNACK comes after the streams exist
-        client.disconnect()
-    except OSError as exc:
-        log.warning("cannot reach the bus's MQTT listener at %s: %s", target, exc)

@@ -30,7 +30,8 @@ def make_source(
 ) -> Source:
     """The source the bus setting names."""
     if settings.bus == "nats":
-        from ingest.jetstream import JetStreamConsumer, mqtt_touch
+        from ingest.jetstream import JetStreamConsumer
+        from ioc.bus.consumer import mqtt_touch
 
         first = settings.mqtt_url_list[0]
         return JetStreamConsumer(settings.nats_url_list, ingest, sink, lambda: mqtt_touch(first))

@@ -141,12 +141,17 @@ class LocalCluster:
         path.write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
         return path
 
-    def start(self) -> LocalCluster:
-        """Start every node and wait until each listens on its client and MQTT ports."""
+    def start(self, prepare: bool = True) -> LocalCluster:
+        """Start every node, wait until each listens, then (``prepare``) make the MQTT streams
+        and ingest's durable consumer so nothing published from now on is dropped."""
         for node in self.nodes:
             self.start_node(node.index, wait=False)
         for node in self.nodes:
             self._wait_listening(node)
+        if prepare:
+            from ioc.bus.consumer import prepare as make_consumer
+
+            make_consumer(self.nats_urls, self.mqtt_urls[0])
         self.write_env()
         return self
 

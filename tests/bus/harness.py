@@ -28,9 +28,18 @@ DEVICE = "ts-cam-01"
 TOPIC = f"ioc/v1/21025/{DEVICE}/telemetry"
 COUNT_ROWS = """
 SELECT count(*), count(DISTINCT time), min(value), max(value) FROM telemetry
-WHERE device_id = %(device)s AND metric = 'fps'
+WHERE device_id = %(device)s AND metric = 'bitrate_kbps'
 """
-VALUES = "SELECT value::int FROM telemetry WHERE device_id = %(device)s AND metric = 'fps'"
+QUARANTINED = "SELECT reason, count(*) FROM quarantine GROUP BY reason"
+VALUES = "SELECT value::int FROM telemetry WHERE device_id = %(device)s AND metric = 'bitrate_kbps'"
+
+
+def done(info: mqtt.MQTTMessageInfo) -> bool:
+    """Whether the PUBACK of a publish arrived (False for one its dead connection never sent)."""
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        return False
 
 
 class Feed(threading.Thread):
@@ -52,7 +61,7 @@ class Feed(threading.Thread):
 
     def payload(self, seq: int) -> bytes:
         ts = self.base + timedelta(milliseconds=seq)
-        return json.dumps({"ts": ts.isoformat(), "seq": seq, "metrics": {"fps": seq}}).encode()
+        return json.dumps({"ts": ts.isoformat(), "seq": seq, "metrics": {"bitrate_kbps": seq}}).encode()
 
     def _connect(self, deadline: float) -> mqtt.Client:
         while time.monotonic() < deadline:
@@ -90,14 +99,14 @@ class Feed(threading.Thread):
         client = self._connect(deadline)
         start = time.monotonic()
         todo = list(range(self.count))
-        while todo or any(not i.is_published() for i in infos.values()):
+        while todo or any(not done(i) for i in infos.values()):
             if not client.is_connected():
                 client.loop_stop()
                 self.failovers += 1
                 self.node += 1
                 client = self._connect(deadline)
                 # what the dead connection did not get acknowledged is sent again
-                todo = sorted(s for s, i in infos.items() if not i.is_published()) + todo
+                todo = sorted(s for s, i in infos.items() if not done(i)) + todo
                 for seq in todo:
                     infos.pop(seq, None)
             if not todo:
@@ -108,7 +117,7 @@ class Feed(threading.Thread):
             ahead = start + self.sent / self.rate - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
-            if sum(not i.is_published() for i in list(infos.values())[-200:]) >= 100:
+            if sum(not done(i) for i in list(infos.values())[-200:]) >= 100:
                 time.sleep(0.005)
                 self._collect(infos)
                 continue
@@ -122,7 +131,7 @@ class Feed(threading.Thread):
         client.loop_stop()
 
     def _collect(self, infos: dict[int, mqtt.MQTTMessageInfo]) -> None:
-        self.acked.update(s for s, i in infos.items() if i.is_published())
+        self.acked.update(s for s, i in infos.items() if done(i))
 
 
 def stored(db_url: str) -> tuple[int, set[int]]:
@@ -135,12 +144,14 @@ def stored(db_url: str) -> tuple[int, set[int]]:
 def report(name: str, feed: Feed, db_url: str) -> tuple[int, int]:
     """Print the counts of a fault test; return (lost, duplicated)."""
     rows, seqs = stored(db_url)
+    with psycopg.connect(db_url) as conn:
+        quarantined = conn.execute(QUARANTINED).fetchall()
     lost = len(feed.acked - seqs)
     duplicated = rows - len(seqs)
     print(
         f"\n[bus {name}] published {feed.sent} (failovers {feed.failovers}), "
         f"PUBACKed {len(feed.acked)}, rows {rows}, distinct {len(seqs)}, "
-        f"lost {lost}, duplicated {duplicated}"
+        f"lost {lost}, duplicated {duplicated}, quarantined {dict(quarantined)}"
     )
     return lost, duplicated
 
@@ -181,3 +192,30 @@ class IngestProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(30)
+
+
+def stream_leader(cluster: LocalCluster, stream: str = "$MQTT_msgs") -> int:
+    """Index (1-based) of the node leading ``stream``'s Raft group."""
+    import asyncio
+
+    import nats
+
+    async def ask() -> str:
+        nc = await nats.connect(servers=cluster.nats_urls, connect_timeout=2)
+        try:
+            info = await nc.jetstream().stream_info(stream)
+            assert info.cluster is not None and info.cluster.leader
+            return info.cluster.leader
+        finally:
+            await nc.close()
+
+    return int(asyncio.run(ask()).removeprefix("n"))
+
+
+def wait_sent(feed: Feed, n: int, timeout: float = 60) -> None:
+    """Wait until the feed has published ``n`` messages."""
+    deadline = time.monotonic() + timeout
+    while feed.sent < n and feed.is_alive():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"feed sent only {feed.sent} of {n}")
+        time.sleep(0.02)
