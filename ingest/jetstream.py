@@ -31,7 +31,6 @@ from ioc.bus.consumer import consumer_config, ensure_consumer
 log = logging.getLogger(__name__)
 
 
-
 class JetStreamConsumer:
     """Pulls from the shared durable consumer, hands messages to ``sink``, acks on request."""
 
@@ -148,7 +147,7 @@ class JetStreamConsumer:
             return
         try:
             msgs = await sub.fetch(min(room, self.settings.batch_size), timeout=1.0)
-        except (NatsTimeout, asyncio.TimeoutError):
+        except (TimeoutError, NatsTimeout):
             return
         except nats.errors.Error as exc:  # a node gone: the client reconnects to another
             log.warning("pull failed (%s); retrying", exc)
@@ -191,4 +190,3 @@ class JetStreamConsumer:
                     await msg.in_progress()
                 except Exception:
                     log.debug("in-progress ack failed", exc_info=True)
-

@@ -31,6 +31,7 @@ LAZY_COMMANDS = {
     "drill": ("simulators.cli", "drill", "Run a fault scenario and check the expected outcome."),
     "maintain": ("storage.cli", "maintain", "Run rollups, retention and partition jobs."),
     "report": ("storage.cli", "report", "Availability reports for the province."),
+    "bus": ("ioc.bus.cli", "group", "The clustered message bus: `ioc bus local`."),
     "collector": (
         "collector.cli",
         "group",

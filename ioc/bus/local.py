@@ -6,6 +6,7 @@ free loopback ports chosen at start; a node restarted keeps its ports and its Je
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -39,10 +40,8 @@ def nats_binary() -> str:
 
 def _die_with_parent() -> None:
     """In the child: get SIGKILL when the process that started the node dies (Linux)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 @dataclass
@@ -163,6 +162,7 @@ class LocalCluster:
         node = self.node(index)
         routes = [n.route_port for n in self.nodes]
         node.conf.write_text(node_conf(node, routes, self.replicas, self.auth))
+        node.pid_file.unlink(missing_ok=True)
         with node.log_file.open("ab") as log:
             node.proc = subprocess.Popen(
                 [nats_binary(), "-c", str(node.conf)],

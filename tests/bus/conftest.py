@@ -39,21 +39,23 @@ BusIngest = Callable[..., IngestService]
 
 
 @pytest.fixture
-def bus_ingest(bus: LocalCluster) -> Iterator[BusIngest]:
+def bus_ingest(request: pytest.FixtureRequest) -> Iterator[BusIngest]:
     """Start in-process ingest services on the bus (stopped at the end)."""
     started: list[IngestService] = []
 
     def start(db_url: str, **over: Any) -> IngestService:
+        if "nats_urls" not in over:  # the test's own cluster, unless it names another
+            bus: LocalCluster = request.getfixturevalue("bus")
+            urls = {"nats_urls": ",".join(bus.nats_urls), "mqtt_urls": ",".join(bus.mqtt_urls)}
+            over = {**urls, **over}
         args: dict[str, Any] = {
             "bus": "nats",
-            "nats_urls": ",".join(bus.nats_urls),
-            "mqtt_urls": ",".join(bus.mqtt_urls),
             "topic_prefix": "ioc/v1",
             "ack_wait_s": 2.0,
             "receive_maximum": 500,
             **over,
         }
-        settings, ingest = test_settings(db_url, bus.mqtt_urls[0], **args)
+        settings, ingest = test_settings(db_url, args["mqtt_urls"].split(",")[0], **args)
         svc = IngestService(settings, ingest).start()
         started.append(svc)
         wait_until(svc.consumer.connected.is_set, 30, message="ingest pulling from the bus")

@@ -61,7 +61,9 @@ class Feed(threading.Thread):
 
     def payload(self, seq: int) -> bytes:
         ts = self.base + timedelta(milliseconds=seq)
-        return json.dumps({"ts": ts.isoformat(), "seq": seq, "metrics": {"bitrate_kbps": seq}}).encode()
+        return json.dumps(
+            {"ts": ts.isoformat(), "seq": seq, "metrics": {"bitrate_kbps": seq}}
+        ).encode()
 
     def _connect(self, deadline: float) -> mqtt.Client:
         while time.monotonic() < deadline:
