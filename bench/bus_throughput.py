@@ -264,7 +264,9 @@ def run_bus(kind: str, args: argparse.Namespace, directory: Path) -> list[dict[s
             out.append(figures)
             if not figures["kept_up"]:
                 with psycopg.connect(db_url) as conn:
-                    q = conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall()
+                    q = conn.execute(
+                        "SELECT reason, count(*) FROM quarantine GROUP BY 1"
+                    ).fetchall()
                 print(f"{kind}: {rate:.0f} msg/s not kept up with (quarantined: {dict(q)})")
                 break
         return out

@@ -58,6 +58,8 @@ class Feed(threading.Thread):
         self.failovers = 0
         self.base = datetime.now(UTC) - timedelta(hours=1)
         self.error: BaseException | None = None
+        self.longest_stall = 0.0  # longest time without a new PUBACK while publishing (s)
+        self._last_ack: float | None = None
 
     def payload(self, seq: int) -> bytes:
         ts = self.base + timedelta(milliseconds=seq)
@@ -133,7 +135,13 @@ class Feed(threading.Thread):
         client.loop_stop()
 
     def _collect(self, infos: dict[int, mqtt.MQTTMessageInfo]) -> None:
+        before = len(self.acked)
         self.acked.update(s for s, i in infos.items() if done(i))
+        now = time.monotonic()
+        if len(self.acked) > before:
+            if self._last_ack is not None:
+                self.longest_stall = max(self.longest_stall, now - self._last_ack)
+            self._last_ack = now
 
 
 def stored(db_url: str) -> tuple[int, set[int]]:
@@ -152,19 +160,21 @@ def report(name: str, feed: Feed, db_url: str) -> tuple[int, int]:
     duplicated = rows - len(seqs)
     print(
         f"\n[bus {name}] published {feed.sent} (failovers {feed.failovers}), "
-        f"PUBACKed {len(feed.acked)}, rows {rows}, distinct {len(seqs)}, "
+        f"PUBACKed {len(feed.acked)} (longest wait for a PUBACK {feed.longest_stall:.1f} s), rows {rows}, distinct {len(seqs)}, "
         f"lost {lost}, duplicated {duplicated}, quarantined {dict(quarantined)}"
     )
     return lost, duplicated
 
 
-def wait_stored(db_url: str, want: set[int], timeout: float) -> None:
-    """Wait until every seq in ``want`` is in the database (or the timeout passes)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_stored(db_url: str, want: set[int], timeout: float) -> float:
+    """Wait until every seq in ``want`` is in the database (or the timeout passes); return
+    how long that took."""
+    start = time.monotonic()
+    while time.monotonic() < start + timeout:
         if want <= stored(db_url)[1]:
-            return
+            break
         time.sleep(0.2)
+    return time.monotonic() - start
 
 
 class IngestProcess:

@@ -120,4 +120,3 @@ def test_bus_logins_and_permissions(
     assert seqs == {1} and rows == 1
     assert any("ermissions" in e for e in errors)
     assert pids == [n.proc.pid for n in bus.nodes if n.proc], "reloaded, not restarted"
-

@@ -22,8 +22,9 @@ RATE = 600.0
 def finish(name: str, feed: Feed, db_url: str, timeout: float = 90) -> None:
     feed.join(120)
     assert feed.error is None, feed.error
-    wait_stored(db_url, feed.acked, timeout)
+    took = wait_stored(db_url, feed.acked, timeout)
     lost, duplicated = report(name, feed, db_url)
+    print(f"[bus {name}] all stored {took:.1f} s after the feed ended")
     assert len(feed.acked) == COUNT, "the feed re-sends until every reading is acknowledged"
     assert (lost, duplicated) == (0, 0)
 
