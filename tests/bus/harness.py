@@ -47,8 +47,18 @@ class Feed(threading.Thread):
     like a device: when its node goes away it reconnects to the next one and sends again what
     was not acknowledged. ``acked`` holds the seqs whose PUBACK arrived."""
 
-    def __init__(self, urls: list[str], count: int, rate: float, first: int = 0) -> None:
-        super().__init__(name="feed", daemon=True)
+    def __init__(
+        self,
+        urls: list[str],
+        count: int,
+        rate: float,
+        first: int = 0,
+        device: str = DEVICE,
+        commune: str = "21025",
+    ) -> None:
+        super().__init__(name=f"feed-{device}", daemon=True)
+        self.device = device
+        self.topic = f"ioc/v1/{commune}/{device}/telemetry"
         self.urls = urls
         self.count = count
         self.rate = rate
@@ -126,7 +136,7 @@ class Feed(threading.Thread):
                 self._collect(infos)
                 continue
             todo.pop(0)
-            infos[seq] = client.publish(TOPIC, self.payload(seq), qos=1)
+            infos[seq] = client.publish(self.topic, self.payload(seq), qos=1)
             self.sent += 1
             if self.sent % 200 == 0:
                 self._collect(infos)
@@ -144,34 +154,34 @@ class Feed(threading.Thread):
             self._last_ack = now
 
 
-def stored(db_url: str) -> tuple[int, set[int]]:
+def stored(db_url: str, device: str = DEVICE) -> tuple[int, set[int]]:
     """Rows of the feed's metric, and the distinct seqs among them."""
     with psycopg.connect(db_url) as conn:
-        rows = conn.execute(VALUES, {"device": DEVICE}).fetchall()
+        rows = conn.execute(VALUES, {"device": device}).fetchall()
     return len(rows), {int(r[0]) for r in rows}
 
 
 def report(name: str, feed: Feed, db_url: str) -> tuple[int, int]:
     """Print the counts of a fault test; return (lost, duplicated)."""
-    rows, seqs = stored(db_url)
+    rows, seqs = stored(db_url, feed.device)
     with psycopg.connect(db_url) as conn:
         quarantined = conn.execute(QUARANTINED).fetchall()
     lost = len(feed.acked - seqs)
     duplicated = rows - len(seqs)
     print(
-        f"\n[bus {name}] published {feed.sent} (failovers {feed.failovers}), "
+        f"\n[bus {name}] {feed.device}: published {feed.sent} (failovers {feed.failovers}), "
         f"PUBACKed {len(feed.acked)} (longest wait for a PUBACK {feed.longest_stall:.1f} s), rows {rows}, distinct {len(seqs)}, "
         f"lost {lost}, duplicated {duplicated}, quarantined {dict(quarantined)}"
     )
     return lost, duplicated
 
 
-def wait_stored(db_url: str, want: set[int], timeout: float) -> float:
+def wait_stored(db_url: str, want: set[int], timeout: float, device: str = DEVICE) -> float:
     """Wait until every seq in ``want`` is in the database (or the timeout passes); return
     how long that took."""
     start = time.monotonic()
     while time.monotonic() < start + timeout:
-        if want <= stored(db_url)[1]:
+        if want <= stored(db_url, device)[1]:
             break
         time.sleep(0.2)
     return time.monotonic() - start

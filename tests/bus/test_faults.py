@@ -33,10 +33,17 @@ def test_a_node_killed_mid_stream(bus: LocalCluster, bus_ingest: BusIngest, regi
     bus_ingest(registry)
     victim = stream_leader(bus)  # the node leading the stream, and the feed's node
     feed = Feed(bus.mqtt_urls, COUNT, RATE, first=victim - 1)
+    # a device of another commune on a node that stays up
+    other = Feed(bus.mqtt_urls, COUNT, RATE, first=victim % 3, device="th-cam-01", commune="21026")
     feed.start()
+    other.start()
     wait_sent(feed, COUNT // 3)
     bus.kill_node(victim, signal.SIGKILL)
     print(f"\n[bus a] SIGKILLed n{victim} (stream leader) after {feed.sent} publishes")
+    other.join(120)
+    assert other.error is None, other.error
+    wait_stored(registry, other.acked, 60, other.device)
+    assert report("a: node SIGKILLed", other, registry) == (0, 0) and len(other.acked) == COUNT
     finish("a: node SIGKILLed", feed, registry)
 
 

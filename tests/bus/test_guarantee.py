@@ -30,12 +30,19 @@ def test_puback_means_on_a_quorum_of_the_stream_ingest_reads(
 
     async def probe_seqs() -> set[int]:
         nc = await nats.connect(servers=[u for i, u in enumerate(bus.nats_urls) if i != gone])
-        sub = await nc.jetstream().pull_subscribe("ioc.v1.>", durable="count", stream=PROBE)
+        sub = None
+        for _ in range(20):  # the stream elects a new leader first
+            try:
+                sub = await nc.jetstream().pull_subscribe("ioc.v1.>", durable="count", stream=PROBE)
+                break
+            except (TimeoutError, nats.errors.TimeoutError):
+                await asyncio.sleep(1)
+        assert sub is not None, f"{PROBE} has no leader"
         seqs: set[int] = set()
         while True:
             try:
                 msgs = await sub.fetch(1000, timeout=2)
-            except nats.errors.TimeoutError:
+            except (TimeoutError, nats.errors.TimeoutError):
                 break
             seqs.update(json.loads(m.data)["seq"] for m in msgs)
         await nc.close()
