@@ -54,7 +54,6 @@ class JetStreamConsumer:
         self._held: dict[int, Any] = {}  # id handed to the writer -> nats Msg awaiting its ack
         self._by_seq: dict[int, int] = {}  # stream sequence -> id (a redelivery is not re-queued)
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
         self._acks: list[concurrent.futures.Future[None]] = []
         self.client: Any = None  # the nats client, once connected
         self._loop = asyncio.new_event_loop()
@@ -85,7 +84,6 @@ class JetStreamConsumer:
             for msg in msgs:
                 self._by_seq.pop(msg.metadata.sequence.stream, None)
             self.acked += len(msgs)
-            self._room.notify_all()
         if msgs and self._thread.is_alive():
             done = asyncio.run_coroutine_threadsafe(self._ack(msgs), self._loop)
             self._acks = [f for f in self._acks if not f.done()] + [done]
@@ -101,18 +99,35 @@ class JetStreamConsumer:
         finally:
             self._loop.close()
 
+    async def _connect(self) -> Any:
+        """Connect to any node, retrying until one answers (or stop); the client then
+        reconnects by itself."""
+        while True:
+            try:
+                return await nats.connect(
+                    servers=self.urls,
+                    name=f"ioc-ingest-{self.settings.instance}",
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    allow_reconnect=True,
+                    connect_timeout=2,
+                    error_cb=self._error,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                )
+            except Exception as exc:  # no node reachable yet
+                log.warning("cannot reach the bus at %s: %s; retrying", self._shown_urls(), exc)
+                if self._stop.is_set():
+                    raise
+                await asyncio.sleep(1.0)
+
+    def _shown_urls(self) -> str:
+        from ioc.settings import redact_url
+
+        return ",".join(redact_url(u) for u in self.urls)
+
     async def _main(self) -> None:
-        nc = await nats.connect(
-            servers=self.urls,
-            name=f"ioc-ingest-{self.settings.instance}",
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            allow_reconnect=True,
-            connect_timeout=2,
-            error_cb=self._error,
-            disconnected_cb=self._disconnected,
-            reconnected_cb=self._reconnected,
-        )
+        nc = await self._connect()
         self.client = nc
         try:
             js = nc.jetstream(timeout=5)
