@@ -9,10 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 from click.testing import CliRunner
 
 from ioc.bus.local import LocalCluster
+from simulators.checks import engine_running
 from simulators.cli import drill
+from tests.util import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,6 +37,8 @@ def test_uplink_cut_drill_passes_on_the_bus(bus: LocalCluster, db_url: str, tmp_
             )
         )
     try:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            wait_until(lambda: engine_running(conn), 60, message="an alert engine leader")
         result = CliRunner().invoke(
             drill, [str(REPO / "scenarios" / "uplink_cut.yaml"), "--speed", "20"], env=env
         )
