@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Dependencies exactly as locked (versions and hashes: requirements.lock, made by pip-compile
+# from pyproject.toml; docs/deploy.md), then the distribution itself without resolving again.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
+
 # What pyproject.toml needs to build the distribution: its metadata, the readme, and every
 # package of [tool.setuptools.packages.find] (with their SQL/YAML/JSON package data).
 COPY pyproject.toml README.md ./
@@ -21,7 +26,7 @@ COPY api/ api/
 COPY simulators/ simulators/
 COPY storage/ storage/
 COPY demo/ demo/
-RUN pip install ".[reports]" \
+RUN pip install --no-deps . \
     && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin ioc
 
 # Scenario files for `ioc simulate --scenario` / `ioc drill`.

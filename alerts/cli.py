@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,8 +20,17 @@ log = logging.getLogger(__name__)
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Validate a rules file, print its rules and exit (no database needed).",
 )
-@click.option("--once", is_flag=True, help="Evaluate once (ignoring leadership) and exit.")
-def command(check_rules: Path | None, once: bool) -> None:
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Evaluate once, print what would change and exit; writes nothing (see --write).",
+)
+@click.option(
+    "--write",
+    is_flag=True,
+    help="With --once: write the evaluation, as the leader (refused while ioc alerts runs).",
+)
+def command(check_rules: Path | None, once: bool, write: bool) -> None:
     """Evaluate alert rules every second and send notifications.
 
     Several processes may run: one is active (PostgreSQL advisory lock), the others stand by
@@ -43,6 +53,8 @@ def command(check_rules: Path | None, once: bool) -> None:
     from ioc.db import open_pool
     from ioc.migrate import require_current
 
+    if write and not once:
+        raise click.UsageError("--write goes with --once")
     core = Settings()
     require_current(core.database_url)
     pool = open_pool(core.database_url, max_size=core.db_pool_size, name="ioc-alerts")
@@ -50,12 +62,7 @@ def command(check_rules: Path | None, once: bool) -> None:
         notify = None if once else NotifySettings()
         engine = AlertEngine(settings, pool, notify=notify, mqtt_url=core.mqtt_url)
         if once:
-            result = engine.evaluate_once()
-            t = result.transitions
-            click.echo(
-                f"{len(t.pending)} pending, {len(t.firing)} firing, {len(t.resolved)} resolved, "
-                f"{len(result.reachability.unreachable)} unreachable in {result.seconds:.3f}s"
-            )
+            _once(engine, write)
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -66,3 +73,25 @@ def command(check_rules: Path | None, once: bool) -> None:
         engine.stop()
     finally:
         pool.close()
+
+
+def _once(engine: Any, write: bool) -> None:
+    from alerts.once import LeaderRunning, dry_run, write_once
+
+    if write:
+        try:
+            result = write_once(engine)
+        except LeaderRunning as exc:
+            raise click.ClickException(str(exc)) from None
+        verb = "written"
+    else:
+        preview = dry_run(engine)
+        for line in preview.lines:
+            click.echo(line)
+        result = preview.result
+        verb = "dry run, nothing written (--write to write)"
+    t = result.transitions
+    click.echo(
+        f"{len(t.pending)} pending, {len(t.firing)} firing, {len(t.resolved)} resolved, "
+        f"{len(result.reachability.unreachable)} unreachable ({verb})"
+    )

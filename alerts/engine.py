@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
+from alerts.channel_health import ChannelDownRule
+from alerts.deadman import Heartbeat
 from alerts.holds import broker_restart_wills, parents_unknown
 from alerts.ingest_watch import IngestWatch
 from alerts.inhibit import apply_mutes, root_alerts
@@ -32,7 +34,23 @@ from alerts.silences import Silencer
 
 log = logging.getLogger(__name__)
 
+CHANNEL_DOWN = ChannelDownRule()
 CLEANUP_SQL = "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < %(before)s"
+
+
+class Notifications(Protocol):
+    """What the engine drives of the notifier (``alerts.notify.service.Notifier``)."""
+
+    def tick(self, now: datetime) -> None: ...
+    def deliver(self, now: datetime) -> int: ...
+    def close(self) -> None: ...
+
+
+class Background(Protocol):
+    """A receiver of chat events (Telegram, Zalo) running in its own thread."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
 
 
 class LostLeadership(Exception):
@@ -89,16 +107,25 @@ class AlertEngine:
             conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
         )
         # Notifications only with settings (built by the entry point: ioc alerts, ioc demo).
-        self.notifier: Any = _build_notifier(pool, notify) if notify is not None else None
+        self.notifier: Notifications | None = (
+            _build_notifier(pool, notify) if notify is not None else None
+        )
         # Telegram button presses: received by the leader only (one getUpdates consumer per bot).
-        self.telegram: Any = (
+        self.telegram: Background | None = (
             _build_telegram(pool, lambda: self.leader.is_leader, notify)
             if notify is not None
             else None
         )
+        # Zalo webhook events (button presses, link codes): served by every instance.
+        self.zalo: Background | None = _build_zalo(pool, notify) if notify is not None else None
         # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
         self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
+        self.heartbeat = Heartbeat(
+            [settings.alerts_heartbeat_url, settings.alerts_heartbeat_url_2],
+            settings.alerts_heartbeat_timeout_s,
+        )
+        self.tick_failed = False
         self.last_result: EvaluationResult | None = None
         # Evaluations in which a silence was skipped, summed over silences (a counter), and the
         # ids already logged (a bad silence is logged once, not on every tick).
@@ -149,6 +176,7 @@ class AlertEngine:
         dropped = outage[0] if outage else None
         down = self.pipeline.check(conn, now, ingest_offline, dropped)
         apply_rule(conn, self.pipeline, down, open_alerts, now, out)
+        apply_rule(conn, CHANNEL_DOWN, CHANNEL_DOWN.check(conn), open_alerts, now, out)
         blind_start, blind_end = blind_window(conn)
         lap("pipeline")
         reach = self.reachability.update(conn, now, blind_start, blind_end)
@@ -224,7 +252,9 @@ class AlertEngine:
             return False
         except Exception:
             log.exception("evaluation failed")
+            self.tick_failed = True
             return False
+        self.tick_failed = False
         if self.notifier is not None:
             try:
                 self.notifier.tick(now)
@@ -240,6 +270,15 @@ class AlertEngine:
             self.notifier.deliver(self.clock())
         except Exception:
             log.exception("notification delivery failed")
+
+    def _beat(self) -> None:
+        if not self.leader.is_leader:
+            self.heartbeat.leading = False
+            return
+        if not self.heartbeat.leading:  # took over: /start, as a job's run begins
+            self.heartbeat.ping("start")
+            self.heartbeat.leading = True
+        self.heartbeat.ping("fail" if self.tick_failed else "")
 
     def _housekeeping(self) -> None:
         if self.leader.is_leader:
@@ -260,10 +299,16 @@ class AlertEngine:
             self.deliver, "interval", seconds=s.alerts_deliver_interval_s, id="deliver", **common
         )
         scheduler.add_job(self._housekeeping, "interval", hours=1, id="cleanup", **common)
+        if self.heartbeat:
+            scheduler.add_job(
+                self._beat, "interval", seconds=s.alerts_heartbeat_interval_s, id="beat", **common
+            )
         if self.watch is not None:
             self.watch.start()
         if self.telegram is not None:
             self.telegram.start()
+        if self.zalo is not None:
+            self.zalo.start()
         scheduler.start()
         self.scheduler = scheduler
         log.info(
@@ -279,7 +324,10 @@ class AlertEngine:
             self.scheduler = None
         if self.telegram is not None:
             self.telegram.stop()
+        if self.zalo is not None:
+            self.zalo.stop()
         self.leader.release()
+        self.heartbeat.close()
         if self.watch is not None:
             self.watch.stop()
         if self.notifier is not None:
@@ -289,7 +337,7 @@ class AlertEngine:
                 log.exception("notifier close failed")
 
 
-def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Any:
+def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Notifications | None:
     try:
         from alerts.notify.service import build_notifier
     except ImportError as exc:
@@ -300,10 +348,16 @@ def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Any:
 
 def _build_telegram(
     pool: ConnectionPool, is_leader: Callable[[], bool], settings: NotifySettings
-) -> Any:
+) -> Background | None:
     try:
         from alerts.telegram.service import build_receiver
     except ImportError as exc:
         log.warning("telegram buttons disabled: alerts.telegram is not available (%s)", exc)
         return None
     return build_receiver(pool, is_leader, settings)
+
+
+def _build_zalo(pool: ConnectionPool, settings: NotifySettings) -> Background | None:
+    from alerts.zalo.service import build_webhook
+
+    return build_webhook(pool, settings)

@@ -79,6 +79,20 @@ class AlertSettings(BaseSettings):
         description="Also watch ingest's retained MQTT status (ioc/system/ingest/+/status): "
         "every instance offline = pipeline down.",
     )
+    alerts_heartbeat_url: str = Field(
+        "",
+        description="Dead man's switch: a healthchecks.io-style check URL outside this server "
+        "(healthchecks, Uptime Kuma push, Better Stack) pinged by the leader; empty = off.",
+    )
+    alerts_heartbeat_url_2: str = Field(
+        "", description="A second check URL (e.g. the second site's receiver); empty = off."
+    )
+    alerts_heartbeat_interval_s: float = Field(
+        60.0, gt=0, description="Seconds between heartbeat pings by the leading engine."
+    )
+    alerts_heartbeat_timeout_s: float = Field(
+        5.0, gt=0, description="Timeout of one heartbeat ping (it never delays evaluations)."
+    )
     alerts_history_days: int = Field(
         90, ge=1, description="Days resolved alerts are kept (older ones are deleted)."
     )

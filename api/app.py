@@ -27,11 +27,11 @@ from api.console.router import add_console
 from api.middleware import BodyLimit, Metrics
 from api.models.common import ERRORS
 from api.probes import SchemaCheck
-from api.ratelimit import RateLimiter
 from api.routes import (
     admin,
     alerts,
     collector,
+    collectors,
     communes,
     device_data,
     devices,
@@ -41,14 +41,17 @@ from api.routes import (
     reports,
     silences,
     sites,
+    tiles,
 )
 from api.settings import ApiSettings
 from ioc import __version__
 from ioc.bounds import stored_json_loads
-from ioc.db import CheckedPool
+from ioc.db import FAILOVER, CheckedPool
+from ioc.ratelimit import RateLimiter
 from storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_S = 5  # seconds a client waits after a 503 (a switchover costs about that much)
 STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
@@ -88,12 +91,20 @@ def _add_error_handlers(app: FastAPI) -> None:
             return console_errors.html_error(request, 422, detail)
         return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.exception_handler(psycopg_pool.PoolTimeout)
-    def pool_timeout(request: Request, exc: Exception) -> Response:
-        log.warning("no database connection for %s %s: %s", request.method, request.url.path, exc)
+    def unavailable(request: Request, exc: Exception) -> Response:
+        # No free connection (PoolTimeout), or the primary went away or changed mid-request
+        # (a failover: ioc.db.FAILOVER): 503 with Retry-After, never 500; the pool's check
+        # replaces the dead connections and the next request lands on the new primary.
+        log.warning("no database for %s %s: %s", request.method, request.url.path, exc)
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        message = "database busy or unavailable; retry"
         if console_errors.is_console(request):
-            return console_errors.html_error(request, 503, "database busy or unavailable; retry")
-        return JSONResponse({"detail": "database busy or unavailable; retry"}, status_code=503)
+            return console_errors.html_error(request, 503, message, headers)
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
+
+    errors: tuple[type[Exception], ...] = (psycopg_pool.PoolTimeout, *FAILOVER)
+    for error in errors:
+        app.add_exception_handler(error, unavailable)
 
     @app.exception_handler(psycopg.DataError)
     def data_error(request: Request, exc: psycopg.DataError) -> JSONResponse:
@@ -170,8 +181,10 @@ def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
     v1.include_router(reports.router)
     v1.include_router(admin.router)
     v1.include_router(collector.router)
+    v1.include_router(collectors.router)
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(tiles.router)
     add_console(app, settings)
     _add_error_handlers(app)
     _add_docs(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from api import security
@@ -29,9 +31,19 @@ def command(host: str | None, port: int | None) -> None:
         app,
         host=host or settings.api_host,
         port=port or settings.api_port,
-        log_config=None,
-        proxy_headers=False,
+        **server_options(settings),
     )
+
+
+def server_options(settings: ApiSettings) -> dict[str, Any]:
+    """uvicorn options: forwarded headers only from IOC_API_TRUSTED_PROXIES (else none)."""
+    proxies = settings.api_trusted_proxies
+    return {
+        "log_config": None,
+        "proxy_headers": bool(proxies),
+        # uvicorn reads FORWARDED_ALLOW_IPS from the environment otherwise: always set it.
+        "forwarded_allow_ips": proxies or "127.0.0.1",
+    }
 
 
 @click.group()

@@ -15,6 +15,7 @@ from ioc.access import RANK as RANK
 from ioc.access import ROLES as ROLES
 from ioc.access import Principal as Principal
 from ioc.errors import IocError
+from ioc.oneline import check_one_line
 
 TOKEN_PREFIX = "ioc_"
 
@@ -113,6 +114,10 @@ def create_user(
     """Create a user with one token; return the token (shown once) and its expiry."""
     if role not in RANK:
         raise UserError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    try:  # user names appear in messages ("acknowledged by ..."): one line, no controls
+        check_one_line(name)
+    except ValueError as exc:
+        raise UserError(f"user name {name!r} {exc}") from None
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(SELECT_USER, {"name": name})
         if cur.fetchone():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from ioc.settings import ENV_CONFIG, Settings
@@ -18,6 +20,13 @@ class ApiSettings(Settings):
     api_host: str = Field("127.0.0.1", description="Address `ioc api` listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="TCP port `ioc api` listens on.")
     api_workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    api_trusted_proxies: str | None = Field(
+        None,
+        description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed "
+        "(uvicorn forwarded_allow_ips: comma-separated addresses or networks, e.g. "
+        "'127.0.0.1' or '10.0.0.5,10.0.1.0/24'). Unset: headers are ignored and the client "
+        "address is the TCP peer. Never '*' on a port clients reach directly.",
+    )
     api_body_limit_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )
@@ -67,8 +76,24 @@ class ApiSettings(Settings):
     )
     console_login_rate_limit: str = Field(
         "10/minute;50/hour",
-        description="Login attempts allowed per client address and per user name (`limits` "
-        "notation); more answer 429.",
+        description="Failed logins allowed per user name from one client address (`limits` "
+        "notation); beyond them that name waits at that address (429).",
+    )
+    console_login_address_rate_limit: str = Field(
+        "30/minute;200/hour",
+        description="Failed logins allowed per client address over all user names; beyond "
+        "them the address waits, except for users who logged in from it before.",
+    )
+    console_login_user_rate_limit: str = Field(
+        "30/minute;300/hour",
+        description="Failed logins allowed per user name over all addresses; beyond them the "
+        "name waits at addresses it never logged in from (never at a known one).",
+    )
+    console_known_address_days: int = Field(
+        90,
+        ge=1,
+        description="An address a user logged in from stays 'known' (not throttled by "
+        "failures elsewhere) this many days after their last login from it.",
     )
     console_refresh_s: int = Field(
         30, ge=0, description="Seconds between automatic reloads of the incidents page (0 = off)."
@@ -78,8 +103,14 @@ class ApiSettings(Settings):
     )
     console_map_tile_url: str | None = Field(
         None,
-        description="Map tiles of the commune page, e.g. https://tile.openstreetmap.org/{z}/{x}/"
-        "{y}.png (your own tile server where the licence asks); unset = no map.",
+        description="Map tiles of the commune page from a tile server of yours ({z}/{x}/{y}); "
+        "unset: the MBTiles file of IOC_API_MAP_MBTILES, else a plain schematic (nothing is "
+        "ever loaded from the internet by default).",
+    )
+    api_map_mbtiles: Path | None = Field(
+        None,
+        description="An MBTiles file (e.g. the province cut from OpenStreetMap) served at "
+        "/tiles/{z}/{x}/{y}.png for the console map and Grafana's geomap basemap.",
     )
     telegram_link_code_minutes: int = Field(
         15, ge=1, description="Lifetime of the one-time code that links a Telegram account."

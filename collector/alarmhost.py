@@ -3,8 +3,10 @@
 NVRs and cameras configured under Configuration → Network → Advanced → Alarm Host (ISAPI
 ``/ISAPI/Event/notification/httpHosts``) POST the same XML the alertStream carries, as a plain
 ``application/xml`` body or as ``multipart/form-data`` with a picture. :class:`AlarmHost` turns
-one request into (device id, Sample); :func:`serve` is a small bounded asyncio HTTP/1.1 server
-for it (body ≤ 256 KiB, headers and body within a few seconds, one request per connection).
+one request into (device id, Sample), trusting the TCP peer's address (the XML's
+``ipAddress`` only when the peer is a watched NVR); :func:`serve` is a small bounded asyncio
+HTTP/1.1 server for it (body ≤ 256 KiB, headers and body within a few seconds, one request per
+connection). In the collector the route is :mod:`collector.alarmhost_route`.
 Unknown senders and unreadable bodies are rejected with a reason (4xx) and reported through
 ``on_reject`` so the collector can quarantine them.
 """
@@ -43,6 +45,7 @@ class Sender:
     device_id: str
     commune: str
     address: str
+    type: str = ""
 
 
 class AlarmHost:
@@ -61,11 +64,14 @@ class AlarmHost:
             alert = _hikxml.alert(doc)
         except xmlsafe.XmlError as exc:
             raise Rejected(400, f"unreadable alert: {exc}") from None
-        # The XML's own ipAddress names the camera when an NVR or NAT forwards it.
-        claimed = str(alert.data.get("ip", ""))
-        sender = self.by_address.get(claimed) or self.by_address.get(peer)
+        # The TCP peer is who sent it. Only an NVR (a watched device of type nvr) may speak for
+        # another device, named by the XML's ipAddress (a camera on its PoE ports, same commune).
+        sender = self.by_address.get(peer)
         if sender is None:
-            raise Rejected(403, f"unknown sender {peer} (ipAddress {claimed or '-'})")
+            raise Rejected(403, f"unknown sender {peer}")
+        claimed = self.by_address.get(str(alert.data.get("ip", "")))
+        if sender.type == "nvr" and claimed is not None and claimed.commune == sender.commune:
+            sender = claimed
         tracker = self.trackers.setdefault(sender.device_id, EventTracker(self.clear_after_s))
         sample = Sample(events=tracker.expire())
         ev = tracker.update(alert.type, alert.channel, alert.active, alert.data, ts=alert.ts)
@@ -86,7 +92,7 @@ class AlarmHost:
 def senders_of(devices: Iterable[Any]) -> list[Sender]:
     """Senders for every watched device with a ``hikvision`` check (``WatchedDevice`` rows)."""
     return [
-        Sender(d.target.device_id, d.target.commune, d.target.address)
+        Sender(d.target.device_id, d.target.commune, d.target.address, d.target.type)
         for d in devices
         if any(c.name == "hikvision" for c in d.checks)
     ]

@@ -137,11 +137,15 @@ def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise RegistryError([f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    except RecursionError:
+        raise RegistryError([f"{source}: the document is nested too deeply"]) from None
     if not isinstance(doc, dict):
         raise RegistryError([f"{source}:1: expected a mapping with 'communes' and 'devices'"])
     lines = _yaml_lines(text)
     try:
         parsed = InventoryFile.model_validate(doc)
+    except RecursionError:
+        raise RegistryError([f"{source}: the document is nested too deeply"]) from None
     except ValidationError as exc:
         errors = []
         for err in exc.errors(include_url=False):

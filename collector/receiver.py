@@ -1,20 +1,21 @@
 """Vendor webhooks: a platform (e.g. a loudspeaker vendor's, behind carrier NAT) pushes JSON
 to ``POST /hooks/{webhook_id}``; the device's ``http_json`` mapping turns it into metrics.
 
-A body that does not map is that device's ``check_error`` (422 with the reason), never the
-receiver's. The optional bearer token (``webhook_token_env``) is compared in constant time.
+A body that does not map is that device's ``check_error`` (422 with the reason, at most one
+event per ``IOC_COLLECTOR_ERROR_REPEAT_S``), never the receiver's. Every hook needs its bearer
+token (``webhook_token_env``, compared in constant time). The receiver binds
+``IOC_COLLECTOR_WEBHOOK_HOST`` (default loopback) and is served by :mod:`ioc.boundedhttp`:
+header and body deadlines, a connection cap, 413 for a body that is too large, at once.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,12 +23,16 @@ from starlette.routing import Route
 
 from collector.checks.base import CheckError
 from collector.checks.http_json import HttpJsonCheck, HttpJsonParams
+from collector.settings import CollectorSettings
+from ioc.boundedhttp import BoundedServer, Limits
+from ioc.bounds import JSON_SHOW_MAX_DEPTH, check_json
 
 if TYPE_CHECKING:
     from collector.service import Collector
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
+MAX_DOCS = 1000  # readings in one pushed list
 
 
 def hooks(collector: Collector) -> dict[str, HttpJsonCheck]:
@@ -52,29 +57,31 @@ def make_app(collector: Collector) -> Starlette:
             return JSONResponse({"detail": "unknown webhook id"}, 404)
         params = check.params
         assert isinstance(params, HttpJsonParams)
-        if params.webhook_token_env:
-            try:
-                expected = f"Bearer {check.secrets(params.webhook_token_env)}"
-            except CheckError as exc:
-                return JSONResponse({"detail": exc.reason}, 503)
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), expected.encode()):
-                return JSONResponse({"detail": "missing or wrong bearer token"}, 401)
+        try:
+            expected = f"Bearer {check.secrets(params.webhook_token_env or '')}"
+        except CheckError as exc:
+            log.warning("webhook %s refused: %s", params.webhook_id, exc.reason)
+            return JSONResponse({"detail": "this hook has no token on the collector"}, 503)
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return JSONResponse({"detail": "missing or wrong bearer token"}, 401)
         body = await _body(request)
         if body is None:
             return JSONResponse({"detail": f"body larger than {MAX_BODY} bytes"}, 413)
         try:
             doc = json.loads(body)
+            check_json(doc, max_depth=JSON_SHOW_MAX_DEPTH, max_bytes=MAX_BODY)
             docs = doc if isinstance(doc, list) else [doc]
-            samples = [check.map(d) for d in docs]
-        except (ValueError, UnicodeDecodeError):
-            collector.scheduler.failed(check, "parse", f"webhook body is not JSON: {body[:60]!r}")
-            return JSONResponse({"detail": "body is not JSON"}, 400)
+            samples = [check.map(d) for d in docs[:MAX_DOCS]]
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            why = f"webhook body of {len(body)} bytes is not JSON (or nested too deeply)"
+            collector.scheduler.push_failed(check, "parse", why)
+            return JSONResponse({"detail": "body is not JSON, or nested too deeply"}, 400)
         except CheckError as exc:
-            collector.scheduler.failed(check, exc.kind, f"webhook: {exc.reason}")
+            collector.scheduler.push_failed(check, exc.kind, f"webhook: {exc.reason}")
             return JSONResponse({"detail": exc.reason}, 422)
         for sample in samples:
-            collector.scheduler.succeeded(check, sample)
+            collector.scheduler.pushed(check, sample)
         return JSONResponse({"accepted": len(samples)}, 202)
 
     from collector.alarmhost_route import alarm_host_route  # Hikvision pushes (h18)
@@ -93,26 +100,24 @@ async def _body(request: Request) -> bytes | None:
     return bytes(chunks)
 
 
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield  # the collector owns SIGTERM/SIGINT
-
-
-async def serve(collector: Collector) -> None:
-    """Serve webhooks until cancelled."""
-    settings = collector.settings
-    config = uvicorn.Config(
-        make_app(collector),
-        host=settings.collector_webhook_host,
-        port=settings.collector_webhook_port or 0,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
+def limits(settings: CollectorSettings) -> Limits:
+    """The receiver's bounds, from the settings."""
+    return Limits(
+        header_timeout_s=settings.collector_receiver_header_timeout_s,
+        body_timeout_s=settings.collector_receiver_body_timeout_s,
+        app_timeout_s=settings.collector_receiver_body_timeout_s,
+        max_connections=settings.collector_receiver_max_connections,
+        max_body_bytes=MAX_BODY,
     )
-    server = _Server(config)
-    log.info("webhook receiver on %s:%s", config.host, config.port)
-    try:
-        await server.serve()
-    finally:
-        server.should_exit = True
+
+
+async def serve(collector: Collector, ready: asyncio.Future[int] | None = None) -> None:
+    """Serve webhooks and alarm-host pushes until cancelled."""
+    settings = collector.settings
+    server = BoundedServer(make_app(collector), limits(settings))
+    collector.receiver = server
+    host, port = settings.collector_webhook_host, settings.collector_webhook_port or 0
+    log.info("webhook receiver on %s:%s", host, port)
+    if host in ("0.0.0.0", "::", ""):
+        log.warning("the receiver listens on every interface (IOC_COLLECTOR_WEBHOOK_HOST=%s)", host)
+    await server.serve(host, port, ready)

@@ -3,6 +3,13 @@
 A poll is bounded by its interval; whatever goes wrong (CheckError, timeout, a bug in a check)
 costs only that poll and becomes a ``check_error`` state of that device: an event on the
 transition (with the reason), ``check_recovered`` when it answers again, never a stalled loop.
+A failing check whose reason keeps changing (a counter, a port in the text) makes one event
+when it starts failing and at most one more per ``repeat_s``, not one per poll.
+
+Pushes (webhooks, alarm-host posts) go through :meth:`Scheduler.pushed` and
+:meth:`Scheduler.push_failed`: they never change a poll check's health (a forged push cannot
+mark a failing camera healthy), and their errors are at most one event per device per
+``repeat_s``, all of them counted (``push_errors`` in the heartbeat).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass, field
 from collector.checks import REGISTRY
 from collector.checks.base import Check, CheckError, EventOut, Sample, Secrets
 from collector.inventory import WatchedDevice
+from collector.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,7 @@ class Health:
     polled: dict[str, float] = field(default_factory=dict)  # device → monotonic of last answer
     errors: dict[tuple[str, str], str] = field(default_factory=dict)  # (device, check) → reason
     polls: int = 0
+    push_errors: int = 0  # pushes refused or unreadable, since the start
 
     def lag_p99(self) -> float:
         """99th percentile of how late polls started (seconds)."""
@@ -64,12 +73,15 @@ class Scheduler:
         record: Record,
         jitter: float = 0.1,
         scrub: Callable[[str], str] = str,
+        repeat_s: float = 300.0,
     ) -> None:
         self.checks = checks
         self.record = record
         self.jitter = jitter
         self.scrub = scrub
         self.health = Health()
+        self.repeats = Throttle(repeat_s)
+        self.push_throttle = Throttle(repeat_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -86,7 +98,10 @@ class Scheduler:
             if type(c).stream is not Check.stream
         ]
         try:
-            await asyncio.gather(*self._tasks)
+            if self._tasks:
+                await asyncio.gather(*self._tasks)
+            else:  # only receiving checks: nothing to poll, but keep running
+                await asyncio.Event().wait()
         finally:
             self._stopping = True
             # Python 3.11's wait_for (used inside icmplib and others) can swallow a
@@ -154,6 +169,7 @@ class Scheduler:
         """Record a good answer (and the recovery from an error state)."""
         key = (check.target.device_id, check.name)
         self.health.polled[key[0]] = time.monotonic()
+        self.repeats.forget(key)
         if self.health.errors.pop(key, None) is not None:
             log.info("%s: %s answers again", key[0], check.name)
             sample.events.append(EventOut("check_recovered", "info", {"check": check.name}))
@@ -167,6 +183,33 @@ class Scheduler:
         self.health.errors[key] = f"{kind}: {reason}"
         if before == self.health.errors[key]:
             return
+        if before is None:
+            self.repeats.forget(key)
+        if not self.repeats.allow(key):
+            return  # still failing, in other words: the state changes, no event before repeat_s
         log.warning("%s: check %s failed (%s): %s", key[0], check.name, kind, reason)
         data = {"check": check.name, "kind": kind, "reason": reason}
+        self.record(check, Sample(events=[EventOut("check_error", "warning", data)]))
+
+    def pushed(self, check: Check, sample: Sample) -> None:
+        """Record what a device pushed; a polling check's health is not touched. A check that
+        only receives leaves its error state quietly (no event: a flood alternating good and
+        bad pushes must not make an event per push)."""
+        if not check.polls:
+            key = (check.target.device_id, check.name)
+            self.health.polled[key[0]] = time.monotonic()
+            self.health.errors.pop(key, None)
+        self.record(check, sample)
+
+    def push_failed(self, check: Check, kind: str, reason: str) -> None:
+        """A refused or unreadable push of a known device: counted always, at most one event
+        per device per ``repeat_s``; never the error state of a polling check."""
+        self.health.push_errors += 1
+        reason = self.scrub(reason)[:300]
+        if not check.polls:
+            self.health.errors[(check.target.device_id, check.name)] = f"{kind}: {reason}"
+        if not self.push_throttle.allow(check.target.device_id):
+            return
+        log.warning("%s: push refused (%s): %s", check.target.device_id, kind, reason)
+        data = {"check": check.name, "kind": kind, "reason": reason, "source": "push"}
         self.record(check, Sample(events=[EventOut("check_error", "warning", data)]))

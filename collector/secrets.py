@@ -1,8 +1,10 @@
-"""Secrets by name: resolved on the collector from its environment or a secrets file.
+"""Secrets by name: resolved on the collector from its secrets file (or ``IOC_SECRET_*``).
 
 The inventory (and the central database) only ever holds names such as ``CAM_PASS``; values
 live here, are never logged and never published. A secrets file is ``NAME=value`` lines
-(``#`` comments) or a YAML mapping, readable only by the collector's user.
+(``#`` comments) or a YAML mapping, readable only by the collector's user. The environment is
+consulted only for names starting with ``IOC_SECRET_``: never the collector's own settings
+(``IOC_MQTT_URL``, ``IOC_COLLECTOR_TOKEN``) nor any other variable (:mod:`ioc.secretnames`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 import yaml
 
 from collector.checks.base import CheckError
+from ioc.secretnames import ENV_PREFIX, name_problem
 
 
 class SecretStore:
-    """Looks a secret up in the environment first, then in the secrets file."""
+    """Looks a secret up in the secrets file, or in the environment for ``IOC_SECRET_*``."""
 
     def __init__(
         self, file_values: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
@@ -47,13 +50,21 @@ class SecretStore:
         return cls(values)
 
     def __call__(self, name: str) -> str:
-        value = self._env.get(name)
+        problem = name_problem(name)
+        if problem:
+            raise CheckError(problem, kind="config")
+        value = self._file.get(name)
+        env_ok = name.startswith(ENV_PREFIX)
+        if value is None and env_ok:
+            value = self._env.get(name)
         if value is None:
-            value = self._file.get(name)
-        if value is None:
-            raise CheckError(f"secret {name!r} is not set on the collector", kind="config")
+            where = "its secrets file" + (f" or {name} in its environment" * env_ok)
+            raise CheckError(
+                f"secret {name!r} is not set on the collector ({where})", kind="config"
+            )
         return value
 
     def values(self) -> list[str]:
-        """Every known secret value of the file (to keep them out of error texts)."""
-        return [v for v in self._file.values() if v]
+        """Every secret value it may hand out (to keep them out of error texts)."""
+        env = [v for k, v in self._env.items() if k.startswith(ENV_PREFIX)]
+        return [v for v in [*self._file.values(), *env] if v]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import signal
 import time
@@ -13,12 +15,15 @@ from typing import Any
 from collector.checks.base import Check, EventOut, Sample
 from collector.checks.ping import icmp_mode
 from collector.forward import Forwarder
-from collector.inventory import Inventory
+from collector.inventory import Inventory, WatchedDevice
 from collector.outbox import Outbox
 from collector.scheduler import Scheduler, build_checks
 from collector.secrets import SecretStore
 from collector.settings import CollectorSettings
+from ioc import __version__
+from ioc.boundedhttp import BoundedServer
 from ioc.errors import IocError
+from ioc.redact import redact
 from ioc.settings import MqttTarget
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,25 @@ def identify(inventory: Inventory, collector_id: str | None) -> Identity:
     )
 
 
+def inventory_digest(inventory: Inventory) -> str:
+    """A short hash of the inventory's devices: equal on every collector given the same one."""
+    body = json.dumps([d.model_dump(mode="json") for d in inventory.devices], sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def confined(watched: list[WatchedDevice], me: Identity) -> list[WatchedDevice]:
+    """Only the devices of the collector's own commune: it holds that commune's secrets, and
+    another commune's inventory entry must not make it probe anything (issue 23)."""
+    kept = [w for w in watched if w.target.commune == me.commune]
+    for w in watched:
+        if w.target.commune != me.commune:
+            log.error(
+                "device %s of commune %s is not watched: collector %s serves commune %s",
+                w.target.device_id, w.target.commune, me.id, me.commune,
+            )  # fmt: skip
+    return kept
+
+
 def now_ms() -> int:
     """Wall-clock time in epoch milliseconds (the device time of a reading)."""
     return int(time.time() * 1000)
@@ -73,7 +97,11 @@ class Collector:
         self.me = me
         self.settings = settings
         self.secrets = secrets
-        self.watched = inventory.watched_by(me.id)
+        self.watched = confined(inventory.watched_by(me.id), me)
+        self.receiver: BoundedServer | None = None
+        self.inventory_hash = inventory_digest(inventory)
+        self._reported: tuple[str, str] | None = None  # version and hash last heartbeat sent
+        self.started = time.time()
         self.outbox = Outbox(
             settings.collector_state_dir / f"{me.id}.outbox.sqlite",
             max_age_s=settings.collector_max_age_days * 86400,
@@ -90,14 +118,19 @@ class Collector:
         self.closed = False
         self.checks: list[Check] = build_checks(self.watched, secrets)
         self.scheduler = Scheduler(
-            self.checks, self.record, settings.collector_jitter, scrub=self.scrub
+            self.checks,
+            self.record,
+            settings.collector_jitter,
+            scrub=self.scrub,
+            repeat_s=settings.collector_error_repeat_s,
         )
 
     def scrub(self, text: str) -> str:
-        """Remove any known secret value from a text bound for logs or the wire."""
+        """A text bound for logs or the wire without secrets: the collector's own secret values
+        and whatever :func:`ioc.redact.redact` recognises (URL credentials, tokens, ...)."""
         for value in self.secrets.values():
             text = text.replace(value, "***")
-        return text
+        return redact(text)
 
     def record(self, check: Check, sample: Sample) -> None:
         """Store a sample's reading and events in the outbox and wake the forwarder."""
@@ -142,11 +175,20 @@ class Collector:
                 "buffer_depth": float(self.outbox.depth),
                 "buffer_bytes": float(self.outbox.bytes),
                 "buffer_dropped": float(self.outbox.counter("dropped")),
+                "push_errors": float(health.push_errors),
+                "receiver_refused": float(self.receiver.refused if self.receiver else 0),
             }
         )
         if dropped:
             self.outbox.dropped_pending = 0
             sample.events.append(EventOut("buffer_dropped", "warning", {"count": dropped}))
+        ident = (__version__, self.inventory_hash)
+        if ident != self._reported:  # the fleet view: which version, which inventory
+            # Stamped with the process's start (when this version began running): the
+            # heartbeat's own time stays unique to its reading.
+            data = {"version": ident[0], "inventory_hash": ident[1]}
+            sample.events.append(EventOut("collector_version", "info", data, ts=self.started))
+            self._reported = ident
         self.store(self.me.id, self.me.commune, sample)
 
     async def _heartbeats(self) -> None:

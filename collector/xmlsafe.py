@@ -81,7 +81,7 @@ def number(elem: Element, *path: str) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise XmlError(f"{'/'.join(path)}: not a number: {raw[:40]!r}") from None
+        raise XmlError(f"{'/'.join(path)}: not a number ({len(raw)} characters)") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise XmlError(f"{'/'.join(path)}: not a finite number")
     return value

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from collector.fakes import demo_cameras
 from demo.edge_parts import Relay, VendorPlatform, free_port
+from ioc.secretfile import write_secret
 
 log = logging.getLogger(__name__)
 COLLECTOR_ID = "ts-collector"
@@ -56,7 +57,7 @@ def inventory(snmp_port: int | None, vendor_url: str) -> str:
     ]
     link_checks = "ping: {}"
     if snmp_port:
-        link_checks += f", snmp: {{port: {snmp_port}, community_env: IOC_DEMO_SNMP_COMMUNITY}}"
+        link_checks += f", snmp: {{port: {snmp_port}, community_env: DEMO_SNMP_COMMUNITY}}"
     lines.append(
         '  - {id: ts-edge-sw, type: link, commune: "21025", site: ts-ubnd, address: 127.0.0.1, '
         f'name: "Switch tầng 2 (SNMP)", collector: {COLLECTOR_ID}, checks: {{{link_checks}}}}}'
@@ -65,7 +66,7 @@ def inventory(snmp_port: int | None, vendor_url: str) -> str:
         lines.append(
             '  - {id: ts-edge-ups, type: ups, commune: "21025", site: ts-ubnd, '
             f'address: 127.0.0.1, name: "Tủ mạng UBND", collector: {COLLECTOR_ID}, '
-            f"checks: {{snmp: {{port: {snmp_port}, community_env: IOC_DEMO_SNMP_COMMUNITY}}}}}}"
+            f"checks: {{snmp: {{port: {snmp_port}, community_env: DEMO_SNMP_COMMUNITY}}}}}}"
         )
     for i in range(1, 5):
         lines.append(
@@ -78,7 +79,7 @@ def inventory(snmp_port: int | None, vendor_url: str) -> str:
             f'  - {{id: ts-edge-spk-{i}, type: speaker, commune: "21025", address: 127.0.0.1, '
             f'name: "Cụm loa nền tảng {i}", collector: {COLLECTOR_ID}, '
             f'checks: {{http_json: {{url: "{vendor_url}/clusters/{i}", '
-            f"auth: {{type: bearer, token_env: IOC_DEMO_VENDOR_TOKEN}}, metrics: {SPEAKER_MAP}}}}}}}"
+            f"auth: {{type: bearer, token_env: DEMO_VENDOR_TOKEN}}, metrics: {SPEAKER_MAP}}}}}}}"
         )
     return "\n".join(lines) + "\n"
 
@@ -136,7 +137,7 @@ class Edge:
         self._stop = threading.Event()
         self._faults: threading.Thread | None = None
         self.camera_faults = {**CAMERA_FAULTS, **(camera_faults or {})}
-        self.camera_password = secrets.token_urlsafe(12)  # goes to the collector's env only
+        self.camera_password = secrets.token_urlsafe(12)  # the collector's secrets file only
         self.cameras = demo_cameras.start(
             "21025", COLLECTOR_ID, self.camera_password, prefix="ts-edge-hik", site="ts-ubnd",
             interval_s=interval_s or 30,
@@ -179,6 +180,13 @@ class Edge:
         self.relay.start()
         relayed = urlunsplit(broker._replace(netloc=self._netloc(broker, self.relay.port)))
         (self.work / "inventory.yaml").write_text(self.inventory, encoding="utf-8")
+        # Device secrets live in the collector's secrets file (owner-only), never its env.
+        secrets_file = self.work / "secrets.env"
+        write_secret(
+            secrets_file,
+            f"DEMO_SNMP_COMMUNITY={COMMUNITY}\nDEMO_VENDOR_TOKEN={VENDOR_TOKEN}\n"
+            f"{demo_cameras.PASSWORD_ENV}={self.camera_password}\n",
+        )
         env = {
             **os.environ,
             "IOC_MQTT_URL": relayed,
@@ -186,9 +194,7 @@ class Edge:
             "IOC_COLLECTOR_CLIENT_PREFIX": self.client_prefix,
             "IOC_COLLECTOR_ID": COLLECTOR_ID,
             "IOC_COLLECTOR_STATE_DIR": str(self.work / "state"),
-            "IOC_DEMO_SNMP_COMMUNITY": COMMUNITY,
-            "IOC_DEMO_VENDOR_TOKEN": VENDOR_TOKEN,
-            demo_cameras.PASSWORD_ENV: self.camera_password,
+            "IOC_COLLECTOR_SECRETS_FILE": str(secrets_file),
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ioc", "collector", "run", "--inventory",

@@ -221,9 +221,10 @@ def _api(settings: ApiSettings, storage: StorageSettings) -> _Running:
     import uvicorn
 
     from api.app import create_app
+    from api.cli import server_options
 
     config = uvicorn.Config(create_app(settings, storage), host=settings.api_host, port=settings.api_port,
-                            log_config=None, log_level="warning")  # fmt: skip
+                            log_level="warning", **server_options(settings))  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
 

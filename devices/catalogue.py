@@ -353,8 +353,27 @@ CATALOGUE: tuple[DeviceType, ...] = (
                 min=0,
                 max=1e12,
             ),
+            Metric(
+                "push_errors",
+                "",
+                "counter",
+                "Lần đẩy dữ liệu bị từ chối",
+                "Pushes refused or unreadable",
+                min=0,
+                max=1e12,
+            ),
+            Metric(
+                "receiver_refused",
+                "",
+                "counter",
+                "Kết nối bị bộ nhận từ chối",
+                "Receiver connections refused",
+                min=0,
+                max=1e12,
+            ),
         ),
-        events=("buffer_dropped",),
+        # collector_version: {version, inventory_hash}, in the first heartbeat and on change.
+        events=("buffer_dropped", "collector_version"),
     ),
 )
 

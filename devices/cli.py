@@ -21,23 +21,46 @@ if TYPE_CHECKING:
     "IOC_GRAFANA_DB_PASSWORD.",
 )
 @click.option("--check", is_flag=True, help="Only report pending migrations; exit 1 if any.")
-def migrate_command(roles: bool, check: bool) -> None:
-    """Create the database if needed and apply pending migrations (safe on every start)."""
+@click.option(
+    "--plan",
+    is_flag=True,
+    help="Show the migrations that would run, in order, with their first comment; change nothing.",
+)
+def migrate_command(roles: bool, check: bool, plan: bool) -> None:
+    """Create the database if needed and apply pending migrations (safe on every start).
+
+    Each migration runs in its own transaction: one that fails is rolled back whole and the
+    ones after it do not run. With IOC_MIGRATE_ADMIN_URL the superuser first creates the
+    roles, the database (owned by ioc_owner) and extensions; the migrations run as
+    IOC_DATABASE_URL's role (ioc_owner).
+    """
     from devices.database import prepare_for
     from ioc import migrate as m
     from ioc.db import connect
     from ioc.settings import Settings
 
     settings = Settings()
-    if check:
+    if check or plan:
         todo = m.pending(settings.database_url)
         click.echo(f"{len(todo)} migration(s) pending" + (": " + ", ".join(todo) if todo else ""))
-        sys.exit(1 if todo else 0)
+        if plan:
+            for line in m.plan(todo):
+                click.echo(f"  {line}")
+        sys.exit(1 if todo and check else 0)
+    admin_url = settings.migrate_admin_url
+    if admin_url:
+        from ioc.bootstrap import bootstrap
+
+        owner = settings.owner_db_password
+        done = bootstrap(
+            admin_url, settings.database_url, owner.get_secret_value() if owner else None
+        )
+        click.echo("bootstrap (superuser): " + (", ".join(done) or "roles and database exist"))
     prepared = prepare_for(settings)
     if prepared.created_database:
         click.echo("created the database")
     if roles:
-        with connect(settings.database_url) as conn:
+        with connect(admin_url or settings.database_url) as conn:
             passwords = {
                 role: secret.get_secret_value()
                 for role, attr in m.ROLES.items()

@@ -45,7 +45,8 @@ RETURNING username
 SELECT_ACTIVE = """
 SELECT c.username, c.role, c.password_hash, c.bus_password_hash, d.commune_code,
        coalesce((SELECT array_agg(o.commune_code || '/' || o.id ORDER BY o.id) FROM devices o
-                 WHERE o.observed_by = c.device_id AND o.decommissioned_at IS NULL), '{}')
+                 WHERE o.observed_by = c.device_id AND o.decommissioned_at IS NULL
+                   AND o.commune_code = d.commune_code), '{}')  -- its own commune only
 FROM mqtt_credentials c LEFT JOIN devices d ON d.id = c.device_id
 WHERE c.revoked_at IS NULL AND (c.role <> 'device' OR d.decommissioned_at IS NULL)
 ORDER BY c.username

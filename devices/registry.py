@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from devices.catalogue import TYPES
-from ioc.bounds import JsonObject, NfcStr
+from ioc.bounds import JsonChecks, JsonObject, NfcStr
 from ioc.errors import IocError
+from ioc.redact import url_problem
+from ioc.secretnames import name_problem, secret_name_fields
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
@@ -62,7 +65,7 @@ class DeviceIn(BaseModel):
     # (parameters validated by the collector; secrets only by name, e.g. password_env).
     collector: str | None = Field(None, pattern=ID_PATTERN)
     address: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$")
-    checks: dict[str, dict[str, Any]] = {}
+    checks: JsonChecks = {}
 
     @field_validator("checks")
     @classmethod
@@ -73,6 +76,14 @@ class DeviceIn(BaseModel):
                     f"checks.{check}.{key}: secrets go by name ({key}_env: NAME), "
                     "never as a value in the registry"
                 )
+            for key, name in secret_name_fields(params):
+                problem = name_problem(name)
+                if problem:
+                    raise ValueError(f"checks.{check}.{key}: {problem}")
+            for key, url in _urls(params):
+                problem = url_problem(url)
+                if problem:
+                    raise ValueError(f"checks.{check}.{key}: {problem}")
         return value
 
     @field_validator("type")
@@ -95,6 +106,20 @@ class DeviceIn(BaseModel):
         return self.interval_s or TYPES[self.type].interval_s
 
 
+def _urls(params: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every string of a check's parameters that is a URL (``scheme://...``)."""
+    if isinstance(params, str):
+        return [(path.lstrip("."), params)] if URL_LIKE.match(params) else []
+    if isinstance(params, dict):
+        items: Any = ((f"{path}.{k}", v) for k, v in params.items())
+    elif isinstance(params, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(params))
+    else:
+        return []
+    return [found for where, value in items for found in _urls(value, where)]
+
+
+URL_LIKE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://")
 SECRET_WORDS = ("password", "community", "token", "secret", "auth_key", "priv_key", "passphrase")
 
 

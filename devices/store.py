@@ -179,7 +179,10 @@ def import_registry(conn: psycopg.Connection, registry: Registry, source: str = 
                 for parent in parents:
                     cur.execute(INSERT_PARENT, {"id": device.id, "parent": parent})
             _check_sites_match(cur)
+            _check_collectors(cur, [d.id for d in registry.devices], source)
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    except psycopg.errors.RaiseException as exc:  # the trigger of migration 0700
+        raise RegistryError([f"{source}: {exc.diag.message_primary}"]) from exc
     except psycopg.errors.ForeignKeyViolation as exc:
         detail = exc.diag.message_detail or str(exc)
         raise RegistryError([f"{source}: reference to an unknown object: {detail}"]) from exc
@@ -202,6 +205,46 @@ def _unknown_references(conn: psycopg.Connection, registry: Registry, source: st
     return unknown_references(
         registry, source or "<registry>", known_communes, known_sites, known_devices
     )
+
+
+# A device and the collector that observes it are in the same commune, and the collector is an
+# in-service device of type collector: a collector holds the secrets of its own commune only,
+# so an admin of another commune must not be able to make it probe (and authenticate to) the
+# URLs of their choosing. Also enforced by a constraint trigger (migration 0700).
+COLLECTOR_MISMATCH = """
+SELECT d.id, d.commune_code, c.id, c.type, c.commune_code, c.decommissioned_at IS NOT NULL
+FROM devices d JOIN devices c ON c.id = d.observed_by
+WHERE (d.id = ANY(%(ids)s) OR c.id = ANY(%(ids)s)) AND d.decommissioned_at IS NULL
+  AND (c.type <> 'collector' OR c.commune_code <> d.commune_code OR c.decommissioned_at IS NOT NULL)
+ORDER BY d.id LIMIT 20
+"""
+
+
+def collector_problem(
+    device_commune: str, collector: str, ctype: str, commune: str, gone: bool
+) -> str | None:
+    """Why a device of ``device_commune`` may not be observed by this collector, or None."""
+    if ctype != "collector":
+        return f"{collector!r} is a {ctype}, not a collector"
+    if gone:
+        return f"collector {collector!r} is decommissioned"
+    if commune != device_commune:
+        return (
+            f"collector {collector!r} serves commune {commune}, not {device_commune}: a "
+            "collector watches only the devices of its own commune"
+        )
+    return None
+
+
+def _check_collectors(cur: psycopg.Cursor, ids: list[str], source: str) -> None:
+    cur.execute(COLLECTOR_MISMATCH, {"ids": ids})
+    errors = []
+    for device, device_commune, collector, ctype, commune, gone in cur.fetchall():
+        problem = collector_problem(device_commune, collector, ctype, commune, gone)
+        if problem:
+            errors.append(f"{source or '<registry>'}: device {device!r}.collector: {problem}")
+    if errors:
+        raise RegistryError(errors)
 
 
 def _check_sites_match(cur: psycopg.Cursor) -> None:

@@ -19,6 +19,7 @@ import psycopg
 from prometheus_client import start_http_server
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, wait_exponential
 
+from ingest.budget import QuarantineBudget
 from ingest.decode import Decoded, Limits, decode, undecodable, under_root
 from ingest.isolate import write_isolating
 from ingest.mqtt import Consumer, Inbound
@@ -30,8 +31,7 @@ from ingest.stats import Stats
 from ingest.takeover import Takeovers
 from ingest.writer import Item, WriteResult, prepare, write_items
 from ioc.contract import parse_topic
-from ioc.db import connect
-from ioc.errors import DatabaseUnavailable
+from ioc.db import FAILOVER, connect
 from ioc.migrate import ensure_partitions
 from ioc.settings import Settings
 
@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 # Database lookups of unknown device ids per batch (a flood of random ids stays cheap).
 MAX_LOOKUPS_PER_BATCH = 50
 
-# Errors after which the same batch is retried on a fresh connection (never acked meanwhile).
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable)
+# Errors after which the same batch is retried on a fresh connection (never acked meanwhile):
+# the server went away or is no longer the primary (ioc.db.FAILOVER, e.g. 25006 read-only).
+TRANSIENT = FAILOVER
 
 
 class IngestService:
@@ -54,6 +55,7 @@ class IngestService:
             ingest.max_payload_bytes, ingest.max_future_s, settings.raw_retention_days
         )
         self.stats = Stats(ingest.instance, ingest.group, ingest.client_id)
+        self.budget = QuarantineBudget(ingest.quarantine_budget, ingest.quarantine_budget_window_s)
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self.consumer = make_source(settings, ingest, self.queue.put_nowait)
         self._closing = threading.Event()  # drain the queue, then stop writing
@@ -166,7 +168,7 @@ class IngestService:
             self._refresh_registry(quiet=True)
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
         decoded = [self._decode(m) for m in batch]
-        items = [i for i in decoded if i is not None]
+        items = [i for i in decoded if i is not None and self._within_budget(i)]
         result = self._write_with_retry(items)
         if result is None:
             return  # halted during a database outage: nothing acked, the broker redelivers
@@ -181,6 +183,14 @@ class IngestService:
             batch_s=done - started,
             lag_s=done - batch[0].received,
         )
+
+    def _within_budget(self, item: Item) -> bool:
+        """False for a rejected message beyond its device's quarantine budget (counted)."""
+        res = item.result
+        if not isinstance(res, Rejected) or self.budget.admit(res.device_id):
+            return True
+        self.stats.beyond_budget(res.reason.value)
+        return False
 
     def _decode(self, msg: Inbound) -> Item | None:
         """The message judged, or None for a topic outside the contract's root (not ours)."""
@@ -305,13 +315,8 @@ class IngestService:
                 conn.rollback()
                 return self._write_each(conn, items)
         except TRANSIENT:
-            if conn.broken or conn.closed:
-                self._drop_connection()
-            else:
-                try:
-                    conn.rollback()
-                except Exception:
-                    self._drop_connection()
+            # Always a new connection: this one may be broken, or alive on a demoted primary.
+            self._drop_connection()
             raise
 
     def _write_each(self, conn: psycopg.Connection, items: list[Item]) -> WriteResult:

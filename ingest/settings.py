@@ -70,6 +70,16 @@ class IngestSettings(BaseSettings):
     max_payload_bytes: int = Field(
         65536, ge=256, description="Larger payloads are quarantined as `oversized`."
     )
+    quarantine_budget: int = Field(
+        200,
+        ge=1,
+        description="Quarantine rows one device may add per `quarantine_budget_window_s`; more "
+        "are acknowledged and counted (`ioc_ingest_quarantine_over_budget`) but not stored. "
+        "Unregistered senders share ten times this.",
+    )
+    quarantine_budget_window_s: float = Field(
+        3600.0, gt=0, description="Window of the per-device quarantine budget (seconds)."
+    )
     max_future_s: float = Field(
         300.0, ge=0, description="Timestamps further than this ahead of now are quarantined."
     )

@@ -67,6 +67,13 @@ class Stats:
             ["reason"],
             registry=self.registry,
         )
+        self.over_budget: Counter[str] = Counter()
+        self._over_budget = PromCounter(
+            "ioc_ingest_quarantine_over_budget",
+            "Rejected messages not stored: their device's quarantine budget was spent",
+            ["reason"],
+            registry=self.registry,
+        )
         self._ignored = PromCounter(
             "ioc_ingest_ignored",
             "Messages on topics outside the topic root (other applications' traffic)",
@@ -121,6 +128,12 @@ class Stats:
                 "last_batch_ms": self.last_batch_ms,
                 "lag_ms": self.lag_ms,
             }
+
+    def beyond_budget(self, reason: str) -> None:
+        """Count one rejected message not stored (its device's quarantine budget is spent)."""
+        with self.lock:
+            self.over_budget[reason] += 1
+        self._over_budget.labels(reason).inc()
 
     def ignore(self) -> None:
         """Count one message that is not ingest's business (another root)."""

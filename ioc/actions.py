@@ -1,10 +1,12 @@
 """Operator actions, the one owner: acknowledge, assign, create and expire silences.
 
-The REST API, the web console and Telegram all call these; ``channel`` ("api", "console",
-"telegram") says where the action came from and is recorded in the alert's timeline and the
-audit log. Each alert action is one ``UPDATE ... RETURNING`` carrying its state and scope
-checks, so two operators acting at once cannot both pass a stale check. Acknowledging records
-who and why; it never stops the alert from resolving.
+The REST API, the web console, Telegram and Zalo all call these; ``channel`` ("api",
+"console", "telegram", "zalo") says where the action came from and is recorded in the alert's
+timeline and the audit log. Each alert action is one ``UPDATE ... RETURNING`` carrying its
+state and scope checks, so two operators acting at once cannot both pass a stale check.
+Acknowledging records who and why; it never stops the alert from resolving. An alert is
+assigned only to an active technician or admin who sees its commune (``assignable``), whichever
+channel asks.
 
 History vocabulary (alert_history.action, audit_log.action for alerts): ``acknowledged``,
 ``assigned``. Silences are audited as ``create`` / ``expire`` of object type ``silence``.
@@ -22,7 +24,7 @@ from psycopg.types.json import Jsonb
 from ioc.errors import IocError
 from ioc.silences import SilenceSpec
 
-Channel = Literal["api", "console", "telegram"]
+Channel = Literal["api", "console", "telegram", "zalo"]
 Outcome = Literal["done", "not_found", "resolved"]
 ACKNOWLEDGED = "acknowledged"
 ASSIGNED = "assigned"
@@ -41,6 +43,17 @@ WHERE id = %(id)s AND {_SCOPE}
 RETURNING commune_code
 """
 STATE_SQL = f"SELECT state FROM alerts WHERE id = %(id)s AND {_SCOPE}"
+COMMUNE_SQL = f"SELECT commune_code FROM alerts WHERE id = %(id)s AND {_SCOPE}"
+# Who may be assigned an alert of a commune: an active technician or admin who sees it.
+# (The console offers exactly these names.)
+ASSIGNABLE_SQL = """
+SELECT name FROM ioc_auth.users
+WHERE revoked_at IS NULL AND role IN ('technician', 'admin')
+  AND (communes = '{}' OR %(commune)s::text = ANY(communes))
+  AND (%(name)s::text IS NULL OR name = %(name)s)
+ORDER BY name LIMIT %(limit)s
+"""
+USER_SQL = "SELECT role FROM ioc_auth.users WHERE name = %(name)s AND revoked_at IS NULL"
 HISTORY_SQL = """
 INSERT INTO alert_history (alert_id, time, action, actor, note, data)
 VALUES (%(id)s, %(now)s, %(action)s, %(actor)s, %(note)s, %(data)s)
@@ -182,6 +195,27 @@ def acknowledge(
                 scope=scope, note=note, data={"note": note})  # fmt: skip
 
 
+def assignable(conn: psycopg.Connection, commune: str | None, limit: int = 200) -> list[str]:
+    """Names of the users an alert of ``commune`` may be assigned to."""
+    rows = conn.execute(ASSIGNABLE_SQL, {"commune": commune, "name": None, "limit": limit})
+    return [r[0] for r in rows.fetchall()]
+
+
+def _check_assignee(conn: psycopg.Connection, assignee: str, commune: str | None) -> None:
+    params = {"commune": commune, "name": assignee, "limit": 1}
+    if conn.execute(ASSIGNABLE_SQL, params).fetchone() is not None:
+        return
+    row = conn.execute(USER_SQL, {"name": assignee}).fetchone()
+    if row is None:
+        problem = f"no active user is named {assignee!r}"
+    elif row[0] not in ("technician", "admin"):
+        problem = f"user {assignee!r} is an {row[0]} and may not act on alerts"
+    else:
+        where = f"commune {commune}" if commune else "alerts without a commune"
+        problem = f"user {assignee!r} does not see {where}"
+    raise ActionRefused("assignee", f"{problem}; assign to a technician of the alert's commune")
+
+
 def assign(
     conn: psycopg.Connection,
     alert_id: int,
@@ -192,9 +226,19 @@ def assign(
     now: datetime | None = None,
     scope: list[str] | None = None,
 ) -> ActionResult:
-    """Assign an alert to someone (None clears); ``not_found`` when unknown or out of scope."""
-    return _act(conn, ASSIGN_SQL, alert_id, ASSIGNED, actor=actor, channel=channel, now=now,
-                scope=scope, note=None, data={"assignee": assignee})  # fmt: skip
+    """Assign an alert to someone (None clears); ``not_found`` when unknown or out of scope.
+
+    ActionRefused when ``assignee`` is not an active technician or admin seeing the alert's
+    commune.
+    """
+    with conn.transaction():
+        if assignee is not None:
+            row = conn.execute(COMMUNE_SQL, {"id": alert_id, "scope": scope}).fetchone()
+            if row is None:
+                return ActionResult("not_found", alert_id)
+            _check_assignee(conn, assignee, row[0])
+        return _act(conn, ASSIGN_SQL, alert_id, ASSIGNED, actor=actor, channel=channel, now=now,
+                    scope=scope, note=None, data={"assignee": assignee})  # fmt: skip
 
 
 def silence_commune(

@@ -10,7 +10,9 @@ command line, the alert engine reading stored rows) refuses the same things with
 - Free-form JSON (device metadata, ...) is bounded in nesting depth and encoded size: deep
   documents make parsers and serialisers recurse until they fail.
 - Names and search text are stored and compared in Unicode NFC: Vietnamese arrives both
-  precomposed (NFC) and decomposed (NFD) and the two must be one name.
+  precomposed (NFC) and decomposed (NFD) and the two must be one name. They are single lines
+  without control or bidirectional characters (``ioc.oneline``): names go into plain-text
+  messages, where a line break would let a name forge a line of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+
+from ioc.oneline import check_one_line
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -152,7 +156,10 @@ Instant = Annotated[AwareDatetime, AfterValidator(check_instant)]
 """An instant from outside: aware, within [EARLIEST, LATEST) (a validation error otherwise)."""
 JsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
 """A free-form JSON object from outside: at most JSON_MAX_DEPTH deep and JSON_MAX_BYTES long."""
-NfcStr = Annotated[str, BeforeValidator(_nfc_input)]
-"""A name or search text, normalised to NFC before any length check or comparison."""
+JsonChecks = Annotated[dict[str, dict[str, Any]], BeforeValidator(check_json)]
+"""A device's collector checks: bounded like JsonObject *before* anything walks them (a YAML
+document can repeat one mapping through aliases into billions of nodes)."""
+NfcStr = Annotated[str, BeforeValidator(_nfc_input), AfterValidator(check_one_line)]
+"""A name or search text: NFC before any length check or comparison, one line, no controls."""
 ShownJson = Annotated[dict[str, Any], BeforeValidator(shown_json)]
 """A stored free-form JSON object in a response: replaced by a note when it cannot be shown."""

@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "users": ("api.cli", "users", "API users and tokens."),
     "simulate": ("simulators.cli", "simulate", "Simulate a fleet of commune devices over MQTT."),
     "drill": ("simulators.cli", "drill", "Run a fault scenario and check the expected outcome."),
+    "db": ("ioc.ha.cli", "group", "Local PostgreSQL HA cluster (Patroni + etcd) for trials/tests."),
     "maintain": ("storage.cli", "maintain", "Run rollups, retention and partition jobs."),
     "report": ("storage.cli", "report", "Availability reports for the province."),
     "bus": ("ioc.bus.cli", "group", "The clustered message bus: `ioc bus local`."),
@@ -37,6 +38,8 @@ LAZY_COMMANDS = {
         "group",
         "Edge collector: poll devices over ICMP, SNMP and HTTP; publish over MQTT.",
     ),
+    "certs": ("ioc.certs", "group", "TLS certificates of the web proxy and the MQTT broker."),
+    "backup": ("storage.backup.cli", "group", "Base backups, WAL archive and restore checks."),
     "demo": ("demo.cli", "command", "Run the whole product in one process with a demo commune."),
 }
 

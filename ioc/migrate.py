@@ -11,10 +11,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import BadMigration
 
@@ -40,11 +41,12 @@ def migrations_dir() -> str:
     return str(resources.files("ioc") / "migrations")
 
 
-def _yoyo_url(url: str) -> str:
-    scheme, rest = url.split("://", 1)
-    if scheme in ("postgres", "postgresql"):
-        scheme = "postgresql+psycopg"
-    return f"{scheme}://{rest}"
+def yoyo_url(url: str) -> str:
+    """yoyo's URL for ours: every libpq parameter as a query argument, which yoyo passes to
+    ``psycopg.connect`` as is (its own parser takes one host:port; ours may list several)."""
+    params = conninfo_to_dict(url)
+    dbname = params.pop("dbname", "") or ""
+    return f"postgresql+psycopg:///{quote(str(dbname))}?{urlencode(params)}"
 
 
 def create_database_if_missing(url: str) -> bool:
@@ -70,16 +72,40 @@ def create_database_if_missing(url: str) -> bool:
 
 def pending(url: str) -> list[str]:
     """Ids of migrations not yet applied to the database at ``url``."""
-    backend = get_backend(_yoyo_url(url))
+    backend = get_backend(yoyo_url(url))
     try:
         return [m.id for m in backend.to_apply(read_migrations(migrations_dir()))]
     finally:
         backend.connection.close()
 
 
+def plan(ids: list[str]) -> list[str]:
+    """One line per migration id: ``id  first comment line of its file``."""
+    base = resources.files("ioc") / "migrations"
+    lines = []
+    for mid in ids:
+        text = (base / f"{mid}.sql").read_text(encoding="utf-8")
+        comment = next((x.strip("- ").strip() for x in text.splitlines() if x.startswith("--")), "")
+        lines.append(f"{mid}  {comment}".rstrip())
+    return lines
+
+
+APPLIED_SQL = "SELECT migration_id FROM _yoyo_migration"
+
+
+def unapplied(url: str) -> list[str]:
+    """``pending`` for the run-time roles: read the applied ids only (no yoyo lock row)."""
+    with connect(url) as conn:
+        try:
+            done = {row[0] for row in conn.execute(APPLIED_SQL)}
+        except psycopg.errors.UndefinedTable:
+            done = set()
+    return [m.id for m in read_migrations(migrations_dir()) if m.id not in done]
+
+
 def require_current(url: str) -> None:
     """Raise ``SchemaNotCurrent`` when migrations are pending."""
-    todo = pending(url)
+    todo = unapplied(url)
     if todo:
         raise SchemaNotCurrent(
             f"database schema is not current ({len(todo)} migration(s) pending, first "
@@ -89,7 +115,7 @@ def require_current(url: str) -> None:
 
 def apply(url: str) -> list[str]:
     """Apply pending migrations under yoyo's lock, then the post-apply grants; return ids."""
-    backend = get_backend(_yoyo_url(url))
+    backend = get_backend(yoyo_url(url))
     try:
         migrations = read_migrations(migrations_dir())
         with backend.lock(timeout=60):

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         "postgresql://postgres@localhost:5432/ioc",
         description="PostgreSQL URL of the IOC database (libpq form).",
     )
+    read_database_url: str | None = Field(
+        None,
+        description="Optional URL for read-only work (`ioc report`): with Patroni, every node "
+        "and target_session_attrs=prefer-standby, so reports read a replica (seconds behind "
+        "the primary at most, see docs/ha.md). Default: IOC_DATABASE_URL.",
+    )
     mqtt_url: str = Field(
         "mqtt://localhost:1883",
         description="MQTT broker URL: mqtt://[user[:password]@]host[:port] (mqtts:// for TLS).",
@@ -61,6 +67,16 @@ class Settings(BaseSettings):
     grafana_db_password: SecretStr | None = Field(
         None, description="Password given to the ioc_grafana login role by `ioc migrate --roles`."
     )
+    owner_db_password: SecretStr | None = Field(
+        None,
+        description="Password of the schema owner ioc_owner, created by `ioc migrate` when "
+        "IOC_MIGRATE_ADMIN_URL is set (then IOC_DATABASE_URL logs in as ioc_owner).",
+    )
+    migrate_admin_url: str | None = Field(
+        None,
+        description="Superuser URL `ioc migrate` uses only to create the roles, the database "
+        "(owned by ioc_owner) and the TimescaleDB extension; unset: none of that is done.",
+    )
     partition_days_ahead: int = Field(
         14, ge=1, description="Daily time partitions kept ready ahead of today (plain PostgreSQL)."
     )
@@ -79,9 +95,16 @@ class Settings(BaseSettings):
         """The NATS client URLs of the bus."""
         return [u.strip() for u in self.nats_urls.split(",") if u.strip()]
 
-    @field_validator("database_url")
+    @property
+    def read_url(self) -> str:
+        """Where read-only work connects: IOC_READ_DATABASE_URL, else IOC_DATABASE_URL."""
+        return self.read_database_url or self.database_url
+
+    @field_validator("database_url", "read_database_url")
     @classmethod
-    def _database_url(cls, value: str) -> str:
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         parts = urlsplit(value)
         if parts.scheme in ("postgresql", "postgres"):  # postgresql:///ioc: the local socket
             return value

@@ -18,6 +18,7 @@ from ioc.bounds import EARLIEST, LATEST
 @click.option("--once", is_flag=True, help="Run every job once, then exit.")
 def maintain(once: bool) -> None:
     """Run rollups, retention/partitions and availability jobs (APScheduler, in background)."""
+    from ioc.db import require_primary
     from ioc.settings import Settings
     from storage import jobs
     from storage.settings import StorageSettings
@@ -25,6 +26,7 @@ def maintain(once: bool) -> None:
     settings = Settings()
     storage = jobs.resolve(settings, StorageSettings())
     url = settings.database_url
+    require_primary(url, "ioc maintain")  # a replica cannot take writes (policies, rollups)
     applied = jobs.apply_policies(url, storage)
     if applied is not None:
         click.echo(
@@ -90,7 +92,7 @@ def availability(commune: str, month: date, fmt: str, output: Path | None) -> No
 
     settings = Settings()
     storage = jobs.resolve(settings, StorageSettings())
-    with connect(settings.database_url, autocommit=True) as conn:
+    with connect(settings.read_url, autocommit=True) as conn:  # a replica will do
         try:
             result = monthly_report(conn, commune, month, settings=storage)
         except LookupError as exc:

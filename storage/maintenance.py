@@ -4,10 +4,15 @@ The JSON shape is the alert engine's (``silences.matchers`` = ``[{label, op, val
 ``recurrence`` = ``{every: daily|weekly, start, end, days, tz}``); it is re-read here rather
 than imported so storage does not depend on the alert engine. A silence with a matcher on any
 other label (rule, severity) mutes alerts but is not a maintenance window.
+
+Rows written by hand or by older versions may hold any bounds PostgreSQL takes ('infinity',
+year 10000, starts after ends) or JSON of the wrong shape: bounds are read clamped to
+``ioc.bounds`` and a row that still cannot be used is skipped (logged), never fatal.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,6 +21,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from pydantic import ValidationError
 
+from ioc.bounds import clamped_sql
 from ioc.matchers import Matcher, cheap_first, match_all
 from storage.intervals import Spans, intersect, merge
 
@@ -30,11 +36,14 @@ LABEL_ALIASES = {
     "type": "type",
     "device_type": "type",
 }
-SILENCES_BETWEEN = """
-SELECT matchers, starts_at, least(ends_at, coalesce(expired_at, ends_at)), recurrence
+SILENCES_BETWEEN = f"""
+SELECT id, matchers, {clamped_sql("starts_at")},
+       {clamped_sql("least(ends_at, coalesce(expired_at, ends_at))")}, recurrence
 FROM silences
 WHERE starts_at < %(hi)s AND least(ends_at, coalesce(expired_at, ends_at)) > %(lo)s
+  AND starts_at < least(ends_at, coalesce(expired_at, ends_at))
 """
+log = logging.getLogger(__name__)
 
 
 def _recurring(rec: Mapping[str, Any], lo: float, hi: float) -> Spans:
@@ -68,20 +77,33 @@ class MaintenanceWindows:
             {"lo": datetime.fromtimestamp(lo, UTC), "hi": datetime.fromtimestamp(hi, UTC)},
         ).fetchall()
         self.silences: list[tuple[list[Matcher], Spans]] = []
-        for matchers, starts, ends, rec in rows:
-            if not matchers or any(m.get("label") not in LABEL_ALIASES for m in matchers):
-                continue
+        for sid, matchers, starts, ends, rec in rows:
             try:
-                parsed = [
-                    Matcher.model_validate({**m, "label": LABEL_ALIASES[m["label"]]})
-                    for m in matchers
-                ]
-            except ValidationError:  # e.g. a regex RE2 refuses: it selects no device
+                window = self._window(matchers, starts, ends, rec)
+            except Exception as exc:  # one unusable row costs only itself
+                log.warning("silence %s skipped as a maintenance window: %s", sid, exc)
                 continue
-            spans = [(max(lo, starts.timestamp()), min(hi, ends.timestamp()))]
-            if rec:
-                spans = intersect(spans, _recurring(rec, lo, hi))
-            self.silences.append((cheap_first(parsed), merge(spans)))
+            if window is not None:
+                self.silences.append(window)
+
+    def _window(
+        self, matchers: Any, starts: datetime, ends: datetime, rec: Any
+    ) -> tuple[list[Matcher], Spans] | None:
+        lo, hi = self.lo, self.hi
+        if not isinstance(matchers, list) or not matchers:
+            return None
+        if any(not isinstance(m, dict) or m.get("label") not in LABEL_ALIASES for m in matchers):
+            return None
+        try:
+            parsed = [
+                Matcher.model_validate({**m, "label": LABEL_ALIASES[m["label"]]}) for m in matchers
+            ]
+        except ValidationError:  # e.g. a regex RE2 refuses: it selects no device
+            return None
+        spans = [(max(lo, starts.timestamp()), min(hi, ends.timestamp()))]
+        if rec:
+            spans = intersect(spans, _recurring(rec, lo, hi))
+        return cheap_first(parsed), merge(spans)
 
     def for_device(self, labels: Mapping[str, str]) -> Spans:
         """Union of the windows whose matchers all select this device."""

@@ -38,7 +38,7 @@ NOT_HERE = {
     "cp .env.example": "the compose deployment needs Docker (tests/deploy checks the files)",
     "docker compose": "needs Docker (tests/deploy checks the compose files)",
     "kill -HUP": "would signal the machine's own Mosquitto",
-    "SNMP_COMMUNITY=public ioc collector run": "runs until stopped (tests/collector run it)",
+    "IOC_SECRET_SNMP_COMMUNITY=public ioc collector run": "runs until stopped (tests/collector run it)",
 }
 TYPED = "Mat-khau-thu-2026!\n" * 2
 # Files the docs ask the reader to write from the block shown just before.

@@ -1,4 +1,8 @@
-"""The routes file (``IOC_ALERTS_CONFIG``): receivers, routes, grouping and escalation."""
+"""The routes file (``IOC_ALERTS_CONFIG``): receivers, routes, grouping and escalation.
+
+Each channel's block is defined beside the channel (``alerts.notify.channels.<kind>``);
+this module composes them into receivers.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,12 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.notify.channels.base import ChannelConfig
+from alerts.notify.channels.console import ConsoleConfig
+from alerts.notify.channels.smtp import EmailConfig
+from alerts.notify.channels.telegram import TelegramConfig
+from alerts.notify.channels.webhook import WebhookConfig
+from alerts.notify.channels.zalo import ZaloChannelConfig
 from ioc.durations import Duration
 from ioc.errors import ConfigError
 from ioc.matchers import Matcher, cheap_first
@@ -28,50 +38,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class WebhookConfig(Strict):
-    """POST JSON to a URL; ``alertmanager`` sends the Alertmanager webhook v4 body."""
-
-    url: str = Field(pattern=r"^https?://")
-    format: Literal["ioc", "alertmanager"] = "ioc"
-    headers: dict[str, str] = {}
-    timeout: Duration = timedelta(seconds=5)
-
-
-class EmailConfig(Strict):
-    """Send e-mail over SMTP; server settings default to ``IOC_SMTP_*``."""
-
-    to: list[str] = Field(min_length=1)
-    sender: str | None = Field(None, alias="from")
-    host: str | None = None
-    port: int | None = None
-    starttls: bool | None = None
-    user: str | None = None
-    password_env: str | None = None
-    timeout: Duration = timedelta(seconds=10)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class TelegramConfig(Strict):
-    """Telegram Bot API ``sendMessage``; the token comes from an environment variable."""
-
-    chat_id: str | int
-    bot_token_env: str | None = None
-    api_url: str | None = Field(None, pattern=r"^https?://")
-    timeout: Duration = timedelta(seconds=5)
-    # Inline buttons (acknowledge, take it, silence 2 h) under firing alerts; presses reach the
-    # bot of IOC_TELEGRAM_BOT_TOKEN, which the active alert engine polls.
-    buttons: bool = True
-
-
-class ConsoleConfig(Strict):
-    """Log the rendered message (``ioc demo``, development)."""
-
-    level: Literal["INFO", "WARNING"] = "WARNING"
-
-
 class Receiver(Strict):
-    """A named destination with exactly one channel."""
+    """A named destination with exactly one channel.
+
+    Its channel fields are THE list of channel kinds: a new channel is its module in
+    ``alerts/notify/channels/`` (config model beside the implementation) plus one field here.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     language: Literal["vi", "en"] | None = None
@@ -79,24 +51,35 @@ class Receiver(Strict):
     email: EmailConfig | None = None
     telegram: TelegramConfig | None = None
     console: ConsoleConfig | None = None
+    zalo: ZaloChannelConfig | None = None
 
     @model_validator(mode="after")
     def _one_channel(self) -> Receiver:
-        given = [c for c in ("webhook", "email", "telegram", "console") if getattr(self, c)]
+        given = [c for c in CHANNELS if getattr(self, c)]
         if len(given) != 1:
             raise ValueError(
-                f"receiver {self.name!r} needs exactly one of webhook, email, telegram, "
-                f"console (got {', '.join(given) or 'none'})"
+                f"receiver {self.name!r} needs exactly one of {', '.join(CHANNELS)} "
+                f"(got {', '.join(given) or 'none'})"
             )
         return self
 
     @property
     def channel(self) -> str:
         """The channel kind of this receiver."""
-        for kind in ("webhook", "email", "telegram", "console"):
+        for kind in CHANNELS:
             if getattr(self, kind) is not None:
                 return kind
         raise AssertionError("validated receiver without channel")
+
+    @property
+    def channel_config(self) -> ChannelConfig:
+        """The receiver's one channel block (it builds the channel)."""
+        found: ChannelConfig = getattr(self, self.channel)
+        return found
+
+
+# Every field of a receiver but these names a channel kind.
+CHANNELS = tuple(name for name in Receiver.model_fields if name not in ("name", "language"))
 
 
 class EscalationStep(Strict):
@@ -166,6 +149,14 @@ class NotifyConfig(Strict):
             afters = [s.after for s in route.escalation]
             if afters != sorted(afters):
                 raise ValueError(f"{where}: escalation steps must have increasing 'after'")
+        for r in self.receivers:
+            fallback = r.zalo.fallback if r.zalo else None
+            target = self.receiver(fallback) if fallback else None
+            if fallback and (target is None or target.zalo is not None):
+                raise ValueError(
+                    f"receiver {r.name!r}: zalo.fallback {fallback!r} must name a receiver "
+                    "of another channel"
+                )
         if self.default_receiver is not None and self.default_receiver not in names:
             raise ValueError(f"default_receiver {self.default_receiver!r} is not a receiver")
         route_names = [name for name, _ in self.named_routes()]
@@ -205,6 +196,16 @@ class NotifyConfig(Strict):
     def receiver(self, name: str) -> Receiver | None:
         """The receiver called ``name``, if defined."""
         return next((r for r in self.receivers if r.name == name), None)
+
+    def channel_of(self, name: str) -> str:
+        """The channel kind of receiver ``name`` (``unknown`` when it is not defined)."""
+        found = self.receiver(name)
+        return found.channel if found else "unknown"
+
+    def language_of(self, name: str, default: str) -> str:
+        """Message language: the receiver's, else the file's, else ``default``."""
+        found = self.receiver(name)
+        return (found and found.language) or self.language or default
 
 
 def default_config() -> NotifyConfig:

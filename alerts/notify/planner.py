@@ -17,76 +17,55 @@ self-resolved (``brief``) unless it lasted less than ``min_reported``.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from alerts.notify.config import NotifyConfig, Route, Timing
-from alerts.notify.model import AlertInfo, group_key, group_labels
+from alerts.notify.model import (
+    AlertInfo,
+    Escalation,
+    GroupState,
+    Message,
+    Note,
+    Plan,
+    TickState,
+    group_key,
+    group_labels,
+)
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
-@dataclass(frozen=True)
-class GroupState:
-    """One ``notify_groups`` row."""
+def plan(
+    config: NotifyConfig,
+    state: TickState,
+    now: datetime,
+    slack: timedelta,
+    language: str,
+) -> Plan:
+    """Everything the tick at ``now`` writes: group flushes, their notes, escalations.
 
-    route: str
-    group_key: str
-    receiver: str
-    labels: dict[str, str]
-    alert_ids: frozenset[int] = frozenset()
-    flushes: int = 0
-    last_flush_at: datetime | None = None
+    ``language`` is the fallback for receivers and files that name none (``IOC_LANGUAGE``).
+    """
+    messages, updated = plan_flushes(config, state.alerts, state.groups, now, slack)
+    groups = {**state.groups, **updated}
+    notes = tuple(
+        _note(config, m, updated[(m.route, m.group_key)].flushes, language) for m in messages
+    )
+    escalations = tuple(
+        _escalation(config, m, groups, language)
+        for m in plan_escalations(config, state.alerts, groups, now)
+    )
+    return Plan(tuple(updated.values()), notes, escalations)
 
 
-@dataclass(frozen=True)
-class Message:
-    """An outbox row to write: one message to one receiver about one group."""
-
-    kind: str  # firing, resolved, repeat, escalation
-    route: str
-    group_key: str
-    receiver: str
-    group_labels: dict[str, str]
-    firing: list[AlertInfo]
-    resolved: list[AlertInfo] = field(default_factory=list)
-    level: int = 0
-    # Fired and resolved before any message carried them: "đã tự khắc phục".
-    brief: list[AlertInfo] = field(default_factory=list)
-
-    @property
-    def alert_ids(self) -> list[int]:
-        """Every alert the message is about."""
-        return [a.id for a in self.firing + self.resolved + self.brief]
-
-    def dedup_key(self, seq: int) -> str:
-        """Deterministic key: the same decision made twice yields the same key."""
-        ids = (
-            ",".join(str(a.id) for a in self.firing)
-            + "/"
-            + ",".join(str(a.id) for a in self.resolved + self.brief)
-        )
-        digest = hashlib.sha256(ids.encode()).hexdigest()[:16]
-        tag = f"L{self.level}" if self.kind == "escalation" else str(seq)
-        return f"{self.kind}|{self.route}|{self.group_key}|{tag}|{digest}"
-
-    def payload(self, language: str, seq: int) -> dict[str, Any]:
-        """The outbox ``payload``: a snapshot of what the message says."""
-        return {
-            "kind": self.kind,
-            "route": self.route,
-            "group_key": self.group_key,
-            "group_labels": self.group_labels,
-            "receiver": self.receiver,
-            "language": language,
-            "level": self.level,
-            "seq": seq,
-            "alerts": [a.snapshot("firing") for a in self.firing]
-            + [a.snapshot("resolved") for a in self.resolved]
-            + [{**a.snapshot("resolved"), "brief": True} for a in self.brief],
-        }
+def _note(config: NotifyConfig, message: Message, seq: int, language: str) -> Note:
+    return Note(
+        message,
+        seq,
+        config.channel_of(message.receiver),
+        config.language_of(message.receiver, language),
+    )
 
 
 def matching_routes(config: NotifyConfig, labels: dict[str, str]) -> list[tuple[str, Route]]:
@@ -156,7 +135,7 @@ def plan_flushes(
         # Resolved (or deleted) alerts leave the group; notified muted ones stay in it.
         carried = {i for i in state.alert_ids if i in alerts and alerts[i].state != "resolved"}
         ids = frozenset(carried | {a.id for a in message.firing})
-        updated[key] = replace(state, alert_ids=ids, flushes=state.flushes + 1, last_flush_at=now)
+        updated[key] = state.flushed(ids, now)
     return messages, updated
 
 
@@ -261,16 +240,15 @@ def plan_escalations(
     ]
 
 
-def escalation_group(
-    message: Message, groups: dict[tuple[str, str], GroupState], now: datetime
-) -> GroupState:
-    """The group of an escalation receiver: it carries the escalated alerts to resolution."""
+def _escalation(
+    config: NotifyConfig,
+    message: Message,
+    groups: dict[tuple[str, str], GroupState],
+    language: str,
+) -> Escalation:
+    """The escalation receiver gets its own group, so the resolution reaches it too."""
     route = f"{message.route}~L{message.level}"
     key = (route, group_key(route, message.group_labels))
     state = groups.get(key) or GroupState(route, key[1], message.receiver, message.group_labels)
-    return replace(
-        state,
-        alert_ids=state.alert_ids | {a.id for a in message.firing},
-        flushes=state.flushes + 1,
-        last_flush_at=now,
-    )
+    note = _note(config, replace(message, group_key=state.group_key), 0, language)
+    return Escalation(note, state)

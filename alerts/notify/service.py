@@ -7,8 +7,9 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -16,10 +17,11 @@ from psycopg_pool import ConnectionPool
 from alerts.notify import outbox, store
 from alerts.notify.channels.base import Channel, DeliveryError, Outgoing
 from alerts.notify.channels.factory import build_channel
-from alerts.notify.config import NotifyConfig, load_config
-from alerts.notify.planner import Message, escalation_group, plan_escalations, plan_flushes
+from alerts.notify.config import CHANNELS, NotifyConfig, load_config
+from alerts.notify.planner import plan
 from alerts.notify.settings import NotifySettings
 from alerts.notify.templates import local_zone, render
+from ioc.db import FAILOVER, with_failover
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ class Notifier:
         self.settings = settings
         self.config = config
         self.channels: dict[str, Channel] = {
-            r.name: build_channel(r, settings) for r in config.receivers
+            r.name: build_channel(r, settings, pool, config) for r in config.receivers
         }
         self.zone = local_zone(settings.timezone)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -46,59 +48,30 @@ class Notifier:
 
     def language(self, receiver: str) -> str:
         """Message language: the receiver's, else the file's, else ``IOC_LANGUAGE``."""
-        found = self.config.receiver(receiver)
-        return (found and found.language) or self.config.language or self.settings.language
+        return self.config.language_of(receiver, self.settings.language)
 
     def tick(self, now: datetime) -> None:
-        """Compute what must be sent at ``now`` and enqueue outbox rows idempotently."""
+        """Plan what is due at ``now`` and apply the plan (outbox rows, idempotently).
+
+        One transaction: read the state (``store.read``, under the tick lock), plan
+        (``planner.plan``, pure), apply (``store.apply``); ``deliver`` sends the rows.
+        """
+        slack = timedelta(seconds=self.settings.notify_tick_slack_s)
         with self.pool.connection() as conn, conn.transaction():
-            if not store.try_tick_lock(conn):
+            state = store.read(conn, now - BRIEF_LOOKBACK)
+            if state is None:
                 log.debug("another process is ticking; skipped")
                 return
-            groups = store.load_groups(conn)
-            carried: set[int] = set().union(*(g.alert_ids for g in groups.values()))
-            brief_since = now - BRIEF_LOOKBACK
-            alerts = store.load_alerts(conn, carried, brief_since)
-            slack = timedelta(seconds=self.settings.notify_tick_slack_s)
-            messages, updated = plan_flushes(self.config, alerts, groups, now, slack)
-            for state in updated.values():
-                store.save_group(conn, state)
-            for message in messages:
-                self._enqueue(
-                    conn, message, updated[(message.route, message.group_key)].flushes, now
+            found = plan(self.config, state, now, slack, self.settings.language)
+            for new_id, note in store.apply(conn, found, now):
+                log.info(
+                    "enqueued %s notification %s to %s (%s, %d alerts)",
+                    note.message.kind,
+                    new_id,
+                    note.message.receiver,
+                    note.message.group_key,
+                    len(note.message.alert_ids),
                 )
-                store.mark_notified(conn, message.alert_ids, now)
-            groups.update(updated)
-            for message in plan_escalations(self.config, alerts, groups, now):
-                ids = set(store.escalate(conn, message, now))
-                if not ids:
-                    continue
-                message = replace(message, firing=[a for a in message.firing if a.id in ids])
-                # The escalation receiver gets its own group, so the resolution reaches it too.
-                state = escalation_group(message, groups, now)
-                groups[(state.route, state.group_key)] = state
-                store.save_group(conn, state)
-                self._enqueue(conn, replace(message, group_key=state.group_key), 0, now)
-
-    def _enqueue(self, conn: psycopg.Connection, message: Message, seq: int, now: datetime) -> None:
-        receiver = self.config.receiver(message.receiver)
-        new_id = store.enqueue(
-            conn,
-            message,
-            channel=receiver.channel if receiver else "unknown",
-            language=self.language(message.receiver),
-            seq=seq,
-            now=now,
-        )
-        if new_id is not None:
-            log.info(
-                "enqueued %s notification %s to %s (%s, %d alerts)",
-                message.kind,
-                new_id,
-                message.receiver,
-                message.group_key,
-                len(message.alert_ids),
-            )
 
     def deliver(self, now: datetime) -> int:
         """Send due outbox rows; return how many were sent."""
@@ -118,23 +91,28 @@ class Notifier:
             for _ in range(self.settings.notify_batch):
                 if time.monotonic() > deadline:
                     break
-                note = outbox.claim(conn, self.owner, now, lease, skip)
+                try:
+                    note = outbox.claim(conn, self.owner, now, lease, skip)
+                except FAILOVER as exc:  # the claim rolled back, or waits for its lease
+                    log.warning("database failover while delivering; next round: %s", exc)
+                    break
                 if note is None:
                     break
                 if self._send(conn, note, now):
                     sent += 1
                 else:
                     skip.append(note.receiver)
+                if conn.broken or conn.closed:
+                    break  # the outcome went through a new connection; this one is dead
         return sent
 
     def _resend_channels(self) -> list[str]:
         policy = self.settings.notify_resend_interrupted
-        kinds = {"webhook", "email", "telegram", "console", "unknown"}
         if policy == "always":
-            return sorted(kinds)
+            return sorted({*CHANNELS, "unknown"})
         if policy == "never":
             return []
-        return sorted({c.kind for c in self.channels.values() if c.dedupes})
+        return sorted({r.channel for r in self.config.receivers if self.channels[r.name].dedupes})
 
     def _send(self, conn: psycopg.Connection, note: outbox.Claimed, now: datetime) -> bool:
         channel = self.channels.get(note.receiver)
@@ -165,7 +143,7 @@ class Notifier:
             log.exception("notification %s: unexpected error", note.id)
             self._failed(conn, note, DeliveryError(repr(exc), retryable=True), now)
             return False
-        outbox.mark_sent(conn, note, self.owner)
+        self._record(conn, note, outbox.mark_sent)
         log.info("sent %s notification %s to %s", note.kind, note.id, note.receiver)
         return True
 
@@ -178,7 +156,7 @@ class Notifier:
                 note.attempts, s.notify_backoff_base_s, s.notify_backoff_max_s, exc.retry_after
             )
             when = now + timedelta(seconds=delay)
-            outbox.mark_retry(conn, note, self.owner, when, exc.reason)
+            self._record(conn, note, outbox.mark_retry, when, exc.reason)
             log.warning(
                 "notification %s to %s: %s; retry %d in %.1fs",
                 note.id,
@@ -193,8 +171,25 @@ class Notifier:
             if not exc.retryable
             else f"gave up after {note.attempts} attempts: {exc.reason}"
         )
-        outbox.mark_failed(conn, note, self.owner, reason)
+        self._record(conn, note, outbox.mark_failed, reason)
         log.error("notification %s to %s failed: %s", note.id, note.receiver, reason)
+
+    def _record(
+        self, conn: psycopg.Connection, note: outbox.Claimed, mark: Callable[..., Any], *args: Any
+    ) -> None:
+        """Record a send's outcome. The message is out: across a database failover the row is
+        marked on a new connection, for as long as our lease on it lasts (else it would be
+        recovered and sent again)."""
+        try:
+            mark(conn, note, self.owner, *args)
+        except FAILOVER as exc:
+            log.warning("notification %s: recording its outcome after %s", note.id, exc)
+            with_failover(
+                self.pool,
+                lambda fresh: mark(fresh, note, self.owner, *args),
+                self.settings.notify_lease_s,
+                what=f"recording notification {note.id}",
+            )
 
     def close(self) -> None:
         """Release channel resources (the pool belongs to the caller)."""

@@ -55,6 +55,26 @@ class NotifySettings(BaseSettings):
         pattern=r"^[^:\s]+:[0-9]{1,5}$",
         description="host:port where `ioc alerts` accepts webhook updates (webhook mode only).",
     )
+    telegram_webhook_max_connections: int = Field(
+        64, ge=1, description="Open connections the webhook listener serves; more get 503."
+    )
+    telegram_webhook_deadline_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a webhook request has for its headers and body (slow clients "
+        "are cut off).",
+    )
+    telegram_answer_max_bytes: int = Field(
+        4_000_000,
+        ge=10_000,
+        description="Largest Bot API answer read (getUpdates included); a larger one is "
+        "dropped unread and the call fails.",
+    )
+    telegram_link_rate_limit: str = Field(
+        "5/minute;20/hour",
+        description="/start link attempts allowed per Telegram chat (`limits` notation); "
+        "beyond them codes are not checked and not answered.",
+    )
     notify_tick_slack_s: float = Field(
         0.5,
         ge=0,
@@ -80,4 +100,49 @@ class NotifySettings(BaseSettings):
         "auto",
         description="After a crash mid-send: resend (at-least-once) for channels whose "
         "receivers dedupe by key (auto: webhooks), always, or never (at-most-once).",
+    )
+    zalo_app_id: str | None = Field(
+        None, description="Zalo app id (Zalo for Developers); enables the Zalo channel."
+    )
+    zalo_app_secret: SecretStr | None = Field(
+        None, description="The Zalo app's secret key (sent as `secret_key` to refresh tokens)."
+    )
+    zalo_oa_secret: SecretStr | None = Field(
+        None,
+        description="The OA secret key of the app's OA link: verifies X-ZEvent-Signature on "
+        "webhook events and keys the buttons' MACs.",
+    )
+    zalo_refresh_token: SecretStr | None = Field(
+        None,
+        description="First OA refresh token, used only while the database holds none; later "
+        "ones rotate in ioc_auth.zalo_tokens.",
+    )
+    zalo_api_url: str = Field(
+        "https://openapi.zalo.me", description="Zalo OA Open API base URL (tests: loopback)."
+    )
+    zalo_oauth_url: str = Field(
+        "https://oauth.zaloapp.com", description="Zalo OAuth base URL (token refresh)."
+    )
+    zalo_zns_url: str = Field(
+        "https://business.openapi.zalo.me",
+        description="Zalo template notification (ZNS) API base URL.",
+    )
+    zalo_webhook_listen: str | None = Field(
+        None,
+        pattern=r"^[^:\s]+:[0-9]{1,5}$",
+        description="host:port where `ioc alerts` accepts Zalo webhook events (behind your "
+        "HTTPS reverse proxy); none: no two-way Zalo.",
+    )
+    zalo_webhook_path: str = Field("/hooks/zalo", description="Path of the Zalo webhook.")
+    zalo_window_hours: float = Field(
+        48, gt=0, description="Free replies reach a user this long after their last message."
+    )
+    zalo_event_max_age_s: float = Field(
+        300, gt=0, description="Webhook events whose timestamp is further off are refused."
+    )
+    zalo_token_margin_s: float = Field(
+        3600, ge=0, description="Refresh the OA access token this long before it expires."
+    )
+    zalo_inbox_interval_s: float = Field(
+        0.5, gt=0, description="How often the webhook worker looks for queued events."
     )

@@ -1,4 +1,7 @@
-"""SQL for the notifier's reads of ``alerts`` and its own group state (one tick transaction)."""
+"""The tick's SQL: ``read`` what the planner needs, ``apply`` the plan it returns.
+
+Both run in the tick's one transaction, which holds the tick lock (see ``service.tick``).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,7 @@ import psycopg
 from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
-from alerts.notify.model import AlertInfo
-from alerts.notify.planner import GroupState, Message
+from alerts.notify.model import AlertInfo, GroupState, Note, Plan, TickState
 
 # Serialises ticks of several processes; the value is arbitrary but fixed ("notify").
 TICK_LOCK = 0x6E6F74696679
@@ -84,10 +86,39 @@ SELECT unnest(%(ids)s::bigint[]), %(now)s, %(action)s, 'notifier', %(note)s, %(d
 """
 
 
-def try_tick_lock(conn: psycopg.Connection) -> bool:
-    """Take the transaction-scoped tick lock unless another process holds it."""
+def read(conn: psycopg.Connection, brief_since: datetime) -> TickState | None:
+    """Take the tick lock and read every group and the alerts they may carry.
+
+    None when another process holds the lock (it is ticking: this tick is skipped).
+    """
     row = conn.execute(TRY_TICK_LOCK, {"key": TICK_LOCK}).fetchone()
-    return bool(row and row[0])
+    if not (row and row[0]):
+        return None
+    groups = load_groups(conn)
+    carried: set[int] = set().union(*(g.alert_ids for g in groups.values()))
+    return TickState(groups, load_alerts(conn, carried, brief_since))
+
+
+def apply(conn: psycopg.Connection, plan: Plan, now: datetime) -> list[tuple[int, Note]]:
+    """Write the plan: group states, outbox rows, ``notified_at``, escalations (in order).
+
+    An escalation rises only where still due; it is dropped when no alert rises.
+    Returns the outbox rows inserted (rows enqueued before by the same decision are not).
+    """
+    enqueued: list[tuple[int, Note]] = []
+    for state in plan.groups:
+        save_group(conn, state)
+    for note in plan.notes:
+        enqueued += _enqueue(conn, note, now)
+    if plan.notified:
+        conn.execute(MARK_NOTIFIED, {"ids": plan.notified, "now": now})
+    for step in plan.escalations:
+        ids = escalate(conn, step.note, now)
+        if ids:
+            note, state = step.narrowed(set(ids), now)
+            save_group(conn, state)
+            enqueued += _enqueue(conn, note, now)
+    return enqueued
 
 
 def load_groups(conn: psycopg.Connection) -> dict[tuple[str, str], GroupState]:
@@ -119,12 +150,6 @@ def load_alerts(
     return {alert.id: alert for alert in rows}
 
 
-def mark_notified(conn: psycopg.Connection, ids: list[int], now: datetime) -> None:
-    """Note that these alerts went into a message (a brief one is then reported only once)."""
-    if ids:
-        conn.execute(MARK_NOTIFIED, {"ids": ids, "now": now})
-
-
 def save_group(conn: psycopg.Connection, state: GroupState) -> None:
     """Write one group's state after a flush."""
     conn.execute(
@@ -141,35 +166,29 @@ def save_group(conn: psycopg.Connection, state: GroupState) -> None:
     )
 
 
-def enqueue(
-    conn: psycopg.Connection,
-    message: Message,
-    *,
-    channel: str,
-    language: str,
-    seq: int,
-    now: datetime,
-) -> int | None:
-    """Insert the outbox row; None when an identical one was already enqueued."""
+def _enqueue(conn: psycopg.Connection, note: Note, now: datetime) -> list[tuple[int, Note]]:
+    """Insert the outbox row; nothing when an identical one was already enqueued."""
+    message = note.message
     row = conn.execute(
         ENQUEUE,
         {
-            "dedup_key": message.dedup_key(seq),
+            "dedup_key": message.dedup_key(note.seq),
             "receiver": message.receiver,
-            "channel": channel,
+            "channel": note.channel,
             "group_key": message.group_key,
             "route": message.route,
             "kind": message.kind,
             "alert_ids": message.alert_ids,
-            "payload": Jsonb(message.payload(language, seq)),
+            "payload": Jsonb(message.payload(note.language, note.seq)),
             "now": now,
         },
     ).fetchone()
-    return row[0] if row else None
+    return [(row[0], note)] if row else []
 
 
-def escalate(conn: psycopg.Connection, message: Message, now: datetime) -> list[int]:
+def escalate(conn: psycopg.Connection, note: Note, now: datetime) -> list[int]:
     """Raise ``escalation_level`` where still due and record it; the ids actually escalated."""
+    message = note.message
     ids = [r[0] for r in conn.execute(ESCALATE, {"level": message.level, "ids": message.alert_ids})]
     if ids:
         record_history(

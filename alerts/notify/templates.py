@@ -1,4 +1,8 @@
-"""Message text in Vietnamese (default) or English, rendered from an outbox payload."""
+"""Message text in Vietnamese (default) or English, rendered from an outbox payload.
+
+Every plain-text channel sends what ``render`` returns: each line of it, the title included,
+goes through ``ioc.oneline.one_line``, so names and free texts never start a line of their own.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.texts import device_label
 from devices.catalogue import type_counts, type_label
+from ioc.oneline import one_line
 
 MAX_LISTED = 30
 UNIT_PREFIXES = ("xã ", "phường ", "thị trấn ")
@@ -157,7 +162,7 @@ def _alert_lines(alert: dict[str, Any], lang: str, zone: tzinfo, public_url: str
 
 
 def render(payload: dict[str, Any], lang: str, public_url: str, zone: tzinfo) -> Rendered:
-    """Title and body for a notification payload (see ``planner.Message.payload``)."""
+    """Title and body for a notification payload (see ``model.Message.payload``)."""
     t = TEXT[lang]
     alerts = payload.get("alerts", [])
     firing = [a for a in alerts if a.get("status") == "firing"]
@@ -170,7 +175,7 @@ def render(payload: dict[str, Any], lang: str, public_url: str, zone: tzinfo) ->
     where = _group_place(payload, alerts, lang)
     about = firing or resolved or brief
     what = summary_of(about[0], lang) if len(about) == 1 else t["count"].format(n=len(about))
-    title = f"[{tag}] {where}: {what}" if where else f"[{tag}] {what}"
+    title = one_line(f"[{tag}] {where}: {what}" if where else f"[{tag}] {what}")
     body = [title, ""]
     if kind == "escalation":
         body += [t["escalation_note"].format(level=payload.get("level", 0)), ""]
@@ -191,7 +196,8 @@ def render(payload: dict[str, Any], lang: str, public_url: str, zone: tzinfo) ->
         body.append("")
     if len(alerts) > listed:
         body.append(t["more"].format(n=len(alerts) - listed))
-    return Rendered(title=title, text="\n".join(body).rstrip() + "\n")
+    # Every line once more through one_line: a name or summary never breaks a line of its own.
+    return Rendered(title=title, text="\n".join(one_line(line) for line in body).rstrip() + "\n")
 
 
 def _group_place(payload: dict[str, Any], alerts: list[dict[str, Any]], lang: str) -> str:

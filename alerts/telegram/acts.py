@@ -10,16 +10,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ioc import actions
 from ioc.access import Principal
+from ioc.bounds import clamped_sql
 from ioc.silences import SilenceSpec
 
 SILENCE_FOR = timedelta(hours=2)
 CHANNEL: actions.Channel = "telegram"
 ALERT = """
-SELECT a.id, a.commune_code, a.device_id, a.state, coalesce(d.name, a.device_id) AS device_name
+SELECT a.id, a.commune_code, a.device_id, a.state, coalesce(d.name, a.device_id) AS device_name,
+       a.acknowledged_by, a.assignee
 FROM alerts a LEFT JOIN devices d ON d.id = a.device_id WHERE a.id = %(id)s
+"""
+# Presses on one alert are serialised (webhook requests run in parallel, on any instance).
+LOCK_ALERT = "SELECT pg_advisory_xact_lock(hashtextextended('ioc-telegram-press:' || %(id)s, 0))"
+# The silence an earlier press on this alert made, while it is in force: a replayed or repeated
+# "Tạm tắt 2 giờ" answers with it instead of adding another.
+PRESSED_SILENCE = f"""
+SELECT id, {clamped_sql("ends_at")} FROM silences
+WHERE comment = %(comment)s AND matchers @> %(matcher)s
+  AND starts_at <= %(now)s AND ends_at > %(now)s AND (expired_at IS NULL OR expired_at > %(now)s)
+ORDER BY id LIMIT 1
 """
 
 
@@ -32,12 +45,19 @@ class AlertRef:
     device_id: str | None
     state: str
     device_name: str | None
+    acknowledged_by: str | None = None
+    assignee: str | None = None
 
 
 def load(conn: psycopg.Connection, alert_id: int) -> AlertRef | None:
     """The alert a button names, or None when it is gone."""
     row = conn.execute(ALERT, {"id": alert_id}).fetchone()
     return AlertRef(*row) if row else None
+
+
+def lock(conn: psycopg.Connection, alert_id: int) -> None:
+    """Serialise presses on this alert until the caller's transaction ends."""
+    conn.execute(LOCK_ALERT, {"id": str(alert_id)})
 
 
 def acknowledge(
@@ -68,17 +88,23 @@ def assign_to_self(
 
 def silence_device(
     conn: psycopg.Connection, user: Principal, alert: AlertRef, now: datetime
-) -> int:
-    """Silence the alert's device for two hours; return the silence id."""
+) -> tuple[int, datetime, bool]:
+    """Silence the alert's device for two hours: (silence id, its end, whether it is new).
+
+    An earlier press's silence still in force is returned instead of a second one.
+    """
     assert alert.device_id is not None
+    matcher = {"label": "device", "op": "=", "value": alert.device_id}
+    comment = f"Telegram: #{alert.id}"
+    found = conn.execute(
+        PRESSED_SILENCE, {"comment": comment, "matcher": Jsonb([matcher]), "now": now}
+    ).fetchone()
+    if found is not None:
+        return int(found[0]), found[1], False
     spec = SilenceSpec.model_validate(
-        {
-            "matchers": [{"label": "device", "op": "=", "value": alert.device_id}],
-            "starts_at": now,
-            "ends_at": now + SILENCE_FOR,
-            "comment": f"Telegram: #{alert.id}",
-        }
+        {"matchers": [matcher], "starts_at": now, "ends_at": now + SILENCE_FOR, "comment": comment}
     )
-    return actions.create_silence(
+    made = actions.create_silence(
         conn, spec, actor=user.name, channel=CHANNEL, now=now, scope=user.scope
     )
+    return made, now + SILENCE_FOR, True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -15,13 +16,38 @@ class BotApiError(Exception):
     """The Bot API refused a call or could not be reached (the token is never in the text)."""
 
 
-class BotApi:
-    """Calls ``{api_url}/bot{token}/{method}`` with UTF-8 JSON bodies."""
+class _TooSlowOrLarge(Exception):
+    """An answer went past the byte cap or the call's deadline while being read."""
 
-    def __init__(self, api_url: str, token: str, timeout_s: float = 10.0) -> None:
+
+class BotApi:
+    """Calls ``{api_url}/bot{token}/{method}`` with UTF-8 JSON bodies.
+
+    An answer is streamed: more than ``max_bytes``, or not complete within the call's timeout
+    (however slowly it drips), fails the call instead of growing memory or stalling the bot.
+    """
+
+    def __init__(
+        self, api_url: str, token: str, timeout_s: float = 10.0, max_bytes: int = 4_000_000
+    ) -> None:
         self.token = token
         self.base = f"{api_url.rstrip('/')}/bot{token}"
+        self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
         self.client = httpx.Client(timeout=timeout_s)
+
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise _TooSlowOrLarge(f"answer of {declared} bytes is over {self.max_bytes}")
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise _TooSlowOrLarge(f"answer larger than {self.max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise _TooSlowOrLarge("answer not complete within the call's timeout")
+        return bytes(body)
 
     @property
     def bot_id(self) -> str:
@@ -31,15 +57,18 @@ class BotApi:
     def call(self, method: str, body: dict[str, Any], timeout_s: float | None = None) -> Any:
         """POST one method; return its ``result`` or raise ``BotApiError``."""
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        limit = timeout_s if timeout_s is not None else self.timeout_s
+        deadline = time.monotonic() + limit
         try:
-            response = self.client.post(
+            with self.client.stream(
+                "POST",
                 f"{self.base}/{method}",
                 content=data,
                 headers={"Content-Type": "application/json; charset=utf-8"},
-                timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-            answer = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+                timeout=limit,
+            ) as response:
+                answer = json.loads(self._read(response, deadline))
+        except (httpx.HTTPError, ValueError, RecursionError, _TooSlowOrLarge) as exc:
             reason = f"{method}: {type(exc).__name__}: {exc}".replace(self.token, "***")
             raise BotApiError(reason) from None
         if not isinstance(answer, dict) or not answer.get("ok"):

@@ -40,12 +40,16 @@ def encode(key: bytes, action: str, alert_id: int) -> str:
     return f"{body}:{_mac(key, body)}"
 
 
-def decode(key: bytes, data: str | None) -> Press | None:
-    """The press named by ``data`` when its MAC holds, else None."""
-    if not data or len(data) > 64:
+def decode(key: bytes, data: object) -> Press | None:
+    """The press named by ``data`` when its MAC holds, else None (never raises)."""
+    if not isinstance(data, str) or not data or len(data) > 64:
+        return None
+    if not data.isascii():  # e.g. non-ASCII digits: str.isdigit() says yes, the MAC cannot
         return None
     parts = data.split(":")
-    if len(parts) != 3 or parts[0] not in ACTIONS or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] not in ACTIONS:
+        return None
+    if not (parts[1].isdigit() and 0 < len(parts[1]) <= 19 and int(parts[1]) < 2**63):
         return None
     body = f"{parts[0]}:{parts[1]}"
     if not hmac.compare_digest(_mac(key, body), parts[2]):

@@ -11,8 +11,10 @@ from psycopg_pool import ConnectionPool
 
 from alerts.telegram import acts, links
 from alerts.telegram.botapi import BotApi
-from alerts.telegram.callback import decode
-from ioc.actions import audit
+from alerts.telegram.callback import Press, decode
+from ioc.actions import ActionRefused, audit
+from ioc.oneline import one_line
+from ioc.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ TEXT = {
         "bad_code": "Mã liên kết sai, đã dùng hoặc đã hết hạn. Lấy mã mới trong bảng điều khiển.",
         "help": "Gửi /start MÃ (lấy mã trong trang Telegram của bảng điều khiển) để liên kết.",
         "failed": "Không thực hiện được, hãy thử lại hoặc dùng bảng điều khiển.",
+        "already_ack": "Cảnh báo #{id} đã được {name} xác nhận.",
+        "already_me": "Cảnh báo #{id} đã giao cho {name}.",
+        "already_s2h": "{device} đã được tạm tắt đến {time}.",
+        "throttled": "Quá nhiều lần thử mã liên kết. Hãy thử lại sau.",
     },
     "en": {
         "unlinked": "This Telegram account is not linked. Open the console's Telegram page for "
@@ -50,6 +56,10 @@ TEXT = {
         "bad_code": "Wrong, used or expired link code. Get a new one in the console.",
         "help": "Send /start CODE (from the console's Telegram page) to link your account.",
         "failed": "That did not work; try again or use the console.",
+        "already_ack": "Alert #{id} was already acknowledged by {name}.",
+        "already_me": "Alert #{id} is already assigned to {name}.",
+        "already_s2h": "{device} is already silenced until {time}.",
+        "throttled": "Too many link code attempts. Try again later.",
     },
 }
 ICON = {"ack": "✅", "me": "👤", "s2h": "🔕"}
@@ -57,6 +67,17 @@ ICON = {"ack": "✅", "me": "👤", "s2h": "🔕"}
 
 def _lang(sender: dict[str, Any]) -> str:
     return "en" if str(sender.get("language_code") or "").startswith("en") else "vi"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id(value: Any) -> int | None:
+    """A Telegram user or chat id: an integer (not a bool) that fits a bigint, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**62:
+        return value
+    return None
 
 
 class BotHandler:
@@ -69,12 +90,17 @@ class BotHandler:
         key: bytes,
         zone: tzinfo,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        link_limit: str = "5/minute;20/hour",
     ) -> None:
         self.pool = pool
         self.api = api
         self.key = key
         self.zone = zone
         self.clock = clock
+        # Per chat: a wrong code costs a try; beyond the limit codes are neither checked nor
+        # answered, except for one "too many" notice a minute.
+        self.link_limiter = RateLimiter(link_limit, namespace="telegram-link")
+        self.notice_limiter = RateLimiter("1/minute", namespace="telegram-link-notice")
 
     def handle(self, update: dict[str, Any]) -> None:
         """Dispatch one update (unknown kinds are ignored)."""
@@ -84,71 +110,97 @@ class BotHandler:
             self.message(update["message"])
 
     def message(self, message: dict[str, Any]) -> None:
-        """``/start CODE`` in a chat with the bot links the sender."""
+        """``/start CODE`` in a chat with the bot links the sender (throttled per chat)."""
         text = str(message.get("text") or "").strip()
-        sender = message.get("from") or {}
-        chat = (message.get("chat") or {}).get("id")
-        if not text.startswith("/start") or chat is None or "id" not in sender:
+        sender = _dict(message.get("from"))
+        chat, sender_id = _id(_dict(message.get("chat")).get("id")), _id(sender.get("id"))
+        if not text.startswith("/start") or chat is None or sender_id is None:
             return
         t = TEXT[_lang(sender)]
         parts = text.split()
         if len(parts) < 2:
             self.api.send(chat, t["help"])
             return
+        if self.link_limiter.hit(f"chat:{chat}"):
+            log.info("telegram /start from chat %s throttled", chat)
+            if not self.notice_limiter.hit(f"chat:{chat}"):
+                self.api.send(chat, t["throttled"])
+            return
         with self.pool.connection() as conn:
-            user = links.link(conn, parts[1], int(sender["id"]), sender.get("username"))
+            user = links.link(conn, parts[1][:100], sender_id, sender.get("username"))
             if user is not None:
-                audit(
-                    conn, user.name, "link", "telegram", sender["id"], None, {"channel": "telegram"}
-                )
+                audit(conn, user.name, "link", "telegram", sender_id, None, {"channel": "telegram"})
         self.api.send(chat, t["linked"].format(name=user.name) if user else t["bad_code"])
 
     def press(self, query: dict[str, Any]) -> None:
-        """A button press: check the account, role and scope, act, answer, edit the message."""
-        sender = query.get("from") or {}
+        """A button press: check the account, role and scope, act, answer, edit the message.
+
+        Every press is answered, also when acting fails; presses on one alert are serialised
+        and idempotent (a replay finds the first press's outcome), and resolved alerts refuse.
+        """
+        sender = _dict(query.get("from"))
         t = TEXT[_lang(sender)]
-        callback_id = str(query.get("id"))
+        callback_id = str(query.get("id"))[:64]
         press = decode(self.key, query.get("data"))
-        if press is None or "id" not in sender:
+        sender_id = _id(sender.get("id"))
+        if press is None or sender_id is None:
             self.api.answer(callback_id, t["invalid"], alert=True)
             return
-        with self.pool.connection() as conn:
-            user = links.principal(conn, int(sender["id"]))
+        try:
+            answer, popup, line = self._act(press, sender_id, t)
+        except Exception:
+            self.api.answer(callback_id, t["failed"], alert=True)
+            raise
+        self.api.answer(callback_id, one_line(answer), alert=popup)
+        if line is not None:
+            self._edit(query.get("message"), one_line(line), str(query["data"]))
+
+    def _act(self, press: Press, sender_id: int, t: dict[str, str]) -> tuple[str, bool, str | None]:
+        """(answer, as a pop-up, line to append to the message or None)."""
+        with self.pool.connection() as conn, conn.transaction():
+            user = links.principal(conn, sender_id)
             if user is None:
-                log.info("button press from unlinked Telegram account %s", sender.get("id"))
-                self.api.answer(callback_id, t["unlinked"], alert=True)
-                return
-            alert = acts.load(conn, press.alert_id)
+                log.info("button press from unlinked Telegram account %s", sender_id)
+                return t["unlinked"], True, None
             if not user.can("technician"):
-                self.api.answer(callback_id, t["forbidden"].format(name=user.name), alert=True)
-                return
+                return t["forbidden"].format(name=user.name), True, None
+            acts.lock(conn, press.alert_id)
+            alert = acts.load(conn, press.alert_id)
             if alert is None or not user.sees(alert.commune_code):
                 key = "gone" if alert is None else "scope"
-                self.api.answer(callback_id, t[key].format(id=press.alert_id), alert=True)
-                return
+                return t[key].format(id=press.alert_id), True, None
+            if alert.state == "resolved":
+                return t["resolved"].format(id=alert.id), True, None
             now = self.clock()
+            when = now.astimezone(self.zone).strftime("%H:%M %d/%m/%Y")
+            device = alert.device_name or alert.device_id
             if press.action == "ack":
+                if alert.acknowledged_by is not None:
+                    return (
+                        t["already_ack"].format(id=alert.id, name=alert.acknowledged_by),
+                        False,
+                        None,
+                    )
                 done = acts.acknowledge(conn, user, alert, "Telegram", now)
             elif press.action == "me":
-                done = acts.assign_to_self(conn, user, alert, now)
+                if alert.assignee == user.name:
+                    return t["already_me"].format(id=alert.id, name=user.name), False, None
+                try:
+                    done = acts.assign_to_self(conn, user, alert, now)
+                except ActionRefused as exc:
+                    return exc.message, True, None
             elif alert.device_id is None:
-                self.api.answer(callback_id, t["no_device"].format(id=alert.id), alert=True)
-                return
+                return t["no_device"].format(id=alert.id), True, None
             else:
-                acts.silence_device(conn, user, alert, now)
+                _, ends, created = acts.silence_device(conn, user, alert, now)
+                if not created:
+                    until = ends.astimezone(self.zone).strftime("%H:%M %d/%m/%Y")
+                    return t["already_s2h"].format(device=device, time=until), False, None
                 done = True
         if not done:
-            self.api.answer(callback_id, t["resolved"].format(id=alert.id), alert=True)
-            return
-        status = t[press.action].format(
-            name=user.name,
-            time=now.astimezone(self.zone).strftime("%H:%M %d/%m/%Y"),
-            device=alert.device_name or alert.device_id,
-        )
-        self.api.answer(callback_id, status)
-        self._edit(
-            query.get("message"), f"{ICON[press.action]} {status} (#{alert.id})", query["data"]
-        )
+            return t["resolved"].format(id=alert.id), True, None
+        status = t[press.action].format(name=user.name, time=when, device=device)
+        return status, False, f"{ICON[press.action]} {status} (#{alert.id})"
 
     def _edit(self, message: Any, line: str, pressed: str) -> None:
         """Append the outcome to the message; its other buttons stay."""

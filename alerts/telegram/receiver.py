@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypeGuard
 
 from psycopg_pool import ConnectionPool
 
@@ -17,6 +18,9 @@ from alerts.telegram.handler import BotHandler
 
 log = logging.getLogger(__name__)
 
+# Telegram's update ids are positive and fit 52 bits; the offset column is a bigint.
+MAX_UPDATE_ID = 2**62
+
 LOAD_OFFSET = "SELECT update_offset FROM telegram_state WHERE bot = %(bot)s"
 SAVE_OFFSET = """
 INSERT INTO telegram_state (bot, update_offset, updated_at) VALUES (%(bot)s, %(offset)s, now())
@@ -24,6 +28,13 @@ ON CONFLICT (bot) DO UPDATE SET update_offset = greatest(telegram_state.update_o
                                                          EXCLUDED.update_offset),
                                 updated_at = now()
 """
+
+
+def valid_update_id(value: object, offset: int) -> TypeGuard[int]:
+    """An integer id (not a bool) at or past ``offset`` and below MAX_UPDATE_ID."""
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and offset <= value < MAX_UPDATE_ID
+    )
 
 
 class TelegramReceiver:
@@ -57,20 +68,35 @@ class TelegramReceiver:
             conn.execute(SAVE_OFFSET, {"bot": self.api.bot_id, "offset": offset})
 
     def poll_once(self, timeout_s: int | None = None) -> int:
-        """One ``getUpdates`` round; return how many updates were handled."""
+        """One ``getUpdates`` round; return how many updates were handled.
+
+        An update whose ``update_id`` is not an integer in [0, 2^62) is skipped unhandled, and
+        the offset still moves past the round (past its valid ids, else one further), so no
+        update is handled twice and a bad one is not fetched for ever.
+        """
         offset = self._offset()
         updates = self.api.get_updates(
             offset, self.poll_timeout_s if timeout_s is None else timeout_s
         )
+        handled = 0
+        bad = 0
         for update in updates:
             update_id = update.get("update_id")
+            if not valid_update_id(update_id, offset):
+                bad += 1
+                log.warning("telegram update skipped: bad update_id %.40r", update_id)
+                continue
             try:
                 self.handler.handle(update)
             except Exception:  # one bad update must not stop the bot
                 log.exception("telegram update %s failed", update_id)
-            if isinstance(update_id, int):
-                self._save(update_id + 1)
-        return len(updates)
+            handled += 1
+            offset = update_id + 1
+            self._save(offset)
+        if bad and not handled:
+            self._save(offset + 1)
+            self._stop.wait(self.retry_s)  # a server sending only garbage is not hammered
+        return handled
 
     def _run(self) -> None:
         while not self._stop.is_set():

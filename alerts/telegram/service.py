@@ -24,11 +24,28 @@ def build_receiver(
     if settings.telegram_bot_token is None or not settings.telegram_receive:
         return None
     token = settings.telegram_bot_token.get_secret_value()
-    api = BotApi(settings.telegram_api_url, token, timeout_s=10.0)
-    handler = BotHandler(pool, api, key_for(token), local_zone(settings.timezone))
+    api = BotApi(
+        settings.telegram_api_url,
+        token,
+        timeout_s=10.0,
+        max_bytes=settings.telegram_answer_max_bytes,
+    )
+    handler = BotHandler(
+        pool,
+        api,
+        key_for(token),
+        local_zone(settings.timezone),
+        link_limit=settings.telegram_link_rate_limit,
+    )
     if settings.telegram_webhook_url:
         return WebhookReceiver(
-            api, handler, is_leader, settings.telegram_webhook_url, settings.telegram_webhook_listen
+            api,
+            handler,
+            is_leader,
+            settings.telegram_webhook_url,
+            settings.telegram_webhook_listen,
+            max_connections=settings.telegram_webhook_max_connections,
+            deadline_s=settings.telegram_webhook_deadline_s,
         )
     return TelegramReceiver(
         pool, api, handler, is_leader, poll_timeout_s=settings.telegram_poll_timeout_s

@@ -3,7 +3,9 @@
 Every ``ioc alerts`` instance accepts updates on ``IOC_TELEGRAM_WEBHOOK_LISTEN`` (acting on a
 press is a database transaction, safe from any instance); the active one registers the URL
 with ``setWebhook``. Requests must carry the secret token Telegram echoes in
-``X-Telegram-Bot-Api-Secret-Token`` (derived from the bot token), others get 403.
+``X-Telegram-Bot-Api-Secret-Token`` (derived from the bot token), others get 403. The
+listener has the bounds of every listener (``ioc.httpserve``): a connection cap and one
+deadline for a request's headers and body.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from alerts.telegram.botapi import BotApi, BotApiError
 from alerts.telegram.handler import BotHandler
+from ioc.httpserve import BoundedHandler, BoundedHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,9 @@ class WebhookReceiver:
         is_leader: Callable[[], bool],
         url: str,
         listen: str,
+        *,
+        max_connections: int = 64,
+        deadline_s: float = 10.0,
     ) -> None:
         self.api = api
         self.handler = handler
@@ -51,8 +56,12 @@ class WebhookReceiver:
         self.path = urlsplit(url).path or "/"
         self.secret = secret_for(api.token)
         host, port = listen.rsplit(":", 1)
-        self.server = ThreadingHTTPServer((host, int(port)), self._request_handler())
-        self.server.daemon_threads = True
+        self.server = BoundedHTTPServer(
+            (host, int(port)),
+            self._request_handler(),
+            max_connections=max_connections,
+            request_deadline_s=deadline_s,
+        )
         self.registered = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -62,10 +71,10 @@ class WebhookReceiver:
         """The port actually listened on (for ``:0``)."""
         return int(self.server.server_address[1])
 
-    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+    def _request_handler(self) -> type[BoundedHandler]:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(BoundedHandler):
             def do_POST(self) -> None:
                 given = self.headers.get(SECRET_HEADER) or ""
                 if self.path != receiver.path:
@@ -74,13 +83,17 @@ class WebhookReceiver:
                 if not hmac.compare_digest(given.encode(), receiver.secret.encode()):
                     self._reply(403)
                     return
-                length = int(self.headers.get("Content-Length") or 0)
+                declared = self.headers.get("Content-Length") or "0"
+                if not (declared.isascii() and declared.isdigit()):
+                    self._reply(400)
+                    return
+                length = int(declared) if len(declared) <= 9 else MAX_BODY + 1
                 if length > MAX_BODY:
                     self._reply(413)
                     return
                 try:
                     update = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
+                except (ValueError, RecursionError):
                     self._reply(400)
                     return
                 if isinstance(update, dict):
@@ -96,9 +109,6 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
 
         return Handler
 

@@ -51,11 +51,13 @@ def acknowledge(conn: psycopg.Connection, user: Principal, alert_id: int, note: 
 def assign(conn: psycopg.Connection, user: Principal, alert_id: int, assignee: str | None) -> None:
     """Assign an alert (None: unassign)."""
     require(ACTING_ROLE)(user)
-    _checked(
-        actions.assign(
+    try:
+        result = actions.assign(
             conn, alert_id, assignee=assignee, actor=user.name, channel=CHANNEL, scope=user.scope
         )
-    )
+    except actions.ActionRefused as exc:
+        raise invalid(exc.field, exc.message) from None
+    _checked(result)
 
 
 def silence(

@@ -15,6 +15,7 @@ from api.console.session import LANG_COOKIE, PREFIX, SessionDep, check_csrf
 from api.console.views import page
 from api.deps import ConnDep, SettingsDep
 from api.routes.alerts import AlertId, get_alert
+from ioc import actions as ioc_actions
 from ioc.bounds import check_instant
 
 router = APIRouter()
@@ -25,13 +26,6 @@ FROM (SELECT 1) one
 LEFT JOIN devices d ON d.id = %(device)s
 LEFT JOIN sites s ON s.id = %(site)s
 LEFT JOIN communes c ON c.code = %(commune)s
-"""
-# People who may act on the alert's commune: the choices of "assign to".
-ASSIGNABLE = """
-SELECT name FROM ioc_auth.users
-WHERE revoked_at IS NULL AND role IN ('technician', 'admin')
-  AND (communes = '{}' OR %(commune)s::text = ANY(communes))
-ORDER BY name LIMIT 200
 """
 PRESET_HOURS = (1, 2, 4, 8, 24)
 DONE = ("ack", "assign", "silence")
@@ -52,7 +46,7 @@ def alert_page(
         NAMES, {"device": alert.device_id, "site": alert.site_id, "commune": alert.commune_code}
     ).fetchone()
     names = {"device": row[0], "site": row[1], "commune": row[2]} if row else {}
-    people = [n for (n,) in conn.execute(ASSIGNABLE, {"commune": alert.commune_code})]
+    people = ioc_actions.assignable(conn, alert.commune_code)  # the choices of "assign to"
     text = TEXT[language(request.cookies.get(LANG_COOKIE))]
     return page(
         request,

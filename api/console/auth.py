@@ -1,4 +1,4 @@
-"""Login (rate-limited, audited), logout and the language switch."""
+"""Login (throttled, see api/ratelimit.py; audited), logout and the language switch."""
 
 from __future__ import annotations
 
@@ -68,19 +68,18 @@ def login(
     sessions.check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE) or "", csrf)
     text = TEXT[language(request.cookies.get(LANG_COOKIE))]
     target = sessions.safe_next(next)
-    limiter = request.app.state.login_limiter
+    throttle = request.app.state.login_throttle
     address = request.client.host if request.client else "?"
-    for key in (f"login-addr:{address}", f"login-user:{username.lower()}"):
-        wait = limiter.hit(key)
-        if wait:
-            audit.record(conn, username or "?", "login_throttled", "session", address, None, VIA)
-            return _login_page(
-                request, target, username, text["too_many"].format(s=wait), status=429
-            )
+    wait = throttle.wait(conn, username, address)
+    if wait:
+        audit.record(conn, username or "?", "login_throttled", "session", address, None, VIA)
+        return _login_page(request, target, username, text["too_many"].format(s=wait), status=429)
     user = verify(conn, username, password)
     if user is None:
+        throttle.failed(username, address)
         audit.record(conn, username or "?", "login_failed", "session", address, None, VIA)
         return _login_page(request, target, username, text["bad_login"], status=401)
+    throttle.succeeded(conn, user.user_id, user.name, address)
     audit.record(conn, user.name, "login", "session", address, None, VIA)
     response = RedirectResponse(target, status_code=303)
     sessions.start(conn, response, user.user_id, settings)

@@ -121,12 +121,13 @@ def commune_page(
         state,
         None,
     )
-    tile_map = None
-    if settings.console_map_tile_url:
-        tile_map = tiles.layout(
-            [(d.lat, d.lon, d.id, d.state) for d in devices.data if d.lat is not None],
-            settings.console_map_tile_url,
-        )
+    # Tiles from the configured server, else this server's MBTiles, else a plain schematic.
+    url = settings.console_map_tile_url or (
+        "/tiles/{z}/{x}/{y}.png" if settings.api_map_mbtiles else ""
+    )
+    tile_map = tiles.layout(
+        [(d.lat, d.lon, d.id, d.state) for d in devices.data if d.lat is not None], url
+    )
     return page(
         request,
         "commune.html",

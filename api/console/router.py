@@ -1,4 +1,4 @@
-"""The console's routes, static files and login rate limiter, added to the API app."""
+"""The console's routes, static files and login throttle, added to the API app."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import alert, auth, incidents, places, silences, telegram
+from api.console import alert, auth, fleet, incidents, places, silences, telegram
 from api.console.session import PREFIX
-from api.ratelimit import RateLimiter
+from api.ratelimit import LoginThrottle
 from api.settings import ApiSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -18,11 +18,15 @@ STATIC = Path(__file__).parent / "static"
 
 def add_console(app: FastAPI, settings: ApiSettings) -> None:
     """Serve the console under /console (and send / there)."""
-    app.state.login_limiter = RateLimiter(
-        settings.console_login_rate_limit, settings.api_rate_limit_storage
+    app.state.login_throttle = LoginThrottle(
+        settings.console_login_rate_limit,
+        settings.console_login_address_rate_limit,
+        settings.console_login_user_rate_limit,
+        settings.api_rate_limit_storage,
+        settings.console_known_address_days,
     )
     console = APIRouter(prefix=PREFIX, include_in_schema=False)
-    for module in (auth, incidents, alert, places, silences, telegram):
+    for module in (auth, incidents, alert, places, silences, telegram, fleet):
         console.include_router(module.router)
     app.include_router(console)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")

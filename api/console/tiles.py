@@ -1,6 +1,7 @@
 """A map without JavaScript: a few slippy-map tiles in a grid with the devices as dots.
 
 Tiles come from the configured URL template ({z}/{x}/{y}); nothing is fetched by the server.
+Without a template the dots stand on a plain background: a schematic of where devices are.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def layout(
         }
         for x in range(x0, x1 + 1)
         for y in range(y0, y1 + 1)
+        if url
     ]
     dots = []
     for lat, lon, device_id, state in located:

@@ -9,7 +9,7 @@ import psycopg
 from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg.rows import class_row
 
-from api.deps import ConnDep, CurrentUser, PageDep, Technician, not_found
+from api.deps import ConnDep, CurrentUser, PageDep, Technician, invalid, not_found
 from api.models.alerts import (
     AlertAck,
     AlertAssign,
@@ -151,8 +151,11 @@ def assign_alert(
     conn: ConnDep, user: Technician, alert_id: AlertId, body: AlertAssign
 ) -> AlertDetail:
     """Assign an alert to someone, or unassign it with null (technician)."""
-    result = actions.assign(
-        conn, alert_id, assignee=body.assignee, actor=user.name, channel="api", scope=user.scope
-    )
+    try:
+        result = actions.assign(
+            conn, alert_id, assignee=body.assignee, actor=user.name, channel="api", scope=user.scope
+        )
+    except actions.ActionRefused as exc:
+        raise invalid(exc.field, exc.message) from None
     _raise_unless_done(result)
     return get_alert(conn, user, alert_id)

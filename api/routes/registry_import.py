@@ -58,6 +58,20 @@ def _scope_errors(conn: psycopg.Connection, user: Principal, registry: Registry)
         errors.append(f"{SOURCE}: sites: site id {site_id!r} is not available to you")
     for device_id, _ in outside(user, devices):
         errors.append(f"{SOURCE}: devices: device id {device_id!r} is not available to you")
+    # A collector named by a device must be one the caller sees (and, checked on import for
+    # every caller, of the device's commune: devices/store.py).
+    in_doc = {d.id: d.commune for d in registry.devices}
+    stored_collectors, _ = stored_communes(
+        conn, [d.collector for d in registry.devices if d.collector], []
+    )
+    for i, d in enumerate(registry.devices):
+        if d.collector:
+            commune = in_doc.get(d.collector, stored_collectors.get(d.collector))
+            if commune is None or not user.sees(commune):
+                errors.append(
+                    f"{SOURCE}: devices[{i}].collector: collector {d.collector!r} is not "
+                    "available to you"
+                )
     for i, d in enumerate(registry.devices):
         problem = parents_problem(conn, user, d.id, d.parents, device_ids, cycles=False)
         if problem:

@@ -7,8 +7,9 @@
         metrics: {rsrp_dbm: {path: lte.rsrp}, state: {path: mode, map: {"0": idle}}}
         webhook_id: cluster-17     # also accept pushes at POST /hooks/cluster-17
 
-Without ``url`` the check only receives webhooks (see :mod:`collector.receiver`). The whole
-request is bounded by ``timeout_s`` (a slow drip cannot hold the loop) and by ``max_bytes``.
+Without ``url`` the check only receives webhooks (see :mod:`collector.receiver`), which need
+``webhook_token_env``. The whole request is bounded by ``timeout_s`` (a slow drip cannot hold
+the loop) and by ``max_bytes``. Errors never quote the answer's body.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class HttpJsonParams(CheckParams):
     def _source(self) -> HttpJsonParams:
         if not self.url and not self.webhook_id:
             raise ValueError("http_json needs a url to poll, a webhook_id to receive, or both")
+        if self.webhook_id and not self.webhook_token_env:
+            raise ValueError("a webhook_id needs webhook_token_env (the hook's bearer token)")
         return self
 
 
@@ -110,8 +113,10 @@ class HttpJsonCheck(Check):
             raise CheckError(f"{type(exc).__name__}: {exc}"[:200], kind="connect") from None
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise CheckError(f"not JSON: {body[:80]!r}", kind="parse") from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # Never the answer's bytes: the URL may be a page on the LAN that the event's
+            # readers must not see (issue 23).
+            raise CheckError(f"answer of {len(body)} bytes is not JSON", kind="parse") from None
         return self.map(doc)
 
     async def _fetch(self, url: str, p: HttpJsonParams) -> bytes:

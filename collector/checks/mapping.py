@@ -73,7 +73,10 @@ def map_value(name: str, spec: MetricMap, raw: Any) -> Value:
         key = _text(raw)
         if key not in spec.map:
             known = ", ".join(list(spec.map)[:10])
-            raise CheckError(f"{name}: value {key[:40]!r} not in its map ({known})", kind="parse")
+            # Not the value itself: errors never quote what the device answered (issue 23).
+            raise CheckError(
+                f"{name}: a value of {len(key)} characters not in its map ({known})", kind="parse"
+            )
         return spec.map[key]
     if isinstance(raw, bool):
         return raw

@@ -143,7 +143,13 @@ def _geomap() -> JSON:
         options={
             "view": {"id": "fit", "lat": 0, "lon": 0, "zoom": 14, "allLayers": True},
             "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
-            "basemap": {"type": "default", "name": "Bản đồ nền"},
+            # The API's own MBTiles tiles (same origin through the proxy): never a public
+            # tile server; without a file the markers stand on an empty background.
+            "basemap": {
+                "type": "xyz",
+                "name": "Bản đồ nền",
+                "config": {"url": "/tiles/{z}/{x}/{y}.png", "attribution": "IOC_API_MAP_MBTILES"},
+            },
             "layers": [layer],
             "tooltip": {"mode": "details"},
         },

@@ -45,10 +45,13 @@ BEGIN
     GRANT SELECT ON ALL TABLES IN SCHEMA public TO ioc_grafana;
     REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
         ON ALL TABLES IN SCHEMA public FROM ioc_grafana;
-    ALTER ROLE ioc_grafana SET statement_timeout = '10s';
-    ALTER ROLE ioc_grafana SET idle_in_transaction_session_timeout = '60s';
-    ALTER ROLE ioc_grafana SET default_transaction_read_only = on;
-    ALTER ROLE ioc_grafana CONNECTION LIMIT 20;
+    -- Role settings need CREATEROLE: run by the schema owner, ioc/bootstrap.py sets them.
+    IF (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
+        ALTER ROLE ioc_grafana SET statement_timeout = '10s';
+        ALTER ROLE ioc_grafana SET idle_in_transaction_session_timeout = '60s';
+        ALTER ROLE ioc_grafana SET default_transaction_read_only = on;
+        ALTER ROLE ioc_grafana CONNECTION LIMIT 20;
+    END IF;
 
     -- App (alerts, API, maintenance jobs): data, never DDL.
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ioc_app;
@@ -110,6 +113,10 @@ BEGIN
     LOOP
         EXECUTE format('REVOKE ALL ON %s FROM ioc_grafana, ioc_app, ioc_ingest', rel);
     END LOOP;
+    -- ... except reading which migrations ran: every service checks the schema is current.
+    IF to_regclass('public._yoyo_migration') IS NOT NULL THEN
+        GRANT SELECT ON _yoyo_migration TO ioc_app, ioc_ingest;
+    END IF;
     -- The audit trail is append-only for the application.
     IF to_regclass('public.audit_log') IS NOT NULL THEN
         REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM ioc_app;

@@ -55,6 +55,10 @@ def test_ack_and_assign_history_and_resolution_still_flows(
         fleet, alert["id"], actor="ky.thuat.vien", note=note, channel="telegram", now=t0 + S
     )
     assert ack.ok and ack.commune == alert["commune_code"]
+    fleet.execute(  # only an existing technician of the commune may be assigned
+        "INSERT INTO ioc_auth.users (name, role, communes) VALUES (%s, 'technician', %s)",
+        ("vnpt.quang.ngai", [alert["commune_code"]]),
+    )
     assert assign(
         fleet, alert["id"], assignee="vnpt.quang.ngai", actor="truc.ban", channel="console",
         now=t0 + 2 * S,

@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from api import security
 from api.app import create_app
+from api.cli import server_options
 from api.settings import ApiSettings
 from devices.registry import parse_yaml
 from devices.store import import_registry
@@ -200,8 +201,8 @@ class LiveServer:
             create_app(settings, resolve(settings, StorageSettings(_env_file=None))),
             host="127.0.0.1",
             port=self.port,
-            log_config=None,
             lifespan="on",
+            **server_options(settings),  # as `ioc api` runs it (trusted proxies included)
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)

@@ -16,6 +16,7 @@ import psycopg
 
 from collector.inventory import parse_inventory
 from devices.store import import_registry
+from ioc.secretfile import write_secret
 
 COMMUNE = "21025"
 
@@ -49,8 +50,18 @@ def import_inventory(db_url: str, text: str) -> None:
 class CollectorProcess:
     """`python -m ioc collector run` with its own state directory and log file."""
 
-    def __init__(self, tmp: Path, inventory: str, mqtt_url: str, **env: Any) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        inventory: str,
+        mqtt_url: str,
+        secrets: dict[str, str] | None = None,
+        api: str | None = None,
+        **env: Any,
+    ) -> None:
+        """``secrets`` go to the collector's secrets file (it resolves names from there)."""
         self.dir = tmp
+        self.api = api  # fetch the inventory from this API (token: IOC_COLLECTOR_TOKEN)
         self.inventory = tmp / "inventory.yaml"
         self.inventory.write_text(inventory, encoding="utf-8")
         self.state = tmp / "state"
@@ -62,6 +73,10 @@ class CollectorProcess:
             "IOC_LOG_LEVEL": "INFO",
             **{k.upper(): str(v) for k, v in env.items()},
         }
+        if secrets:
+            path = tmp / "secrets.env"
+            write_secret(path, "".join(f"{k}={v}\n" for k, v in secrets.items()))
+            self.env["IOC_COLLECTOR_SECRETS_FILE"] = str(path)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CollectorProcess:
@@ -73,8 +88,7 @@ class CollectorProcess:
                     "ioc",
                     "collector",
                     "run",
-                    "--inventory",
-                    str(self.inventory),
+                    *(["--api", self.api] if self.api else ["--inventory", str(self.inventory)]),
                     "--state-dir",
                     str(self.state),
                 ],

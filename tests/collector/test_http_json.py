@@ -114,7 +114,7 @@ def test_unmappable_value_names_the_metric(vendor: VendorPlatform) -> None:
             metrics=mapping,
             auth={"type": "bearer", "token_env": "VENDOR_TOKEN"},
         )
-    assert err.value.reason.startswith("state: value '1' not in its map")
+    assert err.value.reason.startswith("state: a value of 1 characters not in its map")
 
 
 def test_paths() -> None:

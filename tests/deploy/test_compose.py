@@ -8,6 +8,7 @@ check, and depends on services that exist.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import re
 import shlex
@@ -63,8 +64,17 @@ def _settings_env_names() -> set[str]:
 
 
 def _url(value: str) -> SplitResult:
-    """A URL of the compose file with its ${...} interpolations replaced by a placeholder."""
+    """A URL of the compose file as it is by default: ${VAR:-default} interpolations become
+    their default (the HA profile's DB_HOSTS), the other ${...} a placeholder."""
+    value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
     return urlsplit(re.sub(r"\$\{[^}]*\}", "x", value))
+
+
+def mounted(service: str, container_path: str) -> Path:
+    """The repo path a service sees at ``container_path`` through its bind mounts."""
+    from tests.deploy.stack import mounted as resolve
+
+    return resolve(service, container_path)
 
 
 def _command(service: dict[str, Any]) -> list[str]:
@@ -75,7 +85,8 @@ def _command(service: dict[str, Any]) -> list[str]:
 def test_the_whole_product_is_there() -> None:
     expected = {
         "timescaledb", "mosquitto", "grafana", "migrate", "ingest-1", "ingest-2",
-        "alerts-1", "alerts-2", "api", "maintain", "simulator",
+        "alerts-1", "alerts-2", "api", "maintain", "simulator", "proxy", "backup",
+        "etcd", "patroni-1", "patroni-2",
         "nats-1", "nats-2", "nats-3", "ingest-bus-1", "ingest-bus-2",
     }  # fmt: skip
     assert set(SERVICES) == expected
@@ -83,6 +94,8 @@ def test_the_whole_product_is_there() -> None:
     assert all(SERVICES[s]["profiles"] == ["cluster"] for s in cluster)
     assert {"migrate", "ingest-1", "alerts-1", "api", "maintain", "simulator"} <= APP
     assert SERVICES["simulator"]["profiles"] == ["simulator"]
+    for name in ("etcd", "patroni-1", "patroni-2"):  # docs/ha.md
+        assert SERVICES[name]["profiles"] == ["ha"], name
     image = SERVICES["timescaledb"]["image"]
     assert image.startswith("timescale/timescaledb:")
     assert int(re.search(r"pg(\d+)", image).group(1)) >= 16  # type: ignore[union-attr]
@@ -99,6 +112,22 @@ def test_app_commands_are_real_ioc_subcommands(name: str) -> None:
     assert command is not None
     assert "unavailable" not in (command.help or ""), f"{name}: {command.help}"
     command.make_context(args[0], args[1:])  # raises click.UsageError on a bad option
+
+
+def test_the_backup_service_runs_ioc_backup_with_known_settings() -> None:
+    backup = SERVICES["backup"]
+    loop = _command(backup)[-1]
+    for run in re.findall(r"ioc (backup \w+)", loop):
+        group, sub = run.split()
+        with click.Context(cli) as ctx:
+            command = cli.get_command(ctx, group)
+        assert isinstance(command, click.Group) and sub in command.commands, run
+    known = _settings_env_names()
+    assert all(v in known for v in backup["environment"]), backup["environment"]
+    archive = [c for c in _command(SERVICES["timescaledb"]) if c.startswith("archive_command=")]
+    wal = backup["environment"]["IOC_BACKUP_DIR"] + "/wal/"
+    assert archive and archive[0].count(wal) == 2  # the server archives where backup reads
+    assert "backup:/backup" in SERVICES["timescaledb"]["volumes"]
 
 
 def test_every_ioc_variable_is_a_setting() -> None:
@@ -148,14 +177,19 @@ def test_urls_and_ports_are_consistent() -> None:
             continue
         assert (mqtt.hostname, mqtt.port) == ("mosquitto", int(listener.group(1))), name
     users = {_url(SERVICES[n]["environment"]["IOC_DATABASE_URL"]).username for n in APP}
-    assert {"ioc_ingest", "ioc_app"} <= users
+    assert {"ioc_ingest", "ioc_app", "ioc_owner"} <= users
+    # Nothing runs as the superuser; it only appears as migrate's bootstrap URL.
+    assert "postgres" not in users
+    admin = _url(SERVICES["migrate"]["environment"]["IOC_MIGRATE_ADMIN_URL"])
+    assert (admin.username, admin.hostname, admin.path) == ("postgres", "timescaledb", "/postgres")
     assert _url(SERVICES["ingest-1"]["environment"]["IOC_DATABASE_URL"]).username == "ioc_ingest"
     api = SERVICES["api"]
-    assert (
-        f"{api['environment']['IOC_API_PORT']}:{api['environment']['IOC_API_PORT']}" in api["ports"]
-    )
+    assert api["expose"] == [api["environment"]["IOC_API_PORT"]] and "ports" not in api
     assert api["environment"]["IOC_API_HOST"] == "0.0.0.0"
-    assert f"{listener.group(1)}:{listener.group(1)}" in SERVICES["mosquitto"]["ports"]
+    proxy = SERVICES["proxy"]["environment"]
+    assert proxy["PROXY_API_UPSTREAM"] == f"api:{api['environment']['IOC_API_PORT']}"
+    assert proxy["PROXY_GRAFANA_UPSTREAM"] == f"grafana:{SERVICES['grafana']['expose'][0]}"
+    assert "ports" not in SERVICES["grafana"]
     source = yaml.safe_load((REPO / "grafana/provisioning/datasources/ioc.yaml").read_text())
     ds = source["datasources"][0]
     assert ds["url"] == "timescaledb:5432" and ds["jsonData"]["database"] == db["POSTGRES_DB"]
@@ -188,20 +222,50 @@ def test_mounted_paths_exist_and_named_volumes_are_declared() -> None:
     assert (REPO / mounts[path] / home.removeprefix(path + "/")).is_file()
 
 
-def test_mosquitto_runs_the_repo_config_with_authentication() -> None:
-    conf = (REPO / "mosquitto/mosquitto.conf").read_text().splitlines()
-    script = " ".join(_command(SERVICES["mosquitto"]))
-    patterns = re.findall(r"s\|\^([^|]+)\|([^|]+)\|", script)
-    assert len(patterns) == 4
-    for pattern, replacement in patterns:
-        regex = re.compile("^" + pattern.replace(".*", ".*"))
-        assert any(regex.match(line) for line in conf), (
-            f"no line of mosquitto.conf matches {pattern}"
-        )
-        path = replacement.split()[-1]
-        if path.startswith("/mosquitto/ioc/"):
-            assert any(v.endswith(":/mosquitto/ioc:ro") for v in SERVICES["mosquitto"]["volumes"])
-    assert "allow_anonymous false" in script and "password_file" in script and "acl_file" in script
+def test_mosquitto_runs_the_repo_config_with_authentication_and_tls() -> None:
+    command = _command(SERVICES["mosquitto"])
+    assert command[:2] == ["mosquitto", "-c"]
+    conf = mounted("mosquitto", command[2]).read_text()
+    directives = [line.split() for line in conf.splitlines() if line and line[0] != "#"]
+    assert ["allow_anonymous", "false"] in directives
+    listeners = [d[1] for d in directives if d[0] == "listener"]
+    assert listeners == ["8883", "1883"]
+    # The TLS files are the ones `ioc certs init --dir certs` writes, mounted read-only.
+    for key in ("certfile", "keyfile", "password_file", "acl_file"):
+        path = next(d[1] for d in directives if d[0] == key)
+        assert mounted("mosquitto", path).parent.name in ("certs", "mosquitto"), key
+    assert mounted("mosquitto", "/mosquitto/certs/server.crt") == REPO / "certs/server.crt"
+    # Published on the host: TLS only. 1883 is the services' listener on the compose network.
+    assert SERVICES["mosquitto"]["ports"] == ["8883:8883"]
+    for name in APP:
+        if SERVICES[name]["environment"].get("IOC_BUS") == "nats":
+            continue  # the cluster profile's ingest reads the bus (docs/scale-out.md)
+        mqtt = _url(SERVICES[name]["environment"]["IOC_MQTT_URL"])
+        assert (mqtt.hostname, mqtt.port) == ("mosquitto", 1883), name
+
+
+def test_the_compose_equivalent_reads_the_files_compose_mounts() -> None:
+    """tests/deploy/stack.py cannot drift from docker-compose.yml: same files, same commands."""
+    from tests.deploy import stack
+
+    assert stack.SERVICES is not None and stack.COMPOSE == COMPOSE
+    template = mounted("proxy", "/etc/nginx/templates/ioc.conf.template")
+    assert template == REPO / "deploy/nginx/ioc.conf.template"
+    assert mounted("proxy", "/etc/nginx/certs/server.crt") == REPO / "certs/server.crt"
+    variables = set(re.findall(r"\$\{(\w+)\}", template.read_text()))
+    env = SERVICES["proxy"]["environment"]
+    assert variables <= set(env) and all(
+        re.match(env["NGINX_ENVSUBST_FILTER"], v) for v in variables
+    )
+    assert mounted("mosquitto", "/mosquitto/ioc/compose.conf") == REPO / "mosquitto/compose.conf"
+    source = inspect.getsource(stack.Stack)
+    for service in ("migrate", "ingest-1", "alerts-1", "api", "mosquitto", "proxy"):
+        assert f'"{service}"' in source, service
+    assert 'SERVICES[service]["command"]' in source  # the compose command, not a copy
+    # The link in notifications is the console through the proxy, over https.
+    assert ENV_EXAMPLE["IOC_PUBLIC_URL"].startswith("https://")
+    assert SERVICES["alerts-1"]["environment"]["IOC_PUBLIC_URL"].startswith("${IOC_PUBLIC_URL")
+    assert SERVICES["grafana"]["environment"]["GF_SERVER_ROOT_URL"] == "${IOC_PUBLIC_URL}/grafana/"
 
 
 def test_health_checks_restart_policies_and_dependencies() -> None:
@@ -209,6 +273,8 @@ def test_health_checks_restart_policies_and_dependencies() -> None:
         if name == "migrate":
             assert service["restart"] == "no"
             continue
+        if name == "proxy":
+            assert service["depends_on"] == {"api": {"condition": "service_healthy"}}
         assert service.get("restart") == "unless-stopped", name
         assert service["healthcheck"]["test"], name
         for dependency, spec in (service.get("depends_on") or {}).items():
@@ -233,7 +299,10 @@ def test_dockerfile_builds_what_pyproject_needs() -> None:
     for package in PACKAGES:
         assert package in copied and (REPO / package).is_dir(), package
     assert {"pyproject.toml", PYPROJECT["project"]["readme"]} <= copied
-    assert any(re.match(r'RUN pip install "?\.', line) for line in lines)
+    # The locked dependencies with their hashes first, then the project without resolving.
+    assert "RUN pip install --require-hashes -r requirements.lock" in lines
+    assert any(re.match(r"RUN pip install --no-deps \.", line) for line in lines)
+    assert "requirements.lock" in copied
     assert 'ENTRYPOINT ["ioc"]' in lines
     user = [line for line in lines if line.startswith("USER ")]
     assert user and user[-1] not in ("USER root", "USER 0")

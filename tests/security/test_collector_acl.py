@@ -22,7 +22,7 @@ devices:
   - {id: col-1, type: collector, commune: "21025"}
   - {id: cam-1, type: camera, commune: "21025", address: 127.0.0.2, collector: col-1,
      checks: {ping: {}}}
-  - {id: ups-1, type: ups, commune: "21026", address: 127.0.0.3, collector: col-1,
+  - {id: ups-1, type: ups, commune: "21025", address: 127.0.0.3, collector: col-1,
      checks: {snmp: {community_env: C}}}
   - {id: cam-2, type: camera, commune: "21025"}
 """
@@ -60,7 +60,7 @@ def test_collector_login_covers_exactly_its_devices(
         assert col.connected
         for topic in (
             "ioc/v1/21025/cam-2/telemetry",  # a device it does not observe
-            "ioc/v1/21025/ups-1/telemetry",  # its device under the wrong commune
+            "ioc/v1/21026/ups-1/telemetry",  # its device under the wrong commune
             "ioc/v1/21025/cam-1/other",
         ):
             assert col.publish(topic).value == NOT_AUTHORISED, topic
@@ -68,7 +68,7 @@ def test_collector_login_covers_exactly_its_devices(
             "ioc/v1/21025/col-1/telemetry",
             "ioc/v1/21025/cam-1/telemetry",
             "ioc/v1/21025/cam-1/event",
-            "ioc/v1/21026/ups-1/telemetry",
+            "ioc/v1/21025/ups-1/telemetry",
         ]
         for topic in allowed:
             assert not col.publish(topic).is_failure, topic

@@ -1,5 +1,11 @@
 """What every channel shares: the outgoing note, the channel interface, delivery errors.
 
+Each channel module holds its config model (the receiver's ``<kind>:`` block in the routes
+file) beside its implementation; the config builds the channel (``ChannelConfig.build``).
+The channel kinds are listed once, as the fields of ``config.Receiver``.
+
+A channel says whether its failure is worth a retry, in the ``DeliveryError`` it raises:
+
 DeliveryError
 ├── retryable=True   connection refused, timeouts, HTTP 5xx/408/429, SMTP 4xx: back off, retry
 └── retryable=False  HTTP 4xx, SMTP 5xx, invalid address or config: recorded as 'failed'
@@ -8,14 +14,19 @@ DeliveryError
 from __future__ import annotations
 
 import email.utils
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
+from psycopg_pool import ConnectionPool
 
+from alerts.notify.settings import NotifySettings
 from alerts.notify.templates import Rendered
+from ioc.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,6 @@ class DeliveryError(Exception):
 class Channel(ABC):
     """A configured destination: ``send`` returns on success or raises ``DeliveryError``."""
 
-    kind: ClassVar[str]
     #: The receiver can drop a resent note by its key (webhooks get it in body and header),
     #: so a send interrupted by a crash may be retried without a visible duplicate.
     dedupes: ClassVar[bool] = False
@@ -58,6 +68,34 @@ class Channel(ABC):
 
     def close(self) -> None:  # noqa: B027 - most channels hold nothing to release
         """Release connections."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What building a channel may need besides its own config."""
+
+    receiver: str
+    settings: NotifySettings
+    pool: ConnectionPool | None = None
+    #: The channel kind of another receiver (None when it is not defined).
+    channel_of: Callable[[str], str | None] = lambda _name: None
+
+    def env(self, field: str, name: str) -> str:
+        """A secret from the environment variable a config field names."""
+        value = os.environ.get(name)
+        if not value:
+            raise ConfigError(
+                f"receiver {self.receiver!r}: {field} names ${name}, which is not set"
+            )
+        return value
+
+
+class ChannelConfig(Protocol):
+    """A receiver's channel block: builds its channel (a missing secret is a ``ConfigError``)."""
+
+    def build(self, ctx: Context) -> Channel:
+        """The configured channel."""
+        ...
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

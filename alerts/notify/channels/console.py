@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
-from alerts.notify.channels.base import Channel, Outgoing
-from alerts.notify.config import ConsoleConfig
+from pydantic import BaseModel, ConfigDict
+
+from alerts.notify.channels.base import Channel, Context, Outgoing
 
 log = logging.getLogger(__name__)
 
 
+class ConsoleConfig(BaseModel):
+    """Log the rendered message (``ioc demo``, development)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: Literal["INFO", "WARNING"] = "WARNING"
+
+    def build(self, ctx: Context) -> ConsoleChannel:
+        """A console channel."""
+        return ConsoleChannel(self)
+
+
 class ConsoleChannel(Channel):
     """Writes the message to the log."""
-
-    kind = "console"
 
     def __init__(self, config: ConsoleConfig) -> None:
         self.level = logging.getLevelName(config.level)

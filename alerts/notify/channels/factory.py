@@ -1,58 +1,25 @@
-"""Build a channel from a receiver's config and the ``IOC_*`` settings."""
+"""Build a receiver's channel from its config block and the ``IOC_*`` settings."""
 
 from __future__ import annotations
 
-import os
+from psycopg_pool import ConnectionPool
 
-from alerts.notify.channels.base import Channel
-from alerts.notify.channels.console import ConsoleChannel
-from alerts.notify.channels.smtp import EmailChannel, SmtpServer
-from alerts.notify.channels.telegram import TelegramChannel
-from alerts.notify.channels.webhook import WebhookChannel
-from alerts.notify.config import Receiver
+from alerts.notify.channels.base import Channel, Context
+from alerts.notify.config import NotifyConfig, Receiver
 from alerts.notify.settings import NotifySettings
-from ioc.errors import ConfigError
 
 
-def _env(receiver: str, field: str, name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise ConfigError(f"receiver {receiver!r}: {field} names ${name}, which is not set")
-    return value
-
-
-def build_channel(receiver: Receiver, settings: NotifySettings) -> Channel:
+def build_channel(
+    receiver: Receiver,
+    settings: NotifySettings,
+    pool: ConnectionPool | None = None,
+    config: NotifyConfig | None = None,
+) -> Channel:
     """The channel for ``receiver``; a missing secret is a ``ConfigError`` naming the field."""
-    if receiver.webhook is not None:
-        return WebhookChannel(receiver.webhook)
-    if receiver.console is not None:
-        return ConsoleChannel(receiver.console)
-    if receiver.telegram is not None:
-        cfg = receiver.telegram
-        if cfg.bot_token_env:
-            token = _env(receiver.name, "telegram.bot_token_env", cfg.bot_token_env)
-        elif settings.telegram_bot_token is not None:
-            token = settings.telegram_bot_token.get_secret_value()
-        else:
-            raise ConfigError(
-                f"receiver {receiver.name!r}: telegram needs bot_token_env or IOC_TELEGRAM_BOT_TOKEN"
-            )
-        return TelegramChannel(cfg, token, settings.telegram_api_url)
-    if receiver.email is not None:
-        cfg_e = receiver.email
-        if cfg_e.password_env:
-            password: str | None = _env(receiver.name, "email.password_env", cfg_e.password_env)
-        elif settings.smtp_password is not None:
-            password = settings.smtp_password.get_secret_value()
-        else:
-            password = None
-        server = SmtpServer(
-            host=cfg_e.host or settings.smtp_host,
-            port=cfg_e.port or settings.smtp_port,
-            starttls=settings.smtp_starttls if cfg_e.starttls is None else cfg_e.starttls,
-            user=cfg_e.user or settings.smtp_user,
-            password=password,
-            timeout=cfg_e.timeout.total_seconds(),
-        )
-        return EmailChannel(server, cfg_e.sender or settings.smtp_from, cfg_e.to)
-    raise ConfigError(f"receiver {receiver.name!r} has no channel")
+
+    def channel_of(name: str) -> str | None:
+        found = config.receiver(name) if config else None
+        return found.channel if found else None
+
+    ctx = Context(receiver.name, settings, pool, channel_of)
+    return receiver.channel_config.build(ctx)

@@ -5,11 +5,49 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import timedelta
 from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 
-from alerts.notify.channels.base import Channel, DeliveryError, Outgoing
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.notify.channels.base import Channel, Context, DeliveryError, Outgoing
+from ioc.durations import Duration
+
+
+class EmailConfig(BaseModel):
+    """Send e-mail over SMTP; server settings default to ``IOC_SMTP_*``."""
+
+    to: list[str] = Field(min_length=1)
+    sender: str | None = Field(None, alias="from")
+    host: str | None = None
+    port: int | None = None
+    starttls: bool | None = None
+    user: str | None = None
+    password_env: str | None = None
+    timeout: Duration = timedelta(seconds=10)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def build(self, ctx: Context) -> EmailChannel:
+        """An e-mail channel; what the block leaves out comes from ``IOC_SMTP_*``."""
+        s = ctx.settings
+        if self.password_env:
+            password: str | None = ctx.env("email.password_env", self.password_env)
+        elif s.smtp_password is not None:
+            password = s.smtp_password.get_secret_value()
+        else:
+            password = None
+        server = SmtpServer(
+            host=self.host or s.smtp_host,
+            port=self.port or s.smtp_port,
+            starttls=s.smtp_starttls if self.starttls is None else self.starttls,
+            user=self.user or s.smtp_user,
+            password=password,
+            timeout=self.timeout.total_seconds(),
+        )
+        return EmailChannel(server, self.sender or s.smtp_from, self.to)
 
 
 @dataclass(frozen=True)
@@ -26,8 +64,6 @@ class SmtpServer:
 
 class EmailChannel(Channel):
     """One e-mail per note to a fixed list of recipients."""
-
-    kind = "email"
 
     def __init__(self, server: SmtpServer, sender: str, to: list[str]) -> None:
         self.server = server

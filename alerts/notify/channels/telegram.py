@@ -4,20 +4,51 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.notify.channels.base import (
     Channel,
+    Context,
     DeliveryError,
     Outgoing,
     http_status_error,
     http_transport_error,
 )
-from alerts.notify.config import TelegramConfig
 from alerts.telegram.callback import key_for, keyboard
+from ioc.durations import Duration
+from ioc.errors import ConfigError
 
 MAX_TEXT = 4096
+
+
+class TelegramConfig(BaseModel):
+    """Telegram Bot API ``sendMessage``; the token comes from an environment variable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chat_id: str | int
+    bot_token_env: str | None = None
+    api_url: str | None = Field(None, pattern=r"^https?://")
+    timeout: Duration = timedelta(seconds=5)
+    # Inline buttons (acknowledge, take it, silence 2 h) under firing alerts; presses reach the
+    # bot of IOC_TELEGRAM_BOT_TOKEN, which the active alert engine polls.
+    buttons: bool = True
+
+    def build(self, ctx: Context) -> TelegramChannel:
+        """A Telegram channel with the token of ``bot_token_env``, else ``IOC_TELEGRAM_*``."""
+        settings = ctx.settings
+        if self.bot_token_env:
+            token = ctx.env("telegram.bot_token_env", self.bot_token_env)
+        elif settings.telegram_bot_token is not None:
+            token = settings.telegram_bot_token.get_secret_value()
+        else:
+            raise ConfigError(
+                f"receiver {ctx.receiver!r}: telegram needs bot_token_env or IOC_TELEGRAM_BOT_TOKEN"
+            )
+        return TelegramChannel(self, token, settings.telegram_api_url)
 
 
 class _RedactToken(logging.Filter):
@@ -36,8 +67,6 @@ class _RedactToken(logging.Filter):
 
 class TelegramChannel(Channel):
     """Sends the rendered text to one chat."""
-
-    kind = "telegram"
 
     def __init__(self, config: TelegramConfig, token: str, api_url: str) -> None:
         self.config = config

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.notify.channels.base import (
     Channel,
+    Context,
     Outgoing,
     http_status_error,
     http_transport_error,
 )
-from alerts.notify.config import WebhookConfig
 from alerts.notify.templates import alert_link, summary_of
+from ioc.durations import Duration
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class WebhookConfig(BaseModel):
+    """POST JSON to a URL; ``alertmanager`` sends the Alertmanager webhook v4 body."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["ioc", "alertmanager"] = "ioc"
+    headers: dict[str, str] = {}
+    timeout: Duration = timedelta(seconds=5)
+
+    def build(self, ctx: Context) -> WebhookChannel:
+        """A webhook channel (needs nothing from the settings)."""
+        return WebhookChannel(self)
 
 
 class WebhookChannel(Channel):
     """Posts each note to one URL; the dedup key travels in the body and headers."""
 
-    kind = "webhook"
     dedupes = True
 
     def __init__(self, config: WebhookConfig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -9,8 +10,9 @@ import pytest
 import yaml
 from psycopg_pool import ConnectionPool
 
+from alerts.notify import store
 from alerts.notify.config import Matcher, load_config
-from alerts.notify.planner import matching_routes
+from alerts.notify.planner import matching_routes, plan
 from ioc.errors import ConfigError
 from tests.alerts.notify.helpers import (
     HttpReceiver,
@@ -32,7 +34,13 @@ def _load(tmp_path: Path, data: object) -> None:
 
 def test_example_config_is_valid() -> None:
     config = load_config(EXAMPLE)
-    assert {r.channel for r in config.receivers} == {"webhook", "email", "telegram", "console"}
+    assert {r.channel for r in config.receivers} == {
+        "webhook",
+        "email",
+        "telegram",
+        "console",
+        "zalo",
+    }
     assert load_config(None).default_receiver == "console"
 
 
@@ -227,4 +235,39 @@ def test_escalation_when_not_acknowledged(
     ]
     notifier.tick(at(9000))
     assert len(outbox(db)) == 6
+    notifier.close()
+
+
+def test_escalation_applies_only_to_alerts_still_due_when_the_plan_is_written(
+    registry: psycopg.Connection, pool: ConnectionPool, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    """Acknowledged between plan and apply: that alert is neither escalated nor sent."""
+    db = registry
+    config = {
+        "receivers": [
+            {"name": "tech", "webhook": {"url": f"{receiver.url}/tech"}},
+            {"name": "lead", "webhook": {"url": f"{receiver.url}/lead"}},
+        ],
+        "routes": [{"receiver": "tech", "escalation": [{"after": "15m", "receiver": "lead"}]}],
+    }
+    notifier = make_notifier(pool, tmp_path, config)
+    ignored, handled = fire(db, "ts-cam-01"), fire(db, "ts-cam-02")
+    notifier.tick(at(2))
+    with pool.connection() as conn, conn.transaction():
+        state = store.read(conn, at(0))
+    assert state is not None
+    planned = plan(notifier.config, state, at(900), timedelta(0), "vi")
+    assert planned == plan(notifier.config, state, at(900), timedelta(0), "vi")  # pure
+    assert [e.note.message.alert_ids for e in planned.escalations] == [sorted([ignored, handled])]
+    acknowledge(db, handled, at(899))
+    with pool.connection() as conn, conn.transaction():
+        enqueued = store.apply(conn, planned, at(900))
+    assert [(n.message.kind, n.message.receiver, n.message.alert_ids) for _, n in enqueued] == [
+        ("escalation", "lead", [ignored])
+    ]
+    assert [(r["receiver"], r["alert_ids"]) for r in outbox(db)][1:] == [("lead", [ignored])]
+    levels = dict(db.execute("SELECT id, escalation_level FROM alerts").fetchall())
+    assert levels == {ignored: 1, handled: 0}
+    lead_group = db.execute("SELECT alert_ids FROM notify_groups WHERE route LIKE '%~L1'")
+    assert lead_group.fetchall() == [([ignored],)]
     notifier.close()

@@ -60,6 +60,12 @@ class FakeBotApi:
         r = httpx.post(hook["url"], json=update, headers=headers, timeout=10)
         r.raise_for_status()
 
+    def push_raw(self, update: dict[str, Any]) -> None:
+        """Queue an update as given, ``update_id`` included (a hostile or broken server)."""
+        with self.lock:
+            self.updates.append(update)
+            self.lock.notify_all()
+
     def say(self, user_id: int, text: str, username: str = "kythuat") -> None:
         """The user sends ``text`` to the bot in a private chat."""
         self._push(
@@ -166,7 +172,11 @@ class FakeBotApi:
         offset = int(body.get("offset") or 0)
         deadline = time.monotonic() + min(float(body.get("timeout") or 0), 50)
         with self.lock:
-            self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed
+            self.updates = [  # confirmed ones go; ids a real server would never send stay
+                u
+                for u in self.updates
+                if not isinstance(u.get("update_id"), int) or u["update_id"] >= offset
+            ]
             while not self.updates and time.monotonic() < deadline:
                 self.lock.wait(deadline - time.monotonic())
             return list(self.updates)

@@ -30,7 +30,7 @@ async def exchange(
     requests: list[tuple[dict[str, str], bytes]],
 ) -> tuple[list[tuple[Sender, Sample]], list[tuple[str, str]], list[int]]:
     host = AlarmHost(
-        [Sender("cam-05", "21025", "10.0.0.5"), Sender("nvr-01", "21025", "127.0.0.1")],
+        [Sender("cam-05", "21025", "10.0.0.5"), Sender("nvr-01", "21025", "127.0.0.1", "nvr")],
         clear_after_s=60,
     )
     got: list[tuple[Sender, Sample]] = []

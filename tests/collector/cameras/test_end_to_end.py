@@ -70,8 +70,9 @@ def rig(
         tmp_path,
         text,
         own_broker.url,
-        cam_pass=PASSWORD,
+        secrets={"CAM_PASS": PASSWORD},
         ioc_collector_id="col-cam",
+        ioc_collector_push_allow="127.0.0.1/32",
         ioc_collector_webhook_port=free_port(),
         ioc_collector_webhook_host="127.0.0.1",
     )

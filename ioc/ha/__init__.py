@@ -1,0 +1,1 @@
+"""PostgreSQL high availability: a local Patroni + etcd cluster (``ioc db local-ha``)."""
