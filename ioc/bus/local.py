@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 CLUSTER_NAME = "ioc"
@@ -23,11 +23,17 @@ START_TIMEOUT_S = 20.0
 PR_SET_PDEATHSIG = 1
 
 
-def free_port() -> int:
-    """A TCP port that is free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports free on loopback right now (all bound at once, so no port
+    comes back twice)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def nats_binary() -> str:
@@ -50,9 +56,9 @@ class Node:
 
     index: int
     dir: Path
-    client_port: int = field(default_factory=free_port)
-    route_port: int = field(default_factory=free_port)
-    mqtt_port: int = field(default_factory=free_port)
+    client_port: int
+    route_port: int
+    mqtt_port: int
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -111,7 +117,11 @@ class LocalCluster:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.auth = auth
-        self.nodes = [Node(i + 1, self.dir) for i in range(nodes)]
+        ports = free_ports(3 * nodes)
+        self.nodes = [
+            Node(i + 1, self.dir, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2])
+            for i in range(nodes)
+        ]
         self.replicas = min(3, nodes)
         if auth and not (self.dir / AUTH_FILE).exists():
             (self.dir / AUTH_FILE).write_text("# written by `ioc devices credentials write`\n")
