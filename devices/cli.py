@@ -266,35 +266,54 @@ def list_command() -> None:
 @click.option(
     "--passwd",
     "passwd_path",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Mosquitto password_file to (re)write.",
 )
 @click.option(
     "--acl",
     "acl_path",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Mosquitto acl_file to (re)write.",
 )
-def write_command(passwd_path: Path, acl_path: Path) -> None:
-    """Write Mosquitto's password and ACL files from the active credentials (idempotent).
+@click.option(
+    "--nats-auth",
+    "nats_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The NATS bus's authorization file (IOC_BUS=nats; every node includes it).",
+)
+def write_command(passwd_path: Path | None, acl_path: Path | None, nats_path: Path | None) -> None:
+    """Write the broker's login and permission files from the active credentials (idempotent).
 
-    The broker reads them at start and on SIGHUP:
-    `docker compose kill -s HUP mosquitto` or `kill -HUP $(pidof mosquitto)`.
+    Mosquitto reads --passwd/--acl at start and on SIGHUP (`kill -HUP $(pidof mosquitto)`);
+    the NATS bus reads --nats-auth at start and on `nats-server --signal reload` (SIGHUP) of
+    every node, without a restart.
     """
     from devices.credentials import active_logins
     from devices.mqtt_files import render_acl, render_passwd, write_atomically
+    from devices.nats_files import render_nats_auth
     from ioc.db import connect
     from ioc.settings import Settings
 
+    if (passwd_path is None) != (acl_path is None):
+        raise click.UsageError("--passwd and --acl go together")
+    if passwd_path is None and nats_path is None:
+        raise click.UsageError("give --passwd and --acl (Mosquitto), --nats-auth (NATS), or both")
     with connect(Settings().database_url) as conn:
         logins = active_logins(conn)
-    changed = [
-        str(path)
-        for path, text in ((passwd_path, render_passwd(logins)), (acl_path, render_acl(logins)))
-        if write_atomically(path, text)
-    ]
+    files: list[tuple[Path, str]] = []
+    if passwd_path is not None and acl_path is not None:
+        files += [(passwd_path, render_passwd(logins)), (acl_path, render_acl(logins))]
+    if nats_path is not None:
+        text, missing = render_nats_auth(logins)
+        files.append((nats_path, text))
+        if missing:
+            click.echo(
+                f"warning: {len(missing)} login(s) issued before the bus have no bcrypt hash and "
+                f"cannot log in to NATS: {', '.join(missing[:10])}; rotate them "
+                "(`ioc devices credentials issue --rotate ...`)",
+                err=True,
+            )
+    changed = [str(path) for path, text in files if write_atomically(path, text)]
     click.echo(
         f"{len(logins)} login(s); "
         + (f"changed: {', '.join(changed)}; reload the broker" if changed else "files unchanged")

@@ -15,6 +15,7 @@ from datetime import datetime
 import psycopg
 
 from devices.mqtt_files import SERVICE_USERS, Login, hash_secret, new_secret
+from devices.nats_files import bcrypt_secret
 from ioc.contract import TOPIC_ROOT, device_prefix
 from ioc.errors import IocError
 
@@ -31,18 +32,18 @@ ORDER BY d.id
 """
 SELECT_SERVICE = "SELECT revoked_at IS NULL FROM mqtt_credentials WHERE username = %(username)s"
 UPSERT = """
-INSERT INTO mqtt_credentials (username, role, device_id, password_hash)
-VALUES (%(username)s, %(role)s, %(device_id)s, %(hash)s)
+INSERT INTO mqtt_credentials (username, role, device_id, password_hash, bus_password_hash)
+VALUES (%(username)s, %(role)s, %(device_id)s, %(hash)s, %(bus_hash)s)
 ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,
-    issued_at = now(), revoked_at = NULL
+    bus_password_hash = excluded.bus_password_hash, issued_at = now(), revoked_at = NULL
 """
 REVOKE = """
-UPDATE mqtt_credentials SET revoked_at = now(), password_hash = NULL
+UPDATE mqtt_credentials SET revoked_at = now(), password_hash = NULL, bus_password_hash = NULL
 WHERE username = %(username)s AND revoked_at IS NULL
 RETURNING username
 """
 SELECT_ACTIVE = """
-SELECT c.username, c.role, c.password_hash, d.commune_code,
+SELECT c.username, c.role, c.password_hash, c.bus_password_hash, d.commune_code,
        coalesce((SELECT array_agg(o.commune_code || '/' || o.id ORDER BY o.id) FROM devices o
                  WHERE o.observed_by = c.device_id AND o.decommissioned_at IS NULL
                    AND o.commune_code = d.commune_code), '{}')  -- its own commune only
@@ -137,6 +138,7 @@ def issue_devices(
                     "role": "device",
                     "device_id": device_id,
                     "hash": hash_secret(secret),
+                    "bus_hash": bcrypt_secret(secret),
                 },
             )
             result.issued.append(Issued(device_id, secret, "device", commune_code))
@@ -170,7 +172,13 @@ def issue_service(conn: psycopg.Connection, service: str, *, rotate: bool = Fals
         secret = new_secret()
         cur.execute(
             UPSERT,
-            {"username": username, "role": service, "device_id": None, "hash": hash_secret(secret)},
+            {
+                "username": username,
+                "role": service,
+                "device_id": None,
+                "hash": hash_secret(secret),
+                "bus_hash": bcrypt_secret(secret),
+            },
         )
         result.issued.append(Issued(username, secret, service))
     log.info("MQTT credential issued for service %s", username)
@@ -190,8 +198,15 @@ def active_logins(conn: psycopg.Connection) -> list[Login]:
     """Logins the broker should accept: active credentials of in-service devices and services."""
     rows = conn.execute(SELECT_ACTIVE).fetchall()
     return [
-        Login(username=u, role=r, password_hash=h, commune_code=c, observed=tuple(o))
-        for u, r, h, c, o in rows
+        Login(
+            username=u,
+            role=r,
+            password_hash=h,
+            bus_password_hash=b,
+            commune_code=c,
+            observed=tuple(o),
+        )
+        for u, r, h, b, c, o in rows
     ]
 
 

@@ -71,6 +71,7 @@ class Login:
     commune_code: str | None = None
     # An edge collector's login also publishes for the devices it observes ("commune/id").
     observed: tuple[str, ...] = ()
+    bus_password_hash: str | None = None  # bcrypt, for the NATS bus (devices/nats_files.py)
 
 
 def render_passwd(logins: Iterable[Login]) -> str:

@@ -26,13 +26,14 @@ from ingest.mqtt import Consumer, Inbound
 from ingest.reasons import Reason, Rejected
 from ingest.registry import RegistryView, load_device, load_view
 from ingest.settings import IngestSettings
+from ingest.source import make_source
 from ingest.stats import Stats
 from ingest.takeover import Takeovers
 from ingest.writer import Item, WriteResult, prepare, write_items
 from ioc.contract import parse_topic
 from ioc.db import FAILOVER, connect
 from ioc.migrate import ensure_partitions
-from ioc.settings import MqttTarget, Settings
+from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,7 @@ class IngestService:
         self.stats = Stats(ingest.instance, ingest.group, ingest.client_id)
         self.budget = QuarantineBudget(ingest.quarantine_budget, ingest.quarantine_budget_window_s)
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
-        self.consumer = Consumer(
-            MqttTarget(settings.mqtt_url, settings.mqtt_protocol), ingest, self.queue.put_nowait
-        )
+        self.consumer = make_source(settings, ingest, self.queue.put_nowait)
         self._closing = threading.Event()  # drain the queue, then stop writing
         self._halt = threading.Event()  # stop now (abandon retries; nothing is acked)
         self._conn: psycopg.Connection | None = None
@@ -67,8 +66,10 @@ class IngestService:
         self._unknown: dict[str, float] = {}  # unknown device id -> monotonic time of lookup
         self._lookups_left = MAX_LOOKUPS_PER_BATCH
         self._threads: list[threading.Thread] = []
+        # On the bus every instance pulls from one durable consumer: nothing to take over.
+        mqtt = self.consumer if isinstance(self.consumer, Consumer) else None
         self.takeovers = Takeovers(
-            settings.database_url, self.consumer, ingest, self.queue.put_nowait, self._closing
+            settings.database_url, mqtt, ingest, self.queue.put_nowait, self._closing
         )
         self._http: Any = None
 
@@ -93,7 +94,7 @@ class IngestService:
         log.info(
             "ingest %s consuming %s (batch %d / %.3fs, receive maximum %d)",
             self.ingest.instance,
-            self.ingest.subscription,
+            self.ingest.subscription if self.settings.bus == "mosquitto" else "the bus",
             self.ingest.batch_size,
             self.ingest.batch_max_wait_s,
             self.ingest.effective_receive_maximum,

@@ -132,6 +132,18 @@ class IngestSettings(BaseSettings):
     drain_timeout_s: float = Field(
         300.0, gt=0, description="Give up one takeover after this long (it is retried later)."
     )
+    ack_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="IOC_BUS=nats: a message pulled by an instance that died is redelivered to "
+        "another after this long (live instances keep theirs with in-progress acks).",
+    )
+    max_ack_pending: int = Field(
+        20000,
+        ge=1,
+        description="IOC_BUS=nats: unacknowledged messages the bus hands out at once, all "
+        "instances together (each holds at most its Receive Maximum).",
+    )
     metrics_port: int = Field(
         0,
         ge=0,

@@ -138,7 +138,7 @@ class Takeovers:
     def __init__(
         self,
         database_url: str,
-        consumer: Consumer,
+        consumer: Consumer | None,
         ingest: IngestSettings,
         sink: Callable[[Inbound], None],
         closing: threading.Event,
@@ -190,7 +190,7 @@ class Takeovers:
     def check(self) -> None:
         """Start looking for departed members, unless one is being taken over already."""
         after = self.ingest.takeover_after_s
-        if not after or not self.consumer.connected.is_set():
+        if not after or self.consumer is None or not self.consumer.connected.is_set():
             return
         if self._beating_since is None or time.monotonic() - self._beating_since < after:
             return
@@ -200,6 +200,8 @@ class Takeovers:
         self._thread.start()
 
     def _make_drain(self, client_id: str) -> Consumer:
+        if self.consumer is None:
+            raise RuntimeError("nothing to take over on the bus: instances share one consumer")
         consumer = Consumer(self.consumer.target, self.ingest, self.sink, client_id)
         self.drains.append(consumer)
         return consumer

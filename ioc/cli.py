@@ -32,6 +32,7 @@ LAZY_COMMANDS = {
     "db": ("ioc.ha.cli", "group", "Local PostgreSQL HA cluster (Patroni + etcd) for trials/tests."),
     "maintain": ("storage.cli", "maintain", "Run rollups, retention and partition jobs."),
     "report": ("storage.cli", "report", "Availability reports for the province."),
+    "bus": ("ioc.bus.cli", "group", "The clustered message bus: `ioc bus local`."),
     "collector": (
         "collector.cli",
         "group",

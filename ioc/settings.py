@@ -40,6 +40,22 @@ class Settings(BaseSettings):
         description="MQTT protocol version spoken by ingest and simulators; 3.1.1 has no shared "
         "subscriptions (one ingest process) and is used with the embedded demo broker.",
     )
+    bus: Literal["mosquitto", "nats"] = Field(
+        "mosquitto",
+        description="The message bus: `mosquitto` (one broker, the default) or `nats` (a NATS "
+        "JetStream cluster; devices speak MQTT 3.1.1 to any node, ingest pulls from JetStream; "
+        "docs/scale-out.md).",
+    )
+    mqtt_urls: str = Field(
+        "",
+        description="Device-facing MQTT URLs of every bus node, comma-separated, first node "
+        "first (`ioc bus local` writes it); empty: IOC_MQTT_URL alone.",
+    )
+    nats_urls: str = Field(
+        "nats://localhost:4222",
+        description="NATS client URLs of the bus nodes, comma-separated "
+        "(nats://[user:password@]host:port); used by ingest with IOC_BUS=nats.",
+    )
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
     db_pool_size: int = Field(8, ge=1, description="Maximum connections per process pool.")
     ingest_db_password: SecretStr | None = Field(
@@ -67,6 +83,17 @@ class Settings(BaseSettings):
     raw_retention_days: int = Field(
         30, ge=1, description="Days of raw telemetry kept; also the oldest timestamp accepted."
     )
+
+    @property
+    def mqtt_url_list(self) -> list[str]:
+        """Every device-facing MQTT URL, IOC_MQTT_URL when IOC_MQTT_URLS is empty."""
+        urls = [u.strip() for u in self.mqtt_urls.split(",") if u.strip()]
+        return urls or [self.mqtt_url]
+
+    @property
+    def nats_url_list(self) -> list[str]:
+        """The NATS client URLs of the bus."""
+        return [u.strip() for u in self.nats_urls.split(",") if u.strip()]
 
     @property
     def read_url(self) -> str:

@@ -87,8 +87,11 @@ def test_the_whole_product_is_there() -> None:
         "timescaledb", "mosquitto", "grafana", "migrate", "ingest-1", "ingest-2",
         "alerts-1", "alerts-2", "api", "maintain", "simulator", "proxy", "backup",
         "etcd", "patroni-1", "patroni-2",
+        "nats-1", "nats-2", "nats-3", "ingest-bus-1", "ingest-bus-2",
     }  # fmt: skip
     assert set(SERVICES) == expected
+    cluster = {"nats-1", "nats-2", "nats-3", "ingest-bus-1", "ingest-bus-2"}
+    assert all(SERVICES[s]["profiles"] == ["cluster"] for s in cluster)
     assert {"migrate", "ingest-1", "alerts-1", "api", "maintain", "simulator"} <= APP
     assert SERVICES["simulator"]["profiles"] == ["simulator"]
     for name in ("etcd", "patroni-1", "patroni-2"):  # docs/ha.md
@@ -165,6 +168,13 @@ def test_urls_and_ports_are_consistent() -> None:
         assert (database.hostname, database.port) == ("timescaledb", 5432), name
         assert database.path == f"/{db['POSTGRES_DB']}", name
         mqtt = _url(env["IOC_MQTT_URL"])
+        if env.get("IOC_BUS") == "nats":  # the cluster profile: the bus's nodes
+            nodes = [_url(u) for u in env["IOC_MQTT_URLS"].split(",")]
+            assert [(u.hostname, u.port) for u in nodes] == [
+                (f"nats-{i}", 1883) for i in (1, 2, 3)
+            ], name
+            assert (mqtt.hostname, mqtt.port) == ("nats-1", 1883), name
+            continue
         assert (mqtt.hostname, mqtt.port) == ("mosquitto", int(listener.group(1))), name
     users = {_url(SERVICES[n]["environment"]["IOC_DATABASE_URL"]).username for n in APP}
     assert {"ioc_ingest", "ioc_app", "ioc_owner"} <= users
@@ -228,6 +238,8 @@ def test_mosquitto_runs_the_repo_config_with_authentication_and_tls() -> None:
     # Published on the host: TLS only. 1883 is the services' listener on the compose network.
     assert SERVICES["mosquitto"]["ports"] == ["8883:8883"]
     for name in APP:
+        if SERVICES[name]["environment"].get("IOC_BUS") == "nats":
+            continue  # the cluster profile's ingest reads the bus (docs/scale-out.md)
         mqtt = _url(SERVICES[name]["environment"]["IOC_MQTT_URL"])
         assert (mqtt.hostname, mqtt.port) == ("mosquitto", 1883), name
 
