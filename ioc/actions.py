@@ -201,14 +201,9 @@ def assignable(conn: psycopg.Connection, commune: str | None, limit: int = 200) 
     return [r[0] for r in rows.fetchall()]
 
 
-def may_be_assigned(conn: psycopg.Connection, assignee: str, commune: str | None) -> bool:
-    """Whether ``assignee`` may be given an alert of ``commune``."""
-    params = {"commune": commune, "name": assignee, "limit": 1}
-    return conn.execute(ASSIGNABLE_SQL, params).fetchone() is not None
-
-
 def _check_assignee(conn: psycopg.Connection, assignee: str, commune: str | None) -> None:
-    if may_be_assigned(conn, assignee, commune):
+    params = {"commune": commune, "name": assignee, "limit": 1}
+    if conn.execute(ASSIGNABLE_SQL, params).fetchone() is not None:
         return
     row = conn.execute(USER_SQL, {"name": assignee}).fetchone()
     if row is None:
