@@ -10,7 +10,7 @@ import psycopg
 import ioc
 from ioc.oneline import BIDI_CONTROLS, LINE_BREAKS, one_line, unsafe_chars
 
-MIGRATION = Path(ioc.__file__).parent / "migrations" / "0711_h23a_one_line_names.sql"
+MIGRATION = Path(ioc.__file__).parent / "migrations" / "0711_one_line_names.sql"
 
 
 def test_stored_names_with_breaks_and_controls_become_one_line(db: psycopg.Connection) -> None:
