@@ -20,13 +20,14 @@ import pytest
 from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
+from alerts.chatops.signed import encode
 from alerts.engine import AlertEngine
 from alerts.notify.settings import NotifySettings
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
-from alerts.telegram.callback import encode, key_for
-from alerts.telegram.links import code_digest
+from alerts.telegram.callback import key_for
 from api import security
+from ioc.linkcode import code_digest
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.api.conftest import USERS, World, seed
 from tests.plugins.broker import free_port

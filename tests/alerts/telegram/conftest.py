@@ -17,9 +17,9 @@ from alerts.notify.templates import Rendered
 from alerts.telegram.botapi import BotApi
 from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
-from alerts.telegram.links import code_digest
 from alerts.telegram.receiver import TelegramReceiver
 from api import security
+from ioc.linkcode import code_digest
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.api.conftest import USERS, World, seed
 

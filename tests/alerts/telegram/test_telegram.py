@@ -9,9 +9,10 @@ import httpx
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from alerts.chatops.signed import decode, encode
 from alerts.notify.templates import local_zone
 from alerts.telegram.botapi import BotApi
-from alerts.telegram.callback import decode, encode, key_for
+from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
 from alerts.telegram.receiver import TelegramReceiver
 from alerts.telegram.webhook import WebhookReceiver

@@ -13,9 +13,10 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
+from alerts.chatops.signed import decode
 from alerts.notify.templates import local_zone
 from alerts.telegram.botapi import BotApi, BotApiError
-from alerts.telegram.callback import decode, key_for
+from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
 from alerts.telegram.receiver import TelegramReceiver
 from alerts.telegram.webhook import WebhookReceiver

@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from alerts.chatops.links import code_digest
 from alerts.notify.channels.base import Outgoing
 from alerts.notify.channels.factory import build_zalo
 from alerts.notify.config import NotifyConfig
@@ -22,6 +21,7 @@ from alerts.notify.templates import Rendered
 from alerts.zalo.service import build_webhook
 from alerts.zalo.webhook import ZaloWebhook
 from api import security
+from ioc.linkcode import code_digest
 from tests.alerts.zalo.fakezalo import FakeZalo
 from tests.api.conftest import USERS, World, seed
 from tests.util import wait_until
