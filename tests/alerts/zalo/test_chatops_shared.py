@@ -3,9 +3,16 @@ before the switch stay valid (the values below were made by the code before it).
 
 from __future__ import annotations
 
-from alerts.chatops import signed
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from alerts.chatops import links, signed
+from alerts.chatops.acts import dispatch
+from alerts.notify.templates import local_zone
 from alerts.telegram.callback import key_for
 from ioc.linkcode import code_digest
+from tests.api.conftest import World
 
 TOKEN = "123456:test-secret-token"
 SENT_TELEGRAM = {
@@ -46,3 +53,24 @@ def test_decode_refuses_non_ascii_and_ids_beyond_a_bigint() -> None:
     assert signed.decode(key, signed.encode(key, "ack", 2**63 - 1)) == signed.Press(
         "ack", 2**63 - 1
     )
+
+
+def test_a_silence_pressed_in_one_app_is_found_by_a_press_in_the_other(
+    db: psycopg.Connection, world: World
+) -> None:
+    zone = local_zone("Asia/Ho_Chi_Minh")
+    now = datetime.now(UTC)
+    (user_id,) = db.execute("SELECT id FROM ioc_auth.users WHERE name = 'tech_a'").fetchone() or (
+        0,
+    )
+    tech_a = links.user(db, user_id)
+    press = signed.Press("s2h", world.alerts["a_warn"])
+    with db.transaction():
+        first = dispatch(db, tech_a, press, "telegram", now, zone, "vi")
+    with db.transaction():
+        again = dispatch(db, tech_a, press, "zalo", now + timedelta(minutes=5), zone, "vi")
+    assert first.done and first.line is not None and first.line.startswith("🔕 Đã tạm tắt")
+    assert again.outcome == "already" and "đã được tạm tắt đến" in again.text
+    assert db.execute("SELECT comment FROM silences").fetchall() == [
+        (f"Telegram: #{press.alert_id}",)
+    ]

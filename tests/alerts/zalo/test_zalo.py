@@ -232,3 +232,31 @@ def test_outside_the_window_goes_as_template_or_to_the_fallback(
     with pytest.raises(DeliveryError) as nowhere:
         channel({"user": "tech"}).send(note([alert]))  # never linked, nowhere else to go
     assert "no linked Zalo account" in nowhere.value.reason and not nowhere.value.retryable
+
+
+def test_second_presses_from_other_users_say_what_is_done_and_resolved_alerts_refuse(
+    fake: FakeZalo,
+    db: psycopg.Connection,
+    world: World,
+    users: Users,
+    link: Callable[[str, str], None],
+) -> None:
+    link("tech_a", TECH_A)
+    link("tech", OTHER)  # a technician of every commune
+    alert = world.alerts["a_warn"]
+    for action in ("ack", "s2h"):
+        users.say(TECH_A, encode(KEY, action, alert))
+        users.processed(f"done: {action}")
+        users.say(OTHER, encode(KEY, action, alert))
+    users.processed("already:", 2)
+    assert _history(db, alert, "acknowledged") == [("tech_a", "zalo")]
+    assert db.execute("SELECT count(*) FROM silences").fetchone() == (1,)
+    texts = fake.texts_to(OTHER)
+    assert any("đã được tech_a xác nhận" in t for t in texts)
+    assert any("đã được tạm tắt đến" in t for t in texts)
+    root = world.alerts["a_root"]
+    db.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE id = %s", (root,))
+    users.say(OTHER, encode(KEY, "me", root))
+    users.processed("refused: Cảnh báo")
+    assert any("đã khắc phục" in t for t in fake.texts_to(OTHER))
+    assert db.execute("SELECT assignee FROM alerts WHERE id = %s", (root,)).fetchone() == (None,)
