@@ -16,7 +16,6 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-
 MAX_TEXT = 4096
 RETRY_STATUSES = (408, 425, 429)
 
@@ -29,9 +28,13 @@ class BotApiError(Exception):
     """
 
     def __init__(
-        self, reason: str, *, retryable: bool, status: int | None = None,
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
         retry_after: float | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(reason)
         self.retryable = retryable
         self.status = status
