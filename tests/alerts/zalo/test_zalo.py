@@ -100,6 +100,9 @@ def test_forged_replayed_unlinked_and_out_of_scope_presses_are_refused(
     assert len(_history(db, a, "assigned")) == 1
     inbox = db.execute("SELECT count(*) FROM ioc_auth.zalo_inbox WHERE event_key = 'msg:dup-1'")
     assert inbox.fetchone() == (1,)
+    # Replies go out after the outcome is committed: wait for the last one.
+    wait_until(lambda: any("Đã thực hiện trước đó" in t for t in fake.texts_to(TECH_A)), 10,
+               message="replay reply")  # fmt: skip
     texts = fake.texts_to(TECH_A) + fake.texts_to(OTHER)
     assert "Nút không hợp lệ." in texts
     assert any("chưa được liên kết" in t and "/lienket" in t for t in texts)
@@ -251,12 +254,11 @@ def test_second_presses_from_other_users_say_what_is_done_and_resolved_alerts_re
     users.processed("already:", 2)
     assert _history(db, alert, "acknowledged") == [("tech_a", "zalo")]
     assert db.execute("SELECT count(*) FROM silences").fetchone() == (1,)
-    texts = fake.texts_to(OTHER)
-    assert any("đã được tech_a xác nhận" in t for t in texts)
-    assert any("đã được tạm tắt đến" in t for t in texts)
+    for said in ("đã được tech_a xác nhận", "đã được tạm tắt đến"):  # sent after the commit
+        wait_until(lambda s=said: any(s in t for t in fake.texts_to(OTHER)), 10, message=said)
     root = world.alerts["a_root"]
     db.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE id = %s", (root,))
     users.say(OTHER, encode(KEY, "me", root))
     users.processed("refused: Cảnh báo")
-    assert any("đã khắc phục" in t for t in fake.texts_to(OTHER))
+    wait_until(lambda: any("đã khắc phục" in t for t in fake.texts_to(OTHER)), 10, message="fixed")
     assert db.execute("SELECT assignee FROM alerts WHERE id = %s", (root,)).fetchone() == (None,)
