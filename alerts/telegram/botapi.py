@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -45,18 +46,28 @@ class _TooSlowOrLarge(Exception):
     """An answer went past the byte cap or the call's deadline while being read."""
 
 
-class _RedactToken(logging.Filter):
-    """httpx logs request URLs at INFO; the bot token is part of the URL."""
+class _RedactTokens(logging.Filter):
+    """httpx logs request URLs at INFO; the bot token is part of the URL.
 
-    def __init__(self, token: str) -> None:
+    One filter for every client (a filter per client would format a record first and leave
+    the others nothing to redact).
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self.token = token
+        self.tokens: Counter[str] = Counter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage().replace(self.token, "***")
-            record.args = None
+        message = record.getMessage()
+        hidden = message
+        for token in list(self.tokens):
+            hidden = hidden.replace(token, "***")
+        if hidden != message:
+            record.msg, record.args = hidden, None
         return True
+
+
+_REDACT = _RedactTokens()
 
 
 def _retry_after(answer: object, headers: httpx.Headers) -> float | None:
@@ -88,8 +99,11 @@ class BotApi:
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
         self.client = httpx.Client(timeout=timeout_s)
-        self._filter = _RedactToken(token)
-        logging.getLogger("httpx").addFilter(self._filter)
+        httpx_log = logging.getLogger("httpx")
+        if _REDACT not in httpx_log.filters:
+            httpx_log.addFilter(_REDACT)
+        _REDACT.tokens[token] += 1
+        self._closed = False
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
         declared = response.headers.get("content-length", "")
@@ -200,4 +214,8 @@ class BotApi:
     def close(self) -> None:
         """Close the HTTP connections."""
         self.client.close()
-        logging.getLogger("httpx").removeFilter(self._filter)
+        if not self._closed:  # the token stays hidden while another client uses it
+            self._closed = True
+            _REDACT.tokens[self.token] -= 1
+            if _REDACT.tokens[self.token] <= 0:
+                del _REDACT.tokens[self.token]

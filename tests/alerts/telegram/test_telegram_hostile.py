@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import threading
@@ -277,3 +278,18 @@ def test_webhook_listener_cuts_slow_clients_and_caps_connections(
         for s in slow:
             s.close()
         rx.stop()
+
+
+def test_tokens_are_hidden_from_httpx_logs_whatever_clients_are_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
+    first, second = BotApi("http://127.0.0.1:9", "111:first"), BotApi("http://127.0.0.1:9", TOKEN)
+    for url in (first.base, second.base):
+        logging.getLogger("httpx").info('HTTP Request: POST %s "HTTP/1.1 200 OK"', url + "/x")
+    second.close()
+    second.close()  # twice: the other client's token stays hidden
+    logging.getLogger("httpx").info("HTTP Request: POST %s", first.base)
+    first.close()
+    assert caplog.text.count("/bot***") == 3
+    assert "first" not in caplog.text and "test-secret-token" not in caplog.text
