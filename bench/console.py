@@ -36,11 +36,11 @@ from psycopg_pool import ConnectionPool
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from alerts.chatops.signed import encode  # noqa: E402
 from alerts.notify.templates import local_zone  # noqa: E402
 from alerts.telegram.botapi import BotApi  # noqa: E402
-from alerts.telegram.callback import encode, key_for  # noqa: E402
+from alerts.telegram.callback import key_for  # noqa: E402
 from alerts.telegram.handler import BotHandler  # noqa: E402
-from alerts.telegram.links import code_digest  # noqa: E402
 from alerts.telegram.receiver import TelegramReceiver  # noqa: E402
 from api import security  # noqa: E402
 from api.app import create_app  # noqa: E402
@@ -48,6 +48,7 @@ from api.passwords import set_password  # noqa: E402
 from api.settings import ApiSettings  # noqa: E402
 from devices.store import sync_catalogue  # noqa: E402
 from ioc import migrate  # noqa: E402
+from ioc.linkcode import code_digest  # noqa: E402
 from tests.alerts.telegram.fakebot import FakeBotApi  # noqa: E402
 
 PASSWORD = "bench-password-123"

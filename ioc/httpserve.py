@@ -4,17 +4,28 @@
   closed at once (no thread is started for it);
 - one deadline per request for its headers and body together: a client that sends one byte
   now and then (slowloris) is cut off when the deadline passes, however it paces its bytes;
-- one request per connection (no keep-alive to hold a slot open).
+- one request per connection (no keep-alive to hold a slot open);
+- a listen backlog of 128: a burst of connections is accepted (and beyond the cap refused)
+  at once instead of waiting about a second for SYN retries (the default backlog is 5).
+
+``post_listener`` builds the webhook listeners of the chat apps on it: one path, a check of
+the headers before the body is read, a capped body, a JSON answer.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -106,3 +117,66 @@ class BoundedHTTPServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def post_listener(
+    listen: str,
+    path: str,
+    accept: Callable[[bytes, Message], Answer],
+    *,
+    max_body: int,
+    max_connections: int,
+    deadline_s: float,
+    allowed: Callable[[Message], bool] = lambda headers: True,
+) -> BoundedHTTPServer:
+    """A bounded server on ``host:port`` for POSTs to ``path`` (the query is ignored).
+
+    A request whose headers ``allowed`` refuses gets 403 before its body is read; no
+    ``Content-Length`` gets 411, a malformed one 400, one over ``max_body`` 413; else
+    ``accept(body, headers)`` gives the status and JSON answer (an exception in it: 500).
+    """
+
+    class Handler(BoundedHandler):
+        def do_POST(self) -> None:
+            if self.path.split("?", 1)[0] != path:
+                self._answer(404, {"status": "not found"})
+                return
+            if not allowed(self.headers):
+                self._answer(403, {"status": "forbidden"})
+                return
+            declared = self.headers.get("Content-Length")
+            if declared is None:
+                self._answer(411, {"status": "length required"})
+                return
+            if not (declared.isascii() and declared.isdigit()):
+                self._answer(400, {"status": "bad length"})
+                return
+            if len(declared) > 9 or int(declared) > max_body:
+                self._answer(413, {"status": "too large"})
+                return
+            raw = self.rfile.read(int(declared))
+            try:
+                status, answer = accept(raw, self.headers)
+            except Exception:
+                log.exception("webhook request on %s failed", path)
+                status, answer = 500, {"status": "error"}
+            self._answer(status, answer)
+
+        def _answer(self, status: int, answer: dict[str, Any]) -> None:
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    host, port = listen.rsplit(":", 1)
+    return BoundedHTTPServer(
+        (host, int(port)),
+        Handler,
+        max_connections=max_connections,
+        request_deadline_s=deadline_s,
+    )

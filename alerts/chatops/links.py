@@ -6,11 +6,10 @@ every chat channel: the code proves the console user, whichever app it is typed 
 
 from __future__ import annotations
 
-import hashlib
-
 import psycopg
 
 from ioc.access import Principal
+from ioc.linkcode import code_digest
 
 CONSUME_CODE = """
 UPDATE ioc_auth.telegram_link_codes SET used_at = now()
@@ -22,11 +21,6 @@ SELECT id, name, role, communes FROM ioc_auth.users
 WHERE id = %(user_id)s AND revoked_at IS NULL
 """
 MAX_CODE = 32
-
-
-def code_digest(code: str) -> bytes:
-    """What is stored of a link code (the console issues codes with the same digest)."""
-    return hashlib.sha256(code.strip().upper().encode("utf-8")).digest()
 
 
 def consume(conn: psycopg.Connection, code: str) -> int | None:

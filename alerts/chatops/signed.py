@@ -1,4 +1,8 @@
-"""Button payloads ``action:alert_id:MAC``: short, and refused when forged or altered."""
+"""Button payloads ``action:alert_id:MAC``: short, and refused when forged or altered.
+
+Telegram (``callback_data``) and Zalo (``oa.query.hide`` payloads) carry the same payloads,
+each under its own key.
+"""
 
 from __future__ import annotations
 
@@ -40,15 +44,19 @@ def encode(key: bytes, action: str, alert_id: int) -> str:
 
 
 def decode(key: bytes, data: object) -> Press | None:
-    """The press named by ``data`` when its MAC holds, else None (any type is accepted)."""
-    if not isinstance(data, str) or not data or len(data) > MAX_LENGTH:
+    """The press named by ``data`` when its MAC holds, else None (never raises).
+
+    Only ASCII is looked at (``str.isdigit`` accepts other scripts' digits, the MAC cannot),
+    and the alert id must fit a bigint.
+    """
+    if not isinstance(data, str) or not data or len(data) > MAX_LENGTH or not data.isascii():
         return None
     parts = data.strip().split(":")
-    if len(parts) != 3 or parts[0] not in ACTIONS or not parts[1].isascii():
+    if len(parts) != 3 or parts[0] not in ACTIONS:
         return None
-    if not parts[1].isdigit() or len(parts[1]) > 19:
+    if not (parts[1].isdigit() and len(parts[1]) <= 19 and int(parts[1]) < 2**63):
         return None
     body = f"{parts[0]}:{parts[1]}"
-    if not hmac.compare_digest(_mac(key, body).encode(), parts[2].encode("utf-8", "replace")):
+    if not hmac.compare_digest(_mac(key, body), parts[2]):
         return None
     return Press(parts[0], int(parts[1]))

@@ -4,8 +4,8 @@ Every ``ioc alerts`` instance accepts updates on ``IOC_TELEGRAM_WEBHOOK_LISTEN``
 press is a database transaction, safe from any instance); the active one registers the URL
 with ``setWebhook``. Requests must carry the secret token Telegram echoes in
 ``X-Telegram-Bot-Api-Secret-Token`` (derived from the bot token), others get 403. The
-listener has the bounds of every listener (``ioc.httpserve``): a connection cap and one
-deadline for a request's headers and body.
+listener is the chat apps' bounded one (``ioc.httpserve.post_listener``): a connection cap,
+one deadline for a request's headers and body, a body cap.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from email.message import Message
+from typing import Any
 from urllib.parse import urlsplit
 
 from alerts.telegram.botapi import BotApi, BotApiError
 from alerts.telegram.handler import BotHandler
-from ioc.httpserve import BoundedHandler, BoundedHTTPServer
+from ioc.httpserve import Answer, post_listener
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,14 @@ class WebhookReceiver:
         self.url = url
         self.path = urlsplit(url).path or "/"
         self.secret = secret_for(api.token)
-        host, port = listen.rsplit(":", 1)
-        self.server = BoundedHTTPServer(
-            (host, int(port)),
-            self._request_handler(),
+        self.server = post_listener(
+            listen,
+            self.path,
+            self.accept,
+            max_body=MAX_BODY,
             max_connections=max_connections,
-            request_deadline_s=deadline_s,
+            deadline_s=deadline_s,
+            allowed=self.allowed,
         )
         self.registered = False
         self._stop = threading.Event()
@@ -71,46 +75,23 @@ class WebhookReceiver:
         """The port actually listened on (for ``:0``)."""
         return int(self.server.server_address[1])
 
-    def _request_handler(self) -> type[BoundedHandler]:
-        receiver = self
+    def allowed(self, headers: Message) -> bool:
+        """Whether the request carries the webhook secret (checked before the body is read)."""
+        given = headers.get(SECRET_HEADER) or ""
+        return hmac.compare_digest(given.encode(), self.secret.encode())
 
-        class Handler(BoundedHandler):
-            def do_POST(self) -> None:
-                given = self.headers.get(SECRET_HEADER) or ""
-                if self.path != receiver.path:
-                    self._reply(404)
-                    return
-                if not hmac.compare_digest(given.encode(), receiver.secret.encode()):
-                    self._reply(403)
-                    return
-                declared = self.headers.get("Content-Length") or "0"
-                if not (declared.isascii() and declared.isdigit()):
-                    self._reply(400)
-                    return
-                length = int(declared) if len(declared) <= 9 else MAX_BODY + 1
-                if length > MAX_BODY:
-                    self._reply(413)
-                    return
-                try:
-                    update = json.loads(self.rfile.read(length) or b"{}")
-                except (ValueError, RecursionError):
-                    self._reply(400)
-                    return
-                if isinstance(update, dict):
-                    try:
-                        receiver.handler.handle(update)
-                    except Exception:  # answered 200 anyway: a retry would fail the same way
-                        log.exception("telegram update %s failed", update.get("update_id"))
-                self._reply(200)
-
-            def _reply(self, status: int) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        return Handler
+    def accept(self, raw: bytes, headers: Message) -> Answer:
+        """Handle one update at once; 200 also when it fails (a retry would fail the same way)."""
+        try:
+            update: Any = json.loads(raw or b"{}")
+        except (ValueError, RecursionError):
+            return 400, {}
+        if isinstance(update, dict):
+            try:
+                self.handler.handle(update)
+            except Exception:
+                log.exception("telegram update %s failed", update.get("update_id"))
+        return 200, {}
 
     def _register(self) -> None:
         while not self._stop.is_set():

@@ -120,10 +120,11 @@ class EventHandler:
                     raise psycopg.Rollback(tx)
             reply = dispatch(conn, user, press, CHANNEL, now, self.zone, "vi")
             if not reply.done:
-                outcome = "refused: unlinked" if user is None else f"refused: {reply.text[:60]}"
-                result = Handled(outcome, [(zalo_id, reply.text)])
+                why = "unlinked" if user is None else reply.text[:60]
+                result = Handled(f"{reply.outcome}: {why}", [(zalo_id, reply.text)])
                 raise psycopg.Rollback(tx)
-            result = Handled(f"done: {press.action} #{press.alert_id}", [(zalo_id, reply.text)])
+            said = reply.line or reply.text
+            result = Handled(f"done: {press.action} #{press.alert_id}", [(zalo_id, said)])
         return result
 
     def principal(self, conn: psycopg.Connection, zalo_id: str) -> Principal | None:

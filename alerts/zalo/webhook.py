@@ -6,6 +6,8 @@ Zalo posts OA events to the URL set in the app (your HTTPS reverse proxy, forwar
 constant time), the configured app id, and a timestamp within ``IOC_ZALO_EVENT_MAX_AGE_S``.
 Accepted events go to ``ioc_auth.zalo_inbox`` (a redelivery is a no-op) and every
 ``ioc alerts`` instance drains it (``SKIP LOCKED``), so an answer never waits on the actions or on Zalo.
+The listener is the chat apps' bounded one (``ioc.httpserve.post_listener``): a connection cap,
+one deadline for a request's headers and body, a body cap, a listen backlog of 128.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 
 import psycopg
@@ -29,11 +31,14 @@ from psycopg_pool import ConnectionPool
 from alerts.zalo.api import ZaloError
 from alerts.zalo.handler import EventHandler, Handled
 from alerts.zalo.tokens import TokenStore
+from ioc.httpserve import Answer, post_listener
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 MAX_BODY = 64 * 1024  # OA events are small; anything bigger is not from Zalo
+MAX_CONNECTIONS = 64  # open connections served; more get 503 at once
+REQUEST_DEADLINE_S = 5.0  # for a request's headers and body, however they are paced
 MAX_BACKLOG = 10_000  # queued events; beyond it Zalo is told to retry later (503)
 BATCH = 20
 KEEPALIVE_S = 3600.0
@@ -58,13 +63,6 @@ DONE = """
 UPDATE ioc_auth.zalo_inbox SET processed_at = now(), outcome = %(outcome)s
 WHERE event_key = %(key)s
 """
-
-
-class _Server(ThreadingHTTPServer):
-    # The default listen backlog (5) drops bursts of connections: their SYN is retried after
-    # a second, half of Zalo's 2 s budget.
-    request_queue_size = 128
-    daemon_threads = True
 
 
 @dataclass(frozen=True)
@@ -146,8 +144,14 @@ class ZaloWebhook:
         self.interval_s = interval_s
         self.clock = clock
         self.send_reply = self._reply
-        host, port = listen.rsplit(":", 1)
-        self.server = _Server((host, int(port)), self._request_handler())
+        self.server = post_listener(
+            listen,
+            path,
+            self.answer,
+            max_body=MAX_BODY,
+            max_connections=MAX_CONNECTIONS,
+            deadline_s=REQUEST_DEADLINE_S,
+        )
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -180,42 +184,12 @@ class ZaloWebhook:
         self._wake.set()
         return Verdict(200, "queued" if queued else "duplicate")
 
-    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = 5  # a client that never finishes its body costs one thread for 5 s
-
-            def do_POST(self) -> None:
-                if self.path.split("?", 1)[0] != hook.path:
-                    self._answer(404, "not found")
-                    return
-                try:
-                    length = int(self.headers.get("Content-Length") or "")
-                except ValueError:
-                    self._answer(411, "length required")
-                    return
-                if length < 0 or length > MAX_BODY:
-                    self._answer(413, "too large")
-                    return
-                raw = self.rfile.read(length)
-                verdict = hook.accept(raw, self.headers.get(SIGNATURE_HEADER))
-                if verdict.status != 200:
-                    log.warning("zalo webhook refused (%d): %s", verdict.status, verdict.reason)
-                self._answer(verdict.status, verdict.reason)
-
-            def _answer(self, status: int, reason: str) -> None:
-                data = json.dumps({"status": reason}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
+    def answer(self, raw: bytes, headers: Message) -> Answer:
+        """The listener's answer to a request: the verdict of ``accept``."""
+        verdict = self.accept(raw, headers.get(SIGNATURE_HEADER))
+        if verdict.status != 200:
+            log.warning("zalo webhook refused (%d): %s", verdict.status, verdict.reason)
+        return verdict.status, {"status": verdict.reason}
 
     def drain_once(self) -> int:
         """Handle up to one batch of queued events; return how many."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from api import audit
 from api.console.session import SessionDep, check_csrf
 from api.console.views import page
 from api.deps import ConnDep, SettingsDep
+from ioc.linkcode import code_digest
 
 router = APIRouter()
 
@@ -27,11 +27,6 @@ LINK = """
 SELECT telegram_user_id, telegram_username, linked_at FROM ioc_auth.telegram_links
 WHERE user_id = %(user_id)s
 """
-
-
-def code_digest(code: str) -> bytes:
-    """What is stored of a link code (the bot looks the code up by the same digest)."""
-    return hashlib.sha256(code.strip().upper().encode("utf-8")).digest()
 
 
 def _context(conn: ConnDep, user_id: int) -> dict[str, object]:

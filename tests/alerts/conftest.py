@@ -16,6 +16,8 @@ from alerts.engine import AlertEngine
 from alerts.rules import parse_rules_file
 from alerts.settings import AlertSettings
 from devices.catalogue import get_type
+from tests.alerts.chatapps import seed_world
+from tests.api.conftest import World
 
 COMMUNE = "21025"
 # up1 (fiber uplink) → 8 cameras + 4 speakers; core has two parents (up1, g4); cam-core behind
@@ -153,6 +155,12 @@ def pool(db_url: str) -> Iterator[ConnectionPool]:
     p.wait(10)
     yield p
     p.close()
+
+
+@pytest.fixture
+def world(db: psycopg.Connection) -> World:
+    """The chat apps' world: two communes with alerts and the API's test users."""
+    return seed_world(db)
 
 
 EngineFactory = Callable[..., AlertEngine]

@@ -20,34 +20,28 @@ import pytest
 from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
+from alerts.chatops.signed import encode
 from alerts.engine import AlertEngine
 from alerts.notify.settings import NotifySettings
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
-from alerts.telegram.callback import encode, key_for
-from alerts.telegram.links import code_digest
-from api import security
+from alerts.telegram.callback import key_for
+from tests.alerts.chatapps import issue_link_code, seed_world
 from tests.alerts.telegram.fakebot import FakeBotApi
-from tests.api.conftest import USERS, World, seed
+from tests.api.conftest import World
 from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 TOKEN = "424242:edge-round-token"
 TG_USER = 660001
 RULES = "rules:\n  - {name: offline, kind: absence, types: [speaker]}\n"
-INSERT_CODE = """
-INSERT INTO ioc_auth.telegram_link_codes (code_hash, user_id, expires_at)
-SELECT %(hash)s, id, now() + interval '15 minutes' FROM ioc_auth.users WHERE name = 'tech_a'
-"""
 
 
 @pytest.fixture
 def running(
     db: psycopg.Connection, db_url: str
 ) -> Iterator[tuple[AlertEngine, FakeBotApi, str, World]]:
-    world = seed(db)
-    for name, (role, communes) in USERS.items():
-        security.create_user(db, name, role, communes, 30)
+    world = seed_world(db)
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/hook"
     with (
@@ -135,7 +129,7 @@ def test_webhook_listener_under_attack_keeps_the_engine_ticking(
     engine, bot, url, world = running
     port = int(url.split(":")[2].split("/")[0])
     bot.say(TG_USER, "/start EDGE2300")  # links nobody: wrong code, answered
-    db.execute(INSERT_CODE, {"hash": code_digest("EDGE2301")})
+    issue_link_code(db, "tech_a", "EDGE2301")
     stop = threading.Event()
     cut: list[float] = []
     survived: list[int] = []

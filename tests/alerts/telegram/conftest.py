@@ -1,4 +1,4 @@
-"""Telegram fixtures: a fake Bot API, the seeded API world, the receiver and the channel."""
+"""Telegram fixtures: a fake Bot API, the receiver and the channel."""
 
 from __future__ import annotations
 
@@ -17,35 +17,12 @@ from alerts.notify.templates import Rendered
 from alerts.telegram.botapi import BotApi
 from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
-from alerts.telegram.links import code_digest
 from alerts.telegram.receiver import TelegramReceiver
-from api import security
+from tests.alerts.chatapps import issue_link_code
 from tests.alerts.telegram.fakebot import FakeBotApi
-from tests.api.conftest import USERS, World, seed
 
 TOKEN = "123456:test-secret-token"
 CHAT = -100200300
-INSERT_CODE = """
-INSERT INTO ioc_auth.telegram_link_codes (code_hash, user_id, expires_at)
-SELECT %(hash)s, id, now() + interval '15 minutes' FROM ioc_auth.users WHERE name = %(name)s
-"""
-
-
-@pytest.fixture
-def world(db: psycopg.Connection) -> World:
-    """Two communes with alerts (tests/api/conftest.py) and the API's test users."""
-    found = seed(db)
-    for name, (role, communes) in USERS.items():
-        security.create_user(db, name, role, communes, 30)
-    return found
-
-
-@pytest.fixture
-def pool(db_url: str) -> Iterator[ConnectionPool]:
-    """A pool on the test database."""
-    with ConnectionPool(db_url, min_size=1, max_size=4, open=True) as p:
-        p.wait(10)
-        yield p
 
 
 @pytest.fixture
@@ -79,7 +56,7 @@ def link_code(db: psycopg.Connection) -> Callable[[str], str]:
 
     def issue(name: str) -> str:
         code = f"T{abs(hash(name)) % 10**7:07d}"
-        db.execute(INSERT_CODE, {"hash": code_digest(code), "name": name})
+        issue_link_code(db, name, code)
         return code
 
     return issue

@@ -7,15 +7,21 @@ from datetime import timedelta
 
 import httpx
 import psycopg
+import pytest
 from psycopg_pool import ConnectionPool
 
-from alerts.notify.templates import local_zone
+from alerts.chatops.signed import decode, encode
+from alerts.notify.channels.base import DeliveryError, Outgoing
+from alerts.notify.channels.telegram import TelegramChannel
+from alerts.notify.config import TelegramConfig
+from alerts.notify.templates import Rendered, local_zone
 from alerts.telegram.botapi import BotApi
-from alerts.telegram.callback import decode, encode, key_for
+from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
 from alerts.telegram.receiver import TelegramReceiver
 from alerts.telegram.webhook import WebhookReceiver
-from tests.alerts.telegram.conftest import TOKEN
+from tests.alerts.notify.helpers import HttpReceiver
+from tests.alerts.telegram.conftest import CHAT, TOKEN
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.api.conftest import World
 from tests.plugins.broker import free_port
@@ -247,3 +253,36 @@ def test_only_the_leader_polls(
         _linked(bot, db, link_code, "tech_a", TECH_A_TG)
     finally:
         rx.stop()
+
+
+def test_channel_failures_say_whether_to_retry() -> None:
+    """The notify channel's sends go through the bot's client and keep their retry semantics."""
+    server = HttpReceiver().start()
+    channel = TelegramChannel(
+        TelegramConfig(chat_id=CHAT, timeout=timedelta(seconds=2)), TOKEN, server.url
+    )
+    note = Outgoing(1, "k", "tg", "resolved", "g", {}, 1, "vi", Rendered("s", "x" * 5000), "")
+    cases = [
+        (400, {"ok": False, "description": "chat not found"}, {}, False, None),
+        (502, "<html>bad gateway</html>", {}, True, None),
+        (429, {"ok": False, "parameters": {"retry_after": 7}}, {}, True, 7.0),
+        (429, {"ok": False}, {"Retry-After": "3"}, True, 3.0),
+    ]
+    try:
+        for status, body, headers, retryable, after in cases:
+            server.reply(status, body, headers)
+            with pytest.raises(DeliveryError) as caught:
+                channel.send(note)
+            assert (caught.value.retryable, caught.value.retry_after) == (retryable, after)
+            assert "test-secret-token" not in caught.value.reason
+        channel.send(note)
+        sent = server.requests[-1].json()
+        assert len(sent["text"]) == 4096 and sent["text"].endswith("…")
+    finally:
+        channel.close()
+        server.stop()
+    dead = TelegramChannel(TelegramConfig(chat_id=CHAT), TOKEN, f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(DeliveryError) as caught:
+        dead.send(note)
+    assert caught.value.retryable
+    dead.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import threading
@@ -13,9 +14,10 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
+from alerts.chatops.signed import decode
 from alerts.notify.templates import local_zone
 from alerts.telegram.botapi import BotApi, BotApiError
-from alerts.telegram.callback import decode, key_for
+from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
 from alerts.telegram.receiver import TelegramReceiver
 from alerts.telegram.webhook import WebhookReceiver
@@ -138,6 +140,27 @@ def test_bad_update_ids_are_skipped_once_and_the_offset_moves(
     api.close()
 
 
+def _read_request(conn: socket.socket) -> None:
+    """Read a whole request (closing with a part unread would reset the connection)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n")
+         if line.lower().startswith(b"content-length:")),
+        0,
+    )  # fmt: skip
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
 class _HostileServer:
     """Answers every POST with a body that is too large, or one byte at a time."""
 
@@ -158,8 +181,8 @@ class _HostileServer:
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
-            conn.recv(65536)
             try:
+                _read_request(conn)
                 if self.mode == "large":  # a valid-looking answer with no declared length
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
                     conn.sendall(b'{"ok": true, "result": [' + b" " * self.size + b"]}")
@@ -276,3 +299,18 @@ def test_webhook_listener_cuts_slow_clients_and_caps_connections(
         for s in slow:
             s.close()
         rx.stop()
+
+
+def test_tokens_are_hidden_from_httpx_logs_whatever_clients_are_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
+    first, second = BotApi("http://127.0.0.1:9", "111:first"), BotApi("http://127.0.0.1:9", TOKEN)
+    for url in (first.base, second.base):
+        logging.getLogger("httpx").info('HTTP Request: POST %s "HTTP/1.1 200 OK"', url + "/x")
+    second.close()
+    second.close()  # twice: the other client's token stays hidden
+    logging.getLogger("httpx").info("HTTP Request: POST %s", first.base)
+    first.close()
+    assert caplog.text.count("/bot***") == 3
+    assert "first" not in caplog.text and "test-secret-token" not in caplog.text

@@ -1,4 +1,4 @@
-"""Zalo fixtures: the fake Zalo API, the seeded world, the webhook and channels on it."""
+"""Zalo fixtures: the fake Zalo API, the webhook and channels on it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from alerts.chatops.links import code_digest
 from alerts.notify.channels.base import Outgoing
 from alerts.notify.channels.factory import build_channel
 from alerts.notify.config import NotifyConfig
@@ -21,37 +20,15 @@ from alerts.notify.settings import NotifySettings
 from alerts.notify.templates import Rendered
 from alerts.zalo.service import build_webhook
 from alerts.zalo.webhook import ZaloWebhook
-from api import security
+from tests.alerts.chatapps import issue_link_code
 from tests.alerts.zalo.fakezalo import FakeZalo
-from tests.api.conftest import USERS, World, seed
 from tests.util import wait_until
 
 APP_ID = "4100000000000000001"
 APP_SECRET = "app-secret-test"
 OA_SECRET = "oa-secret-test"
 SEED_REFRESH = "rt-seed"
-INSERT_CODE = """
-INSERT INTO ioc_auth.telegram_link_codes (code_hash, user_id, expires_at)
-SELECT %(hash)s, id, now() + interval '15 minutes' FROM ioc_auth.users WHERE name = %(name)s
-"""
 _msg_ids = itertools.count(1)
-
-
-@pytest.fixture
-def world(db: psycopg.Connection) -> World:
-    """Two communes with alerts (tests/api/conftest.py) and the API's test users."""
-    found = seed(db)
-    for name, (role, communes) in USERS.items():
-        security.create_user(db, name, role, communes, 30)
-    return found
-
-
-@pytest.fixture
-def pool(db_url: str) -> Iterator[ConnectionPool]:
-    """A pool on the test database."""
-    with ConnectionPool(db_url, min_size=1, max_size=12, open=True) as p:
-        p.wait(10)
-        yield p
 
 
 @pytest.fixture
@@ -138,7 +115,7 @@ def link(db: psycopg.Connection, users: Users) -> Callable[[str, str], None]:
 
     def do(name: str, zalo_id: str) -> None:
         code = f"Z{abs(hash((name, zalo_id))) % 10**7:07d}"
-        db.execute(INSERT_CODE, {"hash": code_digest(code), "name": name})
+        issue_link_code(db, name, code)
         assert users.say(zalo_id, f"/lienket {code}").status_code == 200
         wait_until(lambda: any("Đã liên kết" in t for t in users.fake.texts_to(zalo_id)), 10,
                    message="link reply")  # fmt: skip

@@ -100,6 +100,9 @@ def test_forged_replayed_unlinked_and_out_of_scope_presses_are_refused(
     assert len(_history(db, a, "assigned")) == 1
     inbox = db.execute("SELECT count(*) FROM ioc_auth.zalo_inbox WHERE event_key = 'msg:dup-1'")
     assert inbox.fetchone() == (1,)
+    # Replies go out after the outcome is committed: wait for the last one.
+    wait_until(lambda: any("Đã thực hiện trước đó" in t for t in fake.texts_to(TECH_A)), 10,
+               message="replay reply")  # fmt: skip
     texts = fake.texts_to(TECH_A) + fake.texts_to(OTHER)
     assert "Nút không hợp lệ." in texts
     assert any("chưa được liên kết" in t and "/lienket" in t for t in texts)
@@ -232,3 +235,30 @@ def test_outside_the_window_goes_as_template_or_to_the_fallback(
     with pytest.raises(DeliveryError) as nowhere:
         channel({"user": "tech"}).send(note([alert]))  # never linked, nowhere else to go
     assert "no linked Zalo account" in nowhere.value.reason and not nowhere.value.retryable
+
+
+def test_second_presses_from_other_users_say_what_is_done_and_resolved_alerts_refuse(
+    fake: FakeZalo,
+    db: psycopg.Connection,
+    world: World,
+    users: Users,
+    link: Callable[[str, str], None],
+) -> None:
+    link("tech_a", TECH_A)
+    link("tech", OTHER)  # a technician of every commune
+    alert = world.alerts["a_warn"]
+    for action in ("ack", "s2h"):
+        users.say(TECH_A, encode(KEY, action, alert))
+        users.processed(f"done: {action}")
+        users.say(OTHER, encode(KEY, action, alert))
+    users.processed("already:", 2)
+    assert _history(db, alert, "acknowledged") == [("tech_a", "zalo")]
+    assert db.execute("SELECT count(*) FROM silences").fetchone() == (1,)
+    for said in ("đã được tech_a xác nhận", "đã được tạm tắt đến"):  # sent after the commit
+        wait_until(lambda s=said: any(s in t for t in fake.texts_to(OTHER)), 10, message=said)
+    root = world.alerts["a_root"]
+    db.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE id = %s", (root,))
+    users.say(OTHER, encode(KEY, "me", root))
+    users.processed("refused: Cảnh báo")
+    wait_until(lambda: any("đã khắc phục" in t for t in fake.texts_to(OTHER)), 10, message="fixed")
+    assert db.execute("SELECT assignee FROM alerts WHERE id = %s", (root,)).fetchone() == (None,)
