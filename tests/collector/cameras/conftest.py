@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import pytest
 
 from collector.checks.base import Target
-from collector.fakes.dahua import FakeDahua
-from collector.fakes.hikvision import FakeHikvision
-from collector.fakes.onvif import FakeOnvif
+from simulators.vendors.dahua import FakeDahua
+from simulators.vendors.hikvision import FakeHikvision
+from simulators.vendors.onvif import FakeOnvif
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 GST_SERVER = Path(__file__).with_name("gst_rtsp_server.py")

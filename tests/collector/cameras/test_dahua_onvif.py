@@ -10,8 +10,8 @@ import pytest
 from collector.checks.base import CheckError
 from collector.checks.dahua import DahuaCheck, DahuaParams, parse_kv
 from collector.checks.onvif import OnvifCheck, OnvifParams
-from collector.fakes.dahua import FakeDahua
-from collector.fakes.onvif import FakeOnvif
+from simulators.vendors.dahua import FakeDahua
+from simulators.vendors.onvif import FakeOnvif
 
 from .conftest import USER, run, secrets, target
 

@@ -10,9 +10,9 @@ import pytest
 from collector.checks.base import EventOut, Sample
 from collector.checks.dahua import DahuaCheck, DahuaParams
 from collector.checks.hikvision import HikvisionCheck, HikvisionParams
-from collector.fakes.dahua import FakeDahua
-from collector.fakes.hikvision import FakeHikvision
-from collector.fakes.httpfake import FakeHttpDevice
+from simulators.vendors.dahua import FakeDahua
+from simulators.vendors.hikvision import FakeHikvision
+from simulators.vendors.httpfake import FakeHttpDevice
 
 from .conftest import USER, run, secrets, target
 

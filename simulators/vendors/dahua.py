@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from collector.fakes.httpfake import FakeHttpDevice
+from simulators.vendors.httpfake import FakeHttpDevice
 
 TEXT = "text/plain;charset=utf-8"
 

@@ -1,6 +1,6 @@
 """A threaded HTTP device fake with real digest challenges, event streams and injectable faults.
 
-Vendor fakes (:mod:`collector.fakes.hikvision`, :mod:`collector.fakes.dahua`) register
+Vendor fakes (:mod:`simulators.vendors.hikvision`, :mod:`simulators.vendors.dahua`) register
 documents per path and one event-stream path. Faults per path: ``garbage`` (not XML),
 ``slow`` (drips a byte every 0.5 s), ``huge`` (megabytes), ``status:NNN``, ``hang`` (answers
 nothing). Stream commands: :meth:`FakeHttpDevice.send_event`, :meth:`drop_streams`.
@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import urlsplit
 
-from collector.fakes.digest import DigestServer
+from simulators.vendors.digest import DigestServer
 
 log = logging.getLogger(__name__)
 

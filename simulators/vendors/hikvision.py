@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import escape
 
-from collector.fakes.httpfake import FakeHttpDevice
+from simulators.vendors.httpfake import FakeHttpDevice
 
 NS20 = "http://www.hikvision.com/ver20/XMLSchema"
 NS10 = "http://www.hikvision.com/ver10/XMLSchema"

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 
 from collector.checks._soap import password_digest
-from collector.fakes.httpfake import FakeHttpDevice
+from simulators.vendors.httpfake import FakeHttpDevice
 
 SOAP_CT = "application/soap+xml; charset=utf-8"
 ENV = (

@@ -14,9 +14,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.fakes.dahua import FakeDahua
-from collector.fakes.hikvision import FakeHikvision
-from collector.fakes.httpfake import FakeHttpDevice
+from simulators.vendors.dahua import FakeDahua
+from simulators.vendors.hikvision import FakeHikvision
+from simulators.vendors.httpfake import FakeHttpDevice
 
 log = logging.getLogger(__name__)
 
