@@ -19,18 +19,15 @@ import binascii
 import hmac
 import ipaddress
 import logging
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from collector.alarmhost import MAX_BODY, AlarmHost, Rejected, Sender
 from collector.checks.base import Check, CheckError, Sample
+from collector.push import PushContext
 from collector.throttle import Throttle
-
-if TYPE_CHECKING:
-    from collector.service import Collector
 
 log = logging.getLogger(__name__)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -57,9 +54,9 @@ def presented_secret(authorization: str) -> str | None:
     return None
 
 
-def push_allowed(collector: Collector, peer: str, authorization: str) -> str | None:
+def push_allowed(ctx: PushContext, peer: str, authorization: str) -> str | None:
     """Why a push from ``peer`` is refused, or None when it may be handled."""
-    settings = collector.settings
+    settings = ctx.settings
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:
@@ -71,7 +68,7 @@ def push_allowed(collector: Collector, peer: str, authorization: str) -> str | N
     name = settings.collector_push_secret_env
     if name:
         try:
-            expected = collector.secrets(name)
+            expected = ctx.secrets(name)
         except CheckError as exc:
             return f"the push secret is not set on the collector: {exc.reason}"
         given = presented_secret(authorization)
@@ -83,32 +80,31 @@ def push_allowed(collector: Collector, peer: str, authorization: str) -> str | N
     return f"address {peer} is not in IOC_COLLECTOR_PUSH_ALLOW"
 
 
-def alarm_host_route(collector: Collector, path: str = "/hikvision") -> Route:
+def alarm_host_routes(ctx: PushContext, path: str = "/hikvision") -> list[BaseRoute]:
     """The receiver route for devices of this collector that have a ``hikvision`` check."""
-    checks: dict[str, Check] = {
-        c.target.device_id: c for c in collector.checks if c.name == "hikvision"
-    }
+    checks: dict[str, Check] = {c.target.device_id: c for c in ctx.checks if c.name == "hikvision"}
+    sink = ctx.sink
     alarm = AlarmHost(
         [
             Sender(c.target.device_id, c.target.commune, c.target.address, c.target.type)
             for c in checks.values()
         ]
     )
-    quiet = Throttle(collector.settings.collector_error_repeat_s)
+    quiet = Throttle(ctx.settings.collector_error_repeat_s)
 
     def record(sender: Sender, sample: Sample) -> None:
         if sample.events:
-            collector.scheduler.pushed(checks[sender.device_id], sample)
+            sink.pushed(checks[sender.device_id], sample)
 
     def refuse(peer: str, status: int, reason: str) -> JSONResponse:
-        collector.scheduler.health.push_errors += 1
+        sink.push_refused()
         if quiet.allow(peer):
             log.warning("alarm host push from %s refused: %s", peer, reason)
         return JSONResponse({"detail": reason}, status)
 
     async def receive(request: Request) -> JSONResponse:
         peer = request.client.host if request.client else ""
-        refused = push_allowed(collector, peer, request.headers.get("authorization", ""))
+        refused = push_allowed(ctx, peer, request.headers.get("authorization", ""))
         if refused:
             return refuse(peer, 403, refused)
         body = await request.body()
@@ -123,12 +119,10 @@ def alarm_host_route(collector: Collector, path: str = "/hikvision") -> Route:
         except Rejected as exc:
             known = alarm.by_address.get(peer)
             if known is not None and exc.status == 400:
-                collector.scheduler.push_failed(
-                    checks[known.device_id], "parse", f"alarm host push: {exc.reason}"
-                )
+                sink.push_failed(checks[known.device_id], "parse", f"alarm host push: {exc.reason}")
                 return JSONResponse({"detail": exc.reason}, exc.status)
             return refuse(peer, exc.status, exc.reason)
         record(sender, sample)
         return JSONResponse({"accepted": len(sample.events)}, 200)
 
-    return Route(path, receive, methods=["POST", "PUT"])
+    return [Route(path, receive, methods=["POST", "PUT"])]

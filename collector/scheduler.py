@@ -22,9 +22,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from collector.checks import REGISTRY
 from collector.checks.base import Check, CheckError, EventOut, Sample, Secrets
 from collector.inventory import WatchedDevice
+from collector.registry import REGISTRY
 from collector.throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,10 @@ class Scheduler:
             self.health.polled[key[0]] = time.monotonic()
             self.health.errors.pop(key, None)
         self.record(check, sample)
+
+    def push_refused(self) -> None:
+        """A push from no known device was refused: counted only (the route logs it)."""
+        self.health.push_errors += 1
 
     def push_failed(self, check: Check, kind: str, reason: str) -> None:
         """A refused or unreadable push of a known device: counted always, at most one event
