@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from collector import xmlsafe
 from collector.checks import _hikxml
 from collector.checks._events import EventTracker
 from collector.checks.base import Sample
-from collector.multipart import MultipartError, MultipartReader, boundary_of
+from collector.protocols import xmlsafe
+from collector.protocols.multipart import MultipartError, MultipartReader, boundary_of
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Shapes follow Hikvision's ISAPI core protocol documents (namespace
 ``http://www.hikvision.com/ver20/XMLSchema``, ``ver10`` on older firmware); lookups ignore the
-namespace. Every function raises :class:`collector.xmlsafe.XmlError` on a document it cannot read.
+namespace. Every function raises :class:`collector.protocols.xmlsafe.XmlError` on a document it cannot read.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.etree.ElementTree import Element
 
-from collector import xmlsafe
-from collector.xmlsafe import XmlError
+from collector.protocols import xmlsafe
+from collector.protocols.xmlsafe import XmlError
 
 # ISAPI hdd/status words -> the catalogue's disk_status labels (raw word kept in events).
 DISK_STATUS = {

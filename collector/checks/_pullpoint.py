@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element
 
-from collector import xmlsafe
 from collector.checks._events import EventTracker
 from collector.checks.base import EventOut
+from collector.protocols import xmlsafe
 
 EVENTS_NS = "http://www.onvif.org/ver10/events/wsdl"
 WSA = "http://www.w3.org/2005/08/addressing"

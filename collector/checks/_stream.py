@@ -18,11 +18,12 @@ from typing import Protocol
 
 from pydantic import Field
 
-from collector import xmlsafe
 from collector.checks._events import EventTracker
-from collector.checks._http import DigestClient
 from collector.checks.base import CheckError, CheckParams, Emit, EventOut, Sample, Target
-from collector.multipart import MultipartError, MultipartReader, Part, boundary_of
+from collector.protocols import xmlsafe
+from collector.protocols.errors import ProtocolError
+from collector.protocols.http import DigestClient
+from collector.protocols.multipart import MultipartError, MultipartReader, Part, boundary_of
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,10 @@ async def run_event_stream(check: StreamingCheck, path: str, parse: PartParser, 
         try:
             await _one_connection(check, path, parse, emit)
             reason = "stream ended"
-        except CheckError as exc:
-            reason = exc.reason
         except (MultipartError, xmlsafe.XmlError) as exc:
             reason = f"unreadable stream: {exc}"
+        except (CheckError, ProtocolError) as exc:
+            reason = exc.reason
         check.stream_alive = False
         if time.monotonic() - started > 2 * p.heartbeat_timeout_s:
             backoff = 1.0  # it had been healthy for a while: start over

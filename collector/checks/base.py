@@ -11,12 +11,15 @@ bad payload), never the loop.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from collector.protocols.errors import ProtocolError
 
 Value = float | bool | str
 Severity = Literal["info", "warning", "critical"]
@@ -29,6 +32,30 @@ class CheckError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind  # short machine word: timeout, refused, auth, parse, error, ...
+
+    @classmethod
+    def of(cls, exc: ProtocolError) -> CheckError:
+        """A protocol client's error as this check's: same reason, same kind."""
+        return cls(exc.reason, kind=exc.kind)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translates(
+    fn: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Decorate a check's ``poll``/``stream``: protocol errors leave it as :class:`CheckError`."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except ProtocolError as exc:
+            raise CheckError.of(exc) from None
+
+    return wrapper
 
 
 class CheckParams(BaseModel):

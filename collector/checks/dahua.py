@@ -15,10 +15,18 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from collector.checks._events import EventTracker, edge_type, identity_change
-from collector.checks._http import DigestClient
 from collector.checks._stream import StreamParams, run_event_stream
-from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
-from collector.multipart import Part
+from collector.checks.base import (
+    Check,
+    CheckError,
+    CheckParams,
+    Emit,
+    EventOut,
+    Sample,
+    translates,
+)
+from collector.protocols.http import DigestClient
+from collector.protocols.multipart import Part
 
 # Dahua event codes -> our event types (anything else: camera_event with the raw code).
 EVENT_CODE = {
@@ -159,6 +167,7 @@ class DahuaCheck(Check):
         except ValueError as exc:
             raise CheckError(f"{path}: {exc}", kind="parse") from None
 
+    @translates
     async def poll(self) -> Sample:
         sample = Sample()
         info = await self._kv("/cgi-bin/magicBox.cgi?action=getSystemInfo")
@@ -210,6 +219,7 @@ class DahuaCheck(Check):
                     )
                 )
 
+    @translates
     async def stream(self, emit: Emit) -> None:
         if self.params.events:
             path = (

@@ -17,13 +17,21 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from collector import xmlsafe
 from collector.checks import _hikxml
 from collector.checks._events import IDENTITY, EventTracker, edge_type, identity_change
-from collector.checks._http import DigestClient
 from collector.checks._stream import StreamParams, run_event_stream
-from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
-from collector.multipart import Part
+from collector.checks.base import (
+    Check,
+    CheckError,
+    CheckParams,
+    Emit,
+    EventOut,
+    Sample,
+    translates,
+)
+from collector.protocols import xmlsafe
+from collector.protocols.http import DigestClient
+from collector.protocols.multipart import Part
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +91,7 @@ class HikvisionCheck(Check):
         except xmlsafe.XmlError as exc:
             raise CheckError(f"{path}: {exc}", kind="parse") from None
 
+    @translates
     async def poll(self) -> Sample:
         sample = Sample()
         try:
@@ -176,6 +185,7 @@ class HikvisionCheck(Check):
                         )
                     )
 
+    @translates
     async def stream(self, emit: Emit) -> None:
         if self.params.alert_stream:
             await run_event_stream(self, ALERT_STREAM, events_of_part, emit)

@@ -1,6 +1,6 @@
 """Any ONVIF camera: device information, clock skew, media profiles and their stream URIs.
 
-Plain SOAP over httpx (:mod:`collector.checks._soap`), no WSDLs: ``GetSystemDateAndTime``
+Plain SOAP over httpx (:mod:`collector.protocols.soap`), no WSDLs: ``GetSystemDateAndTime``
 (answers without authentication) gives ``clock_skew_s`` = device clock - ours; the later calls
 carry a WS-UsernameToken whose ``Created`` is corrected by that skew, which is what makes a
 camera with a wrong clock still answer. ``GetDeviceInformation`` -> model, serial, firmware in
@@ -22,10 +22,19 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field
 
-from collector import xmlsafe
-from collector.checks import _pullpoint, _soap
+from collector.checks import _pullpoint
 from collector.checks._events import EventTracker, edge_type, identity_change
-from collector.checks.base import Check, CheckError, CheckParams, Emit, EventOut, Sample
+from collector.checks.base import (
+    Check,
+    CheckError,
+    CheckParams,
+    Emit,
+    EventOut,
+    Sample,
+    translates,
+)
+from collector.protocols import soap, xmlsafe
+from collector.protocols.errors import ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,7 @@ class OnvifCheck(Check):
         """The secret, resolved on use (CheckError ``config`` when it is not set)."""
         return self.secrets(self.params.password_env)
 
+    @translates
     async def poll(self) -> Sample:
         try:
             return await self._poll()
@@ -85,11 +95,11 @@ class OnvifCheck(Check):
         password = self.password  # a missing secret is a config error before any traffic
         async with asyncio.timeout(p.timeout_s * 2):
             sent = time.time()
-            answer = await _soap.call(
-                self.client, self.device_url, f'<GetSystemDateAndTime xmlns="{_soap.DEVICE_NS}"/>'
+            answer = await soap.call(
+                self.client, self.device_url, f'<GetSystemDateAndTime xmlns="{soap.DEVICE_NS}"/>'
             )
             mid = (sent + time.time()) / 2
-            skew = _soap.utc_of(answer).timestamp() - mid
+            skew = soap.utc_of(answer).timestamp() - mid
             self.skew_s = skew
             sample.metrics["clock_skew_s"] = round(skew, 1)
             skewed = abs(skew) > p.max_skew_s
@@ -106,11 +116,11 @@ class OnvifCheck(Check):
                     )
                 )
                 self._skewed = skewed
-            sec = _soap.security_header(p.username, password, skew)
-            info = await _soap.call(
+            sec = soap.security_header(p.username, password, skew)
+            info = await soap.call(
                 self.client,
                 self.device_url,
-                f'<GetDeviceInformation xmlns="{_soap.DEVICE_NS}"/>',
+                f'<GetDeviceInformation xmlns="{soap.DEVICE_NS}"/>',
                 sec,
             )
             ident = {
@@ -131,8 +141,8 @@ class OnvifCheck(Check):
         return sample
 
     async def _streams(self, sec: str) -> dict[str, str]:
-        profiles = await _soap.call(
-            self.client, self.media_url, f'<GetProfiles xmlns="{_soap.MEDIA_NS}"/>', sec
+        profiles = await soap.call(
+            self.client, self.media_url, f'<GetProfiles xmlns="{soap.MEDIA_NS}"/>', sec
         )
         out: dict[str, str] = {}
         for prof in profiles:
@@ -140,16 +150,17 @@ class OnvifCheck(Check):
             if xmlsafe.local(prof.tag) != "Profiles" or not token or len(out) >= 8:
                 continue
             body = (
-                f'<GetStreamUri xmlns="{_soap.MEDIA_NS}"><StreamSetup><Stream '
-                f'xmlns="{_soap.SCHEMA_NS}">RTP-Unicast</Stream><Transport '
-                f'xmlns="{_soap.SCHEMA_NS}"><Protocol>RTSP</Protocol></Transport>'
+                f'<GetStreamUri xmlns="{soap.MEDIA_NS}"><StreamSetup><Stream '
+                f'xmlns="{soap.SCHEMA_NS}">RTP-Unicast</Stream><Transport '
+                f'xmlns="{soap.SCHEMA_NS}"><Protocol>RTSP</Protocol></Transport>'
                 f"</StreamSetup><ProfileToken>{token[:64]}</ProfileToken></GetStreamUri>"
             )
-            uri = xmlsafe.text(await _soap.call(self.client, self.media_url, body, sec), "Uri")
+            uri = xmlsafe.text(await soap.call(self.client, self.media_url, body, sec), "Uri")
             if uri:
                 out[token[:64]] = uri[:300]
         return out
 
+    @translates
     async def stream(self, emit: Emit) -> None:
         if not self.params.events:
             await asyncio.Future()  # nothing to stream; stay idle until cancelled
@@ -158,10 +169,10 @@ class OnvifCheck(Check):
             try:
                 await self._subscription(emit)
                 backoff = 1.0
-            except CheckError as exc:
-                log.warning("%s PullPoint: %s", self.target.device_id, exc.reason)
             except xmlsafe.XmlError as exc:
                 log.warning("%s PullPoint: unreadable answer: %s", self.target.device_id, exc)
+            except (CheckError, ProtocolError) as exc:
+                log.warning("%s PullPoint: %s", self.target.device_id, exc.reason)
             if events := self.tracker.expire():
                 emit(Sample(events=events))
             await asyncio.sleep(min(backoff, self.params.max_backoff_s))
@@ -172,10 +183,10 @@ class OnvifCheck(Check):
         p = self.params
 
         def headers(action: str, to: str) -> str:
-            sec = _soap.security_header(p.username, self.password, self.skew_s)
+            sec = soap.security_header(p.username, self.password, self.skew_s)
             return sec + _pullpoint.addressing(action, to)
 
-        created = await _soap.call(
+        created = await soap.call(
             self.client,
             self.event_url,
             _pullpoint.create_body(),
@@ -184,7 +195,7 @@ class OnvifCheck(Check):
         address = _pullpoint.subscription_address(created)
         started = time.monotonic()
         while time.monotonic() - started < 100:
-            answer = await _soap.call(
+            answer = await soap.call(
                 self.client,
                 address,
                 _pullpoint.pull_body(p.pull_timeout_s),

@@ -13,7 +13,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 
-from collector.checks._soap import password_digest
+from collector.protocols.soap import password_digest
 from simulators.vendors.httpfake import FakeHttpDevice
 
 SOAP_CT = "application/soap+xml; charset=utf-8"

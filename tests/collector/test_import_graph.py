@@ -81,3 +81,14 @@ def test_no_product_module_imports_a_fake() -> None:
         if dep.split(".")[0] in ("simulators", "tests", "demo") or ".fakes" in dep
     }
     assert not bad, sorted(bad)
+
+
+def test_protocol_clients_know_nothing_of_checks() -> None:
+    bad = {
+        f"{name} imports {dep}"
+        for name, deps in graph().items()
+        if name.startswith("collector.protocols")
+        for dep in deps
+        if dep.startswith("collector.") and not dep.startswith("collector.protocols")
+    }
+    assert not bad, sorted(bad)

@@ -14,9 +14,9 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from collector import xmlsafe
-from collector.checks._http import read_bounded, transport_error
-from collector.checks.base import CheckError
+from collector.protocols import xmlsafe
+from collector.protocols.errors import SoapError
+from collector.protocols.http import read_bounded, transport_error
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -70,7 +70,7 @@ async def call(
     max_bytes: int = 500_000,
     timeout_s: float | None = None,
 ) -> Element:
-    """POST one SOAP request; the Body's first child, or CheckError (faults, auth, parse)."""
+    """POST one SOAP request; the Body's first child, or SoapError (faults, auth, parse)."""
     try:
         async with client.stream(
             "POST",
@@ -86,11 +86,11 @@ async def call(
     try:
         doc = xmlsafe.parse(data)
     except xmlsafe.XmlError as exc:
-        raise CheckError(f"{url}: HTTP {status}: {exc}", kind="parse") from None
+        raise SoapError(f"{url}: HTTP {status}: {exc}", kind="parse") from None
     soap_body = xmlsafe.find(doc, "Body")
     first = next(iter(soap_body), None) if soap_body is not None else None
     if first is None:
-        raise CheckError(f"{url}: SOAP answer without a Body", kind="parse")
+        raise SoapError(f"{url}: SOAP answer without a Body", kind="parse")
     if xmlsafe.local(first.tag) == "Fault":
         reason = " ".join((xmlsafe.text(first, "Reason", "Text") or "").split())[:160]
         codes = " ".join(
@@ -101,9 +101,9 @@ async def call(
             if "NotAuthorized" in codes or (status in (400, 401) and "uth" in (reason + codes))
             else "error"
         )
-        raise CheckError(f"{url}: SOAP fault {codes or '-'}: {reason}", kind=kind)
+        raise SoapError(f"{url}: SOAP fault {codes or '-'}: {reason}", kind=kind)
     if status >= 400:
-        raise CheckError(f"{url}: HTTP {status}", kind="auth" if status == 401 else "http")
+        raise SoapError(f"{url}: HTTP {status}", kind="auth" if status == 401 else "http")
     return first
 
 

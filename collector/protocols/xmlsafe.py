@@ -13,11 +13,9 @@ from xml.etree.ElementTree import Element
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
+from collector.protocols.errors import XmlError
+
 MAX_XML_BYTES = 1_000_000
-
-
-class XmlError(ValueError):
-    """The document is not XML we can read (malformed, entities, too large)."""
 
 
 def parse(data: bytes | str, *, max_bytes: int = MAX_XML_BYTES) -> Element:

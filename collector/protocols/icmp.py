@@ -14,6 +14,8 @@ import socket
 import struct
 import time
 
+from collector.protocols.errors import IcmpError
+
 ECHO_REQUEST, ECHO_REPLY = 8, 0
 
 
@@ -37,7 +39,10 @@ class RawPinger:
     """Shared raw socket; ``echo(address, timeout)`` returns the RTT in ms or None."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        try:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        except OSError as exc:
+            raise IcmpError(f"no raw ICMP socket: {exc}") from None
         self.sock.setblocking(False)
         self.ident = os.getpid() & 0xFFFF
         self._seq = itertools.count(1)

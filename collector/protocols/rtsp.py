@@ -16,17 +16,11 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from collector.protocols.errors import RtspError
+
 MAX_HEADER_BYTES = 16_384
 MAX_BODY_BYTES = 65_536
 _PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
-
-
-class RtspError(Exception):
-    """The server did not speak RTSP usefully; ``kind`` as in CheckError."""
-
-    def __init__(self, reason: str, kind: str = "error") -> None:
-        super().__init__(reason)
-        self.reason, self.kind = reason, kind
 
 
 @dataclass(slots=True)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from collector.protocols.errors import MultipartError
+
+__all__ = ["MultipartError", "MultipartReader", "Part", "boundary_of"]
+
 MAX_PART_BYTES = 256_000
 
 _BOUNDARY = re.compile(r'boundary="?([^";,\s]+)"?', re.IGNORECASE)
-
-
-class MultipartError(ValueError):
-    """The stream is not multipart we can read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from collector.checks.base import CheckError
+from collector.protocols.errors import HttpError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class DigestClient:
                     raise_for_status(resp, path)
                     return await read_bounded(resp, self.max_bytes, path)
         except TimeoutError:
-            raise CheckError(
+            raise HttpError(
                 f"{path}: no complete answer within {self.timeout_s:g} s", kind="timeout"
             ) from None
         except httpx.HTTPError as exc:
@@ -84,7 +84,7 @@ class DigestClient:
                 )
                 resp = await self._client.send(req, stream=True)
         except TimeoutError:
-            raise CheckError(
+            raise HttpError(
                 f"{path}: no answer within {connect_timeout_s:g} s", kind="timeout"
             ) from None
         except httpx.HTTPError as exc:
@@ -103,39 +103,37 @@ class DigestClient:
 
 
 def raise_for_status(resp: httpx.Response, path: str) -> None:
-    """CheckError for anything but 2xx (401/403 as ``auth``)."""
+    """HttpError for anything but 2xx (401/403 as ``auth``)."""
     code = resp.status_code
     if 200 <= code < 300:
         return
     if code in (401, 403):
-        raise CheckError(
+        raise HttpError(
             f"{path}: HTTP {code}: credentials refused (user, password or digest algorithm)",
             kind="auth",
         )
-    raise CheckError(f"{path}: HTTP {code}", kind="http")
+    raise HttpError(f"{path}: HTTP {code}", kind="http")
 
 
 async def read_bounded(resp: httpx.Response, max_bytes: int, path: str) -> bytes:
-    """The whole body, or CheckError once it passes ``max_bytes``."""
+    """The whole body, or HttpError once it passes ``max_bytes``."""
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise CheckError(
-            f"{path}: answer of {declared} bytes exceeds {max_bytes}", kind="too_large"
-        )
+        raise HttpError(f"{path}: answer of {declared} bytes exceeds {max_bytes}", kind="too_large")
     buf = bytearray()
     async for chunk in resp.aiter_bytes():
         buf += chunk
         if len(buf) > max_bytes:
-            raise CheckError(f"{path}: answer exceeds {max_bytes} bytes", kind="too_large")
+            raise HttpError(f"{path}: answer exceeds {max_bytes} bytes", kind="too_large")
     return bytes(buf)
 
 
-def transport_error(exc: httpx.HTTPError, path: str) -> CheckError:
-    """Map an httpx failure to a CheckError with a short machine kind."""
+def transport_error(exc: httpx.HTTPError, path: str) -> HttpError:
+    """Map an httpx failure to a HttpError with a short machine kind."""
     if isinstance(exc, httpx.TimeoutException):
-        return CheckError(f"{path}: timed out ({type(exc).__name__})", kind="timeout")
+        return HttpError(f"{path}: timed out ({type(exc).__name__})", kind="timeout")
     if isinstance(exc, httpx.ConnectError):
-        return CheckError(f"{path}: connection refused or unreachable", kind="refused")
+        return HttpError(f"{path}: connection refused or unreachable", kind="refused")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return CheckError(f"{path}: connection dropped ({type(exc).__name__})", kind="disconnected")
-    return CheckError(f"{path}: {type(exc).__name__}: {exc}"[:200], kind="error")
+        return HttpError(f"{path}: connection dropped ({type(exc).__name__})", kind="disconnected")
+    return HttpError(f"{path}: {type(exc).__name__}: {exc}"[:200], kind="error")
