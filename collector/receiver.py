@@ -14,7 +14,7 @@ import logging
 
 from starlette.applications import Starlette
 
-from collector.checks.http_json_route import MAX_BODY
+from collector.checks.http_json.route import MAX_BODY
 from collector.push import PushContext
 from collector.registry import ROUTES
 from collector.settings import CollectorSettings

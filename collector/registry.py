@@ -1,34 +1,42 @@
-"""The one place that lists the check kinds (:class:`collector.checks.base.Check` subclasses).
+"""The one place that lists the check kinds: one line per kind (a vendor is one folder under
+``collector/checks/`` plus its line here).
 
-``REGISTRY`` maps the name used under ``checks:`` in the inventory to the class; ``ROUTES`` the
-kinds that devices push to, to the factory of their receiver routes. A new kind adds one line.
+``REGISTRY`` maps the name used under ``checks:`` in the inventory to the check class; ``ROUTES``
+maps the kinds devices push to, to the factory of their receiver routes.
 """
 
 from __future__ import annotations
 
-from collector.alarmhost_route import alarm_host_routes
+from dataclasses import dataclass
+
 from collector.checks.base import Check
 from collector.checks.dahua import DahuaCheck
-from collector.checks.hikvision import HikvisionCheck
-from collector.checks.http_json import HttpJsonCheck
-from collector.checks.http_json_route import webhook_routes
+from collector.checks.hikvision import HikvisionCheck, alarm_host_routes
+from collector.checks.http_json import HttpJsonCheck, webhook_routes
 from collector.checks.onvif import OnvifCheck
 from collector.checks.ping import PingCheck
 from collector.checks.rtsp import RtspCheck
 from collector.checks.snmp import SnmpCheck
 from collector.push import RouteFactory
 
-REGISTRY: dict[str, type[Check]] = {
-    PingCheck.name: PingCheck,
-    SnmpCheck.name: SnmpCheck,
-    HttpJsonCheck.name: HttpJsonCheck,
-    HikvisionCheck.name: HikvisionCheck,
-    DahuaCheck.name: DahuaCheck,
-    OnvifCheck.name: OnvifCheck,
-    RtspCheck.name: RtspCheck,
-}
 
-ROUTES: dict[str, RouteFactory] = {
-    HttpJsonCheck.name: webhook_routes,
-    HikvisionCheck.name: alarm_host_routes,
-}
+@dataclass(frozen=True)
+class Kind:
+    """A check kind and, when devices push to it, its receiver routes."""
+
+    check: type[Check]
+    routes: RouteFactory | None = None
+
+
+KINDS: list[Kind] = [
+    Kind(PingCheck),
+    Kind(SnmpCheck),
+    Kind(HttpJsonCheck, webhook_routes),
+    Kind(HikvisionCheck, alarm_host_routes),
+    Kind(DahuaCheck),
+    Kind(OnvifCheck),
+    Kind(RtspCheck),
+]
+
+REGISTRY: dict[str, type[Check]] = {kind.check.name: kind.check for kind in KINDS}
+ROUTES: dict[str, RouteFactory] = {k.check.name: k.routes for k in KINDS if k.routes}

@@ -6,7 +6,7 @@ NVRs and cameras configured under Configuration → Network → Advanced → Ala
 one request into (device id, Sample), trusting the TCP peer's address (the XML's
 ``ipAddress`` only when the peer is a watched NVR); :func:`serve` is a small bounded asyncio
 HTTP/1.1 server for it (body ≤ 256 KiB, headers and body within a few seconds, one request per
-connection). In the collector the route is :mod:`collector.alarmhost_route`.
+connection). In the collector the route is :mod:`collector.checks.hikvision.route`.
 Unknown senders and unreadable bodies are rejected with a reason (4xx) and reported through
 ``on_reject`` so the collector can quarantine them.
 """
@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from collector.checks import _hikxml
 from collector.checks._events import EventTracker
 from collector.checks.base import Sample
+from collector.checks.hikvision import isapi
 from collector.protocols import xmlsafe
 from collector.protocols.multipart import MultipartError, MultipartReader, boundary_of
 
@@ -61,7 +61,7 @@ class AlarmHost:
         xml = _xml_of(content_type, body)
         try:
             doc = xmlsafe.parse(xml, max_bytes=64_000)
-            alert = _hikxml.alert(doc)
+            alert = isapi.alert(doc)
         except xmlsafe.XmlError as exc:
             raise Rejected(400, f"unreadable alert: {exc}") from None
         # The TCP peer is who sent it. Only an NVR (a watched device of type nvr) may speak for

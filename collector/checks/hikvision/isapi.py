@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.etree.ElementTree import Element
 
+from collector.checks._disks import Disk
 from collector.protocols import xmlsafe
 from collector.protocols.xmlsafe import XmlError
 
@@ -31,7 +32,6 @@ DISK_STATUS = {
     "error": "abnormal",
     "abnormal": "abnormal",
 }
-DISK_RANK = {"normal": 0, "abnormal": 1, "notonline": 2, "smartfailed": 3}
 
 # eventType (lower case) -> our event type; anything else becomes a generic camera_event.
 EVENT_TYPE = {
@@ -91,29 +91,21 @@ def device_info(doc: Element) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Disk:
-    id: str
-    raw_status: str
-    status: str  # catalogue label
-    capacity_mb: float
-    free_mb: float
-
-
 def storage(doc: Element) -> list[Disk]:
-    """storage -> the NVR's disks (hddList/hdd)."""
+    """storage -> the NVR's disks (hddList/hdd), sizes in MB."""
     _root(doc, "storage")
     disks: list[Disk] = []
     hdd_list = xmlsafe.find(doc, "hddList")
     for hdd in xmlsafe.children(hdd_list, "hdd") if hdd_list is not None else ():
         raw = (xmlsafe.text(hdd, "status") or "unknown").lower()
+        capacity = xmlsafe.number(hdd, "capacity") or 0.0
         disks.append(
             Disk(
                 id=xmlsafe.text(hdd, "id") or str(len(disks) + 1),
                 raw_status=raw,
                 status=DISK_STATUS.get(raw, "abnormal"),
-                capacity_mb=xmlsafe.number(hdd, "capacity") or 0.0,
-                free_mb=xmlsafe.number(hdd, "freeSpace") or 0.0,
+                total=capacity,
+                used=capacity - (xmlsafe.number(hdd, "freeSpace") or 0.0),
             )
         )
     return disks

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from collector.checks.base import Check, CheckError
-from collector.checks.http_json import HttpJsonCheck, HttpJsonParams
+from collector.checks.http_json.check import HttpJsonCheck, HttpJsonParams
 from collector.push import PushContext
 from ioc.bounds import JSON_SHOW_MAX_DEPTH, check_json
 

@@ -8,7 +8,7 @@ the meta (``device_changed`` when they change); ``GetProfiles`` + ``GetStreamUri
 URIs in the meta (for the rtsp check). A skew beyond ``max_skew_s`` is a ``clock_skew`` event:
 such a camera stamps wrong times on its video and fails signed requests.
 :meth:`OnvifCheck.stream` subscribes to PullPoint events (tamper, signal loss; see
-:mod:`collector.checks._pullpoint`).
+:mod:`collector.checks.onvif.pullpoint`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field
 
-from collector.checks import _pullpoint
 from collector.checks._events import EventTracker, edge_type, identity_change
 from collector.checks.base import (
     Check,
@@ -33,6 +32,7 @@ from collector.checks.base import (
     Sample,
     translates,
 )
+from collector.checks.onvif import pullpoint
 from collector.protocols import soap, xmlsafe
 from collector.protocols.errors import ProtocolError
 
@@ -184,25 +184,25 @@ class OnvifCheck(Check):
 
         def headers(action: str, to: str) -> str:
             sec = soap.security_header(p.username, self.password, self.skew_s)
-            return sec + _pullpoint.addressing(action, to)
+            return sec + pullpoint.addressing(action, to)
 
         created = await soap.call(
             self.client,
             self.event_url,
-            _pullpoint.create_body(),
+            pullpoint.create_body(),
             headers("EventPortType/CreatePullPointSubscriptionRequest", self.event_url),
         )
-        address = _pullpoint.subscription_address(created)
+        address = pullpoint.subscription_address(created)
         started = time.monotonic()
         while time.monotonic() - started < 100:
             answer = await soap.call(
                 self.client,
                 address,
-                _pullpoint.pull_body(p.pull_timeout_s),
+                pullpoint.pull_body(p.pull_timeout_s),
                 headers("PullPointSubscription/PullMessagesRequest", address),
                 timeout_s=p.pull_timeout_s + p.timeout_s,
             )
-            events = _pullpoint.events_of_pull(self.tracker, answer) + self.tracker.expire()
+            events = pullpoint.events_of_pull(self.tracker, answer) + self.tracker.expire()
             if events:
                 emit(Sample(events=events))
 

@@ -7,7 +7,7 @@ and ``ContentMgmt/InputProxy/channels/status`` (channels_recording, ``channel_of
 camera), and on cameras ``Streaming/channels`` (fps_configured, bitrate_configured_kbps).
 :meth:`HikvisionCheck.stream` keeps ``Event/notification/alertStream`` open (see
 :mod:`collector.checks._stream`); the same XML pushed to an "alarm host" goes through
-:func:`events_of_xml` (see :mod:`collector.alarmhost`).
+:func:`events_of_xml` (see :mod:`collector.checks.hikvision.alarmhost`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from collector.checks import _hikxml
+from collector.checks._disks import DiskWatch
 from collector.checks._events import IDENTITY, EventTracker, edge_type, identity_change
 from collector.checks._stream import StreamParams, run_event_stream
 from collector.checks.base import (
@@ -29,6 +29,7 @@ from collector.checks.base import (
     Sample,
     translates,
 )
+from collector.checks.hikvision import isapi
 from collector.protocols import xmlsafe
 from collector.protocols.http import DigestClient
 from collector.protocols.multipart import Part
@@ -48,7 +49,7 @@ def events_of_part(tracker: EventTracker, part: Part, now: float) -> list[EventO
 
 def events_of_xml(tracker: EventTracker, body: bytes, now: float | None = None) -> list[EventOut]:
     """Parse one EventNotificationAlert; XmlError when it is not one."""
-    alert = _hikxml.alert(xmlsafe.parse(body, max_bytes=64_000))
+    alert = isapi.alert(xmlsafe.parse(body, max_bytes=64_000))
     out = tracker.update(alert.type, alert.channel, alert.active, alert.data, ts=alert.ts, now=now)
     return [out] if out is not None else []
 
@@ -77,7 +78,7 @@ class HikvisionCheck(Check):
         self.is_nvr = p.nvr if p.nvr is not None else target.type == "nvr"
         self._identity: dict[str, str] | None = None
         self._uptime: float | None = None
-        self._disks: dict[str, str] = {}  # disk id -> raw status last seen
+        self.disks = DiskWatch()
         self._channels: dict[str, bool] = {}
         self.tracker = EventTracker(p.event_clear_s)
         self.stream_alive = False
@@ -101,14 +102,14 @@ class HikvisionCheck(Check):
         return sample
 
     async def _poll_into(self, sample: Sample) -> None:
-        status = _hikxml.device_status(await self._xml("/ISAPI/System/status"))
+        status = isapi.device_status(await self._xml("/ISAPI/System/status"))
         sample.metrics.update(status)
         up = status.get("uptime_s")
         if up is not None and self._uptime is not None and up < self._uptime:
             sample.events.append(EventOut("reboot", "info", {"uptime_s": up}))
         self._uptime = up if up is not None else self._uptime
 
-        info = _hikxml.device_info(await self._xml("/ISAPI/System/deviceInfo"))
+        info = isapi.device_info(await self._xml("/ISAPI/System/deviceInfo"))
         sample.meta.update(info)
         self._identity_change(info, sample)
 
@@ -117,7 +118,7 @@ class HikvisionCheck(Check):
         else:
             doc = await self._xml("/ISAPI/Streaming/channels", missing_ok=True)
             if doc is not None:
-                cfg = _hikxml.streaming_channels(doc).get(self.params.channel, {})
+                cfg = isapi.streaming_channels(doc).get(self.params.channel, {})
                 if "fps" in cfg:
                     sample.metrics["fps_configured"] = cfg["fps"]
                 if "bitrate_kbps" in cfg:
@@ -133,36 +134,10 @@ class HikvisionCheck(Check):
     async def _nvr(self, sample: Sample) -> None:
         doc = await self._xml("/ISAPI/ContentMgmt/Storage", missing_ok=True)
         if doc is not None:
-            disks = _hikxml.storage(doc)
-            if disks:
-                worst = max(disks, key=lambda d: _hikxml.DISK_RANK.get(d.status, 1))
-                sample.metrics["disk_status"] = worst.status
-                cap = sum(d.capacity_mb for d in disks if d.status == "normal")
-                free = sum(d.free_mb for d in disks if d.status == "normal")
-                if cap > 0:
-                    sample.metrics["disk_used_pct"] = round(100.0 * (cap - free) / cap, 2)
-                sample.meta["disks"] = {d.id: d.raw_status for d in disks}
-            for d in disks:
-                before = self._disks.get(d.id, "ok")
-                self._disks[d.id] = d.raw_status
-                was_bad = _hikxml.DISK_STATUS.get(before, "abnormal") != "normal"
-                is_bad = d.status != "normal"
-                if is_bad != was_bad:
-                    sample.events.append(
-                        EventOut(
-                            edge_type("disk_failure", is_bad),
-                            "critical" if is_bad else "info",
-                            {
-                                "disk": d.id,
-                                "status": d.raw_status,
-                                "mapped": d.status,
-                                "state": "active" if is_bad else "inactive",
-                            },
-                        )
-                    )
+            self.disks.observe(isapi.storage(doc), sample)
         doc = await self._xml("/ISAPI/ContentMgmt/InputProxy/channels/status", missing_ok=True)
         if doc is not None:
-            chans = _hikxml.channels_online(doc)
+            chans = isapi.channels_online(doc)
             online = sum(1 for c in chans.values() if c["online"])
             sample.metrics["channels_recording"] = online
             if chans:

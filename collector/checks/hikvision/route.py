@@ -1,6 +1,6 @@
 """``POST /hikvision`` on the collector's webhook receiver: Hikvision alarm-host pushes.
 
-Plugs :class:`collector.alarmhost.AlarmHost` into the receiver (:mod:`collector.receiver`).
+Plugs :class:`collector.checks.hikvision.alarmhost.AlarmHost` into the receiver (:mod:`collector.receiver`).
 Who may push: a peer inside ``IOC_COLLECTOR_PUSH_ALLOW`` (networks), or any peer presenting
 the shared secret named by ``IOC_COLLECTOR_PUSH_SECRET_ENV`` (as the HTTP Basic password the
 NVR's alarm-host settings send, or a bearer token); with neither configured every push is
@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from collector.alarmhost import MAX_BODY, AlarmHost, Rejected, Sender
 from collector.checks.base import Check, CheckError, Sample
+from collector.checks.hikvision.alarmhost import MAX_BODY, AlarmHost, Rejected, Sender
 from collector.push import PushContext
 from collector.throttle import Throttle
 

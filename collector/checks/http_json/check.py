@@ -23,7 +23,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collector.checks.base import Check, CheckError, CheckParams, Sample
-from collector.checks.mapping import EventMap, MetricMap, apply
+from collector.checks.http_json.mapping import EventMap, MetricMap, apply
 
 
 class HttpAuth(BaseModel):
