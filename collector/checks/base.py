@@ -99,6 +99,15 @@ Secrets = Callable[[str], str]  # resolves a secret's *name* (e.g. "CAM_PASS") t
 Emit = Callable[[Sample], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """A stream's reconnect policy: exponential backoff from 1 s with jitter, at most
+    ``max_s``; a stream that stayed up ``healthy_s`` starts over at 1 s."""
+
+    max_s: float = 60.0
+    healthy_s: float = 60.0
+
+
 class Check(ABC):
     """One probe of one device; subclasses set ``name`` and ``Params``."""
 
@@ -124,8 +133,23 @@ class Check(ABC):
     async def poll(self) -> Sample:
         """Probe the device once; raise :class:`CheckError` when it does not answer usefully."""
 
+    @property
+    def streams(self) -> bool:
+        """Whether the scheduler keeps :meth:`stream` running (event streams, subscriptions)."""
+        return False
+
+    @property
+    def reconnect(self) -> Reconnect:
+        """How the scheduler reconnects this check's stream."""
+        return Reconnect()
+
     async def stream(self, emit: Emit) -> None:  # noqa: B027 - optional hook
-        """Long-lived notifications (event streams); the default check has none."""
+        """One connection of a long-lived notification stream: return (or raise CheckError)
+        when it ends; the scheduler reconnects (:func:`collector.scheduler.keep_streaming`)."""
+
+    def stream_dropped(self) -> Sample | None:
+        """What to emit when the stream ended (events it can no longer clear itself)."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and sockets."""

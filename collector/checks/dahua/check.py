@@ -15,12 +15,18 @@ from pydantic import Field
 
 from collector.checks._disks import DiskWatch
 from collector.checks._events import EventTracker, identity_change
-from collector.checks._stream import StreamParams, run_event_stream
+from collector.checks._stream import (
+    StreamParams,
+    reconnect_of,
+    run_event_stream,
+    stream_dropped,
+)
 from collector.checks.base import (
     Check,
     CheckError,
     CheckParams,
     Emit,
+    Reconnect,
     Sample,
     translates,
 )
@@ -85,14 +91,24 @@ class DahuaCheck(Check):
         sample.events.extend(self.tracker.expire())
         return sample
 
+    @property
+    def streams(self) -> bool:
+        return self.params.events
+
+    @property
+    def reconnect(self) -> Reconnect:
+        return reconnect_of(self.params)
+
+    def stream_dropped(self) -> Sample | None:
+        return stream_dropped(self)
+
     @translates
     async def stream(self, emit: Emit) -> None:
-        if self.params.events:
-            path = (
-                f"/cgi-bin/eventManager.cgi?action=attach&codes=[All]"
-                f"&heartbeat={self.params.heartbeat_s}"
-            )
-            await run_event_stream(self, path, events_of_part, emit)
+        path = (
+            f"/cgi-bin/eventManager.cgi?action=attach&codes=[All]"
+            f"&heartbeat={self.params.heartbeat_s}"
+        )
+        await run_event_stream(self, path, events_of_part, emit)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -19,13 +19,19 @@ from pydantic import Field
 
 from collector.checks._disks import DiskWatch
 from collector.checks._events import IDENTITY, EventTracker, edge_type, identity_change
-from collector.checks._stream import StreamParams, run_event_stream
+from collector.checks._stream import (
+    StreamParams,
+    reconnect_of,
+    run_event_stream,
+    stream_dropped,
+)
 from collector.checks.base import (
     Check,
     CheckError,
     CheckParams,
     Emit,
     EventOut,
+    Reconnect,
     Sample,
     translates,
 )
@@ -160,10 +166,20 @@ class HikvisionCheck(Check):
                         )
                     )
 
+    @property
+    def streams(self) -> bool:
+        return self.params.alert_stream
+
+    @property
+    def reconnect(self) -> Reconnect:
+        return reconnect_of(self.params)
+
+    def stream_dropped(self) -> Sample | None:
+        return stream_dropped(self)
+
     @translates
     async def stream(self, emit: Emit) -> None:
-        if self.params.alert_stream:
-            await run_event_stream(self, ALERT_STREAM, events_of_part, emit)
+        await run_event_stream(self, ALERT_STREAM, events_of_part, emit)
 
     async def close(self) -> None:
         await self.client.aclose()

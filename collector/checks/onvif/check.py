@@ -29,6 +29,7 @@ from collector.checks.base import (
     CheckParams,
     Emit,
     EventOut,
+    Reconnect,
     Sample,
     translates,
 )
@@ -37,6 +38,7 @@ from collector.protocols import soap, xmlsafe
 from collector.protocols.errors import ProtocolError
 
 log = logging.getLogger(__name__)
+SUBSCRIPTION_S = 100.0  # a PullPoint subscription is renewed by creating another
 
 
 class OnvifParams(CheckParams):
@@ -160,26 +162,32 @@ class OnvifCheck(Check):
                 out[token[:64]] = uri[:300]
         return out
 
+    @property
+    def streams(self) -> bool:
+        return self.params.events
+
+    @property
+    def reconnect(self) -> Reconnect:
+        # A subscription lives ~SUBSCRIPTION_S and ends normally; one that pulled for a
+        # while was healthy.
+        return Reconnect(max_s=self.params.max_backoff_s, healthy_s=SUBSCRIPTION_S / 4)
+
+    def stream_dropped(self) -> Sample | None:
+        events = self.tracker.expire()
+        return Sample(events=events) if events else None
+
     @translates
     async def stream(self, emit: Emit) -> None:
-        if not self.params.events:
-            await asyncio.Future()  # nothing to stream; stay idle until cancelled
-        backoff = 1.0
-        while True:
-            try:
-                await self._subscription(emit)
-                backoff = 1.0
-            except xmlsafe.XmlError as exc:
-                log.warning("%s PullPoint: unreadable answer: %s", self.target.device_id, exc)
-            except (CheckError, ProtocolError) as exc:
-                log.warning("%s PullPoint: %s", self.target.device_id, exc.reason)
-            if events := self.tracker.expire():
-                emit(Sample(events=events))
-            await asyncio.sleep(min(backoff, self.params.max_backoff_s))
-            backoff *= 2
+        """One PullPoint subscription: created, pulled for ~SUBSCRIPTION_S, then it ends (the
+        scheduler creates the next)."""
+        try:
+            await self._subscription(emit)
+        except xmlsafe.XmlError as exc:
+            raise CheckError(f"PullPoint: unreadable answer: {exc}", kind="parse") from None
+        except (CheckError, ProtocolError) as exc:
+            raise CheckError(f"PullPoint: {exc.reason}", kind=exc.kind) from None
 
     async def _subscription(self, emit: Emit) -> None:
-        """One subscription: created, pulled for ~100 s, then renewed by creating another."""
         p = self.params
 
         def headers(action: str, to: str) -> str:
@@ -194,7 +202,7 @@ class OnvifCheck(Check):
         )
         address = pullpoint.subscription_address(created)
         started = time.monotonic()
-        while time.monotonic() - started < 100:
+        while time.monotonic() - started < SUBSCRIPTION_S:
             answer = await soap.call(
                 self.client,
                 address,

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from collector.checks.base import Target
+from collector.checks.base import Check, Emit, Target
+from collector.scheduler import keep_streaming
 from simulators.vendors.dahua import FakeDahua
 from simulators.vendors.hikvision import FakeHikvision
 from simulators.vendors.onvif import FakeOnvif
@@ -31,6 +32,15 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return await asyncio.wait_for(coro, timeout)
 
     return asyncio.run(bounded())
+
+
+def streaming(check: Check, emit: Emit) -> Coroutine[Any, Any, None]:
+    """The check's stream kept open as the scheduler does (its one reconnect policy)."""
+
+    def bug(check: Check, kind: str, reason: str) -> None:
+        raise AssertionError(f"stream of {check.name} failed: {kind}: {reason}")
+
+    return keep_streaming(check, emit, bug)
 
 
 def secrets(name: str) -> str:
