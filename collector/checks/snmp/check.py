@@ -1,9 +1,9 @@
 """``snmp``: v2c or v3 GETs of numeric OIDs (pysnmp 7 fetches MIBs by name from the network).
 
-Profiles: ``if`` (IF-MIB for one interface: ``up``, ``util_in_pct``/``util_out_pct`` from
-64-bit octet deltas and ``ifHighSpeed``, ``errors_per_s``; ``sysUpTime`` going back is a
-reboot) and ``ups`` (UPS-MIB, RFC 1628: on battery, minutes and charge remaining, load).
-The default profile follows the device type: ``ups`` for UPSes, ``if`` otherwise.
+What to ask and how to read it is a profile (:mod:`collector.checks.snmp.profile`, YAML beside
+this module): ``if`` (IF-MIB for one interface) and ``ups`` (UPS-MIB, RFC 1628) are shipped;
+the default follows the device type (``ups`` for UPSes, ``if`` otherwise). Every profile also
+reads ``sysUpTime``: ``uptime_s``, and a ``reboot`` event when it goes back.
 """
 
 from __future__ import annotations
@@ -11,23 +11,12 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from collector.checks.base import Check, CheckError, CheckParams, EventOut, Sample
+from collector.checks.base import Check, CheckError, CheckParams, EventOut, Sample, Value
+from collector.checks.snmp.profile import Profile, default_for, profiles
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"  # TimeTicks, 1/100 s
-IF_OPER = "1.3.6.1.2.1.2.2.1.8"
-IF_IN_ERRORS = "1.3.6.1.2.1.2.2.1.14"
-IF_HC_IN = "1.3.6.1.2.1.31.1.1.1.6"
-IF_HC_OUT = "1.3.6.1.2.1.31.1.1.1.10"
-IF_HIGH_SPEED = "1.3.6.1.2.1.31.1.1.1.15"  # Mbit/s
-UPS_BATTERY_STATUS = "1.3.6.1.2.1.33.1.2.1.0"  # 1 unknown 2 normal 3 low 4 depleted
-UPS_MINUTES = "1.3.6.1.2.1.33.1.2.3.0"
-UPS_CHARGE = "1.3.6.1.2.1.33.1.2.4.0"
-UPS_OUTPUT_SOURCE = "1.3.6.1.2.1.33.1.4.1.0"  # 3 normal, 5 battery
-UPS_OUTPUT_LOAD = "1.3.6.1.2.1.33.1.4.4.1.5.1"  # % of rated load, output line 1
-BATTERY_STATUS = {1: "unknown", 2: "normal", 3: "low", 4: "depleted"}
-COUNTER64 = 2**64
 
 AUTH = {
     "md5": "usmHMACMD5AuthProtocol",
@@ -47,7 +36,7 @@ class SnmpParams(CheckParams):
 
     version: Literal["2c", "3"] = "2c"
     port: int = Field(161, ge=1, le=65535)
-    profile: Literal["if", "ups"] | None = None
+    profile: str | None = None  # a shipped profile's name; None: by the device type
     if_index: int = Field(1, ge=1)
     community_env: str | None = None
     user: str | None = None
@@ -57,6 +46,15 @@ class SnmpParams(CheckParams):
     priv_key_env: str | None = None
     timeout_s: float = Field(2.0, gt=0, le=30)
     retries: int = Field(1, ge=0, le=5)
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, name: str | None) -> str | None:
+        if name is not None and name not in profiles():
+            raise ValueError(
+                f"unknown SNMP profile {name!r}; known: {', '.join(sorted(profiles()))}"
+            )
+        return name
 
     @model_validator(mode="after")
     def _credentials(self) -> SnmpParams:
@@ -81,39 +79,16 @@ class SnmpCheck(Check):
         self._uptime: int | None = None
 
     @property
-    def profile(self) -> str:
+    def profile(self) -> Profile:
         p = self.params
         assert isinstance(p, SnmpParams)
-        return p.profile or ("ups" if self.target.type == "ups" else "if")
+        return profiles()[p.profile] if p.profile else default_for(self.target.type)
 
     async def poll(self) -> Sample:
-        if self.profile == "ups":
-            values = await self._get(
-                [
-                    SYS_UPTIME,
-                    UPS_BATTERY_STATUS,
-                    UPS_MINUTES,
-                    UPS_CHARGE,
-                    UPS_OUTPUT_SOURCE,
-                    UPS_OUTPUT_LOAD,
-                ]
-            )
-            rebooted = self._rebooted(values.get(SYS_UPTIME))
-            sample = ups_sample(values)
-        else:
-            i = self.params.if_index  # type: ignore[attr-defined]
-            values = await self._get(
-                [
-                    SYS_UPTIME,
-                    f"{IF_OPER}.{i}",
-                    f"{IF_IN_ERRORS}.{i}",
-                    f"{IF_HC_IN}.{i}",
-                    f"{IF_HC_OUT}.{i}",
-                    f"{IF_HIGH_SPEED}.{i}",
-                ]
-            )
-            rebooted = self._rebooted(values.get(SYS_UPTIME))
-            sample = self._if_sample(values, i)
+        profile, index = self.profile, self.params.if_index  # type: ignore[attr-defined]
+        values = await self._get([SYS_UPTIME, *profile.oids(index)])
+        rebooted = self._rebooted(values.get(SYS_UPTIME))
+        sample = self._read(profile, index, values)
         if SYS_UPTIME in values:
             sample.metrics["uptime_s"] = values[SYS_UPTIME] / 100
         if rebooted:
@@ -130,29 +105,28 @@ class SnmpCheck(Check):
         self._uptime = ticks
         return rebooted
 
-    def _if_sample(self, v: dict[str, int], i: int) -> Sample:
+    def _read(self, profile: Profile, index: int, v: dict[str, int]) -> Sample:
+        """The profile's metrics from the agent's values (rates from the previous poll's)."""
         now = time.monotonic()
+        metrics: dict[str, Value] = {}
+        for name, reading in profile.values.items():
+            oid = reading.oid.format(if_index=index)
+            value = reading.read(v[oid]) if oid in v else reading.missing
+            if value is not None:
+                metrics[name] = value
         counters = {
-            k: v[f"{oid}.{i}"]
-            for k, oid in (("in", IF_HC_IN), ("out", IF_HC_OUT), ("err", IF_IN_ERRORS))
-            if f"{oid}.{i}" in v
+            name: v[oid]
+            for name, rate in profile.rates.items()
+            if (oid := rate.counter.format(if_index=index)) in v
         }
-        metrics: dict[str, float | bool | str] = {"up": v.get(f"{IF_OPER}.{i}") == 1}
-        speed = v.get(f"{IF_HIGH_SPEED}.{i}") or 0
-        if speed:
-            metrics["bandwidth_mbps"] = float(speed)
         if self._prev is not None:
             then, old = self._prev
             dt = now - then
             if dt > 0:
-                for key, metric in (("in", "util_in_pct"), ("out", "util_out_pct")):
-                    delta = _delta(old.get(key), counters.get(key), COUNTER64)
-                    if delta is not None and speed:
-                        pct = delta * 8 / dt / (speed * 1e6) * 100
-                        metrics[metric] = round(min(100.0, pct), 3)
-                errors = _delta(old.get("err"), counters.get("err"), 2**32)
-                if errors is not None:
-                    metrics["errors_per_s"] = round(errors / dt, 3)
+                for name, rate in profile.rates.items():
+                    delta = _delta(old.get(name), counters.get(name), 2**rate.bits)
+                    if delta is not None and (value := rate.rate(delta, dt, metrics)) is not None:
+                        metrics[name] = value
         self._prev = (now, counters)
         return Sample(metrics=metrics)
 
@@ -232,19 +206,3 @@ def _delta(old: int | None, new: int | None, modulus: int) -> int | None:
     # One wrap of the counter is plausible within an interval; a big step back is a reset.
     wrapped = new + modulus - old
     return wrapped if wrapped < modulus // 2 else None
-
-
-def ups_sample(v: dict[str, int]) -> Sample:
-    """UPS-MIB values → UPS metrics."""
-    metrics: dict[str, float | bool | str] = {}
-    if UPS_OUTPUT_SOURCE in v:
-        metrics["on_battery"] = v[UPS_OUTPUT_SOURCE] == 5
-    if UPS_BATTERY_STATUS in v:
-        metrics["battery_status"] = BATTERY_STATUS.get(v[UPS_BATTERY_STATUS], "unknown")
-    if UPS_MINUTES in v:
-        metrics["battery_minutes"] = float(v[UPS_MINUTES])
-    if UPS_CHARGE in v:
-        metrics["battery_charge_pct"] = float(min(100, max(0, v[UPS_CHARGE])))
-    if UPS_OUTPUT_LOAD in v:
-        metrics["output_load_pct"] = float(max(0, v[UPS_OUTPUT_LOAD]))
-    return Sample(metrics=metrics)
