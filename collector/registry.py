@@ -13,6 +13,7 @@ from collector.checks.base import Check
 from collector.checks.dahua import DahuaCheck
 from collector.checks.hikvision import HikvisionCheck, alarm_host_routes
 from collector.checks.http_json import HttpJsonCheck, webhook_routes
+from collector.checks.http_snapshot import SnapshotCheck
 from collector.checks.onvif import OnvifCheck
 from collector.checks.ping import PingCheck
 from collector.checks.rtsp import RtspCheck
@@ -36,6 +37,7 @@ KINDS: list[Kind] = [
     Kind(DahuaCheck),
     Kind(OnvifCheck),
     Kind(RtspCheck),
+    Kind(SnapshotCheck),
 ]
 
 REGISTRY: dict[str, type[Check]] = {kind.check.name: kind.check for kind in KINDS}

@@ -58,13 +58,19 @@ class DigestClient:
 
     async def get(self, path: str, *, missing_ok: bool = False) -> bytes | None:
         """GET ``path`` and return its body; None for a 404 when ``missing_ok``."""
+        answer = await self.fetch(path, missing_ok=missing_ok)
+        return None if answer is None else answer[1]
+
+    async def fetch(self, path: str, *, missing_ok: bool = False) -> tuple[str, bytes] | None:
+        """GET ``path``: its ``Content-Type`` and body; None for a 404 when ``missing_ok``."""
         try:
             async with asyncio.timeout(self.timeout_s):
                 async with self._client.stream("GET", path) as resp:
                     if resp.status_code == 404 and missing_ok:
                         return None
                     raise_for_status(resp, path)
-                    return await read_bounded(resp, self.max_bytes, path)
+                    body = await read_bounded(resp, self.max_bytes, path)
+                    return resp.headers.get("content-type", ""), body
         except TimeoutError:
             raise HttpError(
                 f"{path}: no complete answer within {self.timeout_s:g} s", kind="timeout"
