@@ -19,6 +19,7 @@ from pydantic import Field
 
 from collector.checks._events import EventTracker
 from collector.checks.base import (
+    Check,
     CheckError,
     CheckParams,
     Emit,
@@ -65,16 +66,25 @@ class StreamingCheck(Protocol):
     def params(self) -> StreamParams: ...
 
 
-def reconnect_of(p: StreamParams) -> Reconnect:
-    """The scheduler's reconnect policy for a stream: up twice its heartbeat timeout is healthy."""
-    return Reconnect(max_s=p.max_backoff_s, healthy_s=2 * p.heartbeat_timeout_s)
+class EventStreamCheck(Check):
+    """A camera/NVR check with a multipart event stream (Hikvision, Dahua): how the scheduler
+    reconnects it and what it emits when the stream drops."""
 
+    params: StreamParams
+    tracker: EventTracker
+    stream_alive: bool
 
-def stream_dropped(check: StreamingCheck) -> Sample | None:
-    """The stream is gone: events it opened and can no longer clear, cleared by timeout."""
-    check.stream_alive = False
-    events = check.tracker.expire()
-    return Sample(events=events) if events else None
+    @property
+    def reconnect(self) -> Reconnect:
+        # Up twice its heartbeat timeout is healthy.
+        p = self.params
+        return Reconnect(max_s=p.max_backoff_s, healthy_s=2 * p.heartbeat_timeout_s)
+
+    def stream_dropped(self) -> Sample | None:
+        """Events the stream opened and can no longer clear, cleared by timeout."""
+        self.stream_alive = False
+        events = self.tracker.expire()
+        return Sample(events=events) if events else None
 
 
 async def run_event_stream(check: StreamingCheck, path: str, parse: PartParser, emit: Emit) -> None:

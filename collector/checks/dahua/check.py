@@ -16,17 +16,14 @@ from pydantic import Field
 from collector.checks._disks import DiskWatch
 from collector.checks._events import EventTracker, identity_change
 from collector.checks._stream import (
+    EventStreamCheck,
     StreamParams,
-    reconnect_of,
     run_event_stream,
-    stream_dropped,
 )
 from collector.checks.base import (
-    Check,
     CheckError,
     CheckParams,
     Emit,
-    Reconnect,
     Sample,
     translates,
 )
@@ -39,7 +36,7 @@ class DahuaParams(StreamParams):
     heartbeat_s: int = Field(5, ge=1, le=60)
 
 
-class DahuaCheck(Check):
+class DahuaCheck(EventStreamCheck):
     name: ClassVar[str] = "dahua"
     Params: ClassVar[type[CheckParams]] = DahuaParams
     params: DahuaParams
@@ -94,13 +91,6 @@ class DahuaCheck(Check):
     @property
     def streams(self) -> bool:
         return self.params.events
-
-    @property
-    def reconnect(self) -> Reconnect:
-        return reconnect_of(self.params)
-
-    def stream_dropped(self) -> Sample | None:
-        return stream_dropped(self)
 
     @translates
     async def stream(self, emit: Emit) -> None:

@@ -20,18 +20,15 @@ from pydantic import Field
 from collector.checks._disks import DiskWatch
 from collector.checks._events import IDENTITY, EventTracker, edge_type, identity_change
 from collector.checks._stream import (
+    EventStreamCheck,
     StreamParams,
-    reconnect_of,
     run_event_stream,
-    stream_dropped,
 )
 from collector.checks.base import (
-    Check,
     CheckError,
     CheckParams,
     Emit,
     EventOut,
-    Reconnect,
     Sample,
     translates,
 )
@@ -65,7 +62,7 @@ class HikvisionParams(StreamParams):
     alert_stream: bool = True
 
 
-class HikvisionCheck(Check):
+class HikvisionCheck(EventStreamCheck):
     name: ClassVar[str] = "hikvision"
     Params: ClassVar[type[CheckParams]] = HikvisionParams
     params: HikvisionParams
@@ -169,13 +166,6 @@ class HikvisionCheck(Check):
     @property
     def streams(self) -> bool:
         return self.params.alert_stream
-
-    @property
-    def reconnect(self) -> Reconnect:
-        return reconnect_of(self.params)
-
-    def stream_dropped(self) -> Sample | None:
-        return stream_dropped(self)
 
     @translates
     async def stream(self, emit: Emit) -> None:
