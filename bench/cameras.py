@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from collector.checks.base import Sample, Target  # noqa: E402
 from collector.checks.hikvision import HikvisionCheck, HikvisionParams  # noqa: E402
 from collector.checks.rtsp import RtspCheck, RtspParams  # noqa: E402
-from collector.fakes.hikvision import FakeHikvision  # noqa: E402
+from simulators.vendors.hikvision import FakeHikvision  # noqa: E402
 
 GST = REPO / "tests" / "collector" / "cameras" / "gst_rtsp_server.py"
 USER, PASSWORD = "monitor", "bench-pass"

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from collector.checks import REGISTRY
 from collector.checks.base import CheckParams, Target
+from collector.registry import REGISTRY
 from devices.registry import (
     CommuneIn,
     DeviceIn,

@@ -22,9 +22,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from collector.checks import REGISTRY
-from collector.checks.base import Check, CheckError, EventOut, Sample, Secrets
+from collector.checks.base import Check, CheckError, Emit, EventOut, Sample, Secrets
 from collector.inventory import WatchedDevice
+from collector.registry import REGISTRY
 from collector.throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,39 @@ def build_checks(devices: Iterable[WatchedDevice], secrets: Secrets) -> list[Che
     ]
 
 
+async def keep_streaming(
+    check: Check, emit: Emit, failed: Callable[[Check, str, str], None]
+) -> None:
+    """The collector's one reconnect policy (:class:`collector.checks.base.Reconnect`): run
+    ``check.stream`` (one connection) again whenever it ends, after an exponential backoff from
+    1 s with jitter up to ``reconnect.max_s``; a stream that was up ``reconnect.healthy_s``
+    starts over at 1 s. A dropped stream is logged, not a ``check_error`` (the poll says whether
+    the device answers); a bug in a stream is (``failed``), costing only this device."""
+    backoff = 1.0
+    who = f"{check.target.device_id} {check.name} stream"
+    while True:
+        started = time.monotonic()
+        level, reason = logging.WARNING, "ended"
+        try:
+            await check.stream(emit)
+            level = logging.INFO
+        except CheckError as exc:
+            reason = exc.reason
+        except Exception as exc:
+            log.exception("%s failed", who)
+            failed(check, "internal", f"{type(exc).__name__}: {exc}"[:200])
+            reason = "internal error"
+        policy = check.reconnect
+        if time.monotonic() - started > policy.healthy_s:
+            backoff = 1.0  # it had been healthy for a while: start over
+        delay = min(backoff, policy.max_s) * (0.5 + random.random() / 2)
+        log.log(level, "%s: %s; reconnect in %.1f s", who, reason, delay)
+        if (sample := check.stream_dropped()) is not None:
+            emit(sample)
+        await asyncio.sleep(delay)
+        backoff = min(backoff * 2, policy.max_s)
+
+
 class Scheduler:
     """One task per polling check; results go to ``record``."""
 
@@ -95,7 +128,7 @@ class Scheduler:
         self._tasks += [
             asyncio.create_task(self._stream(c), name=f"{c.target.device_id}/{c.name}/stream")
             for c in self.checks
-            if type(c).stream is not Check.stream
+            if c.streams
         ]
         try:
             if self._tasks:
@@ -132,19 +165,8 @@ class Scheduler:
                 due = loop.time()  # fell behind: poll now rather than in a burst
 
     async def _stream(self, check: Check) -> None:
-        """Keep a check's notification stream open; reconnect after errors, backing off."""
-        backoff = 1.0
-        while True:
-            try:
-                await check.stream(lambda sample: self.succeeded(check, sample))
-                backoff = 1.0
-            except CheckError as exc:
-                self.failed(check, exc.kind, exc.reason)
-            except Exception as exc:  # a bug in a stream must cost only this device
-                log.exception("stream %s of %s failed", check.name, check.target.device_id)
-                self.failed(check, "internal", f"{type(exc).__name__}: {exc}"[:200])
-            await asyncio.sleep(backoff)
-            backoff = min(60.0, backoff * 2)
+        """Keep a check's notification stream open (:func:`keep_streaming`)."""
+        await keep_streaming(check, lambda sample: self.succeeded(check, sample), self.failed)
 
     async def poll_once(self, check: Check, timeout_s: float) -> None:
         """One bounded poll whose result (or error) is recorded."""
@@ -200,6 +222,10 @@ class Scheduler:
             self.health.polled[key[0]] = time.monotonic()
             self.health.errors.pop(key, None)
         self.record(check, sample)
+
+    def push_refused(self) -> None:
+        """A push from no known device was refused: counted only (the route logs it)."""
+        self.health.push_errors += 1
 
     def push_failed(self, check: Check, kind: str, reason: str) -> None:
         """A refused or unreadable push of a known device: counted always, at most one event

@@ -17,6 +17,8 @@ from collector.checks.ping import icmp_mode
 from collector.forward import Forwarder
 from collector.inventory import Inventory, WatchedDevice
 from collector.outbox import Outbox
+from collector.push import PushContext
+from collector.receiver import build, serve
 from collector.scheduler import Scheduler, build_checks
 from collector.secrets import SecretStore
 from collector.settings import CollectorSettings
@@ -191,6 +193,15 @@ class Collector:
             self._reported = ident
         self.store(self.me.id, self.me.commune, sample)
 
+    def push_context(self) -> PushContext:
+        """What the push routes get: the scheduler as their sink, the checks, the secrets."""
+        return PushContext(self.scheduler, self.checks, self.settings, self.secrets)
+
+    async def serve_pushes(self, ready: asyncio.Future[int] | None = None) -> None:
+        """Serve the receiver's routes (webhooks, alarm-host pushes) until cancelled."""
+        self.receiver = build(self.push_context())
+        await serve(self.receiver, self.settings, ready)
+
     async def _heartbeats(self) -> None:
         while True:
             self.outbox.expire()
@@ -220,9 +231,7 @@ class Collector:
             asyncio.create_task(self._heartbeats(), name="heartbeat"),
         ]
         if self.settings.collector_webhook_port is not None:
-            from collector.receiver import serve
-
-            tasks.append(asyncio.create_task(serve(self), name="webhooks"))
+            tasks.append(asyncio.create_task(self.serve_pushes(), name="webhooks"))
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
         log.info("collector %s stopping", self.me.id)

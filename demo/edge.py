@@ -3,7 +3,7 @@
 
 Debian's ``snmpd`` (when installed) serves IF-MIB and a UPS on battery on a free loopback
 port; cameras answer ping on 127.0.3.x; three loudspeaker clusters live on a fake vendor
-platform; a Hikvision NVR and cameras (ISAPI fakes, :mod:`collector.fakes.demo_cameras`) lose
+platform; a Hikvision NVR and cameras (ISAPI fakes, :mod:`simulators.vendors.demo_cameras`) lose
 video on channel 2 at +60 s and a disk at +150 s. The collector reaches the broker through a
 small TCP relay that the scheduled fault cuts for a few minutes: the collector's last will fires, its devices become *unobserved*
 (one root-cause alert), readings pile up in its outbox and are backfilled when the link returns.
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from collector.fakes import demo_cameras
 from demo.edge_parts import Relay, VendorPlatform, free_port
 from ioc.secretfile import write_secret
+from simulators.vendors import demo_cameras
 
 log = logging.getLogger(__name__)
 COLLECTOR_ID = "ts-collector"

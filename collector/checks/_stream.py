@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from pydantic import Field
 
-from collector import xmlsafe
 from collector.checks._events import EventTracker
-from collector.checks._http import DigestClient
-from collector.checks.base import CheckError, CheckParams, Emit, EventOut, Sample, Target
-from collector.multipart import MultipartError, MultipartReader, Part, boundary_of
+from collector.checks.base import (
+    Check,
+    CheckError,
+    CheckParams,
+    Emit,
+    EventOut,
+    Reconnect,
+    Sample,
+    Target,
+)
+from collector.protocols import xmlsafe
+from collector.protocols.errors import ProtocolError
+from collector.protocols.http import DigestClient
+from collector.protocols.multipart import MultipartError, MultipartReader, Part, boundary_of
 
 log = logging.getLogger(__name__)
 
@@ -57,28 +66,39 @@ class StreamingCheck(Protocol):
     def params(self) -> StreamParams: ...
 
 
+class EventStreamCheck(Check):
+    """A camera/NVR check with a multipart event stream (Hikvision, Dahua): how the scheduler
+    reconnects it and what it emits when the stream drops."""
+
+    params: StreamParams
+    tracker: EventTracker
+    stream_alive: bool
+
+    @property
+    def reconnect(self) -> Reconnect:
+        # Up twice its heartbeat timeout is healthy.
+        p = self.params
+        return Reconnect(max_s=p.max_backoff_s, healthy_s=2 * p.heartbeat_timeout_s)
+
+    def stream_dropped(self) -> Sample | None:
+        """Events the stream opened and can no longer clear, cleared by timeout."""
+        self.stream_alive = False
+        events = self.tracker.expire()
+        return Sample(events=events) if events else None
+
+
 async def run_event_stream(check: StreamingCheck, path: str, parse: PartParser, emit: Emit) -> None:
-    """Keep ``path`` open forever; emit the events its parts start or end; reconnect."""
-    backoff = 1.0
-    p = check.params
-    while True:
-        started = time.monotonic()
-        try:
-            await _one_connection(check, path, parse, emit)
-            reason = "stream ended"
-        except CheckError as exc:
-            reason = exc.reason
-        except (MultipartError, xmlsafe.XmlError) as exc:
-            reason = f"unreadable stream: {exc}"
-        check.stream_alive = False
-        if time.monotonic() - started > 2 * p.heartbeat_timeout_s:
-            backoff = 1.0  # it had been healthy for a while: start over
-        delay = min(backoff, p.max_backoff_s) * (0.5 + random.random() / 2)
-        log.warning("%s %s: %s; reconnect in %.1f s", check.target.device_id, path, reason, delay)
-        for ev in check.tracker.expire():
-            emit(Sample(events=[ev]))
-        await asyncio.sleep(delay)
-        backoff = min(backoff * 2, p.max_backoff_s)
+    """One connection to ``path``: emit the events its parts start or end, until it drops
+    (CheckError with the reason; the scheduler reconnects)."""
+    try:
+        await _one_connection(check, path, parse, emit)
+    except (MultipartError, xmlsafe.XmlError) as exc:
+        raise CheckError(f"{path}: unreadable stream: {exc}", kind="parse") from None
+    except ProtocolError as exc:
+        raise CheckError(f"{path}: {exc.reason}", kind=exc.kind) from None
+    except CheckError as exc:
+        raise CheckError(f"{path}: {exc.reason}", kind=exc.kind) from None
+    raise CheckError(f"{path}: stream ended", kind="disconnected")
 
 
 async def _one_connection(check: StreamingCheck, path: str, parse: PartParser, emit: Emit) -> None:

@@ -11,12 +11,15 @@ bad payload), never the loop.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from collector.protocols.errors import ProtocolError
 
 Value = float | bool | str
 Severity = Literal["info", "warning", "critical"]
@@ -29,6 +32,30 @@ class CheckError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind  # short machine word: timeout, refused, auth, parse, error, ...
+
+    @classmethod
+    def of(cls, exc: ProtocolError) -> CheckError:
+        """A protocol client's error as this check's: same reason, same kind."""
+        return cls(exc.reason, kind=exc.kind)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translates(
+    fn: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Decorate a check's ``poll``/``stream``: protocol errors leave it as :class:`CheckError`."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except ProtocolError as exc:
+            raise CheckError.of(exc) from None
+
+    return wrapper
 
 
 class CheckParams(BaseModel):
@@ -72,6 +99,15 @@ Secrets = Callable[[str], str]  # resolves a secret's *name* (e.g. "CAM_PASS") t
 Emit = Callable[[Sample], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """A stream's reconnect policy: exponential backoff from 1 s with jitter, at most
+    ``max_s``; a stream that stayed up ``healthy_s`` starts over at 1 s."""
+
+    max_s: float = 60.0
+    healthy_s: float = 60.0
+
+
 class Check(ABC):
     """One probe of one device; subclasses set ``name`` and ``Params``."""
 
@@ -97,8 +133,23 @@ class Check(ABC):
     async def poll(self) -> Sample:
         """Probe the device once; raise :class:`CheckError` when it does not answer usefully."""
 
+    @property
+    def streams(self) -> bool:
+        """Whether the scheduler keeps :meth:`stream` running (event streams, subscriptions)."""
+        return False
+
+    @property
+    def reconnect(self) -> Reconnect:
+        """How the scheduler reconnects this check's stream."""
+        return Reconnect()
+
     async def stream(self, emit: Emit) -> None:  # noqa: B027 - optional hook
-        """Long-lived notifications (event streams); the default check has none."""
+        """One connection of a long-lived notification stream: return (or raise CheckError)
+        when it ends; the scheduler reconnects (:func:`collector.scheduler.keep_streaming`)."""
+
+    def stream_dropped(self) -> Sample | None:
+        """What to emit when the stream ended (events it can no longer clear itself)."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and sockets."""

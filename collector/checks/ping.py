@@ -21,7 +21,8 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from collector.checks.base import Check, CheckError, CheckParams, Sample
-from collector.checks.icmp import shared_pinger
+from collector.protocols.errors import IcmpError
+from collector.protocols.icmp import shared_pinger
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,10 @@ async def _raw(address: str, p: PingParams) -> list[float]:
         except OSError as exc:
             raise CheckError(f"ping {address}: cannot resolve: {exc}", kind="address") from None
         address = str(infos[0][4][0])
-    pinger = shared_pinger()
+    try:
+        pinger = shared_pinger()
+    except IcmpError as exc:
+        raise CheckError.of(exc) from None
     rtts = []
     for i in range(p.count):
         if i:

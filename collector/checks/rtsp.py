@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from collector.checks.base import Check, CheckParams, EventOut, Sample
-from collector.rtspclient import RtspClient, RtspError, video_control
+from collector.protocols.rtsp import RtspClient, RtspError, video_control
 
 
 class RtspParams(CheckParams):

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from collector.inventory import parse_inventory
-from collector.receiver import serve
 from collector.secrets import SecretStore
 from collector.service import Collector, identify
 from collector.settings import CollectorSettings
@@ -86,7 +85,7 @@ def edge(tmp: Path, text: str | None = None, **settings: Any) -> Iterator[EdgeRi
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        task.append(loop.create_task(serve(collector, ready)))
+        task.append(loop.create_task(collector.serve_pushes(ready)))
         loop.run_forever()
 
     thread = threading.Thread(target=run, daemon=True)

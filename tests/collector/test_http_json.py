@@ -10,7 +10,7 @@ import pytest
 
 from collector.checks.base import CheckError, Sample, Target
 from collector.checks.http_json import HttpJsonCheck, HttpJsonParams
-from collector.checks.mapping import lookup
+from collector.checks.http_json.mapping import lookup
 from tests.collector.vendor import PASSWORD, TOKEN, VendorPlatform
 
 SECRETS = {"VENDOR_TOKEN": TOKEN, "VENDOR_PASS": PASSWORD, "WRONG": "nope"}

@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from collector.checks.base import Target
-from collector.fakes.dahua import FakeDahua
-from collector.fakes.hikvision import FakeHikvision
-from collector.fakes.onvif import FakeOnvif
+from collector.checks.base import Check, Emit, Target
+from collector.scheduler import keep_streaming
+from simulators.vendors.dahua import FakeDahua
+from simulators.vendors.hikvision import FakeHikvision
+from simulators.vendors.onvif import FakeOnvif
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 GST_SERVER = Path(__file__).with_name("gst_rtsp_server.py")
@@ -31,6 +32,15 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return await asyncio.wait_for(coro, timeout)
 
     return asyncio.run(bounded())
+
+
+def streaming(check: Check, emit: Emit) -> Coroutine[Any, Any, None]:
+    """The check's stream kept open as the scheduler does (its one reconnect policy)."""
+
+    def bug(check: Check, kind: str, reason: str) -> None:
+        raise AssertionError(f"stream of {check.name} failed: {kind}: {reason}")
+
+    return keep_streaming(check, emit, bug)
 
 
 def secrets(name: str) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.alarmhost import AlarmHost, Sender, serve
 from collector.checks.base import Sample
+from collector.checks.hikvision.alarmhost import AlarmHost, Sender, serve
 
 from .conftest import run
 

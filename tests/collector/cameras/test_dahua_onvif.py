@@ -10,10 +10,10 @@ import pytest
 from collector.checks.base import CheckError
 from collector.checks.dahua import DahuaCheck, DahuaParams, parse_kv
 from collector.checks.onvif import OnvifCheck, OnvifParams
-from collector.fakes.dahua import FakeDahua
-from collector.fakes.onvif import FakeOnvif
+from simulators.vendors.dahua import FakeDahua
+from simulators.vendors.onvif import FakeOnvif
 
-from .conftest import USER, run, secrets, target
+from .conftest import USER, run, secrets, streaming, target
 
 
 def dahua(fake: FakeDahua, password_env: str = "CAM_PASS", **kw: object) -> DahuaCheck:
@@ -159,7 +159,7 @@ def test_onvif_pullpoint_events(onvif_cam: FakeOnvif, topic: str, item: str, our
     async def go() -> list[Any]:
         await check.poll()  # measures the skew the signatures use
         samples: list[Any] = []
-        task = asyncio.create_task(check.stream(samples.append))
+        task = asyncio.create_task(streaming(check, samples.append))
         onvif_cam.notify("tns1:VideoSource/MotionAlarm", "State", True)  # not ours: ignored
         onvif_cam.notify(topic, item, True)
         onvif_cam.notify(topic, item, True)  # repeated: one event
@@ -184,7 +184,7 @@ def test_onvif_pullpoint_refused_retries(onvif_cam: FakeOnvif) -> None:
     check = onvif(onvif_cam, "BAD_PASS", max_backoff_s=0.2)
 
     async def go() -> int:
-        task = asyncio.create_task(check.stream(lambda s: None))
+        task = asyncio.create_task(streaming(check, lambda s: None))
         await asyncio.sleep(1.0)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 
 from collector.checks.hikvision import HikvisionCheck, HikvisionParams
-from collector.fakes import demo_cameras
 from collector.inventory import parse_inventory
+from simulators.vendors import demo_cameras
 
 from .conftest import run, target
 

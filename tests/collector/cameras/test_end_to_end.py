@@ -18,9 +18,9 @@ from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
 from alerts.settings import AlertSettings
-from collector.fakes.dahua import FakeDahua
-from collector.fakes.hikvision import FakeHikvision
 from ingest.service import IngestService
+from simulators.vendors.dahua import FakeDahua
+from simulators.vendors.hikvision import FakeHikvision
 from tests.collector.harness import CollectorProcess, import_inventory
 from tests.ingest.conftest import test_settings
 from tests.plugins.broker import Mosquitto, free_port

@@ -10,11 +10,11 @@ import pytest
 from collector.checks.base import EventOut, Sample
 from collector.checks.dahua import DahuaCheck, DahuaParams
 from collector.checks.hikvision import HikvisionCheck, HikvisionParams
-from collector.fakes.dahua import FakeDahua
-from collector.fakes.hikvision import FakeHikvision
-from collector.fakes.httpfake import FakeHttpDevice
+from simulators.vendors.dahua import FakeDahua
+from simulators.vendors.hikvision import FakeHikvision
+from simulators.vendors.httpfake import FakeHttpDevice
 
-from .conftest import USER, run, secrets, target
+from .conftest import USER, run, secrets, streaming, target
 
 
 async def wait_for(pred: Any, timeout: float = 10.0, what: str = "condition") -> None:
@@ -38,7 +38,7 @@ class Streamed:
         return [e for s in self.samples for e in s.events]
 
     async def __aenter__(self) -> Streamed:
-        self.task = asyncio.create_task(self.check.stream(self.samples.append))
+        self.task = asyncio.create_task(streaming(self.check, self.samples.append))
         await wait_for(lambda: self.fake.stream_count() == 1, what="stream open")
         return self
 
@@ -193,7 +193,7 @@ def test_stream_refused_then_back(hik_nvr: FakeHikvision) -> None:
     async def go() -> list[EventOut]:
         c = hik(hik_nvr)
         samples: list[Sample] = []
-        task = asyncio.create_task(c.stream(samples.append))
+        task = asyncio.create_task(streaming(c, samples.append))
         await wait_for(
             lambda: hik_nvr.requests.count("/ISAPI/Event/notification/alertStream") >= 4,
             what="retries",

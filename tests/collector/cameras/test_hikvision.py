@@ -8,7 +8,7 @@ import pytest
 
 from collector.checks.base import CheckError
 from collector.checks.hikvision import HikvisionCheck, HikvisionParams
-from collector.fakes.hikvision import FakeHikvision
+from simulators.vendors.hikvision import FakeHikvision
 
 from .conftest import PASSWORD, USER, run, secrets, target
 

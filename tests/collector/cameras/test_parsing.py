@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collector import xmlsafe
-from collector.multipart import MultipartError, MultipartReader, boundary_of
+from collector.protocols import xmlsafe
+from collector.protocols.multipart import MultipartError, MultipartReader, boundary_of
 
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from collector.checks.rtsp import RtspCheck, RtspParams
-from collector.rtspclient import RtspError, video_control
+from collector.protocols.rtsp import RtspError, video_control
 
 from .conftest import USER, RtspServer, run, secrets, target
 
@@ -160,7 +160,7 @@ def test_poll_is_bounded_even_when_sampling(rtsp_server: RtspServer) -> None:
 
 
 def test_interleaved_frames_split_anywhere() -> None:
-    from collector.rtspclient import RtpStats, _walk_frames
+    from collector.protocols.rtsp import RtpStats, _walk_frames
 
     def rtp(marker: bool, ts: int, size: int = 100) -> bytes:
         header = bytes([0x80, 0x9A if marker else 0x1A, 0, 1]) + ts.to_bytes(4, "big") + bytes(4)
