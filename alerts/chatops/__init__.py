@@ -2,5 +2,5 @@
 
 - ``signed``: button payloads bound to action and alert by an HMAC.
 - ``links``: one-time link codes from the console, and who a linked account is.
-- ``acts``: a verified press → ``ioc.actions`` with the channel's name, and the replies.
+- ``acts``: a verified press → ``ioc.ops.actions`` with the channel's name, and the replies.
 """

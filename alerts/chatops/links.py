@@ -10,7 +10,7 @@ import hashlib
 
 import psycopg
 
-from ioc.access import Principal
+from ioc.ops.access import Principal
 
 CONSUME_CODE = """
 UPDATE ioc_auth.telegram_link_codes SET used_at = now()

@@ -29,7 +29,7 @@ from alerts.notify.channels.webhook import WebhookConfig
 from alerts.notify.channels.zalo import ZaloChannelConfig
 from ioc.durations import Duration
 from ioc.errors import ConfigError
-from ioc.matchers import Matcher, cheap_first
+from ioc.ops.matchers import Matcher, cheap_first
 
 
 class Strict(BaseModel):

@@ -1,4 +1,4 @@
-"""What a button press does: ``ioc.actions`` (the one owner) with the channel ``telegram``.
+"""What a button press does: ``ioc.ops.actions`` (the one owner) with the channel ``telegram``.
 
 The press's user must be linked, a technician or admin, and see the alert's commune; the
 scope is passed down too, so the action itself refuses what the check might have missed.
@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ioc import actions
-from ioc.access import Principal
 from ioc.bounds import clamped_sql
-from ioc.silences import SilenceSpec
+from ioc.ops import actions
+from ioc.ops.access import Principal
+from ioc.ops.silences import SilenceSpec
 
 SILENCE_FOR = timedelta(hours=2)
 CHANNEL: actions.Channel = "telegram"

@@ -12,8 +12,9 @@ from psycopg_pool import ConnectionPool
 from alerts.telegram import acts, links
 from alerts.telegram.botapi import BotApi
 from alerts.telegram.callback import Press, decode
-from ioc.actions import ActionRefused, audit
 from ioc.oneline import one_line
+from ioc.ops.actions import ActionRefused
+from ioc.ops.history import audit
 from ioc.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)

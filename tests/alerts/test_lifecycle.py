@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ioc.actions import acknowledge, assign
+from ioc.ops.actions import acknowledge, assign
 from ioc.migrate import migrations_dir
 from tests.alerts.conftest import EngineFactory, actions, alerts, report, report_all
 
