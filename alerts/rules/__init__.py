@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.rules.absence import AbsenceRule
@@ -14,6 +13,7 @@ from alerts.rules.event import EventRule
 from alerts.rules.flapping import FlappingRule
 from alerts.rules.seq_gaps import SeqGapRule
 from alerts.rules.threshold import StateRule, ThresholdRule
+from ioc import yamlfile
 from ioc.errors import ConfigError
 
 Rule = Annotated[
@@ -56,15 +56,13 @@ def _where(data: Any, loc: tuple[int | str, ...]) -> str:
 
 def parse_rules(text: str, source: str = "<rules>") -> list[RuleBase]:
     """Parse and validate rules YAML; ConfigError lists every problem by rule and field."""
+    doc = yamlfile.parse(text, source)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    try:
-        parsed = RulesFile.model_validate(data)
+        parsed = RulesFile.model_validate(doc.data)
     except ValidationError as exc:
         problems = [
-            f"{_where(data, e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            f"{source}:{doc.line(e['loc']) or 1}: {_where(doc.data, e['loc'])}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
             for e in exc.errors()
         ]
         raise ConfigError(f"{source}: invalid rules:\n  " + "\n  ".join(problems)) from None
