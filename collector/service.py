@@ -19,7 +19,7 @@ from collector.scheduler import Scheduler, build_checks
 from collector.secrets import SecretStore
 from collector.settings import CollectorSettings
 from ioc.errors import IocError
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 
 log = logging.getLogger(__name__)
 

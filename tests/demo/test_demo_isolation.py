@@ -15,7 +15,7 @@ import pytest
 
 from demo.isolation import live_devices
 from devices.registry import load_file
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from simulators.clock import SimClock
 from simulators.fleet import Fleet
 from simulators.world import World
