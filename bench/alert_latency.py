@@ -38,6 +38,7 @@ from alerts.notify.settings import NotifySettings
 from alerts.settings import AlertSettings
 from devices.database import prepare_database
 from ioc.contract import device_topic
+from ioc.ports import free_port
 from ioc.settings import Settings
 
 COMMUNE = "21025"
@@ -48,12 +49,6 @@ REGISTRY_SQL = [
        SELECT 'cam-' || i, 'camera', '21025', 's1', 'Camera ' || i, 60
        FROM generate_series(1, %(n)s) i""",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Hook(ThreadingHTTPServer):

@@ -30,7 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from collector.fakes import demo_cameras
-from demo.edge_parts import Relay, VendorPlatform, free_port
+from demo.edge_parts import Relay, VendorPlatform
+from ioc.ports import free_port
 
 log = logging.getLogger(__name__)
 COLLECTOR_ID = "ts-collector"

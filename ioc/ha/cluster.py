@@ -29,7 +29,8 @@ import httpx
 import yaml
 
 from ioc.errors import ConfigError
-from ioc.ha.node import Node, Timing, as_postgres_prefix, free_port, kill_quietly, pg_bindir
+from ioc.ha.node import Node, Timing, as_postgres_prefix, kill_quietly, pg_bindir
+from ioc.ports import free_port
 
 log = logging.getLogger(__name__)
 

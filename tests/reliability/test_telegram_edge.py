@@ -27,9 +27,9 @@ from alerts.settings import AlertSettings
 from alerts.telegram.callback import encode, key_for
 from alerts.telegram.links import code_digest
 from api import security
+from ioc.ports import free_port
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.api.conftest import USERS, World, seed
-from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 TOKEN = "424242:edge-round-token"

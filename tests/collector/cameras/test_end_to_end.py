@@ -21,9 +21,10 @@ from alerts.settings import AlertSettings
 from collector.fakes.dahua import FakeDahua
 from collector.fakes.hikvision import FakeHikvision
 from ingest.service import IngestService
+from ioc.ports import free_port
 from tests.collector.harness import CollectorProcess, import_inventory
 from tests.ingest.conftest import test_settings
-from tests.plugins.broker import Mosquitto, free_port
+from tests.plugins.broker import Mosquitto
 from tests.util import wait_until
 
 from .conftest import PASSWORD, USER, RtspServer, start_rtsp
