@@ -168,10 +168,6 @@ class Edge:
         """Devices the collector watches."""
         return self.inventory.count("collector: ") + len(self.cameras.devices)
 
-    def registry_text(self) -> str:
-        """The inventory, to import with the rest of the demo registry."""
-        return self.inventory
-
     def start(self) -> None:
         """Start the vendor platform, the relay and the collector."""
         self.vendor.start()
