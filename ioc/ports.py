@@ -1,8 +1,11 @@
-"""A free TCP port on loopback, for the processes the demo, the benchmarks and the tests start."""
+"""Loopback ports for the processes the demo, the benchmarks and the tests start: a free one,
+and waiting until one is listening."""
 
 from __future__ import annotations
 
 import socket
+
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 
 def free_port() -> int:
@@ -10,3 +13,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, timeout_s: float, host: str = "127.0.0.1") -> None:
+    """Return once something accepts TCP connections at ``host:port`` (tried every 0.05 s);
+    ``TimeoutError`` after ``timeout_s``."""
+    try:
+        for attempt in Retrying(
+            retry=retry_if_exception_type(OSError),
+            wait=wait_fixed(0.05),
+            stop=stop_after_delay(timeout_s),
+        ):
+            with attempt:
+                socket.create_connection((host, port), timeout=0.2).close()
+    except RetryError:
+        raise TimeoutError(f"nothing listens at {host}:{port} after {timeout_s:g} s") from None
