@@ -110,20 +110,6 @@ def load_open(conn: psycopg.Connection, ids: list[int] | None = None) -> list[Op
     return [OpenAlert(*row) for row in conn.execute(OPEN_SQL, {"ids": ids}).fetchall()]
 
 
-def history(
-    conn: psycopg.Connection,
-    alert_id: int,
-    now: datetime,
-    action: str,
-    *,
-    actor: str | None = None,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    """Append one row to an alert's timeline."""
-    write_history(conn, [history_row(alert_id, now, action, actor=actor, note=note, data=data)])
-
-
 def apply_rule(
     conn: psycopg.Connection,
     rule: AlertRule,
