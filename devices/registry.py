@@ -143,12 +143,11 @@ def parse_yaml(text: str, source: str = "<yaml>") -> Registry:
         doc = yamlfile.parse(text, source)
     except yamlfile.YamlFileError as exc:
         return Registry(errors=[exc.problem])
-    if doc.data is None:
-        doc = yamlfile.Document(source, {}, doc.lines)
-    if not isinstance(doc.data, dict):
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
         return Registry(errors=[f"{source}:1: expected a mapping with 'communes' and 'devices'"])
     try:
-        parsed = RegistryFile.model_validate(doc.data)
+        parsed = RegistryFile.model_validate(data)
     except ValidationError as exc:
         return Registry(errors=doc.problems(exc, depth=2))
     registry = Registry(communes=parsed.communes, devices=parsed.devices, lines=doc.lines)

@@ -54,6 +54,10 @@ def _where(data: Any, loc: tuple[int | str, ...]) -> str:
     return "field " + ".".join(str(p) for p in loc) if loc else "file"
 
 
+def _untagged(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    return tuple(p for p in loc if p not in _KIND_TAGS)
+
+
 def parse_rules(text: str, source: str = "<rules>") -> list[RuleBase]:
     """Parse and validate rules YAML; ConfigError lists every problem by rule and field."""
     doc = yamlfile.parse(text, source)
@@ -61,7 +65,7 @@ def parse_rules(text: str, source: str = "<rules>") -> list[RuleBase]:
         parsed = RulesFile.model_validate(doc.data)
     except ValidationError as exc:
         problems = [
-            f"{source}:{doc.line(e['loc']) or 1}: {_where(doc.data, e['loc'])}: "
+            f"{source}:{doc.line(_untagged(e['loc'])) or 1}: {_where(doc.data, e['loc'])}: "
             f"{str(e['msg']).removeprefix('Value error, ')}"
             for e in exc.errors()
         ]
