@@ -90,12 +90,17 @@ def _plain(loc: Loc) -> Loc:
     return tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
 
 
-def _lines(node: yaml.Node, at: Loc, out: dict[Loc, int]) -> None:
+def _lines(node: yaml.Node, at: Loc, out: dict[Loc, int], seen: set[int] | None = None) -> None:
+    # An alias is the same node again: walk it once (a "billion laughs" stays linear).
+    seen = set() if seen is None else seen
     out[at] = node.start_mark.line + 1
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             out[(*at, key.value)] = key.start_mark.line + 1
-            _lines(value, (*at, key.value), out)
+            _lines(value, (*at, key.value), out, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _lines(item, (*at, i), out)
+            _lines(item, (*at, i), out, seen)

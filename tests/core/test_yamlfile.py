@@ -46,3 +46,11 @@ def test_a_field_error_names_the_field_line_or_the_item_line() -> None:
 
 def test_a_missing_key_points_at_its_parent() -> None:
     assert _problems("items:\n  - count: 1\n") == ["f.yaml:2: items[0].name: Field required"]
+
+
+def test_aliases_are_walked_once() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 12):  # 10**12 leaves if every alias were walked again
+        lines.append(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i > 1 else '*a'] * 10)}]")
+    located = yamlfile.parse("\n".join(lines) + "\n", "bomb.yaml").lines
+    assert located[("l11",)] == 12 and len(located) < 200
