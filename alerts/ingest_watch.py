@@ -14,8 +14,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from ioc import mqttclient
 from ioc.contract import ingest_status_topic
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,9 @@ class IngestWatch:
         self.back_at: datetime | None = None
         self._stopping = False
         self._lock = threading.Lock()
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"ioc-alerts-watch-{uuid.uuid4().hex[:8]}"
+        self.client = mqttclient.client(
+            self.target, f"ioc-alerts-watch-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv311
         )
-        if self.target.username:
-            self.client.username_pw_set(self.target.username, self.target.password)
-        if self.target.tls:
-            self.client.tls_set()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ioc.matchers import Matcher, cheap_first, match_all
+from ioc.ops.matchers import Matcher, cheap_first, match_all
 
 if TYPE_CHECKING:  # the rules file's model loads before the lifecycle
     from alerts.lifecycle import OpenAlert

@@ -17,6 +17,8 @@ from psycopg.types.json import Jsonb
 
 from alerts.rules.base import AlertRule, Condition, Texts
 from alerts.texts import DeviceInfo, load_devices, render
+from ioc.ops.history import row as history_row
+from ioc.ops.history import write_rows as write_history
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,6 @@ WHERE id = ANY(%(ids)s) AND state = 'firing'
 RETURNING id
 """
 DROP_PENDING_SQL = "DELETE FROM alerts WHERE id = ANY(%(ids)s) AND state = 'pending' RETURNING id"
-HISTORY_SQL = """
-INSERT INTO alert_history (alert_id, time, action, actor, note, data)
-SELECT * FROM unnest(%(alert_id)b::bigint[], %(time)b::timestamptz[], %(action)b::text[],
-                     %(actor)b::text[], %(note)b::text[], %(data)b::jsonb[])
-"""
 
 
 @dataclass
@@ -113,46 +110,6 @@ class Transitions:
 def load_open(conn: psycopg.Connection, ids: list[int] | None = None) -> list[OpenAlert]:
     """Every pending or firing alert (or those of ``ids``)."""
     return [OpenAlert(*row) for row in conn.execute(OPEN_SQL, {"ids": ids}).fetchall()]
-
-
-def history_row(
-    alert_id: int,
-    now: datetime,
-    action: str,
-    *,
-    actor: str | None = None,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Parameters of one alert_history row."""
-    return {
-        "alert_id": alert_id,
-        "time": now,
-        "action": action,
-        "actor": actor,
-        "note": note,
-        "data": Jsonb(data or {}),
-    }
-
-
-def write_history(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
-    """Append rows to alerts' timelines (one statement)."""
-    if rows:
-        conn.execute(HISTORY_SQL, {key: [row[key] for row in rows] for key in rows[0]})
-
-
-def history(
-    conn: psycopg.Connection,
-    alert_id: int,
-    now: datetime,
-    action: str,
-    *,
-    actor: str | None = None,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    """Append one row to an alert's timeline."""
-    write_history(conn, [history_row(alert_id, now, action, actor=actor, note=note, data=data)])
 
 
 def apply_rule(

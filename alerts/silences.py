@@ -11,8 +11,8 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from ioc.bounds import clamped_sql
-from ioc.matchers import Matcher, cheap_first, match_all
-from ioc.silences import LABELS, Recurrence
+from ioc.ops.matchers import Matcher, cheap_first, match_all
+from ioc.ops.silences import LABELS, Recurrence
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""The audit log: who did what to which object, and when (written by ``ioc.actions.audit``)."""
+"""The audit log: who did what to which object, and when (written by ``ioc.ops.history.audit``)."""
 
 from __future__ import annotations
 
-from ioc.actions import audit as record
+from ioc.ops.history import audit as record
 
 __all__ = ["record"]

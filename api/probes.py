@@ -8,8 +8,8 @@ import ssl
 import time
 
 from ioc import migrate
+from ioc.mqttclient import MqttTarget
 from ioc.mqttwire import connect_packet
-from ioc.settings import MqttTarget
 
 CONNACK = 0x20
 

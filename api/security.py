@@ -10,12 +10,13 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
-# Roles and scopes are shared with the console and Telegram; re-exported for the API.
-from ioc.access import RANK as RANK
-from ioc.access import ROLES as ROLES
-from ioc.access import Principal as Principal
 from ioc.errors import IocError
 from ioc.oneline import check_one_line
+
+# Roles and scopes are shared with the console and Telegram; re-exported for the API.
+from ioc.ops.access import RANK as RANK
+from ioc.ops.access import ROLES as ROLES
+from ioc.ops.access import Principal as Principal
 
 TOKEN_PREFIX = "ioc_"
 

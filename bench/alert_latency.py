@@ -38,6 +38,7 @@ from alerts.notify.settings import NotifySettings
 from alerts.settings import AlertSettings
 from devices.database import prepare_database
 from ioc.contract import device_topic
+from ioc.ports import free_port, wait_listening
 from ioc.settings import Settings
 
 COMMUNE = "21025"
@@ -48,12 +49,6 @@ REGISTRY_SQL = [
        SELECT 'cam-' || i, 'camera', '21025', 's1', 'Camera ' || i, 60
        FROM generate_series(1, %(n)s) i""",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Hook(ThreadingHTTPServer):
@@ -85,15 +80,12 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("mosquitto did not start")
+    try:
+        wait_listening(port, 10.0)
+    except TimeoutError:
+        proc.kill()
+        raise RuntimeError("mosquitto did not start") from None
+    return proc, port
 
 
 def device_client(device: str, port: int) -> mqtt.Client:

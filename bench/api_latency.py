@@ -32,6 +32,7 @@ from api import security  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.settings import ApiSettings  # noqa: E402
 from devices.database import prepare_database  # noqa: E402
+from ioc.ports import free_port  # noqa: E402
 from storage.jobs import resolve  # noqa: E402
 from storage.settings import StorageSettings  # noqa: E402
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         token, _ = security.create_user(conn, "bench", "operator", [], 1)
         conn.commit()
     settings = ApiSettings(database_url=args.db, api_rate_limit="1000000/minute")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, resolve(settings, StorageSettings())),
@@ -168,14 +169,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key}: {value}")
     print(json.dumps(summary))
     return 0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from api.settings import ApiSettings  # noqa: E402
 from devices.store import sync_catalogue  # noqa: E402
 from ioc import migrate  # noqa: E402
 from ioc.linkcode import code_digest  # noqa: E402
+from ioc.ports import free_port  # noqa: E402
 from tests.alerts.telegram.fakebot import FakeBotApi  # noqa: E402
 
 PASSWORD = "bench-password-123"
@@ -132,7 +133,7 @@ def _seed(url: str) -> dict[str, Any]:
 
 
 def _serve(url: str) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = _free_port()
+    port = free_port()
     settings = ApiSettings(database_url=url, console_cookie_secure=False, db_pool_size=4)
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
     server = uvicorn.Server(config)
@@ -142,14 +143,6 @@ def _serve(url: str) -> tuple[uvicorn.Server, threading.Thread, str]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     return server, thread, f"http://127.0.0.1:{port}"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _login(base: str, name: str) -> httpx.Client:

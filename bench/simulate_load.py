@@ -15,22 +15,17 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from ioc.ports import free_port, wait_listening
+
 REPO = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -54,13 +49,11 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     proc = subprocess.Popen(
         [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("mosquitto did not start")
+    try:
+        wait_listening(port, 5.0)  # 100 tries, 0.05 s apart
+    except TimeoutError:
+        raise RuntimeError("mosquitto did not start") from None
+    return proc, port
 
 
 def expected_rate(communes: int) -> float:

@@ -59,7 +59,8 @@ def run(
     from collector.secrets import SecretStore
     from collector.service import Collector, identify
     from collector.settings import CollectorSettings
-    from ioc.settings import MqttTarget, Settings
+    from ioc.mqttclient import MqttTarget
+    from ioc.settings import Settings
 
     settings = Settings()
     overrides: dict[str, Any] = {

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.outbox import Outbox, Row
+from ioc import mqttclient
 from ioc.contract import OFFLINE, ONLINE, device_topic
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +91,11 @@ class Forwarder:
         return self._connected
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5 if self.target.v5 else mqtt.MQTTv311,
+        client = mqttclient.client(
+            self.target, self.client_id, will=(self.status_topic, OFFLINE.encode())
         )
         client.max_inflight_messages_set(self.window)
         client.max_queued_messages_set(0)
-        if self.target.username:
-            client.username_pw_set(self.target.username, self.target.password)
-        if self.target.tls:
-            client.tls_set()
-        client.will_set(self.status_topic, OFFLINE.encode(), qos=1, retain=True)
         client.reconnect_delay_set(1, 10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from collector.checks.base import CheckParams, Target
@@ -26,10 +25,9 @@ from devices.registry import (
     DeviceIn,
     Registry,
     RegistryError,
-    _loc,
-    _yaml_lines,
     check_references,
 )
+from ioc import yamlfile
 
 
 class ObservedDeviceIn(DeviceIn):
@@ -124,7 +122,7 @@ def _plan(device: ObservedDeviceIn, where: str, errors: list[str]) -> WatchedDev
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
-    text = _loc(loc)
+    text = yamlfile.path(loc)
     return ("." + text) if text and not text.startswith("[") else text
 
 
@@ -132,31 +130,19 @@ def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
     """Validate an inventory document (YAML or JSON); raise ``RegistryError`` listing every
     problem with its file, line and field."""
     try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise RegistryError([f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    except RecursionError:
-        raise RegistryError([f"{source}: the document is nested too deeply"]) from None
-    if not isinstance(doc, dict):
+        doc = yamlfile.parse(text, source)
+    except yamlfile.YamlFileError as exc:
+        raise RegistryError([exc.problem]) from None
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
         raise RegistryError([f"{source}:1: expected a mapping with 'communes' and 'devices'"])
-    lines = _yaml_lines(text)
+    lines = doc.lines
     try:
-        parsed = InventoryFile.model_validate(doc)
+        parsed = InventoryFile.model_validate(data)
     except RecursionError:
         raise RegistryError([f"{source}: the document is nested too deeply"]) from None
     except ValidationError as exc:
-        errors = []
-        for err in exc.errors(include_url=False):
-            loc = err["loc"]
-            line = (
-                lines.get((str(loc[0]), loc[1]))
-                if len(loc) > 1 and isinstance(loc[1], int)
-                else None
-            )
-            errors.append(f"{source}:{line or 1}: {_loc(loc)}: {err['msg']}")
-        raise RegistryError(errors) from None
+        raise RegistryError(doc.problems(exc, depth=2)) from None
     inventory = Inventory(communes=parsed.communes, devices=parsed.devices)
     errors = check_references(inventory.registry(), source, lines)
     types = {d.id: d.type for d in parsed.devices}

@@ -25,8 +25,8 @@ from collector.settings import CollectorSettings
 from ioc import __version__
 from ioc.boundedhttp import BoundedServer
 from ioc.errors import IocError
+from ioc.mqttclient import MqttTarget
 from ioc.redact import redact
-from ioc.settings import MqttTarget
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from demo.edge_parts import Relay, VendorPlatform, free_port
+from demo.edge_parts import Relay, VendorPlatform
+from ioc.ports import free_port
 from ioc.secretfile import write_secret
 from simulators.vendors import demo_cameras
 
@@ -167,10 +168,6 @@ class Edge:
     def device_count(self) -> int:
         """Devices the collector watches."""
         return self.inventory.count("collector: ") + len(self.cameras.devices)
-
-    def registry_text(self) -> str:
-        """The inventory, to import with the rest of the demo registry."""
-        return self.inventory
 
     def start(self) -> None:
         """Start the vendor platform, the relay and the collector."""

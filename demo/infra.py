@@ -20,7 +20,8 @@ from typing import Any
 
 import psycopg
 
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
+from ioc.ports import free_port
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,6 @@ def broker_reachable(url: str) -> bool:
         return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class EmbeddedPostgres:

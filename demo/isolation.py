@@ -17,9 +17,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from ioc import mqttclient
 from ioc.contract import TOPIC_ROOT, ingest_status_topic, parse_topic
 from ioc.errors import IocError
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +37,7 @@ def run_id() -> str:
 
 
 def _client(target: MqttTarget, name: str) -> mqtt.Client:
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"{name}-{uuid.uuid4().hex[:8]}",
-        protocol=mqtt.MQTTv5 if target.v5 else mqtt.MQTTv311,
-    )
-    if target.username:
-        client.username_pw_set(target.username, target.password)
-    if target.tls:
-        client.tls_set()
-    return client
+    return mqttclient.client(target, f"{name}-{uuid.uuid4().hex[:8]}")
 
 
 def live_devices(target: MqttTarget, seconds: float, commune: str = DEMO_COMMUNE) -> set[str]:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from demo.infra import EmbeddedBroker, EmbeddedPostgres, broker_reachable, postgres_reachable
 from demo.isolation import clear_status, refuse_if_busy, run_id
-from ioc.settings import MqttTarget, Settings
+from ioc.mqttclient import MqttTarget
+from ioc.settings import Settings
 
 if TYPE_CHECKING:
     from alerts.notify.settings import NotifySettings

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from devices.catalogue import TYPES
+from ioc import yamlfile
 from ioc.bounds import JsonChecks, JsonObject, NfcStr
 from ioc.errors import IocError
 from ioc.redact import url_problem
@@ -151,7 +151,7 @@ class Registry:
     devices: list[DeviceIn] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     # File line of each item: ("communes" | "devices", index) -> line, for later errors.
-    lines: dict[tuple[str, int], int] = field(default_factory=dict)
+    lines: dict[yamlfile.Loc, int] = field(default_factory=dict)
 
 
 class RegistryError(IocError, ValueError):
@@ -162,57 +162,21 @@ class RegistryError(IocError, ValueError):
         self.errors = errors
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _yaml_lines(text: str) -> dict[tuple[str, int], int]:
-    """1-based line of each item of the top-level ``communes`` and ``devices`` lists."""
-    lines: dict[tuple[str, int], int] = {}
-    try:
-        root = yaml.compose(text)
-    except (yaml.YAMLError, RecursionError):
-        return lines
-    if isinstance(root, yaml.MappingNode):
-        for key, value in root.value:
-            if isinstance(value, yaml.SequenceNode):
-                for i, item in enumerate(value.value):
-                    lines[(key.value, i)] = item.start_mark.line + 1
-    return lines
-
-
 def parse_yaml(text: str, source: str = "<yaml>") -> Registry:
     """Validate a YAML registry document; never raises, errors are collected."""
     try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        return Registry(errors=[f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"])
-    except RecursionError:
-        return Registry(errors=[f"{source}: the document is nested too deeply"])
-    if not isinstance(doc, dict):
+        doc = yamlfile.parse(text, source)
+    except yamlfile.YamlFileError as exc:
+        return Registry(errors=[exc.problem])
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
         return Registry(errors=[f"{source}:1: expected a mapping with 'communes' and 'devices'"])
-    lines = _yaml_lines(text)
     try:
-        parsed = RegistryFile.model_validate(doc)
+        parsed = RegistryFile.model_validate(data)
     except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            loc = err["loc"]
-            line = (
-                lines.get((str(loc[0]), loc[1]))
-                if len(loc) > 1 and isinstance(loc[1], int)
-                else None
-            )
-            where = f"{source}:{line}" if line else source
-            errors.append(f"{where}: {_loc(loc)}: {err['msg']}")
-        return Registry(errors=errors)
-    registry = Registry(communes=parsed.communes, devices=parsed.devices, lines=lines)
-    registry.errors = check_references(registry, source, lines)
+        return Registry(errors=doc.problems(exc, depth=2))
+    registry = Registry(communes=parsed.communes, devices=parsed.devices, lines=doc.lines)
+    registry.errors = check_references(registry, source, doc.lines)
     return registry
 
 
@@ -226,7 +190,7 @@ def parse_devices_csv(text: str, source: str = "<csv>") -> Registry:
     """
     reader = csv.DictReader(io.StringIO(text, newline=""))
     registry = Registry()
-    lines: dict[tuple[str, int], int] = {}
+    lines: dict[yamlfile.Loc, int] = {}
     try:
         unknown = set(reader.fieldnames or ()) - set(CSV_FIELDS)
         if unknown:
@@ -244,7 +208,9 @@ def parse_devices_csv(text: str, source: str = "<csv>") -> Registry:
                 device = DeviceIn.model_validate(data)
             except ValidationError as exc:
                 for err in exc.errors():
-                    registry.errors.append(f"{source}:{line}: {_loc(err['loc'])}: {err['msg']}")
+                    registry.errors.append(
+                        f"{source}:{line}: {yamlfile.path(err['loc'])}: {err['msg']}"
+                    )
                 continue
             lines[("devices", len(registry.devices))] = line
             registry.devices.append(device)
@@ -259,7 +225,7 @@ def parse_devices_csv(text: str, source: str = "<csv>") -> Registry:
 def check_references(
     registry: Registry,
     source: str,
-    lines: dict[tuple[str, int], int],
+    lines: dict[yamlfile.Loc, int],
     known_sites: dict[str, str] | None = None,
     known_devices: set[str] | None = None,
 ) -> list[str]:
@@ -300,7 +266,7 @@ def check_references(
     return errors
 
 
-def _cycles(devices: list[DeviceIn], source: str, lines: dict[tuple[str, int], int]) -> list[str]:
+def _cycles(devices: list[DeviceIn], source: str, lines: dict[yamlfile.Loc, int]) -> list[str]:
     parents = {d.id: d.parents for d in devices}
     index = {d.id: i for i, d in enumerate(devices)}
     errors = []

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.fastclient import client_class
 from ingest.settings import IngestSettings
+from ioc import mqttclient
 from ioc.contract import ingest_status_topic
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +80,15 @@ class Consumer:
         self._filters = settings.subscriptions if target.v5 else [f"{settings.topic_prefix}/#"]
         self._choice = 0  # the filter in use: the next one after the broker refused one
         client_type = client_class(settings.fast_reader)
-        client = client_type(
-            CallbackAPIVersion.VERSION2,
-            client_id=takeover or settings.client_id,
-            protocol=mqtt.MQTTv5 if target.v5 else mqtt.MQTTv311,
+        # The last will is set before connecting (it is part of CONNECT).
+        client = mqttclient.client(
+            target,
+            takeover or settings.client_id,
+            will=(self._status_topic, "offline") if takeover is None else None,
+            client_type=client_type,
             clean_session=None if target.v5 else False,
             manual_ack=True,
         )
-        if target.username:
-            client.username_pw_set(target.username, target.password)
-        if target.tls:
-            client.tls_set()
-        # The last will is set before connecting (it is part of CONNECT).
-        if takeover is None:
-            client.will_set(self._status_topic, "offline", qos=1, retain=True)
         client.reconnect_delay_set(1, 1)  # few clients: retry every second (shorter loss windows)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -9,7 +9,8 @@ from typing import Protocol
 
 from ingest.mqtt import Consumer, Inbound
 from ingest.settings import IngestSettings
-from ioc.settings import MqttTarget, Settings
+from ioc.mqttclient import MqttTarget
+from ioc.settings import Settings
 
 
 class Source(Protocol):

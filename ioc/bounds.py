@@ -142,11 +142,6 @@ def nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-def nfc_or_none(value: str | None) -> str | None:
-    """NFC of ``value``, or None."""
-    return None if value is None else nfc(value)
-
-
 def _nfc_input(value: Any) -> Any:
     return nfc(value) if isinstance(value, str) else value
 

@@ -5,7 +5,7 @@ IocError                 reported by the ``ioc`` command line in one place (ioc/
 ├── DatabaseUnavailable  PostgreSQL cannot be reached (with what to do)
 ├── SchemaNotCurrent     migrations are not applied
 ├── MigrationFailed      a migration failed and was rolled back (ioc/migrate.py)
-├── ActionRefused        an operator action's input is refused (ioc/actions.py)
+├── ActionRefused        an operator action's input is refused (ioc/ops/actions.py)
 ├── RegistryError        a registry file is invalid (devices/registry.py; also a ValueError)
 ├── CredentialError      a credential request names unknown devices (devices/credentials.py)
 ├── UserError            an API user cannot be created/changed (api/security.py; ValueError)

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ioc.mqttclient import MqttTarget
+
 ENV_CONFIG = SettingsConfigDict(env_prefix="IOC_", env_file=".env", extra="ignore")
 
 
@@ -119,32 +121,6 @@ class Settings(BaseSettings):
     def _mqtt_url(cls, value: str) -> str:
         MqttTarget(value)
         return value
-
-
-class MqttTarget:
-    """Broker address parsed from ``IOC_MQTT_URL``."""
-
-    def __init__(self, url: str, protocol: str = "5") -> None:
-        parts = urlsplit(url)
-        self.v5 = protocol == "5"
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.netloc:
-            raise ValueError(
-                f"{url!r} is not an MQTT URL; e.g. mqtt://localhost:1883 "
-                "(mqtts:// for TLS, mqtt://user:password@host:port with a login)"
-            )
-        self.tls = parts.scheme in ("mqtts", "ssl")
-        self.host = parts.hostname or "localhost"
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"{url!r} has a bad port; e.g. mqtt://localhost:1883") from exc
-        self.port = port or (8883 if self.tls else 1883)
-        self.username = parts.username
-        self.password = parts.password
-
-    def __repr__(self) -> str:
-        auth = f"{self.username}:***@" if self.username else ""
-        return f"mqtt{'s' if self.tls else ''}://{auth}{self.host}:{self.port}"
 
 
 def redact_url(url: str) -> str:

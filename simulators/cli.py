@@ -13,7 +13,8 @@ import click
 
 from devices.registry import Registry, load_file
 from ioc.durations import parse_duration
-from ioc.settings import MqttTarget, Settings
+from ioc.mqttclient import MqttTarget
+from ioc.settings import Settings
 from simulators.clock import SimClock, format_ts
 from simulators.settings import SimulatorSettings
 

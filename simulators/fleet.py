@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ioc.contract import Reading, encode
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from simulators.clock import SimClock, format_ts
 from simulators.device import Message, SimDevice
 from simulators.faults import FaultRecord

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from ioc import yamlfile
 from ioc.durations import parse_duration
 from ioc.errors import IocError
 from simulators.faults import KINDS
@@ -192,55 +192,18 @@ class Scenario(BaseModel):
         return max(ends) + 120
 
 
-def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            out[(*path, key.value)] = key.start_mark.line + 1
-            _lines(value, (*path, key.value), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, (*path, i), out)
-
-
-def _where(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
-    for n in range(len(loc), -1, -1):
-        if loc[:n] in lines:
-            return lines[loc[:n]]
-    return 1
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Validate a scenario document; ``ScenarioError`` lists every problem with its line."""
     try:
-        root = yaml.compose(text)
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ScenarioError([f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    if not isinstance(doc, dict) or root is None:
+        doc = yamlfile.parse(text, source)
+    except yamlfile.YamlFileError as exc:
+        raise ScenarioError([exc.problem]) from exc
+    if not isinstance(doc.data, dict):
         raise ScenarioError([f"{source}:1: expected a mapping with name, faults and expect"])
-    lines: dict[tuple[Any, ...], int] = {}
-    _lines(root, (), lines)
     try:
-        return Scenario.model_validate(doc)
+        return Scenario.model_validate(doc.data)
     except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            loc = tuple(
-                p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))
-            )
-            msg = err["msg"].removeprefix("Value error, ")
-            errors.append(f"{source}:{_where(loc, lines)}: {_path(loc) or '(top)'}: {msg}")
-        raise ScenarioError(errors) from None
+        raise ScenarioError(doc.problems(exc, bare=True)) from None
 
 
 def load_scenario(path: Path) -> Scenario:

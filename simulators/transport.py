@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ioc.settings import MqttTarget
+from ioc import mqttclient
+from ioc.mqttclient import MqttTarget
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +69,11 @@ class Mux:
         self._misc_at = 0.0
 
     def _client(self, conn: Conn) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=conn.prefix + conn.client_id,
-            protocol=mqtt.MQTTv5 if self.target.v5 else mqtt.MQTTv311,
+        client = mqttclient.client(
+            self.target, conn.prefix + conn.client_id, will=(conn.will_topic, b"offline")
         )
         client.max_inflight_messages_set(self.max_inflight)
         client.max_queued_messages_set(0)
-        if self.target.username:
-            client.username_pw_set(self.target.username, self.target.password)
-        if self.target.tls:
-            client.tls_set()
-        client.will_set(conn.will_topic, b"offline", qos=1, retain=True)
         client.on_connect = lambda c, u, f, rc, p: self._connected(conn, rc)
         client.on_disconnect = lambda c, u, f, rc, p: self._disconnected(conn)
         client.on_publish = lambda c, u, mid, rc, p: self._acked()

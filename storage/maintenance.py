@@ -22,7 +22,7 @@ import psycopg
 from pydantic import ValidationError
 
 from ioc.bounds import clamped_sql
-from ioc.matchers import Matcher, cheap_first, match_all
+from ioc.ops.matchers import Matcher, cheap_first, match_all
 from storage.intervals import Spans, intersect, merge
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -1,4 +1,4 @@
-"""A verified button press → ``ioc.actions`` (the one owner), named by the chat channel.
+"""A verified button press → ``ioc.ops.actions`` (the one owner), named by the chat channel.
 
 The pressing account must be linked to an active user who is a technician or admin and sees
 the alert's commune; the scope is passed down too, so the action itself refuses what the
@@ -20,10 +20,10 @@ from psycopg.types.json import Jsonb
 
 from alerts.chatops.signed import Press
 from alerts.chatops.texts import APPS, ICON, text
-from ioc import actions
-from ioc.access import Principal
 from ioc.bounds import clamped_sql
-from ioc.silences import SilenceSpec
+from ioc.ops import actions
+from ioc.ops.access import Principal
+from ioc.ops.silences import SilenceSpec
 
 SILENCE_FOR = timedelta(hours=2)
 TIME_FORMAT = "%H:%M %d/%m/%Y"

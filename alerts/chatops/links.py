@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import psycopg
 
-from ioc.access import Principal
 from ioc.linkcode import code_digest
+from ioc.ops.access import Principal
 
 CONSUME_CODE = """
 UPDATE ioc_auth.telegram_link_codes SET used_at = now()

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,9 +26,10 @@ from alerts.notify.channels.smtp import EmailConfig
 from alerts.notify.channels.telegram import TelegramConfig
 from alerts.notify.channels.webhook import WebhookConfig
 from alerts.notify.channels.zalo import ZaloChannelConfig
+from ioc import yamlfile
 from ioc.durations import Duration
 from ioc.errors import ConfigError
-from ioc.matchers import Matcher, cheap_first
+from ioc.ops.matchers import Matcher, cheap_first
 
 
 class Strict(BaseModel):
@@ -221,22 +221,27 @@ def load_config(path: Path | None) -> NotifyConfig:
     if path is None:
         return default_config()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
         raise ConfigError(f"cannot read IOC_ALERTS_CONFIG {path}: {exc}") from exc
     try:
-        return NotifyConfig.model_validate(data or {})
+        doc = yamlfile.parse(text, str(path))
+    except yamlfile.YamlFileError as exc:
+        raise ConfigError(f"cannot read IOC_ALERTS_CONFIG {exc.problem}") from exc
+    try:
+        return NotifyConfig.model_validate(doc.data or {})
     except ValidationError as exc:
-        raise ConfigError(f"invalid IOC_ALERTS_CONFIG {path}:\n{_explain(exc, data)}") from exc
+        raise ConfigError(f"invalid IOC_ALERTS_CONFIG {path}:\n{_explain(exc, doc)}") from exc
 
 
-def _explain(exc: ValidationError, data: Any) -> str:
+def _explain(exc: ValidationError, doc: yamlfile.Document) -> str:
     lines = []
     for err in exc.errors():
         loc = list(err["loc"])
         where = ".".join(str(p) for p in loc) or "(file)"
-        name = _named(data, loc)
-        lines.append(f"  {where}{f' ({name})' if name else ''}: {err['msg']}")
+        name = _named(doc.data, loc)
+        located = f"{doc.source}:{doc.line(tuple(loc)) or 1}"
+        lines.append(f"  {located}: {where}{f' ({name})' if name else ''}: {err['msg']}")
     return "\n".join(lines)
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+
+from ioc.ops import history
 
 CLAIM = """
 UPDATE notifications n
@@ -73,11 +74,6 @@ DELETE FROM notifications
 WHERE state IN ('sent', 'failed') AND created_at < %(before)s
 """
 
-NOTIFIED = """
-INSERT INTO alert_history (alert_id, time, action, actor, note, data)
-SELECT unnest(%(ids)s::bigint[]), clock_timestamp(), 'notified', 'notifier', %(note)s, %(data)s
-"""
-
 
 @dataclass(frozen=True)
 class Claimed:
@@ -111,15 +107,14 @@ def mark_sent(conn: psycopg.Connection, note: Claimed, owner: str) -> bool:
     with conn.transaction():
         done = conn.execute(MARK_SENT, {"id": note.id, "owner": owner}).rowcount == 1
         if done and note.alert_ids:
-            conn.execute(
-                NOTIFIED,
-                {
-                    "ids": note.alert_ids,
-                    "note": f"{note.kind} -> {note.receiver}",
-                    "data": Jsonb(
-                        {"notification_id": note.id, "receiver": note.receiver, "kind": note.kind}
-                    ),
-                },
+            history.record_many(
+                conn,
+                note.alert_ids,
+                "notified",
+                now=None,  # the database's clock when the send is recorded
+                actor="notifier",
+                note=f"{note.kind} -> {note.receiver}",
+                data={"notification_id": note.id, "receiver": note.receiver, "kind": note.kind},
             )
     return done
 

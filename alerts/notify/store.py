@@ -13,6 +13,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from alerts.notify.model import AlertInfo, GroupState, Note, Plan, TickState
+from ioc.ops import history
 
 # Serialises ticks of several processes; the value is arbitrary but fixed ("notify").
 TICK_LOCK = 0x6E6F74696679
@@ -78,11 +79,6 @@ UPDATE alerts SET escalation_level = %(level)s, updated_at = now()
 WHERE id = ANY(%(ids)s) AND state = 'firing' AND acknowledged_at IS NULL
   AND escalation_level < %(level)s
 RETURNING id
-"""
-
-RECORD_HISTORY = """
-INSERT INTO alert_history (alert_id, time, action, actor, note, data)
-SELECT unnest(%(ids)s::bigint[]), %(now)s, %(action)s, 'notifier', %(note)s, %(data)s
 """
 
 
@@ -211,7 +207,4 @@ def record_history(
     data: dict[str, Any],
 ) -> None:
     """Append one ``alert_history`` entry per alert."""
-    conn.execute(
-        RECORD_HISTORY,
-        {"ids": ids, "now": now, "action": action, "note": note, "data": Jsonb(data)},
-    )
+    history.record_many(conn, ids, action, now=now, actor="notifier", note=note, data=data)

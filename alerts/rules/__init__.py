@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.inhibit_rules import InhibitRule
@@ -15,6 +14,7 @@ from alerts.rules.event import EventRule
 from alerts.rules.flapping import FlappingRule
 from alerts.rules.seq_gaps import SeqGapRule
 from alerts.rules.threshold import StateRule, ThresholdRule
+from ioc import yamlfile
 from ioc.errors import ConfigError
 
 Rule = Annotated[
@@ -73,17 +73,19 @@ def _where(data: Any, loc: tuple[int | str, ...]) -> str:
     return "field " + ".".join(str(p) for p in loc) if loc else "file"
 
 
+def _untagged(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    return tuple(p for p in loc if p not in _KIND_TAGS)
+
+
 def parse_rules_file(text: str, source: str = "<rules>") -> RulesFile:
     """Parse and validate rules YAML; ConfigError lists every problem by rule and field."""
+    doc = yamlfile.parse(text, source)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    try:
-        parsed = RulesFile.model_validate(data)
+        parsed = RulesFile.model_validate(doc.data)
     except ValidationError as exc:
         problems = [
-            f"{_where(data, e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            f"{source}:{doc.line(_untagged(e['loc'])) or 1}: {_where(doc.data, e['loc'])}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
             for e in exc.errors()
         ]
         raise ConfigError(f"{source}: invalid rules:\n  " + "\n  ".join(problems)) from None

@@ -14,8 +14,9 @@ from alerts.chatops.signed import Press, decode
 from alerts.chatops.texts import text
 from alerts.telegram import links
 from alerts.telegram.botapi import BotApi
-from ioc.actions import Channel, audit
 from ioc.oneline import one_line
+from ioc.ops.actions import Channel
+from ioc.ops.history import audit
 from ioc.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import psycopg
 
 from alerts.chatops import links
-from ioc.access import Principal
+from ioc.ops.access import Principal
 
 UNLINK = """
 DELETE FROM ioc_auth.telegram_links

@@ -16,8 +16,9 @@ from alerts.chatops.acts import dispatch
 from alerts.chatops.signed import ACTIONS, decode
 from alerts.chatops.texts import text
 from alerts.zalo.window import touch
-from ioc.access import Principal
-from ioc.actions import Channel, audit
+from ioc.ops.access import Principal
+from ioc.ops.actions import Channel
+from ioc.ops.history import audit
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,8 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ioc.ops import history
+
 LINKED = """
 SELECT l.zalo_user_id FROM ioc_auth.zalo_links l JOIN ioc_auth.users u ON u.id = l.user_id
 WHERE u.name = %(name)s AND u.revoked_at IS NULL
@@ -28,11 +30,6 @@ SELECT n.dedup_key || ':via:' || %(receiver)s, %(receiver)s, %(channel)s, n.grou
 FROM notifications n WHERE n.id = %(id)s
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING id
-"""
-RECORD = """
-INSERT INTO alert_history (alert_id, time, action, actor, note, data)
-SELECT a, %(now)s, %(action)s, 'notifier', %(note)s, %(data)s
-FROM unnest(%(ids)s::bigint[]) a WHERE EXISTS (SELECT 1 FROM alerts WHERE id = a)
 """
 
 
@@ -92,7 +89,7 @@ def record(
 ) -> None:
     """A history line on each alert about how its message went out."""
     if alert_ids:
-        conn.execute(
-            RECORD, {"ids": alert_ids, "now": now, "action": action, "note": note,
-                     "data": Jsonb(data)},
+        history.record_many(
+            conn, alert_ids, action, now=now, actor="notifier", note=note, data=data,
+            only_existing=True,
         )  # fmt: skip

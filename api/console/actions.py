@@ -1,4 +1,4 @@
-"""What the console does to alerts and silences: ``ioc.actions`` with the channel ``console``.
+"""What the console does to alerts and silences: ``ioc.ops.actions`` with the channel ``console``.
 
 The role check is the API's ``require`` dependency, the commune scope the API's ``Principal``;
 outcomes map to the same HTTP errors as the REST routes (404 outside the scope, 409 resolved,
@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from api.deps import invalid, not_found, require
 from api.routes.silences import fetch as fetch_silence
-from ioc import actions
-from ioc.access import Principal
-from ioc.silences import SilenceSpec
+from ioc.ops import actions
+from ioc.ops.access import Principal
+from ioc.ops.silences import SilenceSpec
 
 ACTING_ROLE = "technician"
 CHANNEL: actions.Channel = "console"

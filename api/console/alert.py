@@ -15,8 +15,8 @@ from api.console.session import LANG_COOKIE, PREFIX, SessionDep, check_csrf
 from api.console.views import page
 from api.deps import ConnDep, SettingsDep
 from api.routes.alerts import AlertId, get_alert
-from ioc import actions as ioc_actions
 from ioc.bounds import check_instant
+from ioc.ops import actions as ioc_actions
 
 router = APIRouter()
 

@@ -15,7 +15,7 @@ from psycopg.rows import class_row
 
 from api.deps import ConnDep
 from api.settings import ApiSettings
-from ioc.access import Principal
+from ioc.ops.access import Principal
 
 COOKIE = "ioc_session"
 LOGIN_CSRF_COOKIE = "ioc_login_csrf"

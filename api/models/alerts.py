@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from api.models.common import Input, NfcStr, ShownJson, Timestamp
-from ioc.silences import SilenceSpec
+from ioc.ops.silences import SilenceSpec
 
 AlertStateFilter = Literal["pending", "firing", "resolved", "suppressed", "open"]
 Severity = Literal["info", "warning", "critical"]

@@ -23,7 +23,7 @@ from api.models.alerts import (
 from api.models.common import COMMUNE_PATTERN, ID_PATTERN, Message
 from api.routes.device_data import From, To, time_range
 from api.sqlutil import fetch_page
-from ioc import actions
+from ioc.ops import actions
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 

@@ -12,8 +12,8 @@ from api.deps import ConnDep, CurrentUser, PageDep, Technician, invalid, not_fou
 from api.models.alerts import SilenceCreate, SilencePublic, SilencesPublic
 from api.security import Principal
 from api.sqlutil import fetch_page
-from ioc import actions
 from ioc.bounds import clamped_sql
+from ioc.ops import actions
 
 router = APIRouter(prefix="/silences", tags=["alerts"])
 

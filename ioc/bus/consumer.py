@@ -69,15 +69,11 @@ async def ensure_consumer(
 def mqtt_touch(url: str) -> None:
     """Connect once over MQTT so that NATS creates its MQTT streams; failures are only logged
     (the caller retries)."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from ioc.settings import MqttTarget
+    from ioc.mqttclient import MqttTarget
+    from ioc.mqttclient import client as mqtt_client
 
     target = MqttTarget(url, "3.1.1")
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    if target.username:
-        client.username_pw_set(target.username, target.password)
+    client = mqtt_client(target, "")
     try:
         client.connect(target.host, target.port, keepalive=10)
         client.loop(timeout=5.0)  # the CONNACK comes once the streams exist

@@ -17,23 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ioc.ports import free_ports
+
 CLUSTER_NAME = "ioc"
 AUTH_FILE = "auth.conf"  # included by every node; `ioc devices credentials write` fills it
 START_TIMEOUT_S = 20.0
 PR_SET_PDEATHSIG = 1
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports free on loopback right now (all bound at once, so no port
-    comes back twice)."""
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def nats_binary() -> str:

@@ -27,9 +27,17 @@ from typing import Any
 
 import httpx
 import yaml
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 
 from ioc.errors import ConfigError
-from ioc.ha.node import Node, Timing, as_postgres_prefix, free_port, kill_quietly, pg_bindir
+from ioc.ha.node import Node, Timing, as_postgres_prefix, kill_quietly, pg_bindir
+from ioc.ports import free_port
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +103,18 @@ class LocalHa:
 
     def _start_etcd(self, attempts: int = 3) -> None:
         """Start etcd; on a port taken meanwhile by someone else, again on other ports."""
-        for attempt in range(attempts):
-            try:
-                return self._try_etcd()
-            except PortTaken:
-                log.warning("etcd's port was taken meanwhile (attempt %d)", attempt + 1)
-        raise ConfigError(f"etcd found no free port in {attempts} attempts")
+
+        def taken(state: RetryCallState) -> None:
+            log.warning("etcd's port was taken meanwhile (attempt %d)", state.attempt_number)
+
+        try:
+            Retrying(
+                retry=retry_if_exception_type(PortTaken),
+                stop=stop_after_attempt(attempts),
+                after=taken,
+            )(self._try_etcd)
+        except RetryError:
+            raise ConfigError(f"etcd found no free port in {attempts} attempts") from None
 
     def _try_etcd(self) -> None:
         self.etcd_port, peer = free_port(), free_port()

@@ -6,7 +6,6 @@ import contextlib
 import os
 import pwd
 import signal
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +30,6 @@ class Timing:
                 f"Patroni needs loop_wait + 2 * retry_timeout <= ttl; got {self.loop_wait} + "
                 f"2 * {self.retry_timeout} > {self.ttl}"
             )
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pg_bindir() -> str:

@@ -89,10 +89,6 @@ class FakeHttpDevice:
         """Write one part to every open stream."""
         self._broadcast(("part", ctype.encode() + b"\n" + body))
 
-    def send_raw(self, data: bytes) -> None:
-        """Write raw bytes (garbage, half parts) to every open stream."""
-        self._broadcast(("raw", data))
-
     def drop_streams(self) -> None:
         """Abruptly close every open stream (RST, no final boundary)."""
         self._broadcast(("drop", b""))

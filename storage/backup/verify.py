@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tarfile
 import tempfile
 import time
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from ioc.ports import free_port
 from storage.backup.base import BackupError, BaseBackup, backups, tool
 from storage.backup.settings import BackupSettings
 
@@ -63,12 +63,6 @@ class Restored:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _extract(archive: Path, into: Path) -> None:
     with tarfile.open(archive) as tar:
         tar.extractall(into, filter="fully_trusted")  # our own backup, permissions kept
@@ -85,7 +79,7 @@ def verify(settings: BackupSettings, timeout_s: float = 600) -> Restored:
     data = scratch / "data"
     as_root = os.geteuid() == 0
     run_as = ["runuser", "-u", "postgres", "--"] if as_root else []
-    port = _free_port()
+    port = free_port()
     try:
         data.mkdir(mode=0o700)
         _extract(backup.path / "base.tar.gz", data)

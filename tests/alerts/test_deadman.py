@@ -10,9 +10,9 @@ from datetime import datetime
 import psycopg
 
 from alerts.deadman import Heartbeat
+from ioc.ports import free_port
 from tests.alerts.conftest import EngineFactory
 from tests.deploy.receiver import Receiver
-from tests.plugins.broker import free_port
 
 
 def test_unreachable_receivers_are_logged_not_raised() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ioc.actions import acknowledge, assign
 from ioc.migrate import migrations_dir
+from ioc.ops.actions import acknowledge, assign
 from tests.alerts.conftest import EngineFactory, actions, alerts, report, report_all
 
 S = timedelta(seconds=1)

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.silences import matchers_for
-from ioc.actions import create_silence
-from ioc.silences import SilenceSpec
+from ioc.ops.actions import create_silence
+from ioc.ops.silences import SilenceSpec
 from tests.alerts.conftest import EngineFactory, alerts, report, report_all
 
 S = timedelta(seconds=1)

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from alerts.mute import TopologyInhibitor, mutes
 from alerts.silences import Silence, Silencer, matchers_for
-from ioc.actions import create_silence, expire_silence
-from ioc.matchers import Matcher
-from ioc.silences import Recurrence, SilenceSpec
+from ioc.ops.actions import create_silence, expire_silence
+from ioc.ops.matchers import Matcher
+from ioc.ops.silences import Recurrence, SilenceSpec
 from tests.alerts.conftest import EngineFactory, actions, alerts, report, report_all
 
 S = timedelta(seconds=1)

@@ -21,9 +21,9 @@ from api.cli import server_options
 from api.settings import ApiSettings
 from devices.registry import parse_yaml
 from devices.store import import_registry
+from ioc.ports import free_port
 from storage.jobs import resolve
 from storage.settings import StorageSettings
-from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 A, B = "21025", "21026"

@@ -8,7 +8,7 @@ import sys
 
 import httpx
 
-from tests.plugins.broker import free_port
+from ioc.ports import free_port
 from tests.util import wait_until
 
 

@@ -20,7 +20,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ioc.bus.local import LocalCluster
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 
 log = logging.getLogger(__name__)
 

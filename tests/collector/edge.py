@@ -15,7 +15,7 @@ from collector.inventory import parse_inventory
 from collector.secrets import SecretStore
 from collector.service import Collector, identify
 from collector.settings import CollectorSettings
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from tests.util import wait_until
 
 HOOK_TOKEN = "hook-token-5b6n"

@@ -17,12 +17,13 @@ from alerts.settings import AlertSettings
 from api import security
 from api.settings import ApiSettings
 from ingest.service import IngestService
+from ioc.ports import free_port
 from tests.api.conftest import LiveServer
 from tests.collector.conftest import COMMUNITY, Snmpd
 from tests.collector.harness import CollectorProcess, import_inventory
 from tests.collector.vendor import TOKEN, VendorPlatform
 from tests.ingest.conftest import test_settings
-from tests.plugins.broker import Mosquitto, free_port
+from tests.plugins.broker import Mosquitto
 from tests.util import wait_until
 
 

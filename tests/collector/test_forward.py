@@ -12,7 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.forward import Forwarder
 from collector.outbox import Outbox
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from tests.plugins.broker import Mosquitto
 
 

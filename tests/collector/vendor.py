@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.plugins.broker import free_port
+from ioc.ports import free_port
 from tests.util import wait_until
 
 TOKEN = "vendor-token-123"

@@ -1,5 +1,5 @@
 """An alert is assigned only to an existing technician or admin who sees its commune, through
-the API, the console and ``ioc.actions`` itself (Telegram's path) (issue 23, class 7)."""
+the API, the console and ``ioc.ops.actions`` itself (Telegram's path) (issue 23, class 7)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from api import security
-from ioc import actions
+from ioc.ops import actions
 from tests.api.conftest import World
 from tests.console.conftest import csrf_of
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from api.security import UserError
 from devices.credentials import CredentialError
 from devices.registry import RegistryError
-from ioc.actions import ActionRefused
 from ioc.cli import cli
 from ioc.errors import IocError
+from ioc.ops.actions import ActionRefused
 from simulators.scenario import ScenarioError
 
 

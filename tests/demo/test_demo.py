@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.plugins.broker import free_port
+from ioc.ports import free_port
 from tests.util import wait_until
 
 CONSOLE = re.compile(r"\(user (\S+), password (\S+)\)")

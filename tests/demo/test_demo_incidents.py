@@ -29,7 +29,7 @@ from demo.runner import DEMO_FAULTS, DEMO_REGISTRY
 from devices.registry import load_file
 from devices.store import import_registry
 from ingest.service import IngestService
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from simulators.clock import SimClock, latest_local
 from simulators.fleet import Fleet
 from simulators.world import World

@@ -15,11 +15,12 @@ import pytest
 
 from demo.isolation import live_devices
 from devices.registry import load_file
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
+from ioc.ports import free_port
 from simulators.clock import SimClock
 from simulators.fleet import Fleet
 from simulators.world import World
-from tests.plugins.broker import Mosquitto, free_port
+from tests.plugins.broker import Mosquitto
 from tests.util import wait_until
 
 DEMO = Path(__file__).resolve().parents[2] / "devices" / "data" / "demo_commune.yaml"

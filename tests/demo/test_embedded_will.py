@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from demo.infra import EmbeddedBroker
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from simulators.transport import Conn, Mux
 from tests.plugins.broker import Mosquitto
 from tests.util import wait_until

@@ -10,7 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.plugins.broker import free_port
+from ioc.ports import free_port
 
 
 class Receiver:

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.plugins.broker import free_port
+from ioc.ports import free_port
 from tests.plugins.pgcluster import PgCluster
 from tests.util import wait_until
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from ioc.ports import free_port
 from tests.ha.conftest import IOC, Ha
-from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 STORM_DEVICES = [f"ha-nvr-{i:02d}" for i in range(1, 13)]

@@ -12,7 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ioc.ha.node import as_postgres_prefix, free_port, pg_bindir
+from ioc.ha.node import as_postgres_prefix, pg_bindir
+from ioc.ports import free_port
 from tests.ha.conftest import Ha
 from tests.util import wait_until
 

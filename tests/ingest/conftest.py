@@ -17,7 +17,8 @@ from devices.registry import parse_yaml
 from devices.store import import_registry
 from ingest.service import IngestService
 from ingest.settings import IngestSettings
-from ioc.settings import MqttTarget, Settings
+from ioc.mqttclient import MqttTarget
+from ioc.settings import Settings
 from tests.util import wait_until
 
 REGISTRY = """

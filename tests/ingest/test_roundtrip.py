@@ -13,9 +13,9 @@ from paho.mqtt.properties import Properties
 
 from ingest.service import IngestService
 from ioc.contract import ingest_status_topic as status_topic
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
+from ioc.ports import free_port
 from tests.ingest.conftest import Publisher, count, iso, now_minus, test_settings
-from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from ioc.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 REPO_CONF = REPO / "mosquitto" / "mosquitto.conf"
 # Directives of the shipped config that tie it to a deployment (ports, files, auth).
@@ -36,13 +38,6 @@ DEPLOYMENT_DIRECTIVES = (
     "pid_file",
     "user",
 )
-
-
-def free_port() -> int:
-    """A TCP port that is free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tuning_from_repo_conf() -> list[str]:

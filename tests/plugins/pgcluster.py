@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.plugins.broker import free_port
+from ioc.ports import free_port
 from tests.plugins.postgres import migrate_database
 
 

@@ -21,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from tests.util import wait_until
 
 COMMUNE = "21025"

@@ -27,9 +27,9 @@ import pytest
 from collector.fetch import CACHE
 from devices.registry import parse_yaml
 from devices.store import import_registry
+from ioc.ports import free_port
 from ioc.secretfile import write_secret
 from tests.collector.harness import CollectorProcess
-from tests.plugins.broker import free_port
 from tests.plugins.pgcluster import PgCluster
 from tests.reliability import rig
 from tests.reliability.harness import COMMUNE, IngestProcess

@@ -35,7 +35,7 @@ from api.settings import ApiSettings
 from devices.registry import parse_yaml
 from devices.store import import_registry
 from ioc.db import open_pool
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from tests.api.conftest import LiveServer
 from tests.plugins.pgcluster import PgCluster
 from tests.reliability import rig

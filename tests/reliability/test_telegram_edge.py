@@ -26,10 +26,10 @@ from alerts.notify.settings import NotifySettings
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
 from alerts.telegram.callback import key_for
+from ioc.ports import free_port
 from tests.alerts.chatapps import issue_link_code, seed_world
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.api.conftest import World
-from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 TOKEN = "424242:edge-round-token"

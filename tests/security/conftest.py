@@ -12,7 +12,8 @@ from devices.credentials import active_logins, issue_devices, issue_service
 from devices.mqtt_files import render_acl, render_passwd, write_atomically
 from devices.registry import parse_yaml
 from devices.store import import_registry
-from tests.plugins.broker import Mosquitto, free_port
+from ioc.ports import free_port
+from tests.plugins.broker import Mosquitto
 
 REGISTRY = """
 communes:

@@ -9,8 +9,9 @@ import pytest
 
 from devices.credentials import active_logins, issue_devices, issue_service
 from devices.mqtt_files import INGEST_USER, render_acl, render_passwd, write_atomically
+from ioc.ports import free_port
 from tests.collector.harness import import_inventory
-from tests.plugins.broker import Mosquitto, free_port
+from tests.plugins.broker import Mosquitto
 from tests.security.conftest import secure_conf
 from tests.security.mqtt_helpers import Probe, connect
 from tests.util import wait_until

@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.registry import Registry, parse_yaml
-from ioc.settings import MqttTarget
+from ioc.mqttclient import MqttTarget
 from simulators.clock import SimClock
 from simulators.fleet import Fleet, Progress
 from simulators.generate import generate

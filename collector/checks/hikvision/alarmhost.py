@@ -18,7 +18,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from collector.checks._events import EventTracker
 from collector.checks.base import Sample
@@ -87,15 +86,6 @@ class AlarmHost:
             if tracker is not None and (events := tracker.expire()):
                 out.append((sender, Sample(events=events)))
         return out
-
-
-def senders_of(devices: Iterable[Any]) -> list[Sender]:
-    """Senders for every watched device with a ``hikvision`` check (``WatchedDevice`` rows)."""
-    return [
-        Sender(d.target.device_id, d.target.commune, d.target.address, d.target.type)
-        for d in devices
-        if any(c.name == "hikvision" for c in d.checks)
-    ]
 
 
 def _xml_of(content_type: str, body: bytes) -> bytes:

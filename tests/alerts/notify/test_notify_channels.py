@@ -14,8 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from psycopg_pool import ConnectionPool
 
+from ioc.ports import free_port
 from tests.alerts.notify.helpers import HttpReceiver, at, fire, make_notifier, outbox
-from tests.plugins.broker import free_port
 
 
 class Mailbox:

@@ -9,6 +9,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts.notify.outbox import backoff
+from ioc.ports import free_port
 from tests.alerts.notify.helpers import (
     HttpReceiver,
     at,
@@ -18,7 +19,6 @@ from tests.alerts.notify.helpers import (
     resolve,
     webhook_config,
 )
-from tests.plugins.broker import free_port
 
 
 def test_receiver_down_then_back_is_delivered_once(

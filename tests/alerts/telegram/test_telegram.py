@@ -20,11 +20,11 @@ from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
 from alerts.telegram.receiver import TelegramReceiver
 from alerts.telegram.webhook import WebhookReceiver
+from ioc.ports import free_port
 from tests.alerts.notify.helpers import HttpReceiver
 from tests.alerts.telegram.conftest import CHAT, TOKEN
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.api.conftest import World
-from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 TECH_A_TG = 555001

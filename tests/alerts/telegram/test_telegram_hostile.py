@@ -21,11 +21,11 @@ from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
 from alerts.telegram.receiver import TelegramReceiver
 from alerts.telegram.webhook import WebhookReceiver
+from ioc.ports import free_port
 from tests.alerts.telegram.conftest import TOKEN
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.alerts.telegram.test_telegram import TECH_A_TG, _button, _linked
 from tests.api.conftest import World
-from tests.plugins.broker import free_port
 from tests.util import wait_until
 
 # Digits that str.isdigit() accepts but are not ASCII: Arabic-Indic, Devanagari, full width,

@@ -19,11 +19,12 @@ from psycopg_pool import ConnectionPool
 from alerts.engine import AlertEngine
 from alerts.settings import AlertSettings
 from ingest.service import IngestService
+from ioc.ports import free_port
 from simulators.vendors.dahua import FakeDahua
 from simulators.vendors.hikvision import FakeHikvision
 from tests.collector.harness import CollectorProcess, import_inventory
 from tests.ingest.conftest import test_settings
-from tests.plugins.broker import Mosquitto, free_port
+from tests.plugins.broker import Mosquitto
 from tests.util import wait_until
 
 from .conftest import PASSWORD, USER, RtspServer, start_rtsp

@@ -11,6 +11,7 @@ import pytest
 
 from collector.checks.rtsp import RtspCheck, RtspParams
 from collector.protocols.rtsp import RtspError, video_control
+from ioc.ports import free_port
 
 from .conftest import USER, RtspServer, run, secrets, target
 
@@ -71,14 +72,8 @@ def test_unknown_path_is_down(rtsp_server: RtspServer) -> None:
     assert "DESCRIBE" in sample.meta["stream_reason"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_refused_is_down() -> None:
-    sample = run(rtsp(_free_port()).poll())
+    sample = run(rtsp(free_port()).poll())
     assert sample.metrics == {"stream_up": False, "stream_state": "down", "fps": 0.0}
     assert "refused" in sample.meta["stream_reason"]
 

@@ -22,7 +22,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ioc.errors import IocError
-from ioc.silences import SilenceSpec
+from ioc.ops import history
+from ioc.ops.silences import SilenceSpec
 
 Channel = Literal["api", "console", "telegram", "zalo"]
 Outcome = Literal["done", "not_found", "resolved"]
@@ -54,15 +55,6 @@ WHERE revoked_at IS NULL AND role IN ('technician', 'admin')
 ORDER BY name LIMIT %(limit)s
 """
 USER_SQL = "SELECT role FROM ioc_auth.users WHERE name = %(name)s AND revoked_at IS NULL"
-HISTORY_SQL = """
-INSERT INTO alert_history (alert_id, time, action, actor, note, data)
-VALUES (%(id)s, %(now)s, %(action)s, %(actor)s, %(note)s, %(data)s)
-"""
-AUDIT_SQL = """
-INSERT INTO audit_log (time, actor, action, object_type, object_id, commune_code, details)
-VALUES (%(now)s, %(actor)s, %(action)s, %(object_type)s, %(object_id)s, %(commune)s,
-        %(details)s)
-"""
 SILENCE_SQL = """
 INSERT INTO silences (matchers, starts_at, ends_at, recurrence, created_by, comment)
 VALUES (%(matchers)s, %(starts_at)s, %(ends_at)s, %(recurrence)s, %(actor)s, %(comment)s)
@@ -117,38 +109,8 @@ def _record(
     data: dict[str, Any],
 ) -> None:
     details = {**data, "channel": channel}
-    conn.execute(
-        HISTORY_SQL,
-        {"id": alert_id, "now": now, "action": action, "actor": actor, "note": note,
-         "data": Jsonb(details)},
-    )  # fmt: skip
-    audit(conn, actor, action, "alert", alert_id, commune, details, now=now)
-
-
-def audit(
-    conn: psycopg.Connection,
-    actor: str,
-    action: str,
-    object_type: str,
-    object_id: str | int,
-    commune: str | None = None,
-    details: dict[str, Any] | None = None,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Append one audit entry (inside the caller's transaction when there is one)."""
-    conn.execute(
-        AUDIT_SQL,
-        {
-            "now": _now(now),
-            "actor": actor,
-            "action": action,
-            "object_type": object_type,
-            "object_id": str(object_id),
-            "commune": commune,
-            "details": Jsonb(details or {}),
-        },
-    )
+    history.record(conn, alert_id, now, action, actor=actor, note=note, data=details)
+    history.audit(conn, actor, action, "alert", alert_id, commune, details, now=now)
 
 
 def _missed(conn: psycopg.Connection, alert_id: int, scope: list[str] | None) -> ActionResult:
@@ -311,7 +273,7 @@ def create_silence(
         ).fetchone()
         assert row is not None
         details = {**spec.model_dump(mode="json"), "channel": channel}
-        audit(conn, actor, "create", "silence", row[0], commune, details, now=at)
+        history.audit(conn, actor, "create", "silence", row[0], commune, details, now=at)
     return int(row[0])
 
 
@@ -328,5 +290,6 @@ def expire_silence(
     with conn.transaction():
         if conn.execute(EXPIRE_SQL, {"id": silence_id, "now": at}).fetchone() is None:
             return False
-        audit(conn, actor, "expire", "silence", silence_id, None, {"channel": channel}, now=at)
+        details = {"channel": channel}
+        history.audit(conn, actor, "expire", "silence", silence_id, None, details, now=at)
     return True

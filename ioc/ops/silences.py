@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from ioc.bounds import Instant
-from ioc.matchers import Matcher
+from ioc.ops.matchers import Matcher
 
 # The labels a silence may match on (every alert carries them).
 Label = Literal["commune", "site", "device", "type", "rule", "severity"]
