@@ -84,6 +84,7 @@ def ack(
 
 @router.post("/alerts/{alert_id}/assign")
 def assign(
+    request: Request,
     conn: ConnDep,
     session: SessionDep,
     alert_id: AlertId,
@@ -96,7 +97,13 @@ def assign(
     who = session.user.name if me else assignee.strip()
     if not who:
         raise HTTPException(422, "assignee: name someone or press 'assign to me'")
-    actions.assign(conn, session.user, alert_id, who)  # refuses anyone not in scope, saying why
+    alert = get_alert(conn, session.user, alert_id)
+    try:
+        ioc_actions.check_assignee(conn, who, alert.commune_code)
+    except ioc_actions.ActionRefused as exc:
+        text = TEXT[language(request.cookies.get(LANG_COOKIE))]
+        raise HTTPException(422, text["not_assignable"].format(who=who, why=exc.message)) from None
+    actions.assign(conn, session.user, alert_id, who)
     return _back(alert_id, "assign")
 
 

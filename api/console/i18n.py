@@ -20,6 +20,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "không gửi lại qua http. Dùng HTTPS, hoặc đặt IOC_CONSOLE_COOKIE_SECURE=false khi chạy "
         "http trên máy nội bộ.",
         "too_many": "Đăng nhập sai quá nhiều lần; thử lại sau {s} giây.",
+        "not_assignable": "Không giao được: {who} không phải người xử lý của xã này ({why}).",
         "incidents": "Sự cố",
         "silences": "Tạm tắt",
         "collectors": "Bộ thu thập",
@@ -142,6 +143,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "will not send it back over http. Use HTTPS, or set IOC_CONSOLE_COOKIE_SECURE=false for "
         "plain http on localhost.",
         "too_many": "Too many failed logins; try again in {s} s.",
+        "not_assignable": "Cannot assign: {who} is not a technician of this commune ({why}).",
         "incidents": "Incidents",
         "silences": "Silences",
         "collectors": "Collectors",

@@ -196,7 +196,11 @@ class LocalCluster:
         node = self.node(index)
         if node.proc is not None and node.proc.poll() is None:
             os.kill(node.proc.pid, sig)
-            node.proc.wait(timeout=30)
+            try:
+                node.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # a node that will not stop is not waited for
+                node.proc.kill()
+                node.proc.wait(timeout=15)
 
     def restart_node(self, index: int, sig: int = signal.SIGTERM) -> None:
         self.kill_node(index, sig)

@@ -163,7 +163,8 @@ def assignable(conn: psycopg.Connection, commune: str | None, limit: int = 200) 
     return [r[0] for r in rows.fetchall()]
 
 
-def _check_assignee(conn: psycopg.Connection, assignee: str, commune: str | None) -> None:
+def check_assignee(conn: psycopg.Connection, assignee: str, commune: str | None) -> None:
+    """``ActionRefused`` (saying why) unless ``assignee`` may take an alert of ``commune``."""
     params = {"commune": commune, "name": assignee, "limit": 1}
     if conn.execute(ASSIGNABLE_SQL, params).fetchone() is not None:
         return
@@ -198,7 +199,7 @@ def assign(
             row = conn.execute(COMMUNE_SQL, {"id": alert_id, "scope": scope}).fetchone()
             if row is None:
                 return ActionResult("not_found", alert_id)
-            _check_assignee(conn, assignee, row[0])
+            check_assignee(conn, assignee, row[0])
         return _act(conn, ASSIGN_SQL, alert_id, ASSIGNED, actor=actor, channel=channel, now=now,
                     scope=scope, note=None, data={"assignee": assignee})  # fmt: skip
 
