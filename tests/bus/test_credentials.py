@@ -44,7 +44,9 @@ def mqtt_publish(port: int, user: str, password: str, topic: str, seq: int) -> s
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
-        wait_until(lambda: codes, 10, message="CONNACK")
+        # The first accepted MQTT login makes NATS create its replicated MQTT streams (a Raft
+        # election per stream) before it answers: slow on a busy machine.
+        wait_until(lambda: codes, 45, message="CONNACK")
         if codes[0].is_failure:  # type: ignore[attr-defined]
             return "refused"
         ts = (datetime.now(UTC) - timedelta(seconds=10 - seq)).isoformat()
