@@ -50,6 +50,8 @@ from devices.store import sync_catalogue  # noqa: E402
 from ioc import migrate  # noqa: E402
 from ioc.linkcode import code_digest  # noqa: E402
 from ioc.ports import free_port  # noqa: E402
+from storage.jobs import resolve  # noqa: E402
+from storage.settings import StorageSettings  # noqa: E402
 from tests.alerts.telegram.fakebot import FakeBotApi  # noqa: E402
 
 PASSWORD = "bench-password-123"
@@ -135,7 +137,12 @@ def _seed(url: str) -> dict[str, Any]:
 def _serve(url: str) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = free_port()
     settings = ApiSettings(database_url=url, console_cookie_secure=False, db_pool_size=4)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+    config = uvicorn.Config(
+        create_app(settings, resolve(settings, StorageSettings())),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
