@@ -37,8 +37,10 @@ class SeqState:
             if self.last_seen is None or ts > self.last_seen:
                 self.last_seen = ts
             return
-        if self.last_seen is not None and ts <= self.last_seen:
-            return  # older than what we know: redelivered or reordered, not a gap
+        if self.last_seen is not None and (ts, seq) <= (self.last_seen, self.last_seq or 0):
+            # Older than what we know: redelivered or reordered, not a gap. Two messages may
+            # share a timestamp (events in one millisecond): the sequence number orders them.
+            return
         if self.last_seq is not None and 1 < seq - self.last_seq <= MAX_JUMP:
             self.missing += [self.last_seq + 1, seq - 1, epoch_ms(ts)]
         self.last_seen, self.last_seq = ts, seq

@@ -295,7 +295,7 @@ def _update_status(cur: psycopg.Cursor, items: list[Item], seq_hold_ms: int) -> 
             seen.extend(res.seen)
             if last_received is None or item.received_at > last_received:
                 last_received = item.received_at
-        seen.sort(key=lambda s: s[0])
+        seen.sort()  # (ts, seq): two messages in the same millisecond keep their order
         for ts, seq in seen:
             seqs.observe(ts, seq)
         seqs.settle(seq_hold_ms)

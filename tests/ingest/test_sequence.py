@@ -58,3 +58,17 @@ def test_open_ranges_are_bounded() -> None:
     feed(state, *((2 * i, i) for i in range(MAX_RANGES + 6)))  # every other seq missing
     assert len(state.missing) == 3 * MAX_RANGES
     assert state.lost == 5  # the oldest ranges beyond the bound are counted at once
+
+
+def test_messages_sharing_a_timestamp_are_ordered_by_seq() -> None:
+    # Two events in the same millisecond (an NVR's disk failure and recording stop), in either
+    # order within the batch: neither is taken for a redelivery, so no gap opens.
+    for order in ((2, 3), (3, 2)):
+        state = SeqState()
+        state.observe(T0, 1)
+        for seq in order:
+            state.observe(T0 + timedelta(seconds=5), seq)
+        feed(state, (4, 6), (5, 200))
+        assert (state.last_seq, state.lost, state.missing) == (5, 0, []), order
+    state = feed(SeqState(), (1, 1), (1, 1), (2, 2))  # a true redelivery changes nothing
+    assert (state.last_seq, state.lost, state.missing) == (2, 0, [])
