@@ -8,6 +8,11 @@ each connection must deliver its headers within ``header_timeout_s`` and its bod
 are served at a time (the next gets ``503`` and is closed), the app has ``app_timeout_s`` to
 answer and the client ``body_timeout_s`` to read it. One request per connection. Parsing is
 h11's (the HTTP/1.1 state machine uvicorn and httpx use).
+
+It is the product's one server for listeners that face devices or the internet: the
+collector's push receiver (``collector/receiver.py``, in the collector's event loop) and the
+chat apps' webhooks (``alerts/chatops/listener.py``, a :class:`Listener` on its own thread in
+``ioc alerts``). The API and the console run on uvicorn behind the TLS reverse proxy.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -24,6 +31,9 @@ from urllib.parse import unquote
 import h11
 
 log = logging.getLogger(__name__)
+
+READ_LIMIT = 64 * 1024  # the stream reader's buffer
+BACKLOG = 128  # a burst of connections is accepted (and beyond the cap refused) at once
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,6 +52,7 @@ class Limits:
     max_connections: int = 64
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = 1_048_576
+    request_timeout_s: float | None = None  # headers and body together (None: no such bound)
 
 
 class _Refuse(Exception):
@@ -61,11 +72,22 @@ class BoundedServer:
 
     async def serve(self, host: str, port: int, ready: asyncio.Future[int] | None = None) -> None:
         """Listen until cancelled; ``ready`` gets the bound port."""
-        server = await asyncio.start_server(self._client, host, port, limit=64 * 1024)
+        server = await asyncio.start_server(
+            self._client, host, port, limit=READ_LIMIT, backlog=BACKLOG
+        )
         if ready is not None:
             ready.set_result(int(server.sockets[0].getsockname()[1]))
         async with server:
             await server.serve_forever()
+
+    async def serve_socket(self, sock: socket.socket, started: threading.Event) -> None:
+        """Serve on a socket bound beforehand until cancelled; set ``started`` once accepting."""
+        server = await asyncio.start_server(self._client, sock=sock, limit=READ_LIMIT)
+        started.set()
+        try:
+            await asyncio.Future()  # until cancelled
+        finally:
+            server.close()  # open connections end by their own deadlines, or with the loop
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.active >= self.limits.max_connections:
@@ -85,14 +107,17 @@ class BoundedServer:
         lim = self.limits
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=lim.max_header_bytes)
         try:
-            async with asyncio.timeout(lim.header_timeout_s):
-                request = await _next(conn, reader, h11.Request, lim.max_header_bytes)
-            assert isinstance(request, h11.Request)
-            length = _header(request, b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > lim.max_body_bytes):
-                raise _Refuse(413, f"body larger than {lim.max_body_bytes} bytes")
-            async with asyncio.timeout(lim.body_timeout_s):
-                body = await _body(conn, reader, lim.max_body_bytes)
+            async with asyncio.timeout(lim.request_timeout_s):
+                async with asyncio.timeout(lim.header_timeout_s):
+                    request = await _next(conn, reader, h11.Request, lim.max_header_bytes)
+                assert isinstance(request, h11.Request)
+                length = _header(request, b"content-length")
+                if length is not None and not (length.isascii() and length.isdigit()):
+                    raise _Refuse(400, "Content-Length is not a number")
+                if length is not None and (len(length) > 18 or int(length) > lim.max_body_bytes):
+                    raise _Refuse(413, f"body larger than {lim.max_body_bytes} bytes")
+                async with asyncio.timeout(lim.body_timeout_s):
+                    body = await _body(conn, reader, lim.max_body_bytes)
         except TimeoutError:
             self.refused += 1
             await self._close(writer, _plain(408, "request not complete in time"))
@@ -183,6 +208,62 @@ class BoundedServer:
             async with asyncio.timeout(self.limits.body_timeout_s):
                 await writer.drain()
         writer.close()
+
+
+class Listener:
+    """A :class:`BoundedServer` for a threaded process: bound at once, served by its own loop.
+
+    The socket is bound when the listener is made (a taken port fails there, and ``port`` is
+    known before ``start``); ``start`` serves it from a daemon thread, ``stop`` ends it.
+    """
+
+    def __init__(self, app: App, limits: Limits, listen: str, name: str) -> None:
+        host, _, port = listen.rpartition(":")
+        host = host.strip("[]") or "0.0.0.0"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.server = BoundedServer(app, limits)
+        self.sock = socket.create_server((host, int(port)), family=family, backlog=BACKLOG)
+        self.name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one chosen for ``:0``)."""
+        return int(self.sock.getsockname()[1])
+
+    @property
+    def refused(self) -> int:
+        """Connections answered without reaching the app (cap, deadline, size, malformed)."""
+        return self.server.refused
+
+    def start(self) -> None:
+        """Serve from a daemon thread; return once the socket is being accepted on."""
+        started = threading.Event()
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._task = asyncio.current_task()
+            await self.server.serve_socket(self.sock, started)
+
+        def run() -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                asyncio.run(main())
+
+        self._thread = threading.Thread(target=run, name=self.name, daemon=True)
+        self._thread.start()
+        if not started.wait(10.0):
+            raise RuntimeError(f"{self.name}: listener did not start")
+
+    def stop(self) -> None:
+        """Stop accepting, end open connections, release the port."""
+        if self._loop is not None and self._task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        self.sock.close()
 
 
 def _phrase(status: int) -> bytes:

@@ -4,8 +4,9 @@ Every ``ioc alerts`` instance accepts updates on ``IOC_TELEGRAM_WEBHOOK_LISTEN``
 press is a database transaction, safe from any instance); the active one registers the URL
 with ``setWebhook``. Requests must carry the secret token Telegram echoes in
 ``X-Telegram-Bot-Api-Secret-Token`` (derived from the bot token), others get 403. The
-listener is the chat apps' bounded one (``ioc.httpserve.post_listener``): a connection cap,
-one deadline for a request's headers and body, a body cap.
+listener is the chat apps' one (``alerts.chatops.listener``: an ASGI app on the bounded server
+of ``ioc.boundedhttp``): a connection cap, one deadline for a request's headers and body, a
+body cap.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
+from alerts.chatops.listener import Answer, Headers, webhook_listener
 from alerts.telegram.botapi import BotApi, BotApiError
 from alerts.telegram.handler import BotHandler
-from ioc.httpserve import Answer, post_listener
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,11 @@ class WebhookReceiver:
         self.url = url
         self.path = urlsplit(url).path or "/"
         self.secret = secret_for(api.token)
-        self.server = post_listener(
+        self.server = webhook_listener(
             listen,
             self.path,
             self.accept,
+            name="telegram-webhook",
             max_body=MAX_BODY,
             max_connections=max_connections,
             deadline_s=deadline_s,
@@ -73,14 +74,14 @@ class WebhookReceiver:
     @property
     def port(self) -> int:
         """The port actually listened on (for ``:0``)."""
-        return int(self.server.server_address[1])
+        return self.server.port
 
-    def allowed(self, headers: Message) -> bool:
+    def allowed(self, headers: Headers) -> bool:
         """Whether the request carries the webhook secret (checked before the body is read)."""
         given = headers.get(SECRET_HEADER) or ""
         return hmac.compare_digest(given.encode(), self.secret.encode())
 
-    def accept(self, raw: bytes, headers: Message) -> Answer:
+    def accept(self, raw: bytes, headers: Headers) -> Answer:
         """Handle one update at once; 200 also when it fails (a retry would fail the same way)."""
         try:
             update: Any = json.loads(raw or b"{}")
@@ -116,18 +117,16 @@ class WebhookReceiver:
 
     def start(self) -> None:
         """Serve webhook requests and keep the webhook registered while leading."""
-        for target, name in ((self.server.serve_forever, "telegram-webhook"),
-                             (self._register, "telegram-setwebhook")):  # fmt: skip
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.server.start()
+        thread = threading.Thread(target=self._register, name="telegram-setwebhook", daemon=True)
+        thread.start()
+        self._threads.append(thread)
         log.info("telegram webhook receiver listening on port %d", self.port)
 
     def stop(self) -> None:
         """Stop serving."""
         self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         for thread in self._threads:
             thread.join(timeout=2.0)
         self.api.close()

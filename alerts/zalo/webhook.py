@@ -6,8 +6,9 @@ Zalo posts OA events to the URL set in the app (your HTTPS reverse proxy, forwar
 constant time), the configured app id, and a timestamp within ``IOC_ZALO_EVENT_MAX_AGE_S``.
 Accepted events go to ``ioc_auth.zalo_inbox`` (a redelivery is a no-op) and every
 ``ioc alerts`` instance drains it (``SKIP LOCKED``), so an answer never waits on the actions or on Zalo.
-The listener is the chat apps' bounded one (``ioc.httpserve.post_listener``): a connection cap,
-one deadline for a request's headers and body, a body cap, a listen backlog of 128.
+The listener is the chat apps' one (``alerts.chatops.listener``: an ASGI app on the bounded
+server of ``ioc.boundedhttp``): a connection cap, one deadline for a request's headers and
+body, a body cap, a listen backlog of 128.
 """
 
 from __future__ import annotations
@@ -21,17 +22,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from alerts.chatops.listener import Answer, Headers, webhook_listener
 from alerts.zalo.api import ZaloError
 from alerts.zalo.handler import EventHandler, Handled
 from alerts.zalo.tokens import TokenStore
-from ioc.httpserve import Answer, post_listener
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +144,11 @@ class ZaloWebhook:
         self.interval_s = interval_s
         self.clock = clock
         self.send_reply = self._reply
-        self.server = post_listener(
+        self.server = webhook_listener(
             listen,
             path,
             self.answer,
+            name="zalo-webhook",
             max_body=MAX_BODY,
             max_connections=MAX_CONNECTIONS,
             deadline_s=REQUEST_DEADLINE_S,
@@ -159,7 +160,7 @@ class ZaloWebhook:
     @property
     def port(self) -> int:
         """The port actually listened on (for ``:0``)."""
-        return int(self.server.server_address[1])
+        return self.server.port
 
     def accept(self, raw: bytes, header: str | None) -> Verdict:
         """Verify a request and queue its event (the whole of what a request waits for)."""
@@ -184,7 +185,7 @@ class ZaloWebhook:
         self._wake.set()
         return Verdict(200, "queued" if queued else "duplicate")
 
-    def answer(self, raw: bytes, headers: Message) -> Answer:
+    def answer(self, raw: bytes, headers: Headers) -> Answer:
         """The listener's answer to a request: the verdict of ``accept``."""
         verdict = self.accept(raw, headers.get(SIGNATURE_HEADER))
         if verdict.status != 200:
@@ -240,19 +241,17 @@ class ZaloWebhook:
 
     def start(self) -> None:
         """Serve webhook requests and handle the queue in background threads."""
-        for target, name in ((self.server.serve_forever, "zalo-webhook"),
-                             (self._work, "zalo-inbox")):  # fmt: skip
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.server.start()
+        thread = threading.Thread(target=self._work, name="zalo-inbox", daemon=True)
+        thread.start()
+        self._threads.append(thread)
         log.info("zalo webhook listening on port %d, path %s", self.port, self.path)
 
     def stop(self) -> None:
         """Stop serving and working."""
         self._stop.set()
         self._wake.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         for thread in self._threads:
             thread.join(timeout=2.0)
         self.tokens.api.close()

@@ -4,19 +4,16 @@ NVRs and cameras configured under Configuration → Network → Advanced → Ala
 ``/ISAPI/Event/notification/httpHosts``) POST the same XML the alertStream carries, as a plain
 ``application/xml`` body or as ``multipart/form-data`` with a picture. :class:`AlarmHost` turns
 one request into (device id, Sample), trusting the TCP peer's address (the XML's
-``ipAddress`` only when the peer is a watched NVR); :func:`serve` is a small bounded asyncio
-HTTP/1.1 server for it (body ≤ 256 KiB, headers and body within a few seconds, one request per
-connection). In the collector the route is :mod:`collector.checks.hikvision.route`.
-Unknown senders and unreadable bodies are rejected with a reason (4xx) and reported through
-``on_reject`` so the collector can quarantine them.
+``ipAddress`` only when the peer is a watched NVR). It is served by the collector's receiver
+(:mod:`collector.checks.hikvision.route` on :mod:`ioc.boundedhttp`: body ≤ 256 KiB, headers
+and body within their deadlines, one request per connection). Unknown senders and unreadable
+bodies are rejected with a reason (:class:`Rejected`, its HTTP status).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from collector.checks._events import EventTracker
@@ -28,7 +25,6 @@ from collector.protocols.multipart import MultipartError, MultipartReader, bound
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
-MAX_HEADER = 16 * 1024
 
 
 class Rejected(Exception):
@@ -100,74 +96,3 @@ def _xml_of(content_type: str, body: bytes) -> bytes:
         if "xml" in part.content_type or part.body.lstrip().startswith(b"<"):
             return part.body
     raise Rejected(400, "multipart without an XML part")
-
-
-OnSample = Callable[[Sender, Sample], None]
-OnReject = Callable[[str, str, bytes], None]  # peer, reason, first bytes of the body
-
-
-async def serve(
-    host: str,
-    port: int,
-    alarm: AlarmHost,
-    on_sample: OnSample,
-    on_reject: OnReject | None = None,
-    *,
-    timeout_s: float = 5.0,
-    ready: asyncio.Future[int] | None = None,
-) -> None:
-    """Serve POSTs until cancelled; ``ready`` gets the bound port."""
-
-    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = str(writer.get_extra_info("peername", ("?", 0))[0])
-        status, reason, body = 200, "OK", b""
-        try:
-            async with asyncio.timeout(timeout_s):
-                ctype, body = await _read_request(reader)
-            sender, sample = alarm.handle(peer, ctype, body)
-            if sample.events:
-                on_sample(sender, sample)
-        except Rejected as exc:
-            status, reason = exc.status, exc.reason
-        except TimeoutError:
-            status, reason = 408, f"request not complete within {timeout_s:g} s"
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            status, reason = 400, "connection closed mid-request"
-        if status != 200:
-            log.warning("alarm host: %s from %s", reason, peer)
-            if on_reject is not None:
-                on_reject(peer, reason, body[:2000])
-        text = reason.encode()
-        with contextlib.suppress(ConnectionError):
-            writer.write(
-                b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                b"Connection: close\r\n\r\n%s"
-                % (status, b"OK" if status == 200 else b"Error", len(text), text)
-            )
-            await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(client, host, port, limit=MAX_HEADER)
-    if ready is not None:
-        ready.set_result(server.sockets[0].getsockname()[1])
-    async with server:
-        await server.serve_forever()
-
-
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    method = lines[0].split(" ", 1)[0]
-    if method not in ("POST", "PUT"):
-        raise Rejected(405, f"method {method[:10]} not allowed")
-    headers = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    length = headers.get("content-length", "")
-    if not length.isdigit():
-        raise Rejected(411, "Content-Length required")
-    if int(length) > MAX_BODY:
-        raise Rejected(413, f"body of {length} bytes exceeds {MAX_BODY}")
-    return headers.get("content-type", ""), await reader.readexactly(int(length))

@@ -293,7 +293,7 @@ def test_webhook_listener_cuts_slow_clients_and_caps_connections(
         assert rx.server.refused >= len(slow) - 8
         ok = socket.create_connection(("127.0.0.1", port), timeout=5)
         ok.sendall(b"POST /telegram/hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
-        assert ok.recv(1024).startswith(b"HTTP/1.0 403")  # served again (no secret: 403)
+        assert ok.recv(1024).startswith(b"HTTP/1.1 403")  # served again (no secret: 403)
         ok.close()
     finally:
         for s in slow:

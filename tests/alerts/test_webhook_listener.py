@@ -1,47 +1,44 @@
-"""The bounded listener of the chat apps' webhooks (``ioc.httpserve.post_listener``)."""
+"""The chat apps' webhook listener (``alerts.chatops.listener``) on the bounded ASGI server."""
 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from email.message import Message
 
 import httpx
 import pytest
 
-from ioc.httpserve import Answer, BoundedHTTPServer, post_listener
+from alerts.chatops.listener import Answer, Headers, webhook_listener
+from ioc.boundedhttp import Listener
 from tests.util import wait_until
 
 DEADLINE_S = 0.5
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[BoundedHTTPServer, list[bytes]]]:
+def server() -> Iterator[tuple[Listener, list[bytes]]]:
     got: list[bytes] = []
 
-    def accept(raw: bytes, headers: Message) -> Answer:
+    def accept(raw: bytes, headers: Headers) -> Answer:
         if raw == b"boom":
             raise RuntimeError("handler bug")
         got.append(raw)
         return 200, {"status": "ok"}
 
-    srv = post_listener(
+    srv = webhook_listener(
         "127.0.0.1:0",
         "/hook",
         accept,
+        name="test-webhook",
         max_body=100,
         max_connections=2,
         deadline_s=DEADLINE_S,
         allowed=lambda h: h.get("X-Secret") == "s",
     )
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
+    srv.start()
     yield srv, got
-    srv.shutdown()
-    srv.server_close()
-    thread.join(2)
+    srv.stop()
 
 
 def _raw(port: int, request: bytes) -> bytes:
@@ -51,10 +48,10 @@ def _raw(port: int, request: bytes) -> bytes:
 
 
 def test_statuses_before_and_after_the_body(
-    server: tuple[BoundedHTTPServer, list[bytes]],
+    server: tuple[Listener, list[bytes]],
 ) -> None:
     srv, got = server
-    port = srv.server_address[1]
+    port = srv.port
     url = f"http://127.0.0.1:{port}"
     ok = {"X-Secret": "s"}
     assert httpx.post(f"{url}/hook?x=1", content=b"{}", headers=ok).status_code == 200
@@ -62,27 +59,34 @@ def test_statuses_before_and_after_the_body(
     assert httpx.post(f"{url}/hook", content=b"{}").status_code == 403
     assert httpx.post(f"{url}/hook", content=b"x" * 101, headers=ok).status_code == 413
     assert httpx.post(f"{url}/hook", content=b"boom", headers=ok).status_code == 500
-    assert b" 411 " in _raw(port, b"POST /hook HTTP/1.1\r\nX-Secret: s\r\n\r\n")
+    assert b" 411 " in _raw(port, b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Secret: s\r\n\r\n")
     assert b" 400 " in _raw(
-        port, b"POST /hook HTTP/1.1\r\nX-Secret: s\r\nContent-Length: -1\r\n\r\n"
+        port, b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Secret: s\r\nContent-Length: -1\r\n\r\n"
     )
-    huge = b"POST /hook HTTP/1.1\r\nX-Secret: s\r\nContent-Length: 99999999999999\r\n\r\n"
+    huge = (
+        b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Secret: s\r\nContent-Length: 99999999999999\r\n\r\n"
+    )
     assert b" 413 " in _raw(port, huge)
+    assert b" 400 " in _raw(port, b"GARBAGE\r\n\r\n")
     assert got == [b"{}"]
-    assert srv.request_queue_size == 128
+    assert srv.sock.getsockname()[1] == port
 
 
 def test_slow_clients_are_cut_at_the_deadline_and_the_cap_answers_503(
-    server: tuple[BoundedHTTPServer, list[bytes]],
+    server: tuple[Listener, list[bytes]],
 ) -> None:
     srv, _ = server
-    port = srv.server_address[1]
+    port = srv.port
     slow = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
     try:
         for s in slow:
-            s.sendall(b"POST /hook HTTP/1.1\r\nX-Secret: s\r\nContent-Length: 50\r\n\r\n{")
+            s.sendall(
+                b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Secret: s\r\nContent-Length: 50\r\n\r\n{"
+            )
         # Both slots taken (within the 0.5 s deadline): a third connection is refused at once.
-        wait_until(lambda: b" 503 " in _raw(port, b"POST /hook HTTP/1.1\r\n\r\n"), DEADLINE_S)
+        wait_until(
+            lambda: b" 503 " in _raw(port, b"POST /hook HTTP/1.1\r\nHost: x\r\n\r\n"), DEADLINE_S
+        )
         started = time.monotonic()
         for s in slow:  # dripping does not extend the deadline
             while True:
