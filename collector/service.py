@@ -69,7 +69,7 @@ def inventory_digest(inventory: Inventory) -> str:
 
 def confined(watched: list[WatchedDevice], me: Identity) -> list[WatchedDevice]:
     """Only the devices of the collector's own commune: it holds that commune's secrets, and
-    another commune's inventory entry must not make it probe anything (issue 23)."""
+    another commune's inventory entry must not make it probe anything."""
     kept = [w for w in watched if w.target.commune == me.commune]
     for w in watched:
         if w.target.commune != me.commune:

@@ -151,7 +151,7 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
         token = prepare_demo(settings)
         password = console_login(db_url)
-        from demo.edge import running_edge  # the collector-watched part (issue 17)
+        from demo.edge import running_edge  # the collector-watched part
 
         stack.enter_context(
             running_edge(

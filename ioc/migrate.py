@@ -1,12 +1,17 @@
 """Schema migrations with yoyo-migrations: versioned ``.sql`` files in ``ioc/migrations``.
 
-Areas add their own files there (``NNNN_area_what.sql``); yoyo applies them in name order and
-records them in ``_yoyo_migration``. ``post-apply.sql`` (roles and grants) runs on every
-``ioc migrate``, so grants also cover tables added later.
+Areas add their own files there (``NNNN_area_what.sql``, named for what they do); yoyo applies
+them in name order and records them in ``_yoyo_migration``. ``post-apply.sql`` (roles and
+grants) runs on every ``ioc migrate``, so grants also cover tables added later.
+
+A file renamed after it shipped is listed in :data:`RENAMED`: a database that applied it under
+its old name counts it as applied, and ``ioc migrate`` records the new name (yoyo knows a
+migration by its id and the id's SHA-256), so nothing is applied twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -30,6 +35,25 @@ ROLES = {
     "ioc_app": "app_db_password",
     "ioc_grafana": "grafana_db_password",
 }
+
+
+# Old id → new id: names that carried the work item's code instead of what the file does.
+RENAMED = {
+    "0601_h21_tail_clamp": "0601_tail_clamp",
+    "0610_h15_action_vocabulary": "0610_action_vocabulary",
+    "0620_h16_console": "0620_console",
+    "0630_h17_collector": "0630_collector",
+    "0650_h19i_status_arrival": "0650_status_arrival",
+    "0651_h19i_ingest_members": "0651_ingest_members",
+    "0652_h19i_latest_bounds": "0652_latest_bounds",
+    "0660_h19a_nfc_names": "0660_nfc_names",
+    "0670_h20_alerts_notified": "0670_alerts_notified",
+}
+RENAME_SQL = """
+UPDATE _yoyo_migration SET migration_id = %(new)s, migration_hash = %(hash)s
+WHERE migration_id = %(old)s
+  AND NOT EXISTS (SELECT 1 FROM _yoyo_migration WHERE migration_id = %(new)s)
+"""
 
 
 class MigrationFailed(IocError):
@@ -72,11 +96,7 @@ def create_database_if_missing(url: str) -> bool:
 
 def pending(url: str) -> list[str]:
     """Ids of migrations not yet applied to the database at ``url``."""
-    backend = get_backend(yoyo_url(url))
-    try:
-        return [m.id for m in backend.to_apply(read_migrations(migrations_dir()))]
-    finally:
-        backend.connection.close()
+    return unapplied(url)
 
 
 def plan(ids: list[str]) -> list[str]:
@@ -97,10 +117,25 @@ def unapplied(url: str) -> list[str]:
     """``pending`` for the run-time roles: read the applied ids only (no yoyo lock row)."""
     with connect(url) as conn:
         try:
-            done = {row[0] for row in conn.execute(APPLIED_SQL)}
+            done = {RENAMED.get(row[0], row[0]) for row in conn.execute(APPLIED_SQL)}
         except psycopg.errors.UndefinedTable:
             done = set()
     return [m.id for m in read_migrations(migrations_dir()) if m.id not in done]
+
+
+def record_renames(url: str) -> int:
+    """Record renamed migrations under their new ids (see :data:`RENAMED`); return how many."""
+    with connect(url) as conn, conn.transaction():
+        if conn.execute("SELECT to_regclass('_yoyo_migration')").fetchone() == (None,):
+            return 0
+        renamed = 0
+        for old, new in RENAMED.items():
+            digest = hashlib.sha256(new.encode("utf-8")).hexdigest()
+            cur = conn.execute(RENAME_SQL, {"old": old, "new": new, "hash": digest})
+            renamed += cur.rowcount
+    if renamed:
+        log.info("recorded %d renamed migration(s) under their new names", renamed)
+    return renamed
 
 
 def require_current(url: str) -> None:
@@ -115,6 +150,7 @@ def require_current(url: str) -> None:
 
 def apply(url: str) -> list[str]:
     """Apply pending migrations under yoyo's lock, then the post-apply grants; return ids."""
+    record_renames(url)
     backend = get_backend(yoyo_url(url))
     try:
         migrations = read_migrations(migrations_dir())

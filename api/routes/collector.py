@@ -29,7 +29,7 @@ LEFT JOIN (SELECT device_id, parent_id FROM device_parents
            UNION SELECT id, parent_id FROM devices WHERE parent_id IS NOT NULL) p
     ON p.device_id = d.id
 WHERE (d.id = %(id)s
-       OR (d.observed_by = %(id)s  -- its own commune only (issue 23; migration 0700)
+       OR (d.observed_by = %(id)s  -- its own commune only (migration 0700)
            AND d.commune_code = (SELECT commune_code FROM devices WHERE id = %(id)s)))
   AND d.decommissioned_at IS NULL
 GROUP BY d.id

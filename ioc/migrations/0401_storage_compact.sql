@@ -1,4 +1,4 @@
--- Storage: smaller raw telemetry (issue 8: under 100 bytes per point; issue 14: TimescaleDB).
+-- Storage: smaller raw telemetry (under 100 bytes per point; TimescaleDB when installed).
 --
 -- Rows arrive in time order, so a BRIN index answers time-range scans (rollup tail, "all
 -- devices in the last 5 minutes") at ~0 bytes per point, where the B-tree on (time) cost

@@ -1,4 +1,4 @@
--- Issue 23: a collector observes only devices of its own commune (it holds that commune's
+-- A collector observes only devices of its own commune (it holds that commune's
 -- secrets). The registry import says so per device with its line (devices/store.py); this
 -- constraint trigger is the backstop for every other path that writes devices. Checked at
 -- commit (deferred), so an import may create the collector and its devices in any order.

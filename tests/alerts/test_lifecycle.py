@@ -141,7 +141,7 @@ def test_migration_unifies_old_history_words(
             " VALUES ('tech', %s, 'alert', %s)",
             (old, str(alert["id"])),
         )
-    sql = (Path(migrations_dir()) / "0610_h15_action_vocabulary.sql").read_text()
+    sql = (Path(migrations_dir()) / "0610_action_vocabulary.sql").read_text()
     fleet.execute(sql)  # type: ignore[arg-type]
     assert actions(fleet, alert["id"])[-2:] == ["acknowledged", "assigned"]
     audited = fleet.execute(

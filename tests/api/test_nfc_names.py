@@ -12,7 +12,7 @@ import psycopg
 
 from tests.api.conftest import A, World
 
-MIGRATION = Path(__file__).parents[2] / "ioc" / "migrations" / "0660_h19a_nfc_names.sql"
+MIGRATION = Path(__file__).parents[2] / "ioc" / "migrations" / "0660_nfc_names.sql"
 NAME = "Nhà văn hoá thôn Phước Lộc"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -87,3 +89,29 @@ def test_failed_migration_is_one_line(
         assert conn.execute("SELECT to_regclass('broken_probe')").fetchone() == (None,)
         # every migration before it stays applied
         assert conn.execute("SELECT to_regclass('telemetry')").fetchone() != (None,)
+
+
+def test_a_database_migrated_under_old_names_applies_nothing_twice(db_url: str) -> None:
+    """Migrations renamed after they shipped: recorded under the new names, none re-run."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for old, new in migrate.RENAMED.items():  # as a database from before the rename has it
+            conn.execute(
+                "UPDATE _yoyo_migration SET migration_id = %s, migration_hash = %s"
+                " WHERE migration_id = %s",
+                (old, hashlib.sha256(old.encode()).hexdigest(), new),
+            )
+        assert migrate.pending(db_url) == []  # an old name counts as its new one
+        before = conn.execute("SELECT count(*) FROM _yoyo_migration").fetchone()
+        assert migrate.apply(db_url) == []
+        ids = {r[0] for r in conn.execute("SELECT migration_id FROM _yoyo_migration")}
+        after = conn.execute("SELECT count(*) FROM _yoyo_migration").fetchone()
+    assert before == after
+    assert set(migrate.RENAMED.values()) <= ids and not set(migrate.RENAMED) & ids
+    assert migrate.record_renames(db_url) == 0  # done once
+
+
+def test_migration_names_say_what_they_do() -> None:
+    """No work-item codes (h21_, issue_...) in the names of the migration files."""
+    names = [p.stem for p in Path(migrate.migrations_dir()).glob("*.sql")]
+    coded = [n for n in names if re.search(r"_(h\d+[a-z]?|issue\d*|task\d*)_", n)]
+    assert names and coded == []

@@ -115,7 +115,7 @@ class HttpJsonCheck(Check):
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError, RecursionError):
             # Never the answer's bytes: the URL may be a page on the LAN that the event's
-            # readers must not see (issue 23).
+            # readers must not see.
             raise CheckError(f"answer of {len(body)} bytes is not JSON", kind="parse") from None
         return self.map(doc)
 

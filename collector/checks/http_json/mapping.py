@@ -73,7 +73,7 @@ def map_value(name: str, spec: MetricMap, raw: Any) -> Value:
         key = _text(raw)
         if key not in spec.map:
             known = ", ".join(list(spec.map)[:10])
-            # Not the value itself: errors never quote what the device answered (issue 23).
+            # Not the value itself: errors never quote what the device answered.
             raise CheckError(
                 f"{name}: a value of {len(key)} characters not in its map ({known})", kind="parse"
             )

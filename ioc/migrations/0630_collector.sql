@@ -1,4 +1,4 @@
--- Edge collector (issue 17): which collector observes a device, how it reaches it, what it runs.
+-- Edge collector: which collector observes a device, how it reaches it, what it runs.
 
 -- The collector (a device of type 'collector') that polls this device; while it is offline the
 -- device is 'unobserved', not offline.

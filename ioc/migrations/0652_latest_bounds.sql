@@ -1,4 +1,4 @@
--- Ingest now bounds every number by the catalogue (issue 19). A latest value stored before
+-- Ingest now bounds every number by the catalogue. A latest value stored before
 -- that and beyond any bound (NaN, ±Infinity, |v| > 1e15) would overflow the threshold rules'
 -- arithmetic; it is dropped here (the device's next reading sets a new one). Raw rows stay:
 -- the rollups clamp what they average.

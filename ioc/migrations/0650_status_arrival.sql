@@ -1,4 +1,4 @@
--- Status order is arrival (broker) order (issue 19): the arrival of the current status, so a
+-- Status order is arrival (broker) order: the arrival of the current status, so a
 -- status that arrives later replaces it whatever `ts` it carries (a last will is composed at
 -- connect time; a device clock may run ahead). NULL: no status since this column exists.
 ALTER TABLE device_status ADD COLUMN status_received_at timestamptz;

@@ -1,4 +1,4 @@
--- Departed shared-subscription members (issue 19): each instance records its MQTT group and
+-- Departed shared-subscription members: each instance records its MQTT group and
 -- client id, so a live instance of the same group can resume a departed one's persistent
 -- session, drain what the broker queued for it and end it (ingest/takeover.py); `retired_at`
 -- marks it done (ingest deletes nothing; a heartbeat of the same name clears it);
