@@ -210,7 +210,7 @@ def _insert_params(
     values = {**(device.template_vars() if device else {}), **rule.template_vars(cond)}
     labels = {**(device.labels() if device else {"type": "system"}), "rule": rule.name}
     labels["severity"] = severity
-    summary, summary_en = render(texts.vi, values), render(texts.en, values)
+    summary, summary_en = render(texts.vi, values, "vi"), render(texts.en, values, "en")
     annotations = {**rule.annotations(cond), "description": summary, "description_en": summary_en}
     return {
         "fingerprint": fp,

@@ -124,15 +124,31 @@ def template_fields(template: str) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class PerLanguage:
+    """A placeholder written differently per language: ``409,6`` in vi, ``409.6`` in en."""
+
+    vi: str
+    en: str
+
+
+def number_text(value: float | None) -> PerLanguage:
+    """A number for a summary: ``1.234,5`` in vi, ``1,234.5`` in en (``?`` when unknown)."""
+    if value is None:
+        return PerLanguage("?", "?")
+    return PerLanguage(glossary.number(value, "vi"), glossary.number(value, "en"))
+
+
 class _Lenient(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 
 
-def render(template: str, values: Mapping[str, Any]) -> str:
-    """Fill ``{placeholders}``; unknown ones stay visible instead of failing the alert."""
+def render(template: str, values: Mapping[str, Any], lang: str = "vi") -> str:
+    """Fill ``{placeholders}`` for a ``lang`` summary; unknown ones stay visible."""
+    chosen = {k: (getattr(v, lang) if isinstance(v, PerLanguage) else v) for k, v in values.items()}
     try:
-        return string.Formatter().vformat(template, (), _Lenient(values))
+        return string.Formatter().vformat(template, (), _Lenient(chosen))
     except (ValueError, IndexError, KeyError) as exc:
         log.warning("bad summary template %r: %s", template, exc)
         return template

@@ -9,7 +9,7 @@ import psycopg
 from pydantic import Field, field_validator, model_validator
 
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
-from alerts.texts import vi_duration
+from alerts.texts import number_text, vi_duration
 from ioc.durations import format_duration, parse_duration
 
 # Changes counted by arrival (ingest's clock); the device-time bound only serves the index.
@@ -67,7 +67,7 @@ class FlappingRule(RuleBase):
         """Adds the count and window."""
         return {
             **super().template_vars(cond),
-            "value": int(cond.value or 0),
+            "value": number_text(int(cond.value or 0)),
             "window": format_duration(self.window),
             "window_vi": vi_duration(self.window.total_seconds()),
         }

@@ -18,7 +18,7 @@ import psycopg
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
-from alerts.texts import vi_duration
+from alerts.texts import number_text, vi_duration
 from ioc.durations import format_duration, parse_duration
 
 # A device without a status row has no gaps yet (0). ``open``: this rule has an open alert for
@@ -113,7 +113,7 @@ class SeqGapRule(RuleBase):
         """Adds the number of gaps and the window."""
         return {
             **super().template_vars(cond),
-            "value": int(cond.value or 0),
+            "value": number_text(int(cond.value or 0)),
             "window": format_duration(self.window),
             "window_vi": vi_duration(self.window.total_seconds()),
         }

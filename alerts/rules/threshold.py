@@ -8,7 +8,8 @@ from typing import Any, ClassVar, Literal
 import psycopg
 from pydantic import field_validator, model_validator
 
-from alerts.rules.base import Condition, EvalContext, RuleBase, Texts, fmt_number
+from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
+from alerts.texts import PerLanguage
 from devices.catalogue import TYPES, Metric, all_metrics
 from ioc import glossary
 
@@ -113,17 +114,17 @@ class _MetricRule(RuleBase):
             "metric_vi": metric.vi,
             "metric_en": metric.en,
             "unit": f" {glossary.unit(metric.unit)}" if metric.unit else "",
-            "value": self.value_text(cond.value),
-            "value_vi": metric.state_vi(self.value_text(cond.value)),
+            "value": PerLanguage(*(self.value_text(cond.value, lang) for lang in ("vi", "en"))),
+            "value_vi": metric.state_vi(self.value_text(cond.value, "vi")),
         }
 
     def annotations(self, cond: Condition) -> dict[str, Any]:
         """Adds the metric (root-cause selection looks for ``up``/``online``)."""
         return {**super().annotations(cond), "metric": self.metric}
 
-    def value_text(self, value: float | None) -> str:
-        """The value as people read it."""
-        return fmt_number(value)
+    def value_text(self, value: float | None, lang: str) -> str:
+        """The value as people read it in ``lang`` (``24,5`` in vi, ``24.5`` in en)."""
+        return "?" if value is None else glossary.number(value, lang)
 
 
 class ThresholdRule(_MetricRule):
@@ -164,7 +165,7 @@ class ThresholdRule(_MetricRule):
         """Adds the operator and threshold text."""
         texts = {}
         for lang in ("vi", "en"):
-            text = fmt_number(self.value)
+            text = glossary.number(self.value, lang)
             if self.percent_of:  # "20 % tốc độ bit cấu hình (409,6 kbit/s)", no field names
                 base = all_metrics()[self.percent_of]
                 at = cond.details.get("threshold_value")
@@ -214,7 +215,7 @@ class StateRule(_MetricRule):
         number = self._number(all_metrics()[self.metric])
         return {"op": self.op, "fire": number, "clear": number}
 
-    def value_text(self, value: float | None) -> str:
+    def value_text(self, value: float | None, lang: str) -> str:
         """Enum values by label."""
         metric = all_metrics()[self.metric]
         if (
@@ -223,4 +224,4 @@ class StateRule(_MetricRule):
             and 0 <= int(value) < len(metric.enum_values)
         ):
             return metric.enum_values[int(value)]
-        return fmt_number(value)
+        return super().value_text(value, lang)

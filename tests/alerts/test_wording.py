@@ -108,3 +108,19 @@ def test_missed_emergency_broadcast_priority_in_vietnamese() -> None:
     vi, en = root_cause_summaries(_info("ts-an-tho-sw"), {"camera": 9, "speaker": 2})
     assert vi == "Switch Thôn An Thọ mất kết nối: 9 camera, 2 cụm loa không truy cập được"
     assert en.startswith("Switch Thôn An Thọ offline")
+
+
+@pytest.mark.parametrize("rule", load_rules(AlertSettings().rules_path()), ids=lambda r: r.name)
+def test_numbers_in_summaries_are_written_as_each_language_writes_them(rule: object) -> None:
+    """A value of 1234.5 reads ``1.234,5`` in a Vietnamese summary and ``1,234.5`` in English
+    (counts: ``1.234`` and ``1,234``)."""
+    if "value" not in rule.texts().vi + rule.texts().en or rule.kind == "state":  # type: ignore[attr-defined]
+        pytest.skip("no number in this rule's summary")
+    info = DeviceInfo("x-1", "Cam 1", "camera", "21025", "s", "UBND xã", "Xã A", "Camera", "Camera")
+    cond = Condition("x-1", 1234.5, True, None, {"threshold_value": 12.0})
+    values = {**info.template_vars(), **rule.template_vars(cond)}  # type: ignore[attr-defined]
+    vi, en = fill(rule.texts().vi, values, "vi"), fill(rule.texts().en, values, "en")  # type: ignore[attr-defined]
+    if "{value}" in rule.texts().vi:  # type: ignore[attr-defined]
+        assert "1.234" in vi and "1234" not in vi and "1,234" not in vi, vi
+    if "{value}" in rule.texts().en:  # type: ignore[attr-defined]
+        assert "1,234" in en and "1234" not in en and "1.234" not in en, en
