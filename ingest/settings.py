@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from ingest.sequence import DEFAULT_HOLD_S
 from ingest.writer import LATEST_AHEAD_S
 from ioc.contract import TOPIC_ROOT
-from ioc.settings import ENV_CONFIG
+from ioc.settings import env_config
 
 
 def _default_instance() -> str:
@@ -20,7 +20,7 @@ def _default_instance() -> str:
 class IngestSettings(BaseSettings):
     """Batching, MQTT session, validation limits and self-monitoring of ``ioc ingest``."""
 
-    model_config = SettingsConfigDict(**{**ENV_CONFIG, "env_prefix": "IOC_INGEST_"})
+    model_config = env_config("IOC_INGEST_")
 
     instance: str = Field(
         default_factory=_default_instance,

@@ -132,7 +132,7 @@ def test_icmp_snmp_and_vendor_json_end_to_end(
     pool = ConnectionPool(db_url, min_size=1, max_size=2, open=True)
     try:
         engine = AlertEngine(
-            AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
+            AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0),
             pool,
         )
         engine.evaluate_once()

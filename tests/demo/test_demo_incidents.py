@@ -110,9 +110,9 @@ def make_engine(db_url: str, receiver: HttpReceiver, tmp_path: Path) -> AlertEng
     rules = shipped_rules_fast()
     pool = ConnectionPool(db_url, min_size=1, max_size=4, open=True)
     settings = AlertSettings(
-        alerts_evaluation_interval_s=0.5,
-        alerts_pipeline_heartbeat_s=0,
-        alerts_pipeline_silence_s=0,
+        evaluation_interval_s=0.5,
+        pipeline_heartbeat_s=0,
+        pipeline_silence_s=0,
     )
     return AlertEngine(
         settings,

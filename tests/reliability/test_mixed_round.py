@@ -107,7 +107,7 @@ def api_and_engine(pg: PgCluster) -> Iterator[tuple[httpx.Client, dict[str, str]
         api_rate_limit="100000/minute",
     )
     pool = open_pool(pg.url, max_size=3, name="mix-engine")
-    alert_settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
+    alert_settings = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0)
     engine = AlertEngine(alert_settings, pool, rules=parse_rules(RULES))
     loop = EngineLoop(engine, 0.5)
     try:

@@ -57,11 +57,11 @@ def running(
             telegram_webhook_deadline_s=1.0,
         )
         settings = AlertSettings(
-            alerts_pipeline_silence_s=0,
-            alerts_pipeline_heartbeat_s=0,
-            alerts_evaluation_interval_s=0.2,
-            alerts_leader_retry_s=0.2,
-            alerts_watch_ingest=False,
+            pipeline_silence_s=0,
+            pipeline_heartbeat_s=0,
+            evaluation_interval_s=0.2,
+            leader_retry_s=0.2,
+            watch_ingest=False,
         )
         engine = AlertEngine(settings, pool, rules=parse_rules(RULES), notify=notify)
         engine.start()

@@ -143,7 +143,7 @@ def test_running_engine_delivers_a_second_incident_within_10s(
     """Default timing (group_interval 5 m): the second incident is not held back by it."""
     routes = tmp_path / "routes.yaml"
     routes.write_text(yaml.safe_dump(webhook_config(receiver.url)), encoding="utf-8")
-    settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
+    settings = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0)
     notify = NotifySettings(_env_file=None, alerts_config=routes)
     engine = AlertEngine(settings, pool, rules=parse_rules(RULES), notify=notify)
     report_all(fleet, datetime.now(UTC))

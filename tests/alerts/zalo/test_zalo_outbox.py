@@ -72,7 +72,7 @@ def test_the_engine_serves_the_webhook(
     from alerts.zalo.webhook import ZaloWebhook
     from tests.alerts.zalo.conftest import Users
 
-    quiet = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
+    quiet = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0)
     engine = AlertEngine(quiet, pool, rules=[], notify=settings)
     assert isinstance(engine.zalo, ZaloWebhook)
     engine.zalo.start()
