@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 import psycopg
@@ -26,7 +26,7 @@ from alerts.inhibit import apply_mutes, root_alerts
 from alerts.inhibit_rules import InhibitRule
 from alerts.leader import LeaderLock
 from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySetup
 from alerts.pipeline import PipelineRule, blind_window
 from alerts.reachability import Reachability, ReachabilityResult
 from alerts.rules import EvalContext, RuleBase, load_rules_file
@@ -88,7 +88,7 @@ class AlertEngine:
         *,
         rules: list[RuleBase] | None = None,
         inhibit_rules: list[InhibitRule] | None = None,
-        notify: NotifySettings | None = None,
+        notify: NotifySetup | None = None,
         mqtt_url: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -350,7 +350,7 @@ class AlertEngine:
                 log.exception("notifier close failed")
 
 
-def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Notifications | None:
+def _build_notifier(pool: ConnectionPool, settings: NotifySetup) -> Notifications | None:
     try:
         from alerts.notify.service import build_notifier
     except ImportError as exc:
@@ -360,17 +360,24 @@ def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Notificat
 
 
 def _build_telegram(
-    pool: ConnectionPool, is_leader: Callable[[], bool], settings: NotifySettings
+    pool: ConnectionPool, is_leader: Callable[[], bool], settings: NotifySetup
 ) -> Background | None:
     try:
         from alerts.telegram.service import build_receiver
     except ImportError as exc:
         log.warning("telegram buttons disabled: alerts.telegram is not available (%s)", exc)
         return None
-    return build_receiver(pool, is_leader, settings)
+    return build_receiver(pool, is_leader, settings.telegram, _zone(settings))
 
 
-def _build_zalo(pool: ConnectionPool, settings: NotifySettings) -> Background | None:
+def _build_zalo(pool: ConnectionPool, settings: NotifySetup) -> Background | None:
     from alerts.zalo.service import build_webhook
 
-    return build_webhook(pool, settings)
+    return build_webhook(pool, settings.zalo, _zone(settings))
+
+
+def _zone(settings: NotifySetup) -> tzinfo:
+    """The zone of times in messages (IOC_TIMEZONE)."""
+    from alerts.notify.templates import local_zone
+
+    return local_zone(settings.notify.timezone)

@@ -18,7 +18,7 @@ from ioc.mqttclient import MqttTarget
 from ioc.settings import Settings
 
 if TYPE_CHECKING:
-    from alerts.notify.settings import NotifySettings
+    from alerts.notify.settings import NotifySetup
     from alerts.settings import AlertSettings
     from api.settings import ApiSettings
     from ingest.settings import IngestSettings
@@ -120,8 +120,11 @@ def console_login(db_url: str) -> str:
 def run(stop: threading.Event, say: Any, api_port: int) -> None:
     """Run the whole product until ``stop`` is set."""
     with ExitStack() as stack:
-        from alerts.notify.settings import NotifySettings
+        from alerts.notify.channels.smtp_settings import SmtpSettings
+        from alerts.notify.settings import NotifySettings, NotifySetup
         from alerts.settings import AlertSettings
+        from alerts.telegram.settings import TelegramSettings
+        from alerts.zalo.settings import ZaloSettings
         from api.settings import ApiSettings
         from ingest.settings import IngestSettings
         from storage.jobs import resolve
@@ -166,7 +169,8 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         # never joins a production ingest group nor leaves a queue behind on the broker.
         ingest = IngestSettings(instance=f"demo-{run}", group=f"ioc-demo-{run}", session_expiry_s=0)
         stack.enter_context(_ingest(settings, ingest))
-        stack.enter_context(_alerts(settings, AlertSettings(), notify))
+        setup = NotifySetup(notify, SmtpSettings(), TelegramSettings(), ZaloSettings())
+        stack.enter_context(_alerts(settings, AlertSettings(), setup))
         api_url = stack.enter_context(_api(api, resolve(settings, StorageSettings())))
         stack.enter_context(_fleet(settings, run))
         say(
@@ -204,7 +208,7 @@ def _ingest(settings: Settings, ingest: IngestSettings) -> _Running:
     return _Running(service.start, stop)
 
 
-def _alerts(settings: Settings, alerts: AlertSettings, notify: NotifySettings) -> _Running:
+def _alerts(settings: Settings, alerts: AlertSettings, notify: NotifySetup) -> _Running:
     from alerts.engine import AlertEngine
     from ioc.db import open_pool
 
