@@ -11,15 +11,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import scope, security
 from api.security import Principal
-from api.settings import ApiSettings
+from api.settings import ApiSetup
 from storage.settings import StorageSettings
 
 bearer = HTTPBearer(auto_error=False, description="API token from `ioc users create`.")
 
 
-def get_settings(request: Request) -> ApiSettings:
+def get_settings(request: Request) -> ApiSetup:
     """The settings the app was created with."""
-    settings: ApiSettings = request.app.state.settings
+    settings: ApiSetup = request.app.state.settings
     return settings
 
 
@@ -35,7 +35,7 @@ def get_storage_settings(request: Request) -> StorageSettings:
     return storage
 
 
-SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+SettingsDep = Annotated[ApiSetup, Depends(get_settings)]
 StorageDep = Annotated[StorageSettings, Depends(get_storage_settings)]
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
@@ -115,9 +115,9 @@ class Page:
         limit: Annotated[int | None, Query(ge=1, description="Page size (capped).")] = None,
         offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")] = 0,
     ) -> None:
-        if limit is not None and limit > settings.api_page_max:
-            raise invalid("limit", f"limit must be at most {settings.api_page_max}", "query")
-        self.limit = limit or settings.api_page_default
+        if limit is not None and limit > settings.api.page_max:
+            raise invalid("limit", f"limit must be at most {settings.api.page_max}", "query")
+        self.limit = limit or settings.api.page_default
         self.offset = offset
 
 
