@@ -48,7 +48,7 @@ from ioc import __version__
 from ioc.bounds import stored_json_loads
 from ioc.db import FAILOVER, CheckedPool
 from ioc.ratelimit import RateLimiter
-from storage.settings import StorageSettings
+from storage.settings import StorageSetup
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5  # seconds a client waits after a 503 (a switchover costs about that much)
@@ -148,7 +148,7 @@ def _add_docs(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: ApiSetup, storage: StorageSettings) -> FastAPI:
+def create_app(settings: ApiSetup, storage: StorageSetup) -> FastAPI:
     """Build the API; the database pool opens (and is checked) when the app starts.
 
     ``storage`` (resolved with ``storage.jobs.resolve``) serves the availability report.

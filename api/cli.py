@@ -22,11 +22,20 @@ def command(host: str | None, port: int | None) -> None:
     from api.app import create_app
     from ioc import migrate
     from storage.jobs import resolve
-    from storage.settings import StorageSettings
+    from storage.settings import (
+        AvailabilitySettings,
+        ReportSettings,
+        RetentionSettings,
+        RollupSettings,
+        StorageSetup,
+    )
 
     settings = _setup()
     migrate.require_current(settings.core.database_url)
-    app = create_app(settings, resolve(settings.core, StorageSettings()))
+    storage = StorageSetup(
+        RetentionSettings(), RollupSettings(), AvailabilitySettings(), ReportSettings()
+    )
+    app = create_app(settings, resolve(settings.core, storage))
     base = f"http://{host or settings.api.host}:{port or settings.api.port}"
     click.echo(f"API on {base}/docs, console on {base}/console/")
     uvicorn.run(

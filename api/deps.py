@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api import scope, security
 from api.security import Principal
 from api.settings import ApiSetup
-from storage.settings import StorageSettings
+from storage.settings import StorageSetup
 
 bearer = HTTPBearer(auto_error=False, description="API token from `ioc users create`.")
 
@@ -29,14 +29,14 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def get_storage_settings(request: Request) -> StorageSettings:
+def get_storage_settings(request: Request) -> StorageSetup:
     """The storage settings (report time zone, raw retention) the app was created with."""
-    storage: StorageSettings = request.app.state.storage
+    storage: StorageSetup = request.app.state.storage
     return storage
 
 
 SettingsDep = Annotated[ApiSetup, Depends(get_settings)]
-StorageDep = Annotated[StorageSettings, Depends(get_storage_settings)]
+StorageDep = Annotated[StorageSetup, Depends(get_storage_settings)]
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 

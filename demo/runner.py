@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alerts.settings import AlertSettings
     from api.settings import ApiSetup
     from ingest.settings import IngestSettings
-    from storage.settings import StorageSettings
+    from storage.settings import StorageSetup
 
 log = logging.getLogger(__name__)
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "devices" / "data" / "demo_commune.yaml"
@@ -129,7 +129,13 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         from api.settings import ApiSettings, ApiSetup
         from ingest.settings import IngestSettings
         from storage.jobs import resolve
-        from storage.settings import StorageSettings
+        from storage.settings import (
+            AvailabilitySettings,
+            ReportSettings,
+            RetentionSettings,
+            RollupSettings,
+            StorageSetup,
+        )
 
         base = Settings()
         db_url, mqtt_url, embedded_db, embedded_broker = choose_services(stack, base, say)
@@ -174,7 +180,10 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         setup = NotifySetup(notify, SmtpSettings(), TelegramSettings(), ZaloSettings())
         stack.enter_context(_alerts(settings, AlertSettings(), setup))
         web = ApiSetup(settings, api, console)
-        api_url = stack.enter_context(_api(web, resolve(settings, StorageSettings())))
+        storage = StorageSetup(
+            RetentionSettings(), RollupSettings(), AvailabilitySettings(), ReportSettings()
+        )
+        api_url = stack.enter_context(_api(web, resolve(settings, storage)))
         stack.enter_context(_fleet(settings, run))
         say(
             banner(
@@ -225,7 +234,7 @@ def _alerts(settings: Settings, alerts: AlertSettings, notify: NotifySetup) -> _
     return _Running(engine.start, stop)
 
 
-def _api(settings: ApiSetup, storage: StorageSettings) -> _Running:
+def _api(settings: ApiSetup, storage: StorageSetup) -> _Running:
     import uvicorn
 
     from api.app import create_app

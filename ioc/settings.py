@@ -28,9 +28,6 @@ def env_config(prefix: str) -> SettingsConfigDict:
     )
 
 
-ENV_CONFIG = env_config("IOC_")  # until every area has its own prefix
-
-
 class Settings(BaseSettings):
     """Database, broker and logging settings used by every ``ioc`` command."""
 

@@ -25,7 +25,7 @@ from devices.store import import_registry
 from ioc.ports import free_port
 from ioc.settings import Settings
 from storage.jobs import resolve
-from storage.settings import StorageSettings
+from tests.storage.conftest import storage_setup
 from tests.util import wait_until
 
 A, B = "21025", "21026"
@@ -206,7 +206,7 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, resolve(settings.core, StorageSettings(_env_file=None))),
+            create_app(settings, resolve(settings.core, storage_setup())),
             host="127.0.0.1",
             port=self.port,
             lifespan="on",
