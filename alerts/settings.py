@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings
 
 from devices.catalogue import TYPES
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class AlertSettings(BaseSettings):
+class AlertSettings(AreaSettings):
     """Evaluation rhythm, reachability factors, leader election and self-monitoring."""
 
     model_config = env_config("IOC_ALERTS_")

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
 from api.console.settings import ConsoleSettings
-from ioc.settings import Settings, env_config
+from ioc.settings import AreaSettings, Settings, env_config
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(AreaSettings):
     """Where the API listens, its limits and how long tokens live."""
 
     model_config = env_config("IOC_API_")

@@ -31,7 +31,7 @@ def group() -> None:
 @click.option(
     "--token", envvar="IOC_COLLECTOR_TOKEN", help="Collector API token (or IOC_COLLECTOR_TOKEN)."
 )
-@click.option("--id", "id", help="This collector's device id (IOC_COLLECTOR_ID).")
+@click.option("--id", "collector_id", help="This collector's device id (IOC_COLLECTOR_ID).")
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),

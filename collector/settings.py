@@ -6,12 +6,11 @@ import ipaddress
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings
 
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class CollectorSettings(BaseSettings):
+class CollectorSettings(AreaSettings):
     """Where the collector keeps its state and how it forwards."""
 
     model_config = env_config("IOC_COLLECTOR_")

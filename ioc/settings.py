@@ -8,24 +8,40 @@ this module holds only what several of them need.
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ioc.mqttclient import MqttTarget
 
 
 def env_config(prefix: str) -> SettingsConfigDict:
-    """The config of a settings class reading ``{prefix}{FIELD}`` from the environment and .env.
+    """The config of a settings class reading ``{prefix}{FIELD}`` from the environment and .env."""
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
 
-    A field with a ``validation_alias`` (a variable outside the prefix, e.g. ``IOC_RULES``) is
-    read under that name only; ``populate_by_name`` still lets code and tests pass the field.
+
+class AreaSettings(BaseSettings):
+    """Base of each area's settings class (``model_config = env_config("IOC_AREA_")``).
+
+    A field whose variable lies outside the prefix (``IOC_RULES``) has it as ``validation_alias``
+    and is read from that variable only. Code and tests may still pass it by field name
+    (``rules=...``): mapped here, because pydantic's ``populate_by_name`` would also read
+    prefix + field name (``IOC_ALERTS_RULES``), a second spelling nobody documents.
     """
-    return SettingsConfigDict(
-        env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliased_by_name(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias
+            if isinstance(alias, str) and name in data:
+                data[alias] = data.pop(name)  # given by name: wins over the variable, as any kwarg
+        return data
 
 
 class Settings(BaseSettings):

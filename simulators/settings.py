@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class SimulatorSettings(BaseSettings):
+class SimulatorSettings(AreaSettings):
     """Tuning of ``ioc simulate`` and ``ioc drill``."""
 
     model_config = env_config("IOC_SIM_")

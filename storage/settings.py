@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
 from ioc.errors import ConfigError
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class RetentionSettings(BaseSettings):
+class RetentionSettings(AreaSettings):
     """Retention per resolution, partitions kept ahead and compression of raw chunks."""
 
     model_config = env_config("IOC_RETENTION_")
@@ -69,7 +68,7 @@ class RetentionSettings(BaseSettings):
     )
 
 
-class RollupSettings(BaseSettings):
+class RollupSettings(AreaSettings):
     """When the 5-minute and hourly rollups are refreshed."""
 
     model_config = env_config("IOC_ROLLUP_")
@@ -86,7 +85,7 @@ class RollupSettings(BaseSettings):
     )
 
 
-class AvailabilitySettings(BaseSettings):
+class AvailabilitySettings(AreaSettings):
     """When and how the daily availability rows are computed."""
 
     model_config = env_config("IOC_AVAILABILITY_")
@@ -105,7 +104,7 @@ class AvailabilitySettings(BaseSettings):
     )
 
 
-class ReportSettings(BaseSettings):
+class ReportSettings(AreaSettings):
     """Options of the availability reports."""
 
     model_config = env_config("IOC_REPORT_")

@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
 from alerts.notify.channels.smtp_settings import SmtpSettings
 from alerts.telegram.settings import TelegramSettings
 from alerts.zalo.settings import ZaloSettings
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class NotifySettings(BaseSettings):
+class NotifySettings(AreaSettings):
     """Routes file, links, language and the outbox's pace and retries."""
 
     model_config = env_config("IOC_NOTIFY_")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings
 
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class TelegramSettings(BaseSettings):
+class TelegramSettings(AreaSettings):
     """The bot that sends alerts and receives button presses and link codes."""
 
     model_config = env_config("IOC_TELEGRAM_")

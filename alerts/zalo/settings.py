@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings
 
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class ZaloSettings(BaseSettings):
+class ZaloSettings(AreaSettings):
     """The Zalo app and OA that send alerts and receive button presses."""
 
     model_config = env_config("IOC_ZALO_")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class ConsoleSettings(BaseSettings):
+class ConsoleSettings(AreaSettings):
     """Console sessions, login throttling, pages and map tiles, Telegram linking."""
 
     model_config = env_config("IOC_CONSOLE_")

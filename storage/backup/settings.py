@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class BackupSettings(BaseSettings):
+class BackupSettings(AreaSettings):
     """Where backups go, how many are kept, and how the server is reached."""
 
     model_config = env_config("IOC_BACKUP_")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings
 
-from ioc.settings import env_config
+from ioc.settings import AreaSettings, env_config
 
 
-class SmtpSettings(BaseSettings):
+class SmtpSettings(AreaSettings):
     """The server e-mail receivers use unless their block names another."""
 
     model_config = env_config("IOC_SMTP_")
