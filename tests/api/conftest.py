@@ -192,6 +192,9 @@ def api_setup(
 ) -> ApiSetup:
     """The API's settings: ``core`` fields of Settings, ``api`` of ApiSettings (a generous rate
     limit unless given) and ``console`` of ConsoleSettings."""
+    for cls, given in ((Settings, core), (ApiSettings, api), (ConsoleSettings, console)):
+        unknown = set(given or {}) - set(cls.model_fields)
+        assert not unknown, f"{cls.__name__} has no {sorted(unknown)}"  # else silently ignored
     return ApiSetup(
         Settings(**core),
         ApiSettings(**{"rate_limit": "100000/minute", **(api or {})}),

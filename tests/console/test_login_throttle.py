@@ -92,7 +92,7 @@ def test_a_user_at_a_known_address_outlasts_attackers_there_by_name(
 def test_forwarded_headers_from_untrusted_peers_are_ignored(
     serve: Callable[..., httpx.Client], world: World, passwords: dict[str, str]
 ) -> None:
-    base = serve(**LIMITS)  # no trusted proxies: the TCP peer is the address
+    base = serve(console=LIMITS)  # no trusted proxies: the TCP peer is the address
     rng = random.Random(9)
     codes = []
     for _ in range(10):

@@ -44,6 +44,15 @@ def storage_setup(
     report: dict[str, Any] | None = None,
 ) -> StorageSetup:
     """Storage settings for a test (nothing from .env): each part's fields, else defaults."""
+    parts = (
+        (RetentionSettings, retention),
+        (RollupSettings, rollup),
+        (AvailabilitySettings, availability),
+        (ReportSettings, report),
+    )
+    for cls, given in parts:
+        unknown = set(given or {}) - set(cls.model_fields)
+        assert not unknown, f"{cls.__name__} has no {sorted(unknown)}"  # else silently ignored
     return StorageSetup(
         RetentionSettings(_env_file=None, **(retention or {})),
         RollupSettings(_env_file=None, **(rollup or {})),

@@ -224,6 +224,8 @@ def notify_setup(
 ) -> NotifySetup:
     """Notification settings for a test (nothing from .env): ``notify`` fields of
     NotifySettings, and each integration's settings when given (else its defaults)."""
+    unknown = set(notify) - set(NotifySettings.model_fields)
+    assert not unknown, f"NotifySettings has no {sorted(unknown)}"  # else silently ignored
     return NotifySetup(
         NotifySettings(_env_file=None, **notify),
         smtp or SmtpSettings(_env_file=None),
