@@ -49,7 +49,10 @@ def command(check_rules: Path | None, once: bool, write: bool) -> None:
         return
 
     from alerts.engine import AlertEngine
-    from alerts.notify.settings import NotifySettings
+    from alerts.notify.channels.smtp_settings import SmtpSettings
+    from alerts.notify.settings import NotifySettings, NotifySetup
+    from alerts.telegram.settings import TelegramSettings
+    from alerts.zalo.settings import ZaloSettings
     from ioc.db import open_pool
     from ioc.migrate import require_current
 
@@ -59,7 +62,11 @@ def command(check_rules: Path | None, once: bool, write: bool) -> None:
     require_current(core.database_url)
     pool = open_pool(core.database_url, max_size=core.db_pool_size, name="ioc-alerts")
     try:
-        notify = None if once else NotifySettings()
+        notify = (
+            None
+            if once
+            else NotifySetup(NotifySettings(), SmtpSettings(), TelegramSettings(), ZaloSettings())
+        )
         engine = AlertEngine(settings, pool, notify=notify, mqtt_url=core.mqtt_url)
         if once:
             _once(engine, write)

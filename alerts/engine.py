@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 import psycopg
@@ -26,7 +26,7 @@ from alerts.inhibit import apply_mutes, root_alerts
 from alerts.inhibit_rules import InhibitRule
 from alerts.leader import LeaderLock
 from alerts.lifecycle import OpenAlert, Transitions, apply_rule, load_open
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySetup
 from alerts.pipeline import PipelineRule, blind_window
 from alerts.reachability import Reachability, ReachabilityResult
 from alerts.rules import EvalContext, RuleBase, load_rules_file
@@ -88,7 +88,7 @@ class AlertEngine:
         *,
         rules: list[RuleBase] | None = None,
         inhibit_rules: list[InhibitRule] | None = None,
-        notify: NotifySettings | None = None,
+        notify: NotifySetup | None = None,
         mqtt_url: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -101,19 +101,15 @@ class AlertEngine:
         self.rules = rules
         self.inhibit_rules = inhibit_rules or []
         self.clock = clock
-        self.pipeline = PipelineRule(
-            settings.alerts_pipeline_heartbeat_s, settings.alerts_pipeline_silence_s
-        )
+        self.pipeline = PipelineRule(settings.pipeline_heartbeat_s, settings.pipeline_silence_s)
         self.reachability = Reachability(
-            settings.alerts_stale_factor,
-            settings.alerts_offline_factor,
-            settings.alerts_topology_refresh_s,
+            settings.stale_factor,
+            settings.offline_factor,
+            settings.topology_refresh_s,
         )
         self.holds = HoldPolicy.from_settings(settings)
         conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
-        self.leader = LeaderLock(
-            conninfo, settings.alerts_leader_lock_key, settings.alerts_leader_retry_s
-        )
+        self.leader = LeaderLock(conninfo, settings.leader_lock_key, settings.leader_retry_s)
         # Notifications only with settings (built by the entry point: ioc alerts, ioc demo).
         self.notifier: Notifications | None = (
             _build_notifier(pool, notify) if notify is not None else None
@@ -127,11 +123,11 @@ class AlertEngine:
         # Zalo webhook events (button presses, link codes): served by every instance.
         self.zalo: Background | None = _build_zalo(pool, notify) if notify is not None else None
         # Ingest's retained MQTT status (faster than the heartbeat); only with a broker URL.
-        self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.alerts_watch_ingest else None
+        self.watch = IngestWatch(mqtt_url) if mqtt_url and settings.watch_ingest else None
         self.scheduler: BackgroundScheduler | None = None
         self.heartbeat = Heartbeat(
-            [settings.alerts_heartbeat_url, settings.alerts_heartbeat_url_2],
-            settings.alerts_heartbeat_timeout_s,
+            [settings.heartbeat_url, settings.heartbeat_url_2],
+            settings.heartbeat_timeout_s,
         )
         self.tick_failed = False
         self.last_result: EvaluationResult | None = None
@@ -179,7 +175,7 @@ class AlertEngine:
 
         open_alerts = load_open(conn)
         ingest_offline = self.watch is not None and self.watch.all_offline()
-        settle = timedelta(seconds=self.settings.alerts_broker_settle_s)
+        settle = timedelta(seconds=self.settings.broker_settle_s)
         outage = self.watch.broker_outage(settle) if self.watch is not None else None
         dropped = outage[0] if outage else None
         down = self.pipeline.check(conn, now, ingest_offline, dropped)
@@ -195,9 +191,7 @@ class AlertEngine:
             presume=lambda topo, own: presumed_down(conn, topo, own, self.holds),
         )
         lap("reachability")
-        ctx = EvalContext(
-            now, self.settings.alerts_offline_factor, blind_start, blind_end, reach.presumed
-        )
+        ctx = EvalContext(now, self.settings.offline_factor, blind_start, blind_end, reach.presumed)
         errors = []
         # Cut-off devices whose root cause has no alert yet: their alerts wait (no storm).
         alerting_roots = root_alerts(open_alerts, set(reach.unreachable.values()))
@@ -226,7 +220,7 @@ class AlertEngine:
                 alert.state, alert.fired_at = "firing", now
         open_alerts += load_open(conn, out.pending) if out.pending else []
         silencer = Silencer.load(conn, now)
-        grace = timedelta(seconds=self.settings.alerts_recovery_grace_s)
+        grace = timedelta(seconds=self.settings.recovery_grace_s)
         mutes = apply_mutes(conn, now, open_alerts, reach, silencer, grace, self.inhibit_rules)
         lap("mutes")
         return EvaluationResult(
@@ -253,7 +247,7 @@ class AlertEngine:
 
     def cleanup(self, now: datetime | None = None) -> int:
         """Delete resolved alerts older than the history period; return how many."""
-        before = (now or self.clock()) - timedelta(days=self.settings.alerts_history_days)
+        before = (now or self.clock()) - timedelta(days=self.settings.history_days)
         with self.pool.connection() as conn:
             return conn.execute(CLEANUP_SQL, {"before": before}).rowcount
 
@@ -312,15 +306,15 @@ class AlertEngine:
         scheduler = BackgroundScheduler(timezone="UTC")
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         scheduler.add_job(
-            self.tick, "interval", seconds=s.alerts_evaluation_interval_s, id="evaluate", **common
+            self.tick, "interval", seconds=s.evaluation_interval_s, id="evaluate", **common
         )
         scheduler.add_job(
-            self.deliver, "interval", seconds=s.alerts_deliver_interval_s, id="deliver", **common
+            self.deliver, "interval", seconds=s.deliver_interval_s, id="deliver", **common
         )
         scheduler.add_job(self._housekeeping, "interval", hours=1, id="cleanup", **common)
         if self.heartbeat:
             scheduler.add_job(
-                self._beat, "interval", seconds=s.alerts_heartbeat_interval_s, id="beat", **common
+                self._beat, "interval", seconds=s.heartbeat_interval_s, id="beat", **common
             )
         if self.watch is not None:
             self.watch.start()
@@ -333,7 +327,7 @@ class AlertEngine:
         log.info(
             "alert engine started: %d rules, every %.1fs",
             len(self.rules),
-            s.alerts_evaluation_interval_s,
+            s.evaluation_interval_s,
         )
 
     def stop(self) -> None:
@@ -356,7 +350,7 @@ class AlertEngine:
                 log.exception("notifier close failed")
 
 
-def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Notifications | None:
+def _build_notifier(pool: ConnectionPool, settings: NotifySetup) -> Notifications | None:
     try:
         from alerts.notify.service import build_notifier
     except ImportError as exc:
@@ -366,17 +360,24 @@ def _build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Notificat
 
 
 def _build_telegram(
-    pool: ConnectionPool, is_leader: Callable[[], bool], settings: NotifySettings
+    pool: ConnectionPool, is_leader: Callable[[], bool], settings: NotifySetup
 ) -> Background | None:
     try:
         from alerts.telegram.service import build_receiver
     except ImportError as exc:
         log.warning("telegram buttons disabled: alerts.telegram is not available (%s)", exc)
         return None
-    return build_receiver(pool, is_leader, settings)
+    return build_receiver(pool, is_leader, settings.telegram, _zone(settings))
 
 
-def _build_zalo(pool: ConnectionPool, settings: NotifySettings) -> Background | None:
+def _build_zalo(pool: ConnectionPool, settings: NotifySetup) -> Background | None:
     from alerts.zalo.service import build_webhook
 
-    return build_webhook(pool, settings)
+    return build_webhook(pool, settings.zalo, _zone(settings))
+
+
+def _zone(settings: NotifySetup) -> tzinfo:
+    """The zone of times in messages (IOC_TIMEZONE)."""
+    from alerts.notify.templates import local_zone
+
+    return local_zone(settings.notify.timezone)

@@ -82,10 +82,10 @@ class HoldPolicy:
     def from_settings(cls, settings: AlertSettings) -> HoldPolicy:
         """The policy of ``IOC_ALERTS_PARENT_HOLD_*`` and ``..._SUSPECT_CHILDREN``."""
         return cls(
-            timedelta(seconds=settings.alerts_parent_hold_s),
-            dict(settings.alerts_parent_hold_by_type),
-            timedelta(seconds=settings.alerts_parent_hold_max_s),
-            settings.alerts_parent_suspect_children,
+            timedelta(seconds=settings.parent_hold_s),
+            dict(settings.parent_hold_by_type),
+            timedelta(seconds=settings.parent_hold_max_s),
+            settings.parent_suspect_children,
         )
 
     def deadline(self, parent: Heard, quiet: datetime) -> datetime:

@@ -60,7 +60,7 @@ def write_once(engine: AlertEngine, now: datetime | None = None) -> EvaluationRe
     """Evaluate and write once, holding the leader lock; LeaderRunning when another leads."""
     if not engine.leader.ensure():
         raise LeaderRunning(
-            f"another ioc alerts is active (leader lock {engine.settings.alerts_leader_lock_key} "
+            f"another ioc alerts is active (leader lock {engine.settings.leader_lock_key} "
             "is held): it already evaluates; stop it first, or run --once without --write"
         )
     try:

@@ -5,63 +5,64 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings
 
 from devices.catalogue import TYPES
-from ioc.settings import ENV_CONFIG
+from ioc.settings import AreaSettings, env_config
 
 
-class AlertSettings(BaseSettings):
+class AlertSettings(AreaSettings):
     """Evaluation rhythm, reachability factors, leader election and self-monitoring."""
 
-    model_config = ENV_CONFIG
+    model_config = env_config("IOC_ALERTS_")
 
     rules: Path | None = Field(
-        None, description="Rules YAML (IOC_RULES); default: alerts/rules/default_rules.yaml."
+        None,
+        validation_alias="IOC_RULES",
+        description="Rules YAML (IOC_RULES); default: alerts/rules/default_rules.yaml.",
     )
-    alerts_evaluation_interval_s: float = Field(
+    evaluation_interval_s: float = Field(
         1.0, gt=0, description="Seconds between rule evaluations by the leader."
     )
-    alerts_deliver_interval_s: float = Field(
+    deliver_interval_s: float = Field(
         0.5, gt=0, description="Seconds between notification outbox deliveries by the leader."
     )
-    alerts_leader_retry_s: float = Field(
+    leader_retry_s: float = Field(
         1.0, gt=0, description="Seconds between a standby's attempts to take the leader lock."
     )
-    alerts_leader_lock_key: int = Field(
+    leader_lock_key: int = Field(
         0x10C_A1E7,
         ge=0,
         description="pg_advisory_lock key that elects the active `ioc alerts`.",
     )
-    alerts_stale_factor: float = Field(
+    stale_factor: float = Field(
         1.5, gt=0, description="A device is stale after this many report intervals of silence."
     )
-    alerts_offline_factor: float = Field(
+    offline_factor: float = Field(
         3.0,
         gt=0,
         description="A device is offline after this many intervals of silence; threshold "
         "values older than this are ignored.",
     )
-    alerts_topology_refresh_s: float = Field(
+    topology_refresh_s: float = Field(
         30.0, gt=0, description="Seconds between reloads of the topology (parents) graph."
     )
-    alerts_pipeline_heartbeat_s: float = Field(
+    pipeline_heartbeat_s: float = Field(
         20.0,
         ge=0,
         description="Ingest is down when no ingest instance heartbeat is newer (0 = off).",
     )
-    alerts_pipeline_silence_s: float = Field(
+    pipeline_silence_s: float = Field(
         180.0,
         ge=0,
         description="Ingest is down when no device message arrived for this long (0 = off).",
     )
-    alerts_recovery_grace_s: float = Field(
+    recovery_grace_s: float = Field(
         60.0,
         ge=0,
         description="After a root cause recovers, its children's alerts stay suppressed this "
         "long while they reconnect (they resolve meanwhile instead of paging).",
     )
-    alerts_parent_hold_s: float = Field(
+    parent_hold_s: float = Field(
         5.0,
         ge=0,
         description="Margin added to a parent's detection time: an offline device whose "
@@ -70,53 +71,53 @@ class AlertSettings(BaseSettings):
         "for devices without their own MQTT session) plus this, so wills spread over the "
         "detection time still make one root-cause alert.",
     )
-    alerts_parent_hold_by_type: dict[str, float] = Field(
+    parent_hold_by_type: dict[str, float] = Field(
         default_factory=dict,
         description="Per parent type, seconds to wait for it instead of its keep-alive x 1.5, "
         'as JSON: {"link": 45}. A genuine outage of one device behind a silent parent is '
         "reported up to this (plus the margin) later.",
     )
-    alerts_parent_hold_max_s: float = Field(
+    parent_hold_max_s: float = Field(
         300.0, gt=0, description="No device is held for its parents longer than this."
     )
-    alerts_parent_suspect_children: int = Field(
+    parent_suspect_children: int = Field(
         3,
         ge=0,
         description="This many children of one parent going offline after its last message, "
         "with the parent silent for one report interval, presume the parent down: its offline "
         "alert opens at once instead of at its will or after k intervals (0 = off).",
     )
-    alerts_broker_settle_s: float = Field(
+    broker_settle_s: float = Field(
         60.0,
         ge=0,
         description="After the engine's own broker connection comes back, wills received "
         "around the drop stay held this long while devices reconnect (a broker restart is "
         "not an outage of every device).",
     )
-    alerts_watch_ingest: bool = Field(
+    watch_ingest: bool = Field(
         True,
         description="Also watch ingest's retained MQTT status (ioc/system/ingest/+/status): "
         "every instance offline = pipeline down.",
     )
-    alerts_heartbeat_url: str = Field(
+    heartbeat_url: str = Field(
         "",
         description="Dead man's switch: a healthchecks.io-style check URL outside this server "
         "(healthchecks, Uptime Kuma push, Better Stack) pinged by the leader; empty = off.",
     )
-    alerts_heartbeat_url_2: str = Field(
+    heartbeat_url_2: str = Field(
         "", description="A second check URL (e.g. the second site's receiver); empty = off."
     )
-    alerts_heartbeat_interval_s: float = Field(
+    heartbeat_interval_s: float = Field(
         60.0, gt=0, description="Seconds between heartbeat pings by the leading engine."
     )
-    alerts_heartbeat_timeout_s: float = Field(
+    heartbeat_timeout_s: float = Field(
         5.0, gt=0, description="Timeout of one heartbeat ping (it never delays evaluations)."
     )
-    alerts_history_days: int = Field(
+    history_days: int = Field(
         90, ge=1, description="Days resolved alerts are kept (older ones are deleted)."
     )
 
-    @field_validator("alerts_parent_hold_by_type")
+    @field_validator("parent_hold_by_type")
     @classmethod
     def _known_types(cls, value: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(value) - set(TYPES))

@@ -43,12 +43,12 @@ from api.routes import (
     sites,
     tiles,
 )
-from api.settings import ApiSettings
+from api.settings import ApiSetup
 from ioc import __version__
 from ioc.bounds import stored_json_loads
 from ioc.db import FAILOVER, CheckedPool
 from ioc.ratelimit import RateLimiter
-from storage.settings import StorageSettings
+from storage.settings import StorageSetup
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5  # seconds a client waits after a 503 (a switchover costs about that much)
@@ -60,14 +60,14 @@ def _configure(conn: psycopg.Connection) -> None:
     set_json_loads(stored_json_loads, conn)
 
 
-def _pool(settings: ApiSettings) -> psycopg_pool.ConnectionPool:
+def _pool(settings: ApiSetup) -> psycopg_pool.ConnectionPool:
     # CheckedPool: a connection the server dropped (restart, failover, pg_terminate_backend)
     # is replaced when taken from the pool instead of failing the request that gets it.
     return CheckedPool(
-        settings.database_url,
+        settings.core.database_url,
         min_size=1,
-        max_size=settings.db_pool_size,
-        timeout=settings.db_pool_timeout_s,
+        max_size=settings.core.db_pool_size,
+        timeout=settings.api.db_pool_timeout_s,
         kwargs={"autocommit": True, "options": "-c timezone=UTC"},
         configure=_configure,
         name="ioc-api",
@@ -148,7 +148,7 @@ def _add_docs(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
+def create_app(settings: ApiSetup, storage: StorageSetup) -> FastAPI:
     """Build the API; the database pool opens (and is checked) when the app starts.
 
     ``storage`` (resolved with ``storage.jobs.resolve``) serves the availability report.
@@ -171,8 +171,8 @@ def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
     app.state.settings = settings
     app.state.storage = storage
     app.state.pool = pool
-    app.state.limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_limit_storage)
-    app.state.schema = SchemaCheck(settings.database_url)
+    app.state.limiter = RateLimiter(settings.api.rate_limit, settings.api.rate_limit_storage)
+    app.state.schema = SchemaCheck(settings.core.database_url)
     app.state.registry = CollectorRegistry()
     v1 = APIRouter(prefix="/api/v1", responses=ERRORS)
     for module in (communes, sites, registry_import, devices, device_data, alerts, silences):
@@ -188,7 +188,7 @@ def create_app(settings: ApiSettings, storage: StorageSettings) -> FastAPI:
     add_console(app, settings)
     _add_error_handlers(app)
     _add_docs(app)
-    app.add_middleware(BodyLimit, limit=settings.api_body_limit_bytes)
+    app.add_middleware(BodyLimit, limit=settings.api.body_limit_bytes)
     app.add_middleware(Metrics, registry=app.state.registry)
     return app
 

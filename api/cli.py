@@ -7,7 +7,9 @@ from typing import Any
 import click
 
 from api import security
-from api.settings import ApiSettings
+from api.console.settings import ConsoleSettings
+from api.settings import ApiSettings, ApiSetup
+from ioc.settings import Settings
 
 
 @click.command()
@@ -20,24 +22,38 @@ def command(host: str | None, port: int | None) -> None:
     from api.app import create_app
     from ioc import migrate
     from storage.jobs import resolve
-    from storage.settings import StorageSettings
+    from storage.settings import (
+        AvailabilitySettings,
+        ReportSettings,
+        RetentionSettings,
+        RollupSettings,
+        StorageSetup,
+    )
 
-    settings = ApiSettings()
-    migrate.require_current(settings.database_url)
-    app = create_app(settings, resolve(settings, StorageSettings()))
-    base = f"http://{host or settings.api_host}:{port or settings.api_port}"
+    settings = _setup()
+    migrate.require_current(settings.core.database_url)
+    storage = StorageSetup(
+        RetentionSettings(), RollupSettings(), AvailabilitySettings(), ReportSettings()
+    )
+    app = create_app(settings, resolve(settings.core, storage))
+    base = f"http://{host or settings.api.host}:{port or settings.api.port}"
     click.echo(f"API on {base}/docs, console on {base}/console/")
     uvicorn.run(
         app,
-        host=host or settings.api_host,
-        port=port or settings.api_port,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
         **server_options(settings),
     )
 
 
-def server_options(settings: ApiSettings) -> dict[str, Any]:
+def _setup() -> ApiSetup:
+    """The settings of every command here (all of them, so a bad one stops any command)."""
+    return ApiSetup(Settings(), ApiSettings(), ConsoleSettings())
+
+
+def server_options(settings: ApiSetup) -> dict[str, Any]:
     """uvicorn options: forwarded headers only from IOC_API_TRUSTED_PROXIES (else none)."""
-    proxies = settings.api_trusted_proxies
+    proxies = settings.api.trusted_proxies
     return {
         "log_config": None,
         "proxy_headers": bool(proxies),
@@ -83,15 +99,15 @@ def create(
     """Create a user and print their token once (it is stored only as a digest)."""
     from ioc.db import connect
 
-    settings = ApiSettings()
+    settings = _setup()
     password = _read_password(password_stdin) if with_password or password_stdin else None
     for code in communes:
         if not (len(code) == 5 and code.isdigit()):
             raise click.BadParameter(
                 f"{code!r} is not a 5-digit commune code", param_hint="--commune"
             )
-    days = security.expiry_days(expires_days, settings.api_token_days)
-    with connect(settings.database_url) as conn:
+    days = security.expiry_days(expires_days, settings.api.token_days)
+    with connect(settings.core.database_url) as conn:
         token, expires = security.create_user(conn, name, role, list(communes), days)
         _audit(conn, "create", name, {"role": role, "communes": list(communes)})
         if password is not None:
@@ -108,8 +124,8 @@ def list_() -> None:
     """List users with their role, communes, tokens and last use."""
     from ioc.db import connect
 
-    settings = ApiSettings()
-    with connect(settings.database_url) as conn:
+    settings = _setup()
+    with connect(settings.core.database_url) as conn:
         rows = security.list_users(conn)
     click.echo(f"{'NAME':20} {'ROLE':11} {'COMMUNES':18} {'TOKENS':6} {'EXPIRES':26} STATUS")
     for u in rows:
@@ -127,8 +143,8 @@ def revoke(name: str) -> None:
     """Revoke a user and every token of theirs."""
     from ioc.db import connect
 
-    settings = ApiSettings()
-    with connect(settings.database_url) as conn:
+    settings = _setup()
+    with connect(settings.core.database_url) as conn:
         security.revoke_user(conn, name)
         _audit(conn, "revoke", name, {})
     click.echo(f"user {name} revoked")
@@ -146,9 +162,9 @@ def rotate(name: str, expires_days: int | None) -> None:
     """Revoke a user's tokens and print a new one once."""
     from ioc.db import connect
 
-    settings = ApiSettings()
-    days = security.expiry_days(expires_days, settings.api_token_days)
-    with connect(settings.database_url) as conn:
+    settings = _setup()
+    days = security.expiry_days(expires_days, settings.api.token_days)
+    with connect(settings.core.database_url) as conn:
         token, expires = security.rotate_token(conn, name, days)
         _audit(conn, "rotate", name, {})
     click.echo(f"new token for {name}; expires {expires or 'never'}; old tokens revoked")
@@ -163,9 +179,9 @@ def passwd(name: str, password_stdin: bool) -> None:
     """Set the console login password of a user (asked twice unless --password-stdin)."""
     from ioc.db import connect
 
-    settings = ApiSettings()
+    settings = _setup()
     password = _read_password(password_stdin)
-    with connect(settings.database_url) as conn:
+    with connect(settings.core.database_url) as conn:
         _store_password(conn, name, password)
     click.echo(f"console password of {name} set")
 

@@ -11,15 +11,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import scope, security
 from api.security import Principal
-from api.settings import ApiSettings
-from storage.settings import StorageSettings
+from api.settings import ApiSetup
+from storage.settings import StorageSetup
 
 bearer = HTTPBearer(auto_error=False, description="API token from `ioc users create`.")
 
 
-def get_settings(request: Request) -> ApiSettings:
+def get_settings(request: Request) -> ApiSetup:
     """The settings the app was created with."""
-    settings: ApiSettings = request.app.state.settings
+    settings: ApiSetup = request.app.state.settings
     return settings
 
 
@@ -29,14 +29,14 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def get_storage_settings(request: Request) -> StorageSettings:
+def get_storage_settings(request: Request) -> StorageSetup:
     """The storage settings (report time zone, raw retention) the app was created with."""
-    storage: StorageSettings = request.app.state.storage
+    storage: StorageSetup = request.app.state.storage
     return storage
 
 
-SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
-StorageDep = Annotated[StorageSettings, Depends(get_storage_settings)]
+SettingsDep = Annotated[ApiSetup, Depends(get_settings)]
+StorageDep = Annotated[StorageSetup, Depends(get_storage_settings)]
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 
@@ -115,9 +115,9 @@ class Page:
         limit: Annotated[int | None, Query(ge=1, description="Page size (capped).")] = None,
         offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")] = 0,
     ) -> None:
-        if limit is not None and limit > settings.api_page_max:
-            raise invalid("limit", f"limit must be at most {settings.api_page_max}", "query")
-        self.limit = limit or settings.api_page_default
+        if limit is not None and limit > settings.api.page_max:
+            raise invalid("limit", f"limit must be at most {settings.api.page_max}", "query")
+        self.limit = limit or settings.api.page_default
         self.offset = offset
 
 

@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from api.models.data import Point, Series
-from api.settings import ApiSettings
+from api.settings import ApiSetup
 
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 NICE_STEPS: tuple[int, ...] = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
@@ -67,9 +67,9 @@ WHERE device_id = %(device)s AND metric = ANY(%(metrics)s)
 """
 
 
-def auto_step(span: timedelta, settings: ApiSettings) -> int:
+def auto_step(span: timedelta, settings: ApiSetup) -> int:
     """A round step giving about a quarter of the point cap over ``span``."""
-    want = span.total_seconds() / max(1, settings.api_telemetry_max_points // 4)
+    want = span.total_seconds() / max(1, settings.api.telemetry_max_points // 4)
     return next((s for s in NICE_STEPS if s >= want), NICE_STEPS[-1])
 
 
@@ -108,9 +108,9 @@ def points_for(span: timedelta, step: int) -> int:
     return math.ceil(span.total_seconds() / step)
 
 
-def choose_source(conn: psycopg.Connection, step: int, settings: ApiSettings) -> str:
+def choose_source(conn: psycopg.Connection, step: int, settings: ApiSetup) -> str:
     """The coarsest existing rollup whose bucket fits the step, else raw."""
-    if step < settings.api_raw_max_step_s:
+    if step < settings.api.raw_max_step_s:
         return "raw"
     for name, bucket in ROLLUPS:
         if step >= bucket and step % bucket == 0:

@@ -131,7 +131,7 @@ def main() -> int:
             points = conn.execute("SELECT count(*) FROM device_latest").fetchone()
         pool = ConnectionPool(url, min_size=1, max_size=2, open=True)
         engine = AlertEngine(
-            AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
+            AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0),
             pool,
         )
         figures: dict[str, float] = {

@@ -34,8 +34,11 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
-from alerts.notify.settings import NotifySettings
+from alerts.notify.channels.smtp_settings import SmtpSettings
+from alerts.notify.settings import NotifySettings, NotifySetup
 from alerts.settings import AlertSettings
+from alerts.telegram.settings import TelegramSettings
+from alerts.zalo.settings import ZaloSettings
 from devices.database import prepare_database
 from ioc.contract import device_topic
 from ioc.ports import free_port, wait_listening
@@ -162,7 +165,9 @@ def main() -> int:
         service.start()
         clients = [device_client(d, port) for d in devices]
         pool = ConnectionPool(url, min_size=1, max_size=4, open=True)
-        notify = NotifySettings(alerts_config=config)
+        notify = NotifySetup(
+            NotifySettings(alerts_config=config), SmtpSettings(), TelegramSettings(), ZaloSettings()
+        )
         engine = AlertEngine(AlertSettings(), pool, notify=notify)
         engine.start()
         deadline = time.monotonic() + 30

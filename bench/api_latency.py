@@ -30,11 +30,19 @@ sys.path.insert(0, str(REPO))
 
 from api import security  # noqa: E402
 from api.app import create_app  # noqa: E402
-from api.settings import ApiSettings  # noqa: E402
+from api.console.settings import ConsoleSettings  # noqa: E402
+from api.settings import ApiSettings, ApiSetup  # noqa: E402
 from devices.database import prepare_database  # noqa: E402
 from ioc.ports import free_port  # noqa: E402
+from ioc.settings import Settings  # noqa: E402
 from storage.jobs import resolve  # noqa: E402
-from storage.settings import StorageSettings  # noqa: E402
+from storage.settings import (  # noqa: E402
+    AvailabilitySettings,
+    ReportSettings,
+    RetentionSettings,
+    RollupSettings,
+    StorageSetup,
+)
 
 COMMUNE = "21025"
 DEVICE = "ts-cam-01"
@@ -66,9 +74,20 @@ def prepare(url: str, days: float, reseed: bool) -> dict[str, float]:
     started = time.perf_counter()
     try:
         from storage.jobs import run_availability, run_rollups
-        from storage.settings import StorageSettings
+        from storage.settings import (
+            AvailabilitySettings,
+            ReportSettings,
+            RetentionSettings,
+            RollupSettings,
+            StorageSetup,
+        )
 
-        storage = StorageSettings(retention_raw_days=int(days) + 5)
+        storage = StorageSetup(
+            RetentionSettings(raw_days=int(days) + 5),
+            RollupSettings(),
+            AvailabilitySettings(),
+            ReportSettings(),
+        )
         run_rollups(url, storage)
         run_availability(url, storage)
         timings["maintain_s"] = round(time.perf_counter() - started, 1)
@@ -120,11 +139,16 @@ def main(argv: list[str] | None = None) -> int:
         conn.execute("DELETE FROM ioc_auth.users WHERE name = 'bench'")
         token, _ = security.create_user(conn, "bench", "operator", [], 1)
         conn.commit()
-    settings = ApiSettings(database_url=args.db, api_rate_limit="1000000/minute")
+    storage = StorageSetup(
+        RetentionSettings(), RollupSettings(), AvailabilitySettings(), ReportSettings()
+    )
+    settings = ApiSetup(
+        Settings(database_url=args.db), ApiSettings(rate_limit="1000000/minute"), ConsoleSettings()
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, resolve(settings, StorageSettings())),
+            create_app(settings, resolve(settings.core, storage)),
             host="127.0.0.1",
             port=port,
             log_level="warning",

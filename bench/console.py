@@ -44,14 +44,22 @@ from alerts.telegram.handler import BotHandler  # noqa: E402
 from alerts.telegram.receiver import TelegramReceiver  # noqa: E402
 from api import security  # noqa: E402
 from api.app import create_app  # noqa: E402
+from api.console.settings import ConsoleSettings  # noqa: E402
 from api.passwords import set_password  # noqa: E402
-from api.settings import ApiSettings  # noqa: E402
+from api.settings import ApiSettings, ApiSetup  # noqa: E402
 from devices.store import sync_catalogue  # noqa: E402
 from ioc import migrate  # noqa: E402
 from ioc.linkcode import code_digest  # noqa: E402
 from ioc.ports import free_port  # noqa: E402
+from ioc.settings import Settings  # noqa: E402
 from storage.jobs import resolve  # noqa: E402
-from storage.settings import StorageSettings  # noqa: E402
+from storage.settings import (  # noqa: E402
+    AvailabilitySettings,
+    ReportSettings,
+    RetentionSettings,
+    RollupSettings,
+    StorageSetup,
+)
 from tests.alerts.telegram.fakebot import FakeBotApi  # noqa: E402
 
 PASSWORD = "bench-password-123"
@@ -136,9 +144,16 @@ def _seed(url: str) -> dict[str, Any]:
 
 def _serve(url: str) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = free_port()
-    settings = ApiSettings(database_url=url, console_cookie_secure=False, db_pool_size=4)
+    storage = StorageSetup(
+        RetentionSettings(), RollupSettings(), AvailabilitySettings(), ReportSettings()
+    )
+    settings = ApiSetup(
+        Settings(database_url=url, db_pool_size=4),
+        ApiSettings(),
+        ConsoleSettings(cookie_secure=False),
+    )
     config = uvicorn.Config(
-        create_app(settings, resolve(settings, StorageSettings())),
+        create_app(settings, resolve(settings.core, storage)),
         host="127.0.0.1",
         port=port,
         log_config=None,

@@ -118,12 +118,22 @@ def prepare(url: str) -> None:
     from ioc.ops import history
     from ioc.settings import Settings
     from storage import jobs
-    from storage.settings import StorageSettings
+    from storage.settings import (
+        AvailabilitySettings,
+        ReportSettings,
+        RetentionSettings,
+        RollupSettings,
+        StorageSetup,
+    )
 
     apply(url)  # post-apply grants the Grafana role SELECT on everything
-    storage = jobs.resolve(Settings(database_url=url), StorageSettings()).model_copy(
-        update={"availability_recompute_days": 31}
+    storage = StorageSetup(
+        RetentionSettings(),
+        RollupSettings(),
+        AvailabilitySettings(recompute_days=31),
+        ReportSettings(),
     )
+    storage = jobs.resolve(Settings(database_url=url), storage)
     jobs.run_rollups(url, storage)
     jobs.run_availability(url, storage)
     with psycopg.connect(url) as conn:

@@ -30,8 +30,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from alerts.notify.channels.smtp_settings import SmtpSettings
 from alerts.notify.service import build_notifier
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySettings, NotifySetup
+from alerts.telegram.settings import TelegramSettings
+from alerts.zalo.settings import ZaloSettings
 from devices.database import prepare_database
 
 INSERT = """
@@ -64,6 +67,16 @@ class Sink:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+def notify_setup(routes: Path) -> NotifySetup:
+    """Notification settings with ``routes`` as IOC_ALERTS_CONFIG, nothing from .env."""
+    return NotifySetup(
+        NotifySettings(_env_file=None, alerts_config=routes),  # type: ignore[call-arg]
+        SmtpSettings(_env_file=None),  # type: ignore[call-arg]
+        TelegramSettings(_env_file=None),  # type: ignore[call-arg]
+        ZaloSettings(_env_file=None),  # type: ignore[call-arg]
+    )
 
 
 def fire(conn: psycopg.Connection, commune: str) -> int:
@@ -111,7 +124,7 @@ def main() -> int:
             ConnectionPool(url, min_size=1, max_size=4) as pool,
             psycopg.connect(url, autocommit=True) as conn,
         ):
-            notifier = build_notifier(pool, NotifySettings(_env_file=None, alerts_config=cfg))
+            notifier = build_notifier(pool, notify_setup(cfg))
             # Latency: fired_at -> webhook, ticking every --period seconds like the engine.
             latencies = []
             for _ in range(args.samples):

@@ -36,8 +36,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from alerts.notify.channels.smtp_settings import SmtpSettings
 from alerts.notify.service import build_notifier
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySettings, NotifySetup
+from alerts.telegram.settings import TelegramSettings
+from alerts.zalo.settings import ZaloSettings
 from devices.database import prepare_database
 
 T0 = datetime(2030, 1, 1, 7, 0, tzinfo=UTC)
@@ -100,6 +103,16 @@ class Hops:
         return sum(map(inside, self.stops)), sum(map(inside, self.returns))
 
 
+def notify_setup(routes: Path) -> NotifySetup:
+    """Notification settings with ``routes`` as IOC_ALERTS_CONFIG, nothing from .env."""
+    return NotifySetup(
+        NotifySettings(_env_file=None, alerts_config=routes),  # type: ignore[call-arg]
+        SmtpSettings(_env_file=None),  # type: ignore[call-arg]
+        TelegramSettings(_env_file=None),  # type: ignore[call-arg]
+        ZaloSettings(_env_file=None),  # type: ignore[call-arg]
+    )
+
+
 def fire(conn: psycopg.Connection, device: str, t: datetime) -> int:
     labels = {"commune": "21025", "device": device, "severity": "critical", "type": "camera"}
     row = conn.execute(INSERT, {"fp": uuid.uuid4().hex, "labels": Jsonb(labels), "t": t})
@@ -113,7 +126,7 @@ def scenario(url: str, cfg: Path, hops: Hops) -> None:
         ConnectionPool(url, min_size=1, max_size=2) as pool,
         psycopg.connect(url, autocommit=True) as conn,
     ):
-        notifier = build_notifier(pool, NotifySettings(_env_file=None, alerts_config=cfg))
+        notifier = build_notifier(pool, notify_setup(cfg))
 
         def tick(seconds: float) -> None:
             sys.setprofile(hops.profile)

@@ -29,7 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.seed_history import DEFAULT_REGISTRY, seed
 from bench.storage_trigger import trigger_overhead
 from storage import policies, retention, rollups
-from storage.settings import StorageSettings
+from storage.settings import (
+    AvailabilitySettings,
+    ReportSettings,
+    RetentionSettings,
+    RollupSettings,
+    StorageSetup,
+)
 
 SIZE = """
 SELECT sum(pg_total_relation_size(c.oid)), sum(pg_relation_size(c.oid)),
@@ -138,7 +144,12 @@ def run(
 ) -> dict[str, object]:
     """Seed (unless told not to), then measure; return the figures."""
     figures: dict[str, object] = {"days": days}
-    settings = StorageSettings(retention_raw_days=max(30, int(days) + 1), rollup_lag_s=60)
+    settings = StorageSetup(
+        RetentionSettings(raw_days=max(30, int(days) + 1)),
+        RollupSettings(lag_s=60),
+        AvailabilitySettings(),
+        ReportSettings(),
+    )
     with psycopg.connect(url, autocommit=True) as conn:
         ts = rollups.is_timescale(conn)
         figures["path"] = "timescaledb" if ts else "plain"

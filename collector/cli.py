@@ -66,10 +66,10 @@ def run(
     overrides: dict[str, Any] = {
         k: v
         for k, v in {
-            "collector_id": collector_id,
-            "collector_state_dir": state_dir,
-            "collector_secrets_file": secrets_file,
-            "collector_webhook_port": webhook_port,
+            "id": collector_id,
+            "state_dir": state_dir,
+            "secrets_file": secrets_file,
+            "webhook_port": webhook_port,
         }.items()
         if v is not None
     }
@@ -85,9 +85,9 @@ def run(
             inventory = inventory_from_api(api_url or "", token, csettings)
     except RegistryError as exc:
         raise click.ClickException("invalid inventory:\n" + "\n".join(exc.errors)) from None
-    me = identify(inventory, csettings.collector_id)
+    me = identify(inventory, csettings.id)
     try:
-        secrets = SecretStore.load(csettings.collector_secrets_file)
+        secrets = SecretStore.load(csettings.secrets_file)
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read the secrets file: {exc}") from None
     try:

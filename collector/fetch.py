@@ -32,7 +32,7 @@ class FetchError(Exception):
 
 def inventory_from_api(api_url: str, token: str, settings: CollectorSettings) -> Inventory:
     """Fetch and validate the inventory; fall back to the last good copy on any failure."""
-    cache = settings.collector_state_dir / CACHE
+    cache = settings.state_dir / CACHE
     url = api_url.rstrip("/") + ROUTE
     try:
         text = asyncio.run(_download(url, token, settings))
@@ -45,8 +45,8 @@ def inventory_from_api(api_url: str, token: str, settings: CollectorSettings) ->
 
 
 async def _download(url: str, token: str, settings: CollectorSettings) -> str:
-    limit = settings.collector_inventory_max_bytes
-    deadline = settings.collector_inventory_timeout_s
+    limit = settings.inventory_max_bytes
+    deadline = settings.inventory_timeout_s
     try:
         async with asyncio.timeout(deadline), httpx.AsyncClient(timeout=deadline) as client:
             headers = {"Authorization": f"Bearer {token}"}

@@ -31,10 +31,10 @@ def make_app(ctx: PushContext) -> Starlette:
 def limits(settings: CollectorSettings) -> Limits:
     """The receiver's bounds, from the settings."""
     return Limits(
-        header_timeout_s=settings.collector_receiver_header_timeout_s,
-        body_timeout_s=settings.collector_receiver_body_timeout_s,
-        app_timeout_s=settings.collector_receiver_body_timeout_s,
-        max_connections=settings.collector_receiver_max_connections,
+        header_timeout_s=settings.receiver_header_timeout_s,
+        body_timeout_s=settings.receiver_body_timeout_s,
+        app_timeout_s=settings.receiver_body_timeout_s,
+        max_connections=settings.receiver_max_connections,
         max_body_bytes=MAX_BODY,
     )
 
@@ -48,7 +48,7 @@ async def serve(
     server: BoundedServer, settings: CollectorSettings, ready: asyncio.Future[int] | None = None
 ) -> None:
     """Serve pushes until cancelled."""
-    host, port = settings.collector_webhook_host, settings.collector_webhook_port or 0
+    host, port = settings.webhook_host, settings.webhook_port or 0
     log.info("webhook receiver on %s:%s", host, port)
     if host in ("0.0.0.0", "::", ""):
         log.warning("the receiver listens on every interface (IOC_COLLECTOR_WEBHOOK_HOST=%s)", host)

@@ -105,26 +105,26 @@ class Collector:
         self._reported: tuple[str, str] | None = None  # version and hash last heartbeat sent
         self.started = time.time()
         self.outbox = Outbox(
-            settings.collector_state_dir / f"{me.id}.outbox.sqlite",
-            max_age_s=settings.collector_max_age_days * 86400,
-            max_bytes=settings.collector_max_bytes,
+            settings.state_dir / f"{me.id}.outbox.sqlite",
+            max_age_s=settings.max_age_days * 86400,
+            max_bytes=settings.max_bytes,
         )
         self.forwarder = Forwarder(
             self.outbox,
             target,
-            client_id=f"{settings.collector_client_prefix}{me.id}",
+            client_id=f"{settings.client_prefix}{me.id}",
             commune=me.commune,
             collector_id=me.id,
-            replay_rate=settings.collector_replay_rate,
+            replay_rate=settings.replay_rate,
         )
         self.closed = False
         self.checks: list[Check] = build_checks(self.watched, secrets)
         self.scheduler = Scheduler(
             self.checks,
             self.record,
-            settings.collector_jitter,
+            settings.jitter,
             scrub=self.scrub,
-            repeat_s=settings.collector_error_repeat_s,
+            repeat_s=settings.error_repeat_s,
         )
 
     def scrub(self, text: str) -> str:
@@ -206,7 +206,7 @@ class Collector:
         while True:
             self.outbox.expire()
             self.heartbeat()
-            await asyncio.sleep(self.settings.collector_heartbeat_s)
+            await asyncio.sleep(self.settings.heartbeat_s)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set (or SIGTERM/SIGINT)."""
@@ -230,7 +230,7 @@ class Collector:
             asyncio.create_task(self.forwarder.run(), name="forwarder"),
             asyncio.create_task(self._heartbeats(), name="heartbeat"),
         ]
-        if self.settings.collector_webhook_port is not None:
+        if self.settings.webhook_port is not None:
             tasks.append(asyncio.create_task(self.serve_pushes(), name="webhooks"))
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)

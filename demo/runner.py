@@ -18,11 +18,11 @@ from ioc.mqttclient import MqttTarget
 from ioc.settings import Settings
 
 if TYPE_CHECKING:
-    from alerts.notify.settings import NotifySettings
+    from alerts.notify.settings import NotifySetup
     from alerts.settings import AlertSettings
-    from api.settings import ApiSettings
+    from api.settings import ApiSetup
     from ingest.settings import IngestSettings
-    from storage.settings import StorageSettings
+    from storage.settings import StorageSetup
 
 log = logging.getLogger(__name__)
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "devices" / "data" / "demo_commune.yaml"
@@ -120,12 +120,22 @@ def console_login(db_url: str) -> str:
 def run(stop: threading.Event, say: Any, api_port: int) -> None:
     """Run the whole product until ``stop`` is set."""
     with ExitStack() as stack:
-        from alerts.notify.settings import NotifySettings
+        from alerts.notify.channels.smtp_settings import SmtpSettings
+        from alerts.notify.settings import NotifySettings, NotifySetup
         from alerts.settings import AlertSettings
-        from api.settings import ApiSettings
+        from alerts.telegram.settings import TelegramSettings
+        from alerts.zalo.settings import ZaloSettings
+        from api.console.settings import ConsoleSettings
+        from api.settings import ApiSettings, ApiSetup
         from ingest.settings import IngestSettings
         from storage.jobs import resolve
-        from storage.settings import StorageSettings
+        from storage.settings import (
+            AvailabilitySettings,
+            ReportSettings,
+            RetentionSettings,
+            RollupSettings,
+            StorageSetup,
+        )
 
         base = Settings()
         db_url, mqtt_url, embedded_db, embedded_broker = choose_services(stack, base, say)
@@ -139,15 +149,16 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
             say("MQTT: checking that no other demo or drill publishes the demo commune there")
             refuse_if_busy(MqttTarget(mqtt_url, settings.mqtt_protocol), mqtt_url, PROBE_S)
         run = run_id()
-        api = ApiSettings(**chosen)
+        api = ApiSettings()
         if "IOC_API_PORT" not in os.environ:
-            api = api.model_copy(update={"api_port": api_port})
+            api = api.model_copy(update={"port": api_port})
+        console = ConsoleSettings()
         if "IOC_CONSOLE_COOKIE_SECURE" not in os.environ:
             # The demo serves plain http on loopback: a Secure cookie would never come back.
-            api = api.model_copy(update={"console_cookie_secure": False})
+            console = console.model_copy(update={"cookie_secure": False})
         notify = NotifySettings()
         if "IOC_PUBLIC_URL" not in os.environ:
-            notify = notify.model_copy(update={"public_url": f"http://127.0.0.1:{api.api_port}"})
+            notify = notify.model_copy(update={"public_url": f"http://127.0.0.1:{api.port}"})
         say("database: applying migrations and importing the demo commune (Xã Tịnh Sơn)")
         token = prepare_demo(settings)
         password = console_login(db_url)
@@ -166,8 +177,13 @@ def run(stop: threading.Event, say: Any, api_port: int) -> None:
         # never joins a production ingest group nor leaves a queue behind on the broker.
         ingest = IngestSettings(instance=f"demo-{run}", group=f"ioc-demo-{run}", session_expiry_s=0)
         stack.enter_context(_ingest(settings, ingest))
-        stack.enter_context(_alerts(settings, AlertSettings(), notify))
-        api_url = stack.enter_context(_api(api, resolve(settings, StorageSettings())))
+        setup = NotifySetup(notify, SmtpSettings(), TelegramSettings(), ZaloSettings())
+        stack.enter_context(_alerts(settings, AlertSettings(), setup))
+        web = ApiSetup(settings, api, console)
+        storage = StorageSetup(
+            RetentionSettings(), RollupSettings(), AvailabilitySettings(), ReportSettings()
+        )
+        api_url = stack.enter_context(_api(web, resolve(settings, storage)))
         stack.enter_context(_fleet(settings, run))
         say(
             banner(
@@ -204,7 +220,7 @@ def _ingest(settings: Settings, ingest: IngestSettings) -> _Running:
     return _Running(service.start, stop)
 
 
-def _alerts(settings: Settings, alerts: AlertSettings, notify: NotifySettings) -> _Running:
+def _alerts(settings: Settings, alerts: AlertSettings, notify: NotifySetup) -> _Running:
     from alerts.engine import AlertEngine
     from ioc.db import open_pool
 
@@ -218,13 +234,13 @@ def _alerts(settings: Settings, alerts: AlertSettings, notify: NotifySettings) -
     return _Running(engine.start, stop)
 
 
-def _api(settings: ApiSettings, storage: StorageSettings) -> _Running:
+def _api(settings: ApiSetup, storage: StorageSetup) -> _Running:
     import uvicorn
 
     from api.app import create_app
     from api.cli import server_options
 
-    config = uvicorn.Config(create_app(settings, storage), host=settings.api_host, port=settings.api_port,
+    config = uvicorn.Config(create_app(settings, storage), host=settings.api.host, port=settings.api.port,
                             log_level="warning", **server_options(settings))  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
@@ -236,7 +252,7 @@ def _api(settings: ApiSettings, storage: StorageSettings) -> _Running:
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError("the API did not start (is the port free? set IOC_API_PORT)")
             time.sleep(0.05)
-        return f"http://{settings.api_host}:{settings.api_port}"
+        return f"http://{settings.api.host}:{settings.api.port}"
 
     def stop() -> None:
         server.should_exit = True

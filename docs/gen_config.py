@@ -65,7 +65,7 @@ def settings_classes() -> list[type[BaseSettings]]:
             for _, obj in inspect.getmembers(module, inspect.isclass):
                 if (
                     issubclass(obj, BaseSettings)
-                    and obj is not BaseSettings
+                    and obj.model_fields  # a base without fields (AreaSettings) reads nothing
                     and obj.__module__ == name
                 ):
                     found[f"{obj.__module__}.{obj.__qualname__}"] = obj
@@ -105,16 +105,16 @@ def _cell(text: str) -> str:
 def render() -> str:
     """The whole Markdown document."""
     out = [HEADER]
-    for cls in settings_classes():
-        prefix = str(cls.model_config.get("env_prefix") or "").upper()
+    classes = settings_classes()  # puts the repo on sys.path
+    from ioc.settings import env_name
+
+    for cls in classes:
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         out.append(f"## `{cls.__module__}.{cls.__qualname__}`\n")
         if doc:
             out.append(f"{doc}\n")
         # Fields inherited from another settings class are listed under that class only.
-        parents = [
-            b for b in cls.__mro__[1:] if issubclass(b, BaseSettings) and b is not BaseSettings
-        ]
+        parents = [b for b in cls.__mro__[1:] if issubclass(b, BaseSettings) and b.model_fields]
         inherited = {name for parent in parents for name in parent.model_fields}
         if parents:
             out.append(
@@ -125,8 +125,7 @@ def render() -> str:
         for name, field in cls.model_fields.items():
             if name in inherited:
                 continue
-            alias = field.validation_alias if isinstance(field.validation_alias, str) else None
-            env = (alias or field.alias or f"{prefix}{name}").upper()
+            env = env_name(cls, name)
             out.append(f"| `{env}` | {_default(field)} | {_cell(field.description or '')} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

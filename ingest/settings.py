@@ -5,22 +5,21 @@ from __future__ import annotations
 import socket
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.sequence import DEFAULT_HOLD_S
 from ingest.writer import LATEST_AHEAD_S
 from ioc.contract import TOPIC_ROOT
-from ioc.settings import ENV_CONFIG
+from ioc.settings import AreaSettings, env_config
 
 
 def _default_instance() -> str:
     return socket.gethostname().split(".")[0] or "ingest"
 
 
-class IngestSettings(BaseSettings):
+class IngestSettings(AreaSettings):
     """Batching, MQTT session, validation limits and self-monitoring of ``ioc ingest``."""
 
-    model_config = SettingsConfigDict(**{**ENV_CONFIG, "env_prefix": "IOC_INGEST_"})
+    model_config = env_config("IOC_INGEST_")
 
     instance: str = Field(
         default_factory=_default_instance,

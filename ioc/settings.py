@@ -1,27 +1,53 @@
 """Settings shared by every service, read from ``IOC_*`` environment variables and ``.env``.
 
-Each area (ingest, alerts, api, ...) may define its own settings class in its own package with
-the same ``IOC_`` prefix; this module holds only what several of them need.
+Each area (ingest, alerts, api, ...) defines its own settings class in its own package with its
+own prefix (``env_config("IOC_INGEST_")``: field ``batch_size`` reads ``IOC_INGEST_BATCH_SIZE``);
+this module holds only what several of them need.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ioc.mqttclient import MqttTarget
 
-ENV_CONFIG = SettingsConfigDict(env_prefix="IOC_", env_file=".env", extra="ignore")
+
+def env_config(prefix: str) -> SettingsConfigDict:
+    """The config of a settings class reading ``{prefix}{FIELD}`` from the environment and .env."""
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+
+
+class AreaSettings(BaseSettings):
+    """Base of each area's settings class (``model_config = env_config("IOC_AREA_")``).
+
+    A field whose variable lies outside the prefix (``IOC_RULES``) has it as ``validation_alias``
+    and is read from that variable only. Code and tests may still pass it by field name
+    (``rules=...``): mapped here, because pydantic's ``populate_by_name`` would also read
+    prefix + field name (``IOC_ALERTS_RULES``), a second spelling nobody documents.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliased_by_name(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias
+            if isinstance(alias, str) and name in data:
+                data[alias] = data.pop(name)  # given by name: wins over the variable, as any kwarg
+        return data
 
 
 class Settings(BaseSettings):
     """Database, broker and logging settings used by every ``ioc`` command."""
 
-    model_config = ENV_CONFIG
+    model_config = env_config("IOC_")
 
     database_url: str = Field(
         "postgresql://postgres@localhost:5432/ioc",
@@ -132,14 +158,43 @@ def redact_url(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def _settings_class(name: str) -> type[BaseSettings] | None:
+    """The settings class called ``name`` (a ValidationError's title), if one is loaded."""
+    stack: list[type[BaseSettings]] = [BaseSettings]
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == name and cls is not BaseSettings:
+            return cls
+        stack.extend(cls.__subclasses__())
+    return None
+
+
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    """The environment variable a settings field is read from: its alias, else prefix + name."""
+    info = cls.model_fields[field]
+    alias = info.validation_alias if isinstance(info.validation_alias, str) else None
+    prefix = str(cls.model_config.get("env_prefix") or "")
+    return (alias or f"{prefix}{field}").upper()
+
+
+def _variable(title: str, loc: tuple[int | str, ...]) -> str:
+    """The variable an error location stands for (the class's prefix + field, or the alias)."""
+    field = "_".join(str(p) for p in loc)
+    if field.upper().startswith("IOC_"):  # an aliased field reports its alias
+        return field.upper()
+    cls = _settings_class(title)
+    if cls is not None and loc and loc[0] in cls.model_fields:
+        return env_name(cls, str(loc[0]))
+    # Unknown class: the IOC_* variable set that ends with the field's name.
+    given_as = [k.upper() for k in os.environ if k.upper().endswith(f"_{field.upper()}")]
+    return next((k for k in given_as if k.startswith("IOC_")), f"IOC_{field.upper()}")
+
+
 def explain_settings_error(exc: ValidationError) -> str:
     """One line per bad ``IOC_*`` setting: its variable, what is wrong, the value given."""
     lines = []
     for err in exc.errors():
-        field = "_".join(str(p) for p in err["loc"]).upper()
-        # Areas use longer prefixes (IOC_INGEST_BATCH_SIZE for batch_size): name the one set.
-        given_as = [k.upper() for k in os.environ if k.upper().endswith(f"_{field}")]
-        name = next((k for k in given_as if k.startswith("IOC_")), f"IOC_{field}")
+        name = _variable(exc.title, err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
         given = err.get("input")
         shown = f" (got {given!r})" if isinstance(given, str | int | float) and given != "" else ""

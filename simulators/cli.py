@@ -147,16 +147,16 @@ def simulate(
             world.inject(fault.fault, fault.target, fault.seconds, clock.start + fault.at_s,
                          fault.params, source="scenario")  # fmt: skip
     mode = connections if connections != "auto" else (
-        "site" if len(world.devices) > sim.sim_shared_above else "device")  # fmt: skip
+        "site" if len(world.devices) > sim.shared_above else "device")  # fmt: skip
     fleet = Fleet(world, clock, MqttTarget(settings.mqtt_url, settings.mqtt_protocol), mode,  # type: ignore[arg-type]
-                  sim.sim_keepalive_s, sim.sim_max_inflight)  # fmt: skip
+                  sim.keepalive_s, sim.max_inflight)  # fmt: skip
     click.echo(
         f"simulating {len(world.devices)} devices ({mode} connections) from {source}, "
         f"seed {seed}, speed {speed:g}×, sim start {format_ts(clock.start)}"
     )
     stop = _stop_on_signals()
     progress = fleet.run(duration, stop, lambda p: click.echo(p.line(), err=True),
-                         sim.sim_progress_s, rate)  # fmt: skip
+                         sim.progress_s, rate)  # fmt: skip
     left = fleet.drain()
     fleet.close(will=True)
     faults = [f.describe(clock.start) for f in world.fault_log]
@@ -224,8 +224,8 @@ def drill(scenario_path: Path, speed: float | None, mode: str, register: bool, c
     try:
         result = run_drill(
             scenario, registry, settings.database_url,
-            lambda world, clock: Fleet(world, clock, target, "device", sim.sim_keepalive_s, sim.sim_max_inflight),
-            mode, speed, sim.sim_drill_poll_s, sim.sim_drill_grace_s,
+            lambda world, clock: Fleet(world, clock, target, "device", sim.keepalive_s, sim.max_inflight),
+            mode, speed, sim.drill_poll_s, sim.drill_grace_s,
         )  # fmt: skip
     except ValueError as exc:
         raise click.ClickException(f"{scenario_path}: {exc}") from exc

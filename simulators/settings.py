@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
-from ioc.settings import ENV_CONFIG
+from ioc.settings import AreaSettings, env_config
 
 
-class SimulatorSettings(BaseSettings):
+class SimulatorSettings(AreaSettings):
     """Tuning of ``ioc simulate`` and ``ioc drill``."""
 
-    model_config = ENV_CONFIG
+    model_config = env_config("IOC_SIM_")
 
-    sim_progress_s: float = Field(10.0, gt=0, description="Seconds between progress lines.")
-    sim_keepalive_s: int = Field(30, ge=5, description="MQTT keep-alive of simulated devices.")
-    sim_max_inflight: int = Field(
+    progress_s: float = Field(10.0, gt=0, description="Seconds between progress lines.")
+    keepalive_s: int = Field(30, ge=5, description="MQTT keep-alive of simulated devices.")
+    max_inflight: int = Field(
         100, ge=1, description="Unacknowledged QoS 1 publishes allowed per connection."
     )
-    sim_shared_above: int = Field(
+    shared_above: int = Field(
         500,
         ge=1,
         description="Fleets larger than this share one connection per site gateway "
         "unless --connections says otherwise.",
     )
-    sim_drill_poll_s: float = Field(
+    drill_poll_s: float = Field(
         0.5, gt=0, description="How often `ioc drill` polls the database for the outcome."
     )
-    sim_drill_grace_s: float = Field(
+    drill_grace_s: float = Field(
         120.0,
         ge=0,
         description="Wall seconds `ioc drill` keeps waiting after the timeline ends for "

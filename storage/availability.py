@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from storage import daily
 from storage.letterhead import Letterhead, default_letterhead, load_letterhead
-from storage.settings import StorageSettings
+from storage.settings import StorageSetup
 
 STATES = ("online_s", "offline_s", "unreachable_s", "maintenance_s", "unknown_s")
 
@@ -125,12 +125,12 @@ def monthly_report(
     commune_code: str,
     month: date,
     *,
-    settings: StorageSettings,
+    settings: StorageSetup,
     now: datetime | None = None,
 ) -> AvailabilityReport:
     """Build the availability report of ``commune_code`` for the month holding ``month``."""
     now = now or datetime.now(UTC)
-    tz = ZoneInfo(settings.report_timezone)
+    tz = ZoneInfo(settings.report.timezone)
     start, end = month_bounds(month, tz)
     row = conn.execute(COMMUNE, {"code": commune_code}).fetchone()
     if row is None:
@@ -186,7 +186,7 @@ def _assemble(
     end: datetime,
     now: datetime,
     tz: ZoneInfo,
-    settings: StorageSettings,
+    settings: StorageSetup,
     devices: dict[str, DeviceAvailability],
 ) -> AvailabilityReport:
     items = list(devices.values())
@@ -214,7 +214,7 @@ def _assemble(
         sites=[_group(v, k, v[0].site_name or k) for k, v in sorted(sites.items())],
         types=[_group(v, k, v[0].type_name) for k, v in sorted(types.items())],
         total=total,
-        worst=[d for d in ranked if d.offline_s > 0][: settings.report_worst_devices],
+        worst=[d for d in ranked if d.offline_s > 0][: settings.report.worst_devices],
         total_downtime_s=total.offline_s + total.unreachable_s,
         own_downtime_s=total.offline_s,
         letterhead=default_letterhead(name, province),

@@ -8,10 +8,15 @@ import threading
 from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from ioc.bounds import EARLIEST, LATEST
+
+if TYPE_CHECKING:
+    from ioc.settings import Settings
+    from storage.settings import StorageSetup
 
 
 @click.command()
@@ -21,10 +26,9 @@ def maintain(once: bool) -> None:
     from ioc.db import require_primary
     from ioc.settings import Settings
     from storage import jobs
-    from storage.settings import StorageSettings
 
     settings = Settings()
-    storage = jobs.resolve(settings, StorageSettings())
+    storage = _storage(settings)
     url = settings.database_url
     require_primary(url, "ioc maintain")  # a replica cannot take writes (policies, rollups)
     applied = jobs.apply_policies(url, storage)
@@ -86,12 +90,11 @@ def availability(commune: str, month: date, fmt: str, output: Path | None) -> No
     """Monthly availability per device, site and type, with the worst devices (Vietnamese)."""
     from ioc.db import connect
     from ioc.settings import Settings
-    from storage import jobs, render
+    from storage import render
     from storage.availability import monthly_report
-    from storage.settings import StorageSettings
 
     settings = Settings()
-    storage = jobs.resolve(settings, StorageSettings())
+    storage = _storage(settings)
     with connect(settings.read_url, autocommit=True) as conn:  # a replica will do
         try:
             result = monthly_report(conn, commune, month, settings=storage)
@@ -104,3 +107,20 @@ def availability(commune: str, month: date, fmt: str, output: Path | None) -> No
     path = output or Path(f"availability-{commune}-{month:%Y-%m}.{fmt}")
     path.write_bytes(data)
     click.echo(f"wrote {path} ({len(data)} bytes)")
+
+
+def _storage(settings: Settings) -> StorageSetup:
+    """The storage jobs' and reports' settings, resolved against the core ones."""
+    from storage import jobs
+    from storage.settings import (
+        AvailabilitySettings,
+        ReportSettings,
+        RetentionSettings,
+        RollupSettings,
+        StorageSetup,
+    )
+
+    storage = StorageSetup(
+        RetentionSettings(), RollupSettings(), AvailabilitySettings(), ReportSettings()
+    )
+    return jobs.resolve(settings, storage)

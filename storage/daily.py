@@ -19,7 +19,7 @@ import psycopg
 
 from storage.intervals import Spans, intersect, merge, subtract, total
 from storage.maintenance import MaintenanceWindows
-from storage.settings import StorageSettings
+from storage.settings import StorageSetup
 
 log = logging.getLogger(__name__)
 
@@ -164,13 +164,13 @@ def _failing(
 
 def compute_day(
     conn: psycopg.Connection,
-    settings: StorageSettings,
+    settings: StorageSetup,
     day: date,
     now: datetime,
     commune: str | None = None,
 ) -> list[dict[str, object]]:
     """Availability rows of one local day (partial when the day is not over)."""
-    tz = ZoneInfo(settings.report_timezone)
+    tz = ZoneInfo(settings.report.timezone)
     start = datetime.combine(day, time(), tz)
     lo, hi = start.timestamp(), (start + timedelta(days=1)).timestamp()
     cap = min(hi, now.timestamp())
@@ -181,7 +181,7 @@ def compute_day(
     ]
     if not devs:
         return []
-    k = settings.availability_gap_factor
+    k = settings.availability.gap_factor
     look = min(now.timestamp(), hi + k * max(d.interval for d in devs))
     keys = [d.key for d in devs]
     ids = [d.id for d in devs]
@@ -261,15 +261,13 @@ def compute_day(
     return rows
 
 
-def refresh(
-    conn: psycopg.Connection, settings: StorageSettings, now: datetime | None = None
-) -> int:
+def refresh(conn: psycopg.Connection, settings: StorageSetup, now: datetime | None = None) -> int:
     """Compute missing or incomplete days within raw retention and the recent days; upsert."""
     now = now or datetime.now(UTC)
-    today = now.astimezone(ZoneInfo(settings.report_timezone)).date()
+    today = now.astimezone(ZoneInfo(settings.report.timezone)).date()
     d0 = today - timedelta(days=settings.raw_days - 1)
     done = {r[0] for r in conn.execute(DONE_DAYS, {"d0": d0}).fetchall()}
-    recent = today - timedelta(days=settings.availability_recompute_days)
+    recent = today - timedelta(days=settings.availability.recompute_days)
     days = [
         d0 + timedelta(days=i)
         for i in range((today - d0).days + 1)

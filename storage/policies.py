@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from storage.retention import retention_days
 from storage.rollups import cagg_start_offsets
-from storage.settings import StorageSettings
+from storage.settings import StorageSetup
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +62,16 @@ def _interval(delta: timedelta) -> str:
     return f"{days} days {seconds} seconds"
 
 
-def wanted_policies(settings: StorageSettings) -> list[tuple[str, str, dict[str, str]]]:
+def wanted_policies(settings: StorageSetup) -> list[tuple[str, str, dict[str, str]]]:
     """The 7 jobs the settings ask for: (procedure, relation, config values as intervals)."""
     days = retention_days(settings)
     offsets = cagg_start_offsets(settings)
-    ends = {"telemetry_cagg_5m": settings.rollup_lag_s, "telemetry_cagg_1h": 3600.0}
+    ends = {"telemetry_cagg_5m": settings.rollup.lag_s, "telemetry_cagg_1h": 3600.0}
     out = [
         (
             "policy_compression",
             "telemetry_points",
-            {"compress_after": f"{settings.compress_after_days} days"},
+            {"compress_after": f"{settings.retention.compress_after_days} days"},
         )
     ]
     for rel, key in (
@@ -91,14 +91,14 @@ def wanted_policies(settings: StorageSettings) -> list[tuple[str, str, dict[str,
     return out
 
 
-def apply_timescale_policies(conn: psycopg.Connection, settings: StorageSettings) -> PolicyResult:
+def apply_timescale_policies(conn: psycopg.Connection, settings: StorageSetup) -> PolicyResult:
     """Install or update compression, retention and refresh policies from the settings.
 
     Idempotent: an existing job keeps its id and history; only a setting that differs is
     changed in place (``alter_job``).
     """
     result = PolicyResult()
-    every = f"{int(settings.rollup_interval_s)} seconds"
+    every = f"{int(settings.rollup.interval_s)} seconds"
     with conn.transaction():
         enabled = conn.execute(TS_COMPRESSION_ENABLED).fetchone()
         if not (enabled and enabled[0]):  # settings cannot change once chunks are compressed

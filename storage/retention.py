@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from storage.rollups import is_timescale
-from storage.settings import StorageSettings
+from storage.settings import StorageSetup
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +80,18 @@ class RetentionResult:
     deleted_rows: dict[str, int] = field(default_factory=dict)
 
 
-def retention_days(settings: StorageSettings) -> dict[str, int]:
+def retention_days(settings: StorageSetup) -> dict[str, int]:
     """Days kept per resolution/table family."""
     return {
         "raw": settings.raw_days,
-        "events": settings.retention_events_days,
-        "5m": settings.retention_5m_days,
-        "1h": settings.retention_1h_days,
+        "events": settings.retention.events_days,
+        "5m": settings.retention.five_minute_days,
+        "1h": settings.retention.hourly_days,
     }
 
 
 def run(
-    conn: psycopg.Connection, settings: StorageSettings, now: datetime | None = None
+    conn: psycopg.Connection, settings: StorageSetup, now: datetime | None = None
 ) -> RetentionResult:
     """Create partitions ahead, drop expired ones, trim history (autocommit connection)."""
     if not conn.autocommit:
@@ -104,7 +104,7 @@ def run(
     try:
         conn.execute(
             "SELECT set_config('lock_timeout', %(t)s, false)",
-            {"t": f"{int(settings.retention_lock_timeout_s * 1000)}ms"},
+            {"t": f"{int(settings.retention.lock_timeout_s * 1000)}ms"},
         )
         result = RetentionResult()
         if not is_timescale(conn):
@@ -120,9 +120,9 @@ def run(
         conn.execute("RESET lock_timeout")
 
 
-def ensure_ahead(conn: psycopg.Connection, settings: StorageSettings, now: datetime) -> int:
+def ensure_ahead(conn: psycopg.Connection, settings: StorageSetup, now: datetime) -> int:
     """Create daily raw/event partitions and rollup partitions ahead of ``now``."""
-    ahead = timedelta(days=settings.partitions_ahead_days or 14)
+    ahead = timedelta(days=settings.retention.partitions_ahead_days or 14)
     created = 0
     for parent, _, step in PLAIN_TABLES:
         if step == "1 day":
@@ -185,21 +185,19 @@ def compact_closed(conn: psycopg.Connection, before: datetime) -> list[str]:
     return done
 
 
-def trim_history(
-    conn: psycopg.Connection, settings: StorageSettings, now: datetime
-) -> dict[str, int]:
+def trim_history(conn: psycopg.Connection, settings: StorageSetup, now: datetime) -> dict[str, int]:
     """Delete expired quarantine, status/reachability changes and availability rows."""
     deleted: dict[str, int] = {}
-    horizon = now - timedelta(days=settings.retention_quarantine_days)
+    horizon = now - timedelta(days=settings.retention.quarantine_days)
     total = 0
     while (n := conn.execute(DELETE_QUARANTINE, {"horizon": horizon}).rowcount) > 0:
         total += n
     deleted["quarantine"] = total
-    horizon = now - timedelta(days=settings.retention_status_days)
+    horizon = now - timedelta(days=settings.retention.status_days)
     for table in ("device_status_changes", "device_reachability_changes"):
         query = sql.SQL(TRIM_CHANGES).format(table=sql.Identifier(table))
         deleted[table] = conn.execute(query, {"horizon": horizon}).rowcount
-    day = (now - timedelta(days=settings.retention_availability_days)).date()
+    day = (now - timedelta(days=settings.retention.availability_days)).date()
     deleted["availability_daily"] = conn.execute(DELETE_AVAILABILITY, {"day": day}).rowcount
     conn.execute(FORGET_COMPACTED)
     if not is_timescale(conn):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from storage.settings import StorageSettings
+from storage.settings import StorageSetup
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def is_timescale(conn: psycopg.Connection) -> bool:
 
 
 def refresh(
-    conn: psycopg.Connection, settings: StorageSettings, now: datetime | None = None
+    conn: psycopg.Connection, settings: StorageSetup, now: datetime | None = None
 ) -> RefreshResult:
     """Bring the 5-minute and hourly rollups up to date; skip when another run holds the lock.
 
@@ -162,7 +162,7 @@ def refresh(
     if not conn.autocommit:
         raise ValueError("rollups.refresh needs an autocommit connection")
     now = now or datetime.now(UTC)
-    target = floor_to(now - timedelta(seconds=settings.rollup_lag_s), STEP["5m"])
+    target = floor_to(now - timedelta(seconds=settings.rollup.lag_s), STEP["5m"])
     if not _locked(conn, JOB_LOCK):
         log.info("rollup refresh already running elsewhere; skipped")
         return RefreshResult(skipped=True)
@@ -188,7 +188,7 @@ def _state(conn: psycopg.Connection, res: str) -> tuple[datetime | None, datetim
 
 
 def _refresh_5m(
-    conn: psycopg.Connection, settings: StorageSettings, now: datetime, target: datetime
+    conn: psycopg.Connection, settings: StorageSetup, now: datetime, target: datetime
 ) -> tuple[int, int, datetime]:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": THRESHOLD_LOCK})
@@ -198,7 +198,7 @@ def _refresh_5m(
         row = conn.execute(RAW_START).fetchone()
         done = floor_to(row[0], STEP["5m"]) if row and row[0] else target
     new = 0
-    batch = timedelta(hours=settings.rollup_batch_hours)
+    batch = timedelta(hours=settings.rollup.batch_hours)
     while done < target:
         hi = min(target, done + batch)
         with conn.transaction():
@@ -217,7 +217,7 @@ def _refresh_5m(
 
 
 def _refresh_1h(
-    conn: psycopg.Connection, settings: StorageSettings, now: datetime
+    conn: psycopg.Connection, settings: StorageSetup, now: datetime
 ) -> tuple[int, int, datetime | None]:
     _, done_5m = _state(conn, "5m")
     _, done = _state(conn, "1h")
@@ -228,7 +228,7 @@ def _refresh_1h(
         row = conn.execute(ROLLUP_5M_START).fetchone()
         done = floor_to(row[0], STEP["1h"]) if row and row[0] else target
     new = 0
-    batch = timedelta(days=max(1, settings.rollup_batch_hours // 24) * 7)
+    batch = timedelta(days=max(1, settings.rollup.batch_hours // 24) * 7)
     while done < target:
         hi = min(target, done + batch)
         with conn.transaction():
@@ -238,7 +238,7 @@ def _refresh_1h(
         done = hi
     with conn.transaction():
         conn.execute(SET_DONE, {"res": "1h", "done": done})
-    horizon = now - timedelta(days=settings.retention_5m_days)
+    horizon = now - timedelta(days=settings.retention.five_minute_days)
     dirty = _redo(conn, "1h", done, horizon, "telemetry_rollup_1h", REDO_1H, REDO_1H_BULK, None)
     return new, dirty, done
 
@@ -275,14 +275,14 @@ def _ensure(conn: psycopg.Connection, parent: str, lo: datetime, hi: datetime, s
     conn.execute(ENSURE_PARTITIONS, {"parent": parent, "lo": lo, "hi": hi, "step": step})
 
 
-def cagg_start_offsets(settings: StorageSettings) -> dict[str, timedelta]:
+def cagg_start_offsets(settings: StorageSetup) -> dict[str, timedelta]:
     """How far back each continuous aggregate is refreshed (``ioc maintain`` and policies).
 
     5-minute: inside raw retention. Hourly (computed from the 5-minute aggregate): inside the
     shorter of raw and 5-minute retention.
     """
     raw = timedelta(days=settings.raw_days)
-    five = timedelta(days=settings.retention_5m_days)
+    five = timedelta(days=settings.retention.five_minute_days)
     return {
         "telemetry_cagg_5m": raw - CAGG_MARGIN,
         "telemetry_cagg_1h": min(raw, five) - CAGG_MARGIN,
@@ -290,7 +290,7 @@ def cagg_start_offsets(settings: StorageSettings) -> dict[str, timedelta]:
 
 
 def _refresh_caggs(
-    conn: psycopg.Connection, settings: StorageSettings, now: datetime, target: datetime
+    conn: psycopg.Connection, settings: StorageSetup, now: datetime, target: datetime
 ) -> RefreshResult:
     """TimescaleDB: refresh both continuous aggregates over bounded windows up to the target.
 

@@ -19,7 +19,7 @@ from alerts.notify.channels.base import Channel, DeliveryError, Outgoing
 from alerts.notify.channels.factory import build_channel
 from alerts.notify.config import CHANNELS, NotifyConfig, load_config
 from alerts.notify.planner import plan
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySetup
 from alerts.notify.templates import local_zone, render
 from ioc.db import FAILOVER, with_failover
 
@@ -33,16 +33,14 @@ BRIEF_LOOKBACK = timedelta(days=1)
 class Notifier:
     """Turns alert state into outbox rows and sends them through the configured channels."""
 
-    def __init__(
-        self, pool: ConnectionPool, settings: NotifySettings, config: NotifyConfig
-    ) -> None:
+    def __init__(self, pool: ConnectionPool, setup: NotifySetup, config: NotifyConfig) -> None:
         self.pool = pool
-        self.settings = settings
+        self.settings = setup.notify
         self.config = config
         self.channels: dict[str, Channel] = {
-            r.name: build_channel(r, settings, pool, config) for r in config.receivers
+            r.name: build_channel(r, setup, pool, config) for r in config.receivers
         }
-        self.zone = local_zone(settings.timezone)
+        self.zone = local_zone(self.settings.timezone)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._purged_at = -PURGE_EVERY_S
 
@@ -56,7 +54,7 @@ class Notifier:
         One transaction: read the state (``store.read``, under the tick lock), plan
         (``planner.plan``, pure), apply (``store.apply``); ``deliver`` sends the rows.
         """
-        slack = timedelta(seconds=self.settings.notify_tick_slack_s)
+        slack = timedelta(seconds=self.settings.tick_slack_s)
         with self.pool.connection() as conn, conn.transaction():
             state = store.read(conn, now - BRIEF_LOOKBACK)
             if state is None:
@@ -76,19 +74,19 @@ class Notifier:
     def deliver(self, now: datetime) -> int:
         """Send due outbox rows; return how many were sent."""
         sent = 0
-        deadline = time.monotonic() + self.settings.notify_deliver_budget_s
-        lease = timedelta(seconds=self.settings.notify_lease_s)
+        deadline = time.monotonic() + self.settings.deliver_budget_s
+        lease = timedelta(seconds=self.settings.lease_s)
         skip: list[str] = []  # receivers that just failed: do not hammer them this round
         with self.pool.connection() as conn:
             for row_id, state in outbox.recover(conn, now, self._resend_channels()):
                 log.warning("notification %s was interrupted mid-send: now %s", row_id, state)
             if time.monotonic() - self._purged_at >= PURGE_EVERY_S:
                 self._purged_at = time.monotonic()
-                keep = timedelta(days=self.settings.notify_retention_days)
+                keep = timedelta(days=self.settings.retention_days)
                 purged = outbox.purge(conn, now - keep)
                 if purged:
                     log.info("deleted %d finished notifications older than %s", purged, keep)
-            for _ in range(self.settings.notify_batch):
+            for _ in range(self.settings.batch):
                 if time.monotonic() > deadline:
                     break
                 try:
@@ -107,7 +105,7 @@ class Notifier:
         return sent
 
     def _resend_channels(self) -> list[str]:
-        policy = self.settings.notify_resend_interrupted
+        policy = self.settings.resend_interrupted
         if policy == "always":
             return sorted({*CHANNELS, "unknown"})
         if policy == "never":
@@ -151,9 +149,9 @@ class Notifier:
         self, conn: psycopg.Connection, note: outbox.Claimed, exc: DeliveryError, now: datetime
     ) -> None:
         s = self.settings
-        if exc.retryable and note.attempts < s.notify_max_attempts:
+        if exc.retryable and note.attempts < s.max_attempts:
             delay = outbox.backoff(
-                note.attempts, s.notify_backoff_base_s, s.notify_backoff_max_s, exc.retry_after
+                note.attempts, s.backoff_base_s, s.backoff_max_s, exc.retry_after
             )
             when = now + timedelta(seconds=delay)
             self._record(conn, note, outbox.mark_retry, when, exc.reason)
@@ -187,7 +185,7 @@ class Notifier:
             with_failover(
                 self.pool,
                 lambda fresh: mark(fresh, note, self.owner, *args),
-                self.settings.notify_lease_s,
+                self.settings.lease_s,
                 what=f"recording notification {note.id}",
             )
 
@@ -197,6 +195,6 @@ class Notifier:
             channel.close()
 
 
-def build_notifier(pool: ConnectionPool, settings: NotifySettings) -> Notifier:
+def build_notifier(pool: ConnectionPool, setup: NotifySetup) -> Notifier:
     """Build a notifier from its settings on the caller's pool (routes file read here)."""
-    return Notifier(pool, settings, load_config(settings.alerts_config))
+    return Notifier(pool, setup, load_config(setup.notify.alerts_config))

@@ -3,50 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import tzinfo
 
 from psycopg_pool import ConnectionPool
 
-from alerts.notify.settings import NotifySettings
-from alerts.notify.templates import local_zone
 from alerts.telegram.botapi import BotApi
 from alerts.telegram.callback import key_for
 from alerts.telegram.handler import BotHandler
 from alerts.telegram.receiver import TelegramReceiver
+from alerts.telegram.settings import TelegramSettings
 from alerts.telegram.webhook import WebhookReceiver
 
 
 def build_receiver(
     pool: ConnectionPool,
     is_leader: Callable[[], bool],
-    settings: NotifySettings,
+    settings: TelegramSettings,
+    zone: tzinfo,
 ) -> TelegramReceiver | WebhookReceiver | None:
     """The receiver of IOC_TELEGRAM_BOT_TOKEN's bot (webhook or long polling), or None."""
-    if settings.telegram_bot_token is None or not settings.telegram_receive:
+    if settings.bot_token is None or not settings.receive:
         return None
-    token = settings.telegram_bot_token.get_secret_value()
+    token = settings.bot_token.get_secret_value()
     api = BotApi(
-        settings.telegram_api_url,
+        settings.api_url,
         token,
         timeout_s=10.0,
-        max_bytes=settings.telegram_answer_max_bytes,
+        max_bytes=settings.answer_max_bytes,
     )
-    handler = BotHandler(
-        pool,
-        api,
-        key_for(token),
-        local_zone(settings.timezone),
-        link_limit=settings.telegram_link_rate_limit,
-    )
-    if settings.telegram_webhook_url:
+    handler = BotHandler(pool, api, key_for(token), zone, link_limit=settings.link_rate_limit)
+    if settings.webhook_url:
         return WebhookReceiver(
             api,
             handler,
             is_leader,
-            settings.telegram_webhook_url,
-            settings.telegram_webhook_listen,
-            max_connections=settings.telegram_webhook_max_connections,
-            deadline_s=settings.telegram_webhook_deadline_s,
+            settings.webhook_url,
+            settings.webhook_listen,
+            max_connections=settings.webhook_max_connections,
+            deadline_s=settings.webhook_deadline_s,
         )
-    return TelegramReceiver(
-        pool, api, handler, is_leader, poll_timeout_s=settings.telegram_poll_timeout_s
-    )
+    return TelegramReceiver(pool, api, handler, is_leader, poll_timeout_s=settings.poll_timeout_s)

@@ -130,7 +130,7 @@ def silence(
             local = datetime.fromisoformat(until.strip())
         except ValueError:
             raise HTTPException(422, f"until: {until!r} is not a date and time") from None
-        local = local if local.tzinfo else local.replace(tzinfo=ZoneInfo(settings.api_timezone))
+        local = local if local.tzinfo else local.replace(tzinfo=ZoneInfo(settings.api.timezone))
         try:
             ends_at = check_instant(local)
         except ValueError as exc:

@@ -15,6 +15,7 @@ from api.console.session import LANG_COOKIE, LOGIN_CSRF_COOKIE, PREFIX, SessionD
 from api.console.views import page
 from api.deps import ConnDep, SettingsDep
 from api.passwords import verify
+from api.settings import ApiSetup
 
 router = APIRouter()
 VIA = {"channel": "console"}
@@ -24,8 +25,8 @@ def _login_page(
     request: Request, next_: str, username: str = "", error: str | None = None, status: int = 200
 ) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
-    settings = request.app.state.settings
-    if error is None and settings.console_cookie_secure and request.url.scheme != "https":
+    settings: ApiSetup = request.app.state.settings
+    if error is None and settings.console.cookie_secure and request.url.scheme != "https":
         # Behind a TLS proxy the scheme is https only with forwarded headers: a hint, no block.
         error = TEXT[language(request.cookies.get(LANG_COOKIE))]["needs_https"]
     response = page(
@@ -39,7 +40,7 @@ def _login_page(
         token,
         max_age=3600,
         path=f"{PREFIX}/login",
-        secure=settings.console_cookie_secure,
+        secure=settings.console.cookie_secure,
         httponly=True,
         samesite="strict",
     )

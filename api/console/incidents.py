@@ -166,7 +166,7 @@ def incidents(
         "severity": severity or None,
         "state": state or None,
     }
-    size = settings.console_page_size
+    size = settings.console.page_size
     params = {**chosen, "scope": session.user.scope, "limit": size, "offset": offset}
     data = load(conn, params)
 
@@ -182,7 +182,7 @@ def incidents(
             "f": {**chosen, "offset": offset},
             "size": size,
             "query": query,
-            "refresh": settings.console_refresh_s,
+            "refresh": settings.console.refresh_s,
         },
         session,
     )

@@ -84,7 +84,7 @@ def device_page(
     alerts = list_alerts(
         conn,
         user,
-        Page(settings, min(20, settings.api_page_max), 0),
+        Page(settings, min(20, settings.api.page_max), 0),
         None,
         None,
         None,
@@ -137,7 +137,7 @@ def commune_page(
     devices = list_devices(
         conn,
         user,
-        Page(settings, min(DEVICES_PER_PAGE, settings.api_page_max), offset),
+        Page(settings, min(DEVICES_PER_PAGE, settings.api.page_max), offset),
         code,
         None,
         None,
@@ -145,8 +145,8 @@ def commune_page(
         None,
     )
     # Tiles from the configured server, else this server's MBTiles, else a plain schematic.
-    url = settings.console_map_tile_url or (
-        "/tiles/{z}/{x}/{y}.png" if settings.api_map_mbtiles else ""
+    url = settings.console.map_tile_url or (
+        "/tiles/{z}/{x}/{y}.png" if settings.api.map_mbtiles else ""
     )
     tile_map = tiles.layout(
         [(d.lat, d.lon, d.id, _dot(d)) for d in devices.data if d.lat is not None], url
@@ -160,7 +160,7 @@ def commune_page(
             "devices": devices,
             "state": state,
             "offset": offset,
-            "size": min(DEVICES_PER_PAGE, settings.api_page_max),
+            "size": min(DEVICES_PER_PAGE, settings.api.page_max),
             "map": tile_map,
             "failed": {
                 kind: (online, stale)

@@ -52,7 +52,7 @@ def reports_page(
     """Pick a commune and a month; download; edit the letterhead."""
     communes = conn.execute(COMMUNES, {"scope": session.user.scope}).fetchall()
     chosen = next((c for c in communes if c[0] == commune), communes[0] if communes else None)
-    today = datetime.now(UTC).astimezone(ZoneInfo(settings.report_timezone)).date()
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.report.timezone)).date()
     head = load_letterhead(conn, *chosen) if chosen else None
     return page(
         request,
@@ -81,7 +81,7 @@ def download(
     """The report file of one commune and month."""
     if not session.user.sees(commune):
         raise HTTPException(404, "Không tìm thấy.")
-    today = datetime.now(UTC).astimezone(ZoneInfo(settings.report_timezone)).date()
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.report.timezone)).date()
     first = _month(month, today)
     try:
         report = monthly_report(conn, commune, first, settings=settings)

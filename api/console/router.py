@@ -11,19 +11,19 @@ from fastapi.staticfiles import StaticFiles
 from api.console import alert, auth, fleet, incidents, places, reports, silences, telegram
 from api.console.session import PREFIX
 from api.ratelimit import LoginThrottle
-from api.settings import ApiSettings
+from api.settings import ApiSetup
 
 STATIC = Path(__file__).parent / "static"
 
 
-def add_console(app: FastAPI, settings: ApiSettings) -> None:
+def add_console(app: FastAPI, settings: ApiSetup) -> None:
     """Serve the console under /console (and send / there)."""
     app.state.login_throttle = LoginThrottle(
-        settings.console_login_rate_limit,
-        settings.console_login_address_rate_limit,
-        settings.console_login_user_rate_limit,
-        settings.api_rate_limit_storage,
-        settings.console_known_address_days,
+        settings.console.login_rate_limit,
+        settings.console.login_address_rate_limit,
+        settings.console.login_user_rate_limit,
+        settings.api.rate_limit_storage,
+        settings.console.known_address_days,
     )
     console = APIRouter(prefix=PREFIX, include_in_schema=False)
     for module in (auth, incidents, alert, places, silences, telegram, fleet, reports):

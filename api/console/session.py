@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from psycopg.rows import class_row
 
 from api.deps import ConnDep
-from api.settings import ApiSettings
+from api.settings import ApiSetup
 from ioc.ops.access import Principal
 
 COOKIE = "ioc_session"
@@ -64,12 +64,10 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def start(
-    conn: psycopg.Connection, response: Response, user_id: int, settings: ApiSettings
-) -> None:
+def start(conn: psycopg.Connection, response: Response, user_id: int, settings: ApiSetup) -> None:
     """Create a session for ``user_id`` and set its cookie on ``response``."""
     token = secrets.token_urlsafe(32)
-    seconds = settings.console_session_hours * 3600
+    seconds = settings.console.session_hours * 3600
     conn.execute(PURGE_SESSIONS)
     conn.execute(
         INSERT_SESSION,
@@ -85,7 +83,7 @@ def start(
         token,
         max_age=int(seconds),
         path="/",
-        secure=settings.console_cookie_secure,
+        secure=settings.console.cookie_secure,
         httponly=True,
         samesite="lax",
     )

@@ -32,7 +32,7 @@ def silences_page(
     done: str | None = None,
 ) -> HTMLResponse:
     """Active, then upcoming silences."""
-    size = Page(settings, settings.api_page_max, 0)
+    size = Page(settings, settings.api.page_max, 0)
     active = list_silences(conn, session.user, size, "active").data
     upcoming = list_silences(conn, session.user, size, "pending").data
     text = TEXT[language(request.cookies.get(LANG_COOKIE))]

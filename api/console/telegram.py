@@ -43,7 +43,7 @@ def telegram_page(
     return page(
         request,
         "telegram.html",
-        {**ctx, "code": None, "minutes": settings.telegram_link_code_minutes, "bot": None},
+        {**ctx, "code": None, "minutes": settings.console.telegram_link_code_minutes, "bot": None},
         session,
     )
 
@@ -66,7 +66,7 @@ def new_code(
             {
                 "hash": code_digest(code),
                 "user_id": session.user.user_id,
-                "minutes": settings.telegram_link_code_minutes,
+                "minutes": settings.console.telegram_link_code_minutes,
             },
         )
         audit.record(
@@ -84,8 +84,8 @@ def new_code(
         {
             **_context(conn, session.user.user_id),
             "code": code,
-            "minutes": settings.telegram_link_code_minutes,
-            "bot": settings.telegram_bot_username,
+            "minutes": settings.console.telegram_link_code_minutes,
+            "bot": settings.console.telegram_bot_username,
         },
         session,
     )

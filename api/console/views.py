@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.console.i18n import TEXT, language
 from api.console.session import LANG_COOKIE, PREFIX, Session
-from api.settings import ApiSettings
+from api.settings import ApiSetup
 from devices.catalogue import TYPES, all_metrics, type_counts, type_label
 from ioc import glossary
 
@@ -84,9 +84,9 @@ def page(
     status: int = 200,
 ) -> HTMLResponse:
     """Render ``template`` with the language, user, CSRF token and helpers."""
-    settings: ApiSettings = request.app.state.settings
+    settings: ApiSetup = request.app.state.settings
     lang = language(request.cookies.get(LANG_COOKIE))
-    zone = ZoneInfo(settings.api_timezone)
+    zone = ZoneInfo(settings.api.timezone)
 
     def when(value: datetime | None, seconds: bool = False) -> str:
         if value is None:

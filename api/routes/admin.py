@@ -82,7 +82,7 @@ def create_user(
     conn: ConnDep, user: GlobalAdmin, settings: SettingsDep, body: UserCreate
 ) -> TokenIssued:
     """Create a user and return their token once (admin without commune scope)."""
-    days = security.expiry_days(body.expires_days, settings.api_token_days)
+    days = security.expiry_days(body.expires_days, settings.api.token_days)
     try:
         with conn.transaction():
             token, expires = security.create_user(conn, body.name, body.role, body.communes, days)
@@ -99,7 +99,7 @@ def rotate_token(
     conn: ConnDep, user: GlobalAdmin, settings: SettingsDep, name: UserName, body: TokenRotate
 ) -> TokenIssued:
     """Revoke a user's tokens and issue a new one, shown once (admin without commune scope)."""
-    days = security.expiry_days(body.expires_days, settings.api_token_days)
+    days = security.expiry_days(body.expires_days, settings.api.token_days)
     try:
         with conn.transaction():
             token, expires = security.rotate_token(conn, name, days)

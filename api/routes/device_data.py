@@ -123,7 +123,7 @@ def device_telemetry(
 ) -> TelemetryPublic:
     """Downsampled series (avg/min/max/last/count per bucket), newest bucket last."""
     device = fetch(conn, device_id, user.scope)
-    start, to = time_range(start, to, timedelta(hours=24), settings.api_telemetry_max_days)
+    start, to = time_range(start, to, timedelta(hours=24), settings.api.telemetry_max_days)
     known = {name: (mid, unit) for name, mid, unit in conn.execute(METRICS, {"type": device.type})}
     unknown = [m for m in metric if m not in known]
     if unknown:
@@ -141,12 +141,12 @@ def device_telemetry(
         begins = telemetry.data_start(conn, device_ref, wanted, start, to)
         step = telemetry.auto_step(to - begins, settings)
     points = telemetry.points_for(to - begins, step)
-    if points > settings.api_telemetry_max_points:
-        minimum = -(-int((to - start).total_seconds()) // settings.api_telemetry_max_points)
+    if points > settings.api.telemetry_max_points:
+        minimum = -(-int((to - start).total_seconds()) // settings.api.telemetry_max_points)
         raise invalid(
             "step",
             f"{points} points per metric exceed the maximum of "
-            f"{settings.api_telemetry_max_points}; use step >= {minimum}",
+            f"{settings.api.telemetry_max_points}; use step >= {minimum}",
             "query",
         )
     source = telemetry.choose_source(conn, step, settings)
@@ -177,7 +177,7 @@ def device_events(
 ) -> EventsPublic:
     """Events of a device, newest first (default: the last 30 days)."""
     fetch(conn, device_id, user.scope)
-    start, to = time_range(start, to, timedelta(days=30), settings.api_telemetry_max_days)
+    start, to = time_range(start, to, timedelta(days=30), settings.api.telemetry_max_days)
     params = {
         "id": device_id,
         "from": start,

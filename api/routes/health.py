@@ -56,7 +56,7 @@ def _run(name: str, fn: Any) -> Check:
 def readyz(request: Request) -> Response:
     """Database reachable, migrations current, broker reachable."""
     state = request.app.state
-    timeout = state.settings.api_readyz_timeout_s
+    timeout = state.settings.api.readyz_timeout_s
 
     def database() -> str:
         with state.pool.connection(timeout=timeout) as conn:
@@ -72,7 +72,7 @@ def readyz(request: Request) -> Response:
     checks = {
         "database": _run("database", database),
         "migrations": _run("migrations", schema),
-        "broker": _run("broker", lambda: probes.broker(state.settings.mqtt_url, timeout)),
+        "broker": _run("broker", lambda: probes.broker(state.settings.core.mqtt_url, timeout)),
     }
     failed = [name for name, check in checks.items() if not check.ok]
     body = Ready(detail="not ready: " + ", ".join(failed) if failed else "ready", checks=checks)

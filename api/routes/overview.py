@@ -136,7 +136,7 @@ def overview(
         by_type = cur.execute(BY_TYPE, params).fetchall()
     with conn.cursor(row_factory=class_row(SeverityCounts)) as cur:
         by_severity = cur.execute(BY_SEVERITY, params).fetchall()
-    zone = ZoneInfo(settings.api_timezone)
+    zone = ZoneInfo(settings.api.timezone)
     now = datetime.now(UTC)
     day = now.astimezone(zone).date()
     start = datetime.combine(day, time(), zone)

@@ -27,7 +27,7 @@ def availability_report(
     ] = None,
 ) -> AvailabilityReport:
     """Availability per device, site and type over a month; unreachable time not counted."""
-    today = datetime.now(UTC).astimezone(ZoneInfo(settings.report_timezone)).date()
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.report.timezone)).date()
     try:
         first = date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
     except ValueError:

@@ -30,7 +30,7 @@ def tile(
     y: Annotated[int, Path(ge=0, lt=2**22)],
 ) -> Response:
     """One basemap tile, or 404 (no file configured, or no tile there)."""
-    path = settings.api_map_mbtiles
+    path = settings.api.map_mbtiles
     if path is None or x >= 2**z or y >= 2**z:
         raise HTTPException(404, "no tile")
     try:

@@ -45,8 +45,8 @@ class BaseBackup:
 
 def bindir(settings: BackupSettings) -> Path:
     """The PostgreSQL binaries to use."""
-    if settings.backup_pg_bindir:
-        return settings.backup_pg_bindir
+    if settings.pg_bindir:
+        return settings.pg_bindir
     out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
     if out.returncode != 0:
         raise BackupError("pg_config not found: set IOC_BACKUP_PG_BINDIR")
@@ -66,7 +66,7 @@ def tool(settings: BackupSettings, name: str, *args: str, timeout: float = 3600)
 
 def backups(settings: BackupSettings) -> list[BaseBackup]:
     """Complete base backups, oldest first."""
-    root = settings.backup_dir / "base"
+    root = settings.dir / "base"
     found = [
         BaseBackup(p)
         for p in sorted(root.glob("*Z"))
@@ -78,16 +78,16 @@ def backups(settings: BackupSettings) -> list[BaseBackup]:
 def take(settings: BackupSettings, now: datetime | None = None) -> BaseBackup:
     """A compressed tar-format base backup, written as ``.partial`` and renamed when whole."""
     stamp = (now or datetime.now(UTC)).strftime(STAMP)
-    final = settings.backup_dir / "base" / stamp
+    final = settings.dir / "base" / stamp
     partial = final.with_name(stamp + ".partial")
     partial.parent.mkdir(parents=True, exist_ok=True)
-    (settings.backup_dir / "wal").mkdir(parents=True, exist_ok=True)
+    (settings.dir / "wal").mkdir(parents=True, exist_ok=True)
     shutil.rmtree(partial, ignore_errors=True)
     tool(
         settings,
         "pg_basebackup",
         "-d",
-        settings.backup_url,
+        settings.url,
         "-D",
         str(partial),
         "-Ft",
@@ -105,15 +105,15 @@ def take(settings: BackupSettings, now: datetime | None = None) -> BaseBackup:
 
 
 def prune(settings: BackupSettings) -> tuple[list[Path], str | None]:
-    """Keep the newest ``backup_keep`` base backups and the WAL they need; return removals."""
+    """Keep the newest ``keep`` base backups and the WAL they need; return removals."""
     kept = backups(settings)
-    removed = [b.path for b in kept[: -settings.backup_keep]]
+    removed = [b.path for b in kept[: -settings.keep]]
     for path in removed:
         shutil.rmtree(path)
-    for stale in (settings.backup_dir / "base").glob("*.partial"):
+    for stale in (settings.dir / "base").glob("*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
     oldest = backups(settings)
-    wal = settings.backup_dir / "wal"
+    wal = settings.dir / "wal"
     if not oldest or not wal.is_dir():
         return removed, None
     first = oldest[0].first_wal()

@@ -72,7 +72,7 @@ def verify(settings: BackupSettings, timeout_s: float = 600) -> Restored:
     """Restore the newest base backup and WAL; count rows; compare with the primary."""
     found = backups(settings)
     if not found:
-        raise BackupError(f"no complete base backup in {settings.backup_dir / 'base'}")
+        raise BackupError(f"no complete base backup in {settings.dir / 'base'}")
     backup = found[-1]
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="ioc-verify-"))
@@ -85,7 +85,7 @@ def verify(settings: BackupSettings, timeout_s: float = 600) -> Restored:
         _extract(backup.path / "base.tar.gz", data)
         if (backup.path / "pg_wal.tar.gz").exists():
             _extract(backup.path / "pg_wal.tar.gz", data / "pg_wal")
-        wal = (settings.backup_dir / "wal").resolve()
+        wal = (settings.dir / "wal").resolve()
         with (data / "postgresql.auto.conf").open("a") as conf:
             conf.write(
                 f"port = {port}\nlisten_addresses = '127.0.0.1'\n"
@@ -101,8 +101,8 @@ def verify(settings: BackupSettings, timeout_s: float = 600) -> Restored:
                 shutil.chown(path, "postgres", "postgres")
         os.chmod(data, 0o700)
         _pg_ctl(settings, run_as, data, scratch, "start", timeout_s)
-        user = urlsplit(settings.backup_url).username or "postgres"
-        dbname = urlsplit(settings.backup_url).path.lstrip("/") or "ioc"
+        user = urlsplit(settings.url).username or "postgres"
+        dbname = urlsplit(settings.url).path.lstrip("/") or "ioc"
         url = f"postgresql://{user}@/{dbname}?host={scratch}&port={port}"
         with psycopg.connect(url, autocommit=True) as conn:
             deadline = time.monotonic() + timeout_s
@@ -181,13 +181,13 @@ def _compare(settings: BackupSettings, result: Restored) -> None:
         result.error = "the restored registry has no devices"
         return
     try:
-        with psycopg.connect(settings.backup_url, connect_timeout=5) as conn:
+        with psycopg.connect(settings.url, connect_timeout=5) as conn:
             row = conn.execute(LAST_READING_SQL).fetchone()
     except psycopg.Error:
         return  # the primary is gone (a real restore): nothing to compare with
     result.primary_last = row[0] if row else None
     lag = result.lag_s
-    if lag is not None and lag > settings.backup_max_lag_s:
+    if lag is not None and lag > settings.max_lag_s:
         result.error = f"{lag:.0f}s of readings missing (IOC_BACKUP_MAX_LAG_S)"
 
 

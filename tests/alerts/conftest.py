@@ -172,7 +172,7 @@ def make_engine(pool: ConnectionPool) -> Iterator[EngineFactory]:
     built: list[AlertEngine] = []
 
     def make(rules_yaml: str | None = None, **overrides: Any) -> AlertEngine:
-        values: dict[str, Any] = {"alerts_pipeline_silence_s": 0, "alerts_pipeline_heartbeat_s": 0}
+        values: dict[str, Any] = {"pipeline_silence_s": 0, "pipeline_heartbeat_s": 0}
         values.update(overrides)
         settings = AlertSettings(**values)
         parsed = parse_rules_file(rules_yaml) if rules_yaml is not None else None

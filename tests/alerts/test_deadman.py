@@ -31,8 +31,8 @@ def test_leader_sends_start_then_alive_then_fail_and_standbys_stay_quiet(
 ) -> None:
     receiver = Receiver(grace_s=60)
     try:
-        leader = make_engine(alerts_heartbeat_url=receiver.url)
-        standby = make_engine(alerts_heartbeat_url=receiver.url)
+        leader = make_engine(heartbeat_url=receiver.url)
+        standby = make_engine(heartbeat_url=receiver.url)
         assert leader.tick() and not standby.tick()
         standby._beat()
         assert receiver.signals() == []

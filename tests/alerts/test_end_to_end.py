@@ -92,9 +92,9 @@ def test_uplink_last_wills_to_one_root_alert_then_pipeline_down(
 ) -> None:
     service, devices = chain
     settings = AlertSettings(
-        alerts_evaluation_interval_s=0.2,
-        alerts_pipeline_heartbeat_s=0,  # ingest's MQTT last will / offline status is watched
-        alerts_pipeline_silence_s=0,
+        evaluation_interval_s=0.2,
+        pipeline_heartbeat_s=0,  # ingest's MQTT last will / offline status is watched
+        pipeline_silence_s=0,
     )
     engine = AlertEngine(
         settings,

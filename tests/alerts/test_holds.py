@@ -71,7 +71,7 @@ def test_the_hold_is_bounded(
     fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
 ) -> None:
     # The uplink (a link) could be found down 8 s after the camera's will, plus a 2 s margin.
-    engine = make_engine(RULES, alerts_parent_hold_s=2, alerts_parent_hold_by_type={"link": 8})
+    engine = make_engine(RULES, parent_hold_s=2, parent_hold_by_type={"link": 8})
     report_all(fleet, t0)
     report(fleet, "cam-01", t0 + 5 * S, online=False)  # the uplink stays quiet, not yet late
     engine.evaluate_once(t0 + 14 * S)
@@ -83,9 +83,7 @@ def test_the_hold_is_bounded(
 def test_broker_restart_holds_its_wills_and_opens_the_blind_window(
     fleet: psycopg.Connection, pool: ConnectionPool, own_broker: Mosquitto
 ) -> None:
-    settings = AlertSettings(
-        alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0, alerts_broker_settle_s=3
-    )
+    settings = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0, broker_settle_s=3)
     engine = AlertEngine(settings, pool, rules=parse_rules(RULES), mqtt_url=own_broker.url)
     assert engine.watch is not None
     engine.watch.start()

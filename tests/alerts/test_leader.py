@@ -22,10 +22,10 @@ RULES = "rules:\n  - {name: offline, kind: absence, types: [camera, speaker, lin
 def engines(db_url: str) -> Iterator[tuple[AlertEngine, AlertEngine]]:
     """Two engines with their own pools, as two `ioc alerts` processes would have."""
     settings = AlertSettings(
-        alerts_evaluation_interval_s=0.1,
-        alerts_leader_retry_s=0.2,
-        alerts_pipeline_heartbeat_s=0,
-        alerts_pipeline_silence_s=0,
+        evaluation_interval_s=0.1,
+        leader_retry_s=0.2,
+        pipeline_heartbeat_s=0,
+        pipeline_silence_s=0,
     )
     pools = [ConnectionPool(db_url, min_size=1, max_size=3, open=True) for _ in range(2)]
     pair = tuple(AlertEngine(settings, p, rules=parse_rules(RULES)) for p in pools)

@@ -30,7 +30,7 @@ def states(conn: psycopg.Connection) -> set[str]:
 def test_ingest_stops_one_alert_no_flood_then_recovery(
     fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
 ) -> None:
-    engine = make_engine(RULES, alerts_pipeline_heartbeat_s=30)
+    engine = make_engine(RULES, pipeline_heartbeat_s=30)
     report_all(fleet, t0)
     report(fleet, "solo", t0, online=False)  # already down before the outage
     heartbeat(fleet, t0)
@@ -73,7 +73,7 @@ def test_ingest_stops_one_alert_no_flood_then_recovery(
 def test_no_data_at_all_means_pipeline_down(
     fleet: psycopg.Connection, make_engine: EngineFactory, t0: datetime
 ) -> None:
-    engine = make_engine(RULES, alerts_pipeline_silence_s=60)
+    engine = make_engine(RULES, pipeline_silence_s=60)
     report_all(fleet, t0)
     engine.evaluate_once(t0 + 59 * S)
     assert alerts(fleet) == []

@@ -18,12 +18,14 @@ from psycopg.types.json import Jsonb
 from api import security
 from api.app import create_app
 from api.cli import server_options
-from api.settings import ApiSettings
+from api.console.settings import ConsoleSettings
+from api.settings import ApiSettings, ApiSetup
 from devices.registry import parse_yaml
 from devices.store import import_registry
 from ioc.ports import free_port
+from ioc.settings import Settings
 from storage.jobs import resolve
-from storage.settings import StorageSettings
+from tests.storage.conftest import storage_setup
 from tests.util import wait_until
 
 A, B = "21025", "21026"
@@ -175,30 +177,39 @@ def tokens(db: psycopg.Connection) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_settings(db_url: str, mqtt_url: str) -> Callable[..., ApiSettings]:
-    """Settings for this test's database and broker, with overrides."""
+def make_settings(db_url: str, mqtt_url: str) -> Callable[..., ApiSetup]:
+    """Settings for this test's database and broker, with overrides (see ``api_setup``)."""
 
-    def make(**overrides: Any) -> ApiSettings:
-        values: dict[str, Any] = {
-            "database_url": db_url,
-            "mqtt_url": mqtt_url,
-            "db_pool_size": 4,
-            "api_rate_limit": "100000/minute",
-        }
-        values.update(overrides)
-        return ApiSettings(**values)
+    def make(**overrides: Any) -> ApiSetup:
+        values: dict[str, Any] = {"database_url": db_url, "mqtt_url": mqtt_url, "db_pool_size": 4}
+        return api_setup(**{**values, **overrides})
 
     return make
+
+
+def api_setup(
+    *, api: dict[str, Any] | None = None, console: dict[str, Any] | None = None, **core: Any
+) -> ApiSetup:
+    """The API's settings: ``core`` fields of Settings, ``api`` of ApiSettings (a generous rate
+    limit unless given) and ``console`` of ConsoleSettings."""
+    for cls, given in ((Settings, core), (ApiSettings, api), (ConsoleSettings, console)):
+        unknown = set(given or {}) - set(cls.model_fields)
+        assert not unknown, f"{cls.__name__} has no {sorted(unknown)}"  # else silently ignored
+    return ApiSetup(
+        Settings(**core),
+        ApiSettings(**{"rate_limit": "100000/minute", **(api or {})}),
+        ConsoleSettings(**(console or {})),
+    )
 
 
 class LiveServer:
     """The app served by a real uvicorn in a thread on a free loopback port."""
 
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ApiSetup) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, resolve(settings, StorageSettings(_env_file=None))),
+            create_app(settings, resolve(settings.core, storage_setup())),
             host="127.0.0.1",
             port=self.port,
             lifespan="on",
@@ -221,7 +232,7 @@ class LiveServer:
 
 
 @pytest.fixture
-def serve(make_settings: Callable[..., ApiSettings]) -> Iterator[Callable[..., httpx.Client]]:
+def serve(make_settings: Callable[..., ApiSetup]) -> Iterator[Callable[..., httpx.Client]]:
     """Start the API with settings overrides; return an httpx client bound to it."""
     stack = contextlib.ExitStack()
 

@@ -83,7 +83,7 @@ def test_user_management_over_the_api(client, as_user):
 
 
 def test_rate_limit_per_token_is_429(serve, world, as_user):
-    client = serve(api_rate_limit="3/minute")
+    client = serve(api={"rate_limit": "3/minute"})
     codes = [
         client.get("/api/v1/communes", headers=as_user("operator")).status_code for _ in range(4)
     ]
@@ -96,7 +96,7 @@ def test_rate_limit_per_token_is_429(serve, world, as_user):
 
 
 def test_body_limit_is_413(serve, world, as_user):
-    client = serve(api_body_limit_bytes=1024)
+    client = serve(api={"body_limit_bytes": 1024})
     big = {"note": "x" * 1500}
     alert = world.alerts["a_warn"]
     r = client.post(f"/api/v1/alerts/{alert}/ack", json=big, headers=as_user("tech"))

@@ -76,7 +76,7 @@ def test_collector_reads_only_its_own_inventory(
     )
 
     # `ioc collector run --api` parses it, caches it, and starts from the cache without WAN.
-    settings = CollectorSettings(collector_state_dir=tmp_path)
+    settings = CollectorSettings(state_dir=tmp_path)
     inv = inventory_from_api(str(client.base_url), token, settings)
     assert {w.target.device_id for w in inv.watched_by("col-1")} == {"up-1", "cam-1"}
     cached = inventory_from_api("http://127.0.0.1:9", token, settings)
@@ -108,7 +108,7 @@ def test_only_collectors_get_collector_credentials(db: psycopg.Connection, db_ur
 
 
 def test_no_cache_and_no_api_is_a_clear_error(tmp_path: Path) -> None:
-    settings = CollectorSettings(collector_state_dir=tmp_path)
+    settings = CollectorSettings(state_dir=tmp_path)
     with pytest.raises(RegistryError) as err:
         inventory_from_api("http://127.0.0.1:9", "iocc_x", settings)
     assert "no cached inventory" in str(err.value)

@@ -22,7 +22,7 @@ def test_readyz_ok_and_failing(serve, db):
         "migrations": True,
         "broker": True,
     }
-    dead = serve(mqtt_url=f"mqtt://127.0.0.1:{free_port()}", api_readyz_timeout_s=0.5)
+    dead = serve(mqtt_url=f"mqtt://127.0.0.1:{free_port()}", api={"readyz_timeout_s": 0.5})
     r = dead.get("/readyz")
     assert r.status_code == 503
     assert r.json()["detail"] == "not ready: broker"

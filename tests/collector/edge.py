@@ -67,10 +67,10 @@ class EdgeRig:
 def edge(tmp: Path, text: str | None = None, **settings: Any) -> Iterator[EdgeRig]:
     """Run the receiver of a collector built from ``text`` until the block ends."""
     values: dict[str, Any] = {
-        "collector_state_dir": tmp,
-        "collector_webhook_port": 0,
-        "collector_webhook_host": "127.0.0.1",
-        "collector_push_secret_env": "PUSH",
+        "state_dir": tmp,
+        "webhook_port": 0,
+        "webhook_host": "127.0.0.1",
+        "push_secret_env": "PUSH",
         **settings,
     }
     csettings = CollectorSettings(**values)

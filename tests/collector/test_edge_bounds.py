@@ -31,9 +31,9 @@ from tests.util import wait_until
 
 HEADER_S, BODY_S = 0.5, 0.5
 BOUNDS = {
-    "collector_receiver_header_timeout_s": HEADER_S,
-    "collector_receiver_body_timeout_s": BODY_S,
-    "collector_receiver_max_connections": 16,
+    "receiver_header_timeout_s": HEADER_S,
+    "receiver_body_timeout_s": BODY_S,
+    "receiver_max_connections": 16,
 }
 GOOD = {"Authorization": f"Bearer {HOOK_TOKEN}"}
 
@@ -141,7 +141,7 @@ BAD_XML = st.one_of(
 def test_a_push_flood_makes_a_bounded_number_of_events(
     tmp_path_factory: pytest.TempPathFactory, bodies: list[bytes]
 ) -> None:
-    with edge(tmp_path_factory.mktemp("e"), collector_push_allow="127.0.2.0/28", **BOUNDS) as rig:
+    with edge(tmp_path_factory.mktemp("e"), push_allow="127.0.2.0/28", **BOUNDS) as rig:
         transport = httpx.HTTPTransport(local_address="127.0.2.10")  # cam-0
         with httpx.Client(transport=transport, timeout=5) as client:
             codes = [
@@ -269,9 +269,9 @@ def test_a_hostile_inventory_falls_back_to_the_cache_within_the_deadline(
     write_secret(state / CACHE, GOOD_INVENTORY)
     _Api.answer = _hostile(kind, size)
     csettings = CollectorSettings(
-        collector_state_dir=state,
-        collector_inventory_max_bytes=65_536,
-        collector_inventory_timeout_s=1.0,
+        state_dir=state,
+        inventory_max_bytes=65_536,
+        inventory_timeout_s=1.0,
     )
     start = time.monotonic()
     inv = inventory_from_api(api, "iocc_x", csettings)
@@ -305,7 +305,7 @@ def test_deep_checks_are_an_error_not_a_crash() -> None:
 
 
 def test_receiver_serves_a_cap_of_connections(tmp_path: Path) -> None:
-    with edge(tmp_path, **{**BOUNDS, "collector_receiver_max_connections": 4}) as rig:
+    with edge(tmp_path, **{**BOUNDS, "receiver_max_connections": 4}) as rig:
         idle = [socket.create_connection(("127.0.0.1", rig.port)) for _ in range(4)]
         time.sleep(0.1)
         answer, took = _raw(rig.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -15,10 +15,9 @@ from psycopg_pool import ConnectionPool
 from alerts.engine import AlertEngine
 from alerts.settings import AlertSettings
 from api import security
-from api.settings import ApiSettings
 from ingest.service import IngestService
 from ioc.ports import free_port
-from tests.api.conftest import LiveServer
+from tests.api.conftest import LiveServer, api_setup
 from tests.collector.conftest import COMMUNITY, Snmpd
 from tests.collector.harness import CollectorProcess, import_inventory
 from tests.collector.vendor import TOKEN, VendorPlatform
@@ -132,7 +131,7 @@ def test_icmp_snmp_and_vendor_json_end_to_end(
     pool = ConnectionPool(db_url, min_size=1, max_size=2, open=True)
     try:
         engine = AlertEngine(
-            AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
+            AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0),
             pool,
         )
         engine.evaluate_once()
@@ -152,7 +151,7 @@ def test_icmp_snmp_and_vendor_json_end_to_end(
 
     # The check error is visible through the API.
     token = security.create_user(db, "op", "operator", [], 30)[0]
-    settings = ApiSettings(database_url=db_url, mqtt_url=mqtt_url, db_pool_size=2)
+    settings = api_setup(database_url=db_url, mqtt_url=mqtt_url, db_pool_size=2)
     with LiveServer(settings) as server:
         resp = httpx.get(
             f"{server.url}/api/v1/devices/ts-spk-03/events",

@@ -206,7 +206,7 @@ def test_forged_pushes_are_refused_or_attributed_to_their_peer(
     state: str,
     auth: str | None,
 ) -> None:
-    with edge(tmp_path_factory.mktemp("edge"), collector_push_allow="127.0.2.0/28") as rig:
+    with edge(tmp_path_factory.mktemp("edge"), push_allow="127.0.2.0/28") as rig:
         check = next(c for c in rig.collector.checks if c.target.device_id == "cam-0")
         rig.collector.scheduler.failed(check, "timeout", "no answer within 9 s")
         headers = {"Content-Type": "application/xml", **({"Authorization": auth} if auth else {})}
@@ -232,9 +232,9 @@ def test_forged_pushes_are_refused_or_attributed_to_their_peer(
 
 
 def test_receiver_binds_loopback_unless_told() -> None:
-    assert CollectorSettings().collector_webhook_host == "127.0.0.1"
+    assert CollectorSettings().webhook_host == "127.0.0.1"
     with pytest.raises(ValueError):
-        CollectorSettings(collector_push_allow="10.0.0.0/8, not-a-network")
+        CollectorSettings(push_allow="10.0.0.0/8, not-a-network")
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))

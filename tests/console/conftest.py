@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import psycopg
@@ -75,9 +76,10 @@ def console(
     """A logged-in client per user name (plain http: the Secure cookie flag is off)."""
     base_url: list[str] = []
 
-    def login(name: str, **overrides: object) -> httpx.Client:
+    def login(name: str, **overrides: Any) -> httpx.Client:
         if not base_url or overrides:
-            c = serve(console_cookie_secure=False, **overrides)
+            console = {"cookie_secure": False, **overrides.pop("console", {})}
+            c = serve(console=console, **overrides)
             base_url[:] = [str(c.base_url)]
         session = httpx.Client(base_url=base_url[0], timeout=30)
         r = log_in(session, name)

@@ -101,7 +101,7 @@ def test_every_job_tolerates_absurd_silence_bounds(
 
     with ConnectionPool(db_url, min_size=1, max_size=2, open=True) as pool:
         engine = AlertEngine(
-            AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
+            AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0),
             pool,
             rules=parse_rules("rules:\n  - {name: offline, kind: absence, types: [camera]}\n"),
         )

@@ -64,7 +64,7 @@ def site(
     browser: WebDriver,
 ) -> str:
     """The API (with its console) on plain http on loopback; a fresh browser session."""
-    client = serve(console_cookie_secure=False)
+    client = serve(console={"cookie_secure": False})
     browser.delete_all_cookies()
     browser.set_window_size(360, 780)
     return str(client.base_url).rstrip("/")

@@ -52,7 +52,7 @@ def test_wrong_password_is_refused_and_audited(
     world: World,
     passwords: dict[str, str],
 ) -> None:
-    client = serve(console_cookie_secure=False)
+    client = serve(console={"cookie_secure": False})
     r = log_in(client, "tech_a", "wrong password")
     assert r.status_code == 401
     assert "Sai tên đăng nhập hoặc mật khẩu" in r.text
@@ -66,7 +66,7 @@ def test_wrong_password_is_refused_and_audited(
 def test_login_is_rate_limited(
     serve: Callable[..., httpx.Client], world: World, passwords: dict[str, str]
 ) -> None:
-    c = serve(console_login_rate_limit="3/minute", console_cookie_secure=False)
+    c = serve(console={"login_rate_limit": "3/minute", "cookie_secure": False})
     codes = [log_in(c, "tech_a", "nope").status_code for _ in range(3)]
     assert codes == [401, 401, 401]
     r = log_in(c, "tech_a")  # even the right password waits now
@@ -76,7 +76,7 @@ def test_login_is_rate_limited(
 def test_login_form_needs_its_csrf_token(
     serve: Callable[..., httpx.Client], world: World, passwords: dict[str, str]
 ) -> None:
-    client = serve(console_cookie_secure=False)
+    client = serve(console={"cookie_secure": False})
     client.get("/console/login")
     r = client.post("/console/login", data={"username": "tech_a", "password": "pw-tech_a-Tịnh-Sơn"})
     assert r.status_code == 403

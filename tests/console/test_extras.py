@@ -20,7 +20,7 @@ def test_map_with_located_devices(
 ) -> None:
     db.execute("UPDATE devices SET lat = 15.118, lon = 108.742 WHERE id = 'a-cam-1'")
     db.execute("UPDATE devices SET lat = 15.121, lon = 108.750 WHERE id = 'a-uplink'")
-    c = console("tech_a", console_map_tile_url="https://tiles.invalid/{z}/{x}/{y}.png")
+    c = console("tech_a", console={"map_tile_url": "https://tiles.invalid/{z}/{x}/{y}.png"})
     html = c.get("/console/communes/21025").text
     tiles = re.findall(r'<img src="https://tiles\.invalid/(\d+)/(\d+)/(\d+)\.png"', html)
     assert 1 <= len(tiles) <= 9

@@ -17,10 +17,10 @@ from tests.api.conftest import World
 from tests.console.conftest import log_in
 
 LIMITS = {
-    "console_cookie_secure": False,
-    "console_login_rate_limit": "3/minute",
-    "console_login_address_rate_limit": "6/minute",
-    "console_login_user_rate_limit": "10/minute",
+    "cookie_secure": False,
+    "login_rate_limit": "3/minute",
+    "login_address_rate_limit": "6/minute",
+    "login_user_rate_limit": "10/minute",
 }
 
 
@@ -29,7 +29,7 @@ def via_proxy(
     serve: Callable[..., httpx.Client], world: World, passwords: dict[str, str]
 ) -> Iterator[Callable[[str], httpx.Client]]:
     """A client per forwarded client address, through the trusted proxy (the test)."""
-    base = serve(api_trusted_proxies="127.0.0.1", **LIMITS)
+    base = serve(api={"trusted_proxies": "127.0.0.1"}, console=LIMITS)
     made: list[httpx.Client] = []
 
     def client(address: str) -> httpx.Client:
@@ -92,7 +92,7 @@ def test_a_user_at_a_known_address_outlasts_attackers_there_by_name(
 def test_forwarded_headers_from_untrusted_peers_are_ignored(
     serve: Callable[..., httpx.Client], world: World, passwords: dict[str, str]
 ) -> None:
-    base = serve(**LIMITS)  # no trusted proxies: the TCP peer is the address
+    base = serve(console=LIMITS)  # no trusted proxies: the TCP peer is the address
     rng = random.Random(9)
     codes = []
     for _ in range(10):

@@ -58,7 +58,7 @@ def test_mbtiles_tiles_are_served_and_used_by_the_console(
     _locate(db)
     x, y = (int(v // 256) for v in _world(15.118, 108.742, 14))
     path = _mbtiles(tmp_path / "province.mbtiles", [(14, x, y)])
-    c = console("tech_a", api_map_mbtiles=path)
+    c = console("tech_a", api={"map_mbtiles": path})
     r = c.get(f"/tiles/14/{x}/{y}.png")
     assert r.status_code == 200 and r.content == PNG
     assert r.headers["content-type"] == "image/png"

@@ -107,7 +107,7 @@ def test_every_page_fits_a_phone_in_both_languages(
         "JOIN metrics m ON m.name = x.metric WHERE d.id = 'a-spk-1'"
     )
     out = _artefacts(tmp_path_factory)
-    site = str(serve(console_cookie_secure=False).base_url).rstrip("/")
+    site = str(serve(console={"cookie_secure": False}).base_url).rstrip("/")
     browser.delete_all_cookies()
     browser.set_window_size(360, 780)
     browser.get(f"{site}/console/login")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from api.settings import ApiSettings
+from ioc.settings import Settings
 from storage.jobs import resolve
-from storage.settings import StorageSettings
+from tests.storage.conftest import storage_setup
 
 ROOT = Path(__file__).resolve().parents[2]
 # Entry points: every package's cli.py, the demo's run(), the bench scripts.
@@ -64,7 +64,8 @@ def _constructions(tree: ast.Module, classes: set[str]) -> list[tuple[int, str, 
 def test_no_settings_class_is_constructed_outside_an_entry_point() -> None:
     trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in _sources()}
     classes = _settings_classes(trees)
-    assert {"Settings", "ApiSettings", "StorageSettings", "NotifySettings"} <= classes
+    assert {"Settings", "ApiSettings", "ConsoleSettings", "RetentionSettings"} <= classes
+    assert {"NotifySettings", "SmtpSettings", "TelegramSettings", "ZaloSettings"} <= classes
     offenders = []
     for path, tree in trees.items():
         rel = path.relative_to(ROOT).as_posix()
@@ -92,6 +93,6 @@ def test_no_code_writes_the_environment_for_inner_constructors() -> None:
 
 def test_api_report_settings_resolve_the_core_raw_retention() -> None:
     """The availability report sees IOC_RAW_RETENTION_DAYS (it used to fall back to 30)."""
-    api = ApiSettings(_env_file=None, raw_retention_days=7)  # type: ignore[call-arg]
-    storage = resolve(api, StorageSettings(_env_file=None))  # type: ignore[call-arg]
+    core = Settings(_env_file=None, raw_retention_days=7)  # type: ignore[call-arg]
+    storage = resolve(core, storage_setup())
     assert storage.raw_days == 7

@@ -20,7 +20,6 @@ import yaml
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
-from alerts.notify.settings import NotifySettings
 from alerts.rules import RulesFile, parse_rules_file
 from alerts.settings import AlertSettings
 from api.console.incidents import load as load_incidents
@@ -33,7 +32,7 @@ from ioc.mqttclient import MqttTarget
 from simulators.clock import SimClock, latest_local
 from simulators.fleet import Fleet
 from simulators.world import World
-from tests.alerts.notify.helpers import HttpReceiver, webhook_config
+from tests.alerts.notify.helpers import HttpReceiver, notify_setup, webhook_config
 from tests.ingest.conftest import test_settings
 from tests.plugins.broker import Mosquitto
 from tests.util import wait_until
@@ -110,16 +109,16 @@ def make_engine(db_url: str, receiver: HttpReceiver, tmp_path: Path) -> AlertEng
     rules = shipped_rules_fast()
     pool = ConnectionPool(db_url, min_size=1, max_size=4, open=True)
     settings = AlertSettings(
-        alerts_evaluation_interval_s=0.5,
-        alerts_pipeline_heartbeat_s=0,
-        alerts_pipeline_silence_s=0,
+        evaluation_interval_s=0.5,
+        pipeline_heartbeat_s=0,
+        pipeline_silence_s=0,
     )
     return AlertEngine(
         settings,
         pool,
         rules=[r for r in rules.rules if r.enabled],
         inhibit_rules=rules.inhibit_rules,
-        notify=NotifySettings(_env_file=None, alerts_config=routes, public_url="http://t"),
+        notify=notify_setup(alerts_config=routes, public_url="http://t"),
     )
 
 

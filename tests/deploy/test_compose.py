@@ -23,6 +23,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from ioc.cli import LAZY_COMMANDS, cli
+from ioc.settings import env_name
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -55,11 +56,7 @@ def _settings_env_names() -> set[str]:
         stack.extend(cls.__subclasses__())
         if cls.__module__.split(".")[0] not in PACKAGES:
             continue
-        prefix = str(cls.model_config.get("env_prefix", ""))
-        for field_name, field in cls.model_fields.items():
-            names.add((prefix + field_name).upper())
-            if isinstance(field.validation_alias, str):
-                names.add(field.validation_alias.upper())
+        names.update(env_name(cls, field_name) for field_name in cls.model_fields)
     return names
 
 

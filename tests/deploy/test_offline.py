@@ -17,10 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 URL = re.compile(r"https?://[^\s\"'<>)]+")
 # Outside services used only once their opt-in setting is given (unset by default).
 OPT_IN = {
-    "NotifySettings.telegram_api_url": "telegram_bot_token",
-    "NotifySettings.zalo_api_url": "zalo_app_id",
-    "NotifySettings.zalo_oauth_url": "zalo_app_id",
-    "NotifySettings.zalo_zns_url": "zalo_app_id",
+    "TelegramSettings.api_url": "bot_token",
+    "ZaloSettings.api_url": "app_id",
+    "ZaloSettings.oauth_url": "app_id",
+    "ZaloSettings.zns_url": "app_id",
 }
 LOCAL = ("localhost", "127.0.0.1", "0.0.0.0")
 # Resource loads in HTML/CSS (a plain <a href> is a link a person may follow, not a load).

@@ -23,7 +23,7 @@ from ingest.registry import load_view
 from ingest.writer import Item, prepare, write_items
 from simulators.history import messages
 from storage.rollups import refresh
-from storage.settings import StorageSettings
+from tests.storage.conftest import storage_setup
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "devices" / "data" / "demo_commune.yaml"
@@ -340,7 +340,7 @@ def seed_database(url: str, window: Window) -> int:
         conn.execute(INSERT_AVAILABILITY, {"today": today, "first": today - timedelta(days=31)})
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
-        refresh(conn, StorageSettings(retention_raw_days=30), now=datetime.now(UTC))
+        refresh(conn, storage_setup(retention={"raw_days": 30}), now=datetime.now(UTC))
         conn.execute("ANALYZE")
     return count
 

@@ -226,7 +226,7 @@ SEQ_GAP_RULE = "device_seq_gaps"
 @contextlib.contextmanager
 def seq_gap_engine(pool: ConnectionPool) -> Iterator[AlertEngine]:
     """An alert engine with the default rules, the sequence-gap hold shrunk to nothing."""
-    settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
+    settings = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0)
     rules = [
         rule.model_copy(update={"for_": timedelta(0)}) if rule.name == SEQ_GAP_RULE else rule
         for rule in load_rules(settings.rules_path())

@@ -31,12 +31,11 @@ from alerts.engine import AlertEngine
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
 from api import security
-from api.settings import ApiSettings
 from devices.registry import parse_yaml
 from devices.store import import_registry
 from ioc.db import open_pool
 from ioc.mqttclient import MqttTarget
-from tests.api.conftest import LiveServer
+from tests.api.conftest import LiveServer, api_setup
 from tests.plugins.pgcluster import PgCluster
 from tests.reliability import rig
 from tests.reliability.harness import COMMUNE
@@ -101,13 +100,9 @@ def api_and_engine(pg: PgCluster) -> Iterator[tuple[httpx.Client, dict[str, str]
             role: security.create_user(conn, f"mix-{role}-{suffix}", role, communes, 1)[0]
             for role, communes in (("technician", [COMMUNE]), ("admin", [COMMUNE]))
         }
-    settings = ApiSettings(
-        database_url=f"{pg.url}?application_name=mix-api-{suffix}",
-        db_pool_size=4,
-        api_rate_limit="100000/minute",
-    )
+    settings = api_setup(database_url=f"{pg.url}?application_name=mix-api-{suffix}", db_pool_size=4)
     pool = open_pool(pg.url, max_size=3, name="mix-engine")
-    alert_settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
+    alert_settings = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0)
     engine = AlertEngine(alert_settings, pool, rules=parse_rules(RULES))
     loop = EngineLoop(engine, 0.5)
     try:

@@ -22,12 +22,13 @@ from pydantic import SecretStr
 
 from alerts.chatops.signed import encode
 from alerts.engine import AlertEngine
-from alerts.notify.settings import NotifySettings
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
 from alerts.telegram.callback import key_for
+from alerts.telegram.settings import TelegramSettings
 from ioc.ports import free_port
 from tests.alerts.chatapps import issue_link_code, seed_world
+from tests.alerts.notify.helpers import notify_setup
 from tests.alerts.telegram.fakebot import FakeBotApi
 from tests.api.conftest import World
 from tests.util import wait_until
@@ -48,20 +49,21 @@ def running(
         FakeBotApi(TOKEN) as bot,
         ConnectionPool(db_url, min_size=1, max_size=6, open=True) as pool,
     ):
-        notify = NotifySettings(
-            telegram_bot_token=SecretStr(TOKEN),
-            telegram_api_url=bot.url,
-            telegram_webhook_url=url,
-            telegram_webhook_listen=f"127.0.0.1:{port}",
-            telegram_webhook_max_connections=16,
-            telegram_webhook_deadline_s=1.0,
+        telegram = TelegramSettings(
+            bot_token=SecretStr(TOKEN),
+            api_url=bot.url,
+            webhook_url=url,
+            webhook_listen=f"127.0.0.1:{port}",
+            webhook_max_connections=16,
+            webhook_deadline_s=1.0,
         )
+        notify = notify_setup(telegram=telegram)
         settings = AlertSettings(
-            alerts_pipeline_silence_s=0,
-            alerts_pipeline_heartbeat_s=0,
-            alerts_evaluation_interval_s=0.2,
-            alerts_leader_retry_s=0.2,
-            alerts_watch_ingest=False,
+            pipeline_silence_s=0,
+            pipeline_heartbeat_s=0,
+            evaluation_interval_s=0.2,
+            leader_retry_s=0.2,
+            watch_ingest=False,
         )
         engine = AlertEngine(settings, pool, rules=parse_rules(RULES), notify=notify)
         engine.start()

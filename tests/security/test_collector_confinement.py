@@ -27,10 +27,9 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from api import security
-from api.settings import ApiSettings
 from devices import collector_tokens
 from ingest.service import IngestService
-from tests.api.conftest import LiveServer
+from tests.api.conftest import LiveServer, api_setup
 from tests.collector.harness import CollectorProcess, import_inventory
 from tests.ingest.conftest import test_settings
 from tests.plugins.broker import Mosquitto
@@ -169,9 +168,7 @@ def test_admin_of_b_cannot_make_a_collector_leak_a_secret(
     admin_b = security.create_user(db, "admin_b", "admin", [B], 30)[0]
     token = collector_tokens.issue(db, "col-a")
     assert token is not None
-    api_settings = ApiSettings(
-        database_url=db_url, mqtt_url=own_broker.url, db_pool_size=4, api_rate_limit="100000/minute"
-    )
+    api_settings = api_setup(database_url=db_url, mqtt_url=own_broker.url, db_pool_size=4)
     with (
         LiveServer(api_settings) as server,
         httpx.Client(base_url=server.url, timeout=30) as api,

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import psycopg
 import pytest
 
 from devices.registry import parse_yaml
 from devices.store import import_registry
+from storage.settings import (
+    AvailabilitySettings,
+    ReportSettings,
+    RetentionSettings,
+    RollupSettings,
+    StorageSetup,
+)
 
 REGISTRY = """
 communes:
@@ -26,6 +34,31 @@ devices:
   - {id: cam3, type: camera, commune: "21025", site: s-thon, parent: up, name: "Camera 3"}
   - {id: spk, type: speaker, commune: "21025", site: s-ubnd, name: "Cụm loa UBND"}
 """
+
+
+def storage_setup(
+    *,
+    retention: dict[str, Any] | None = None,
+    rollup: dict[str, Any] | None = None,
+    availability: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
+) -> StorageSetup:
+    """Storage settings for a test (nothing from .env): each part's fields, else defaults."""
+    parts = (
+        (RetentionSettings, retention),
+        (RollupSettings, rollup),
+        (AvailabilitySettings, availability),
+        (ReportSettings, report),
+    )
+    for cls, given in parts:
+        unknown = set(given or {}) - set(cls.model_fields)
+        assert not unknown, f"{cls.__name__} has no {sorted(unknown)}"  # else silently ignored
+    return StorageSetup(
+        RetentionSettings(_env_file=None, **(retention or {})),
+        RollupSettings(_env_file=None, **(rollup or {})),
+        AvailabilitySettings(_env_file=None, **(availability or {})),
+        ReportSettings(_env_file=None, **(report or {})),
+    )
 
 
 @pytest.fixture

@@ -27,10 +27,11 @@ from psycopg.types.json import Jsonb
 
 from storage import daily, render
 from storage.availability import AvailabilityReport, monthly_report
-from storage.settings import StorageSettings
-from tests.storage.conftest import metric_id, write_points
+from tests.storage.conftest import metric_id, storage_setup, write_points
 
-SETTINGS = StorageSettings(report_timezone="UTC", availability_gap_factor=3, retention_raw_days=30)
+SETTINGS = storage_setup(
+    report={"timezone": "UTC"}, availability={"gap_factor": 3}, retention={"raw_days": 30}
+)
 DAY = (datetime.now(UTC) - timedelta(days=3)).date()
 T0 = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
 EXPECTED = {

@@ -8,12 +8,11 @@ import psycopg
 import pytest
 
 from storage import rollups
-from storage.settings import StorageSettings
-from tests.storage.conftest import materialized, metric_id, timescale, write_points
+from tests.storage.conftest import materialized, metric_id, storage_setup, timescale, write_points
 
 pytestmark = pytest.mark.usefixtures("registry")
 
-SETTINGS = StorageSettings(retention_raw_days=30, rollup_lag_s=0, rollup_batch_hours=1)
+SETTINGS = storage_setup(retention={"raw_days": 30}, rollup={"lag_s": 0, "batch_hours": 1})
 BASE = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 

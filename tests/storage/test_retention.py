@@ -6,24 +6,33 @@ whole chunks dropped past the horizon, compression instead of index compaction.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from storage import policies, retention
-from storage.settings import StorageSettings
-from tests.storage.conftest import materialized, metric_id, run_jobs, timescale, write_points
+from tests.storage.conftest import (
+    materialized,
+    metric_id,
+    run_jobs,
+    storage_setup,
+    timescale,
+    write_points,
+)
 
-SETTINGS = StorageSettings(
-    retention_raw_days=30,
-    retention_events_days=20,
-    retention_5m_days=60,
-    retention_1h_days=400,
-    retention_quarantine_days=7,
-    retention_status_days=10,
-    retention_availability_days=10,
-    partitions_ahead_days=5,
+SETTINGS = storage_setup(
+    retention={
+        "raw_days": 30,
+        "events_days": 20,
+        "five_minute_days": 60,
+        "hourly_days": 400,
+        "quarantine_days": 7,
+        "status_days": 10,
+        "availability_days": 10,
+        "partitions_ahead_days": 5,
+    }
 )
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 PARTS = """
@@ -139,7 +148,10 @@ def _rollup_chunks_expire_by_their_own_retention(
     db.execute("CALL refresh_continuous_aggregate('telemetry_cagg_1h', %s, %s)", (old, _day(now)))
     policies.apply_timescale_policies(db, SETTINGS)
     assert run_jobs(db, "policy_retention")
-    for res, keep in (("5m", SETTINGS.retention_5m_days), ("1h", SETTINGS.retention_1h_days)):
+    for res, keep in (
+        ("5m", SETTINGS.retention.five_minute_days),
+        ("1h", SETTINGS.retention.hourly_days),
+    ):
         rel = materialized(db, res)
         width = db.execute(CHUNK_WIDTH, {"rel": rel}).fetchone()
         assert width is not None
@@ -205,7 +217,11 @@ def test_timescale_policies_are_created_once_and_altered_in_place(db: psycopg.Co
     again = policies.apply_timescale_policies(db, SETTINGS)
     assert (again.added, again.altered, len(again.kept)) == ([], [], 7)
     assert db.execute(jobs_sql).fetchall() == jobs
-    changed = SETTINGS.model_copy(update={"retention_5m_days": 90, "rollup_interval_s": 120})
+    changed = replace(
+        SETTINGS,
+        retention=SETTINGS.retention.model_copy(update={"five_minute_days": 90}),
+        rollup=SETTINGS.rollup.model_copy(update={"interval_s": 120}),
+    )
     third = policies.apply_timescale_policies(db, changed)
     assert sorted(third.altered) == [
         "policy_refresh_continuous_aggregate telemetry_cagg_1h",

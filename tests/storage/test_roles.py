@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from storage import policies, rollups
-from storage.settings import StorageSettings
-from tests.storage.conftest import metric_id, run_jobs, timescale, write_points
+from tests.storage.conftest import metric_id, run_jobs, storage_setup, timescale, write_points
 
-SETTINGS = StorageSettings(rollup_lag_s=0, retention_raw_days=30)
+SETTINGS = storage_setup(rollup={"lag_s": 0}, retention={"raw_days": 30})
 COMPRESSED = """
 SELECT count(*) FROM timescaledb_information.chunks
 WHERE hypertable_name = 'telemetry_points' AND is_compressed

@@ -13,13 +13,12 @@ import psycopg
 import pytest
 
 from storage import rollups
-from storage.settings import StorageSettings
-from tests.storage.conftest import materialized, metric_id, timescale, write_points
+from tests.storage.conftest import materialized, metric_id, storage_setup, timescale, write_points
 from tests.util import wait_until
 
 pytestmark = pytest.mark.usefixtures("registry")
 
-SETTINGS = StorageSettings(retention_raw_days=30, rollup_lag_s=0, rollup_batch_hours=1)
+SETTINGS = storage_setup(retention={"raw_days": 30}, rollup={"lag_s": 0, "batch_hours": 1})
 RAW_5M = """
 SELECT date_bin(interval '5 minutes', time, timestamptz '2000-01-01 00:00+00'), device_key,
        metric_id, min(value), max(value), avg(value), (array_agg(value ORDER BY time DESC))[1],

@@ -15,10 +15,16 @@ from click.testing import CliRunner
 
 from ioc.cli import cli
 from storage import policies, retention, rollups
-from storage.settings import StorageSettings
-from tests.storage.conftest import materialized, metric_id, run_jobs, timescale, write_points
+from tests.storage.conftest import (
+    materialized,
+    metric_id,
+    run_jobs,
+    storage_setup,
+    timescale,
+    write_points,
+)
 
-SETTINGS = StorageSettings(retention_raw_days=7, rollup_lag_s=0)
+SETTINGS = storage_setup(retention={"raw_days": 7}, rollup={"lag_s": 0})
 ROLLUP = """
 SELECT bucket, device_id, metric, min, max, avg, last, count FROM {view}
 WHERE bucket >= %(lo)s AND bucket < %(hi)s ORDER BY 1, 2, 3

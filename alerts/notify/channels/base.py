@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 from psycopg_pool import ConnectionPool
 
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySetup
 from alerts.notify.templates import Rendered
 from ioc.errors import ConfigError
 
@@ -75,7 +75,7 @@ class Context:
     """What building a channel may need besides its own config."""
 
     receiver: str
-    settings: NotifySettings
+    settings: NotifySetup
     pool: ConnectionPool | None = None
     #: The channel kind of another receiver (None when it is not defined).
     channel_of: Callable[[str], str | None] = lambda _name: None

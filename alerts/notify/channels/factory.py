@@ -6,12 +6,12 @@ from psycopg_pool import ConnectionPool
 
 from alerts.notify.channels.base import Channel, Context
 from alerts.notify.config import NotifyConfig, Receiver
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySetup
 
 
 def build_channel(
     receiver: Receiver,
-    settings: NotifySettings,
+    settings: NotifySetup,
     pool: ConnectionPool | None = None,
     config: NotifyConfig | None = None,
 ) -> Channel:

@@ -32,22 +32,22 @@ class EmailConfig(BaseModel):
 
     def build(self, ctx: Context) -> EmailChannel:
         """An e-mail channel; what the block leaves out comes from ``IOC_SMTP_*``."""
-        s = ctx.settings
+        s = ctx.settings.smtp
         if self.password_env:
             password: str | None = ctx.env("email.password_env", self.password_env)
-        elif s.smtp_password is not None:
-            password = s.smtp_password.get_secret_value()
+        elif s.password is not None:
+            password = s.password.get_secret_value()
         else:
             password = None
         server = SmtpServer(
-            host=self.host or s.smtp_host,
-            port=self.port or s.smtp_port,
-            starttls=s.smtp_starttls if self.starttls is None else self.starttls,
-            user=self.user or s.smtp_user,
+            host=self.host or s.host,
+            port=self.port or s.port,
+            starttls=s.starttls if self.starttls is None else self.starttls,
+            user=self.user or s.user,
             password=password,
             timeout=self.timeout.total_seconds(),
         )
-        return EmailChannel(server, self.sender or s.smtp_from, self.to)
+        return EmailChannel(server, self.sender or s.sender, self.to)
 
 
 @dataclass(frozen=True)

@@ -29,16 +29,16 @@ class TelegramConfig(BaseModel):
 
     def build(self, ctx: Context) -> TelegramChannel:
         """A Telegram channel with the token of ``bot_token_env``, else ``IOC_TELEGRAM_*``."""
-        settings = ctx.settings
+        settings = ctx.settings.telegram
         if self.bot_token_env:
             token = ctx.env("telegram.bot_token_env", self.bot_token_env)
-        elif settings.telegram_bot_token is not None:
-            token = settings.telegram_bot_token.get_secret_value()
+        elif settings.bot_token is not None:
+            token = settings.bot_token.get_secret_value()
         else:
             raise ConfigError(
                 f"receiver {ctx.receiver!r}: telegram needs bot_token_env or IOC_TELEGRAM_BOT_TOKEN"
             )
-        return TelegramChannel(self, token, settings.telegram_api_url)
+        return TelegramChannel(self, token, settings.api_url)
 
 
 class TelegramChannel(Channel):

@@ -38,10 +38,10 @@ class ZaloChannelConfig(ZaloConfig):
 
     def build(self, ctx: Context) -> ZaloChannel:
         """A Zalo channel on the OA of ``IOC_ZALO_*`` (tokens in the database, on the pool)."""
-        s = ctx.settings
+        s = ctx.settings.zalo
         if ctx.pool is None:
             raise ConfigError(f"receiver {ctx.receiver!r}: zalo keeps its tokens in the database")
-        if not s.zalo_app_id or s.zalo_app_secret is None or s.zalo_oa_secret is None:
+        if not s.app_id or s.app_secret is None or s.oa_secret is None:
             raise ConfigError(
                 f"receiver {ctx.receiver!r}: zalo needs IOC_ZALO_APP_ID, IOC_ZALO_APP_SECRET "
                 "and IOC_ZALO_OA_SECRET"
@@ -53,8 +53,8 @@ class ZaloChannelConfig(ZaloConfig):
             ctx.pool,
             tokens.api,
             tokens,
-            derive_key(s.zalo_oa_secret.get_secret_value(), "zalo-button"),
-            timedelta(hours=s.zalo_window_hours),
+            derive_key(s.oa_secret.get_secret_value(), "zalo-button"),
+            timedelta(hours=s.window_hours),
             ctx.channel_of(self.fallback) if self.fallback else None,
         )
 

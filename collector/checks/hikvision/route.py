@@ -61,11 +61,9 @@ def push_allowed(ctx: PushContext, peer: str, authorization: str) -> str | None:
         address = ipaddress.ip_address(peer)
     except ValueError:
         address = None
-    if address is not None and any(
-        address in net for net in networks(settings.collector_push_allow)
-    ):
+    if address is not None and any(address in net for net in networks(settings.push_allow)):
         return None
-    name = settings.collector_push_secret_env
+    name = settings.push_secret_env
     if name:
         try:
             expected = ctx.secrets(name)
@@ -75,7 +73,7 @@ def push_allowed(ctx: PushContext, peer: str, authorization: str) -> str | None:
         if given is not None and hmac.compare_digest(given.encode(), expected.encode()):
             return None
         return "missing or wrong push secret"
-    if not settings.collector_push_allow:
+    if not settings.push_allow:
         return "alarm-host pushes are off (set IOC_COLLECTOR_PUSH_ALLOW or _PUSH_SECRET_ENV)"
     return f"address {peer} is not in IOC_COLLECTOR_PUSH_ALLOW"
 
@@ -90,7 +88,7 @@ def alarm_host_routes(ctx: PushContext, path: str = "/hikvision") -> list[BaseRo
             for c in checks.values()
         ]
     )
-    quiet = Throttle(ctx.settings.collector_error_repeat_s)
+    quiet = Throttle(ctx.settings.error_repeat_s)
 
     def record(sender: Sender, sample: Sample) -> None:
         if sample.events:

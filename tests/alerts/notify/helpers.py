@@ -18,8 +18,11 @@ import yaml
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from alerts.notify.channels.smtp_settings import SmtpSettings
 from alerts.notify.service import Notifier, build_notifier
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySettings, NotifySetup
+from alerts.telegram.settings import TelegramSettings
+from alerts.zalo.settings import ZaloSettings
 
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)  # 14:00 in Hanoi
 
@@ -212,8 +215,31 @@ def webhook_config(url: str, **route: Any) -> dict[str, Any]:
     }
 
 
+def notify_setup(
+    *,
+    smtp: SmtpSettings | None = None,
+    telegram: TelegramSettings | None = None,
+    zalo: ZaloSettings | None = None,
+    **notify: Any,
+) -> NotifySetup:
+    """Notification settings for a test (nothing from .env): ``notify`` fields of
+    NotifySettings, and each integration's settings when given (else its defaults)."""
+    unknown = set(notify) - set(NotifySettings.model_fields)
+    assert not unknown, f"NotifySettings has no {sorted(unknown)}"  # else silently ignored
+    return NotifySetup(
+        NotifySettings(_env_file=None, **notify),
+        smtp or SmtpSettings(_env_file=None),
+        telegram or TelegramSettings(_env_file=None),
+        zalo or ZaloSettings(_env_file=None),
+    )
+
+
 def make_notifier(
-    pool: ConnectionPool, tmp_path: Path, config: dict[str, Any], **settings: Any
+    pool: ConnectionPool,
+    tmp_path: Path,
+    config: dict[str, Any],
+    smtp: SmtpSettings | None = None,
+    **settings: Any,
 ) -> Notifier:
     """A notifier reading ``config`` as its IOC_ALERTS_CONFIG file."""
     path = tmp_path / f"routes-{uuid.uuid4().hex[:6]}.yaml"
@@ -221,7 +247,7 @@ def make_notifier(
     values: dict[str, Any] = {
         "alerts_config": path,
         "public_url": "http://ioc.test",
-        "notify_backoff_base_s": 1.0,
+        "backoff_base_s": 1.0,
         **settings,
     }
-    return build_notifier(pool, NotifySettings(_env_file=None, **values))
+    return build_notifier(pool, notify_setup(smtp=smtp, **values))

@@ -14,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from psycopg_pool import ConnectionPool
 
+from alerts.notify.channels.smtp_settings import SmtpSettings
 from ioc.ports import free_port
 from tests.alerts.notify.helpers import HttpReceiver, at, fire, make_notifier, outbox
 
@@ -123,7 +124,9 @@ def test_email_subject_and_body_keep_vietnamese(
         ],
         "default_receiver": "mail",
     }
-    notifier = make_notifier(pool, tmp_path, config, smtp_host="127.0.0.1", smtp_port=port)
+    notifier = make_notifier(
+        pool, tmp_path, config, smtp=SmtpSettings(_env_file=None, host="127.0.0.1", port=port)
+    )
     _one_alert(db)
     notifier.tick(at(2))
     assert notifier.deliver(at(2)) == 1
@@ -150,7 +153,9 @@ def test_email_refused_recipient_is_permanent(
         "receivers": [{"name": "mail", "email": {"to": ["nobody@tinhson.test"]}}],
         "default_receiver": "mail",
     }
-    notifier = make_notifier(pool, tmp_path, config, smtp_host="127.0.0.1", smtp_port=port)
+    notifier = make_notifier(
+        pool, tmp_path, config, smtp=SmtpSettings(_env_file=None, host="127.0.0.1", port=port)
+    )
     _one_alert(db)
     notifier.tick(at(2))
     assert notifier.deliver(at(2)) == 0
@@ -242,7 +247,9 @@ def test_starttls_required_but_not_offered_is_permanent(
         "receivers": [{"name": "mail", "email": {"to": ["a@tinhson.test"], "starttls": True}}],
         "default_receiver": "mail",
     }
-    notifier = make_notifier(pool, tmp_path, config, smtp_host="127.0.0.1", smtp_port=port)
+    notifier = make_notifier(
+        pool, tmp_path, config, smtp=SmtpSettings(_env_file=None, host="127.0.0.1", port=port)
+    )
     _one_alert(db)
     notifier.tick(at(2))
     assert notifier.deliver(at(2)) == 0

@@ -12,11 +12,16 @@ import yaml
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
-from alerts.notify.settings import NotifySettings
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
 from tests.alerts.conftest import BEHIND_UPLINK, EngineFactory, report, report_all
-from tests.alerts.notify.helpers import HttpReceiver, make_notifier, outbox, webhook_config
+from tests.alerts.notify.helpers import (
+    HttpReceiver,
+    make_notifier,
+    notify_setup,
+    outbox,
+    webhook_config,
+)
 from tests.util import wait_until
 
 S = timedelta(seconds=1)
@@ -79,8 +84,8 @@ def test_last_will_to_webhook_latency_with_default_timing(
     """The running engine (1 s evaluation, group_wait 2 s) delivers a few seconds after the will."""
     routes = tmp_path / "routes.yaml"
     routes.write_text(yaml.safe_dump(webhook_config(receiver.url)), encoding="utf-8")
-    settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
-    notify = NotifySettings(_env_file=None, alerts_config=routes)
+    settings = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0)
+    notify = notify_setup(alerts_config=routes)
     engine = AlertEngine(settings, pool, rules=parse_rules(RULES), notify=notify)
     report_all(fleet, datetime.now(t0.tzinfo))
     engine.start()
@@ -111,13 +116,13 @@ def test_leader_failover_sends_every_notification_once(
     config = webhook_config(receiver.url)
     config["defaults"] = {"group_wait": "0.5s", "group_interval": "1s"}
     routes.write_text(yaml.safe_dump(config), encoding="utf-8")
-    notify = NotifySettings(_env_file=None, alerts_config=routes)
+    notify = notify_setup(alerts_config=routes)
     settings = AlertSettings(
-        alerts_evaluation_interval_s=0.2,
-        alerts_deliver_interval_s=0.2,
-        alerts_leader_retry_s=0.2,
-        alerts_pipeline_heartbeat_s=0,
-        alerts_pipeline_silence_s=0,
+        evaluation_interval_s=0.2,
+        deliver_interval_s=0.2,
+        leader_retry_s=0.2,
+        pipeline_heartbeat_s=0,
+        pipeline_silence_s=0,
     )
     pools = [ConnectionPool(db_url, min_size=1, max_size=3, open=True) for _ in range(2)]
     a, b = (AlertEngine(settings, p, rules=parse_rules(RULES), notify=notify) for p in pools)

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from alerts.notify.channels.smtp_settings import SmtpSettings
 from alerts.notify.outbox import backoff
 from ioc.ports import free_port
 from tests.alerts.notify.helpers import (
@@ -123,7 +124,7 @@ def test_gives_up_after_max_attempts(
 ) -> None:
     db = registry
     dead = HttpReceiver(free_port())
-    notifier = make_notifier(pool, tmp_path, webhook_config(dead.url), notify_max_attempts=3)
+    notifier = make_notifier(pool, tmp_path, webhook_config(dead.url), max_attempts=3)
     fire(db, "ts-cam-01")
     notifier.tick(at(2))
     for hour in range(1, 5):
@@ -194,7 +195,9 @@ def test_crash_mid_send_resends_webhooks_but_not_email(
     config["receivers"].append({"name": "mail", "email": {"to": ["ops@example.test"]}})
     config["routes"][0]["continue"] = True
     config["routes"].append({"receiver": "mail"})
-    notifier = make_notifier(pool, tmp_path, config, smtp_port=free_port())
+    notifier = make_notifier(
+        pool, tmp_path, config, smtp=SmtpSettings(_env_file=None, port=free_port())
+    )
     fire(db, "ts-cam-01")
     notifier.tick(at(2))
     assert {r["channel"] for r in outbox(db)} == {"webhook", "email"}
@@ -218,14 +221,14 @@ def test_finished_rows_are_purged_after_retention(
     registry: psycopg.Connection, pool: ConnectionPool, receiver: HttpReceiver, tmp_path: Path
 ) -> None:
     db = registry
-    notifier = make_notifier(pool, tmp_path, webhook_config(receiver.url), notify_retention_days=1)
+    notifier = make_notifier(pool, tmp_path, webhook_config(receiver.url), retention_days=1)
     fire(db, "ts-cam-01")
     notifier.tick(at(2))
     assert notifier.deliver(at(2)) == 1
     fire(db, "ts-cam-02", fired_at=at(86_000))
     notifier.tick(at(86_400))
     notifier.close()  # a new process: purging happens at most hourly per process
-    notifier = make_notifier(pool, tmp_path, webhook_config(receiver.url), notify_retention_days=1)
+    notifier = make_notifier(pool, tmp_path, webhook_config(receiver.url), retention_days=1)
     receiver.reply(503)
     notifier.deliver(at(86_403))  # purges the first (sent) row; the pending one stays
     assert [r["state"] for r in outbox(db)] == ["pending"]

@@ -12,7 +12,6 @@ import yaml
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import AlertEngine
-from alerts.notify.settings import NotifySettings
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
 from tests.alerts.conftest import report, report_all
@@ -21,6 +20,7 @@ from tests.alerts.notify.helpers import (
     at,
     fire,
     make_notifier,
+    notify_setup,
     outbox,
     resolve,
     webhook_config,
@@ -143,8 +143,8 @@ def test_running_engine_delivers_a_second_incident_within_10s(
     """Default timing (group_interval 5 m): the second incident is not held back by it."""
     routes = tmp_path / "routes.yaml"
     routes.write_text(yaml.safe_dump(webhook_config(receiver.url)), encoding="utf-8")
-    settings = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
-    notify = NotifySettings(_env_file=None, alerts_config=routes)
+    settings = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0)
+    notify = notify_setup(alerts_config=routes)
     engine = AlertEngine(settings, pool, rules=parse_rules(RULES), notify=notify)
     report_all(fleet, datetime.now(UTC))
     engine.start()

@@ -127,7 +127,7 @@ def test_without_the_birth_keepalive_a_single_quiet_device_waits_for_the_interva
 ) -> None:
     """The trade-off: one camera's genuine outage under a parent that happens to be quiet is
     reported once the parent could have been found down (here: its type's bound, 12 s)."""
-    engine = make_engine(RULES, alerts_parent_hold_s=1, alerts_parent_hold_by_type={"link": 12})
+    engine = make_engine(RULES, parent_hold_s=1, parent_hold_by_type={"link": 12})
     t0 = datetime.now(UTC).replace(microsecond=0)
     for device in ["ts-uplink", *BEHIND]:
         report(registry, device, t0)

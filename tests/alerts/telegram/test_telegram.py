@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -229,13 +230,12 @@ def test_only_the_leader_polls(
 ) -> None:
     from pydantic import SecretStr
 
-    from alerts.notify.settings import NotifySettings
     from alerts.telegram.service import build_receiver
+    from alerts.telegram.settings import TelegramSettings
 
-    assert build_receiver(pool, lambda: True, NotifySettings(telegram_bot_token=None)) is None
-    settings = NotifySettings(
-        telegram_bot_token=SecretStr(TOKEN), telegram_api_url=bot.url, telegram_poll_timeout_s=1
-    )
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    assert build_receiver(pool, lambda: True, TelegramSettings(bot_token=None), zone) is None
+    settings = TelegramSettings(bot_token=SecretStr(TOKEN), api_url=bot.url, poll_timeout_s=1)
     asked: list[bool] = []
     leading = [False]
 
@@ -243,7 +243,7 @@ def test_only_the_leader_polls(
         asked.append(leading[0])
         return leading[0]
 
-    rx = build_receiver(pool, is_leader, settings)
+    rx = build_receiver(pool, is_leader, settings, zone)
     assert isinstance(rx, TelegramReceiver)
     rx.start()
     try:

@@ -16,11 +16,13 @@ from psycopg_pool import ConnectionPool
 from alerts.notify.channels.base import Outgoing
 from alerts.notify.channels.factory import build_channel
 from alerts.notify.config import NotifyConfig
-from alerts.notify.settings import NotifySettings
-from alerts.notify.templates import Rendered
+from alerts.notify.settings import NotifySetup
+from alerts.notify.templates import Rendered, local_zone
 from alerts.zalo.service import build_webhook
+from alerts.zalo.settings import ZaloSettings
 from alerts.zalo.webhook import ZaloWebhook
 from tests.alerts.chatapps import issue_link_code
+from tests.alerts.notify.helpers import notify_setup
 from tests.alerts.zalo.fakezalo import FakeZalo
 from tests.util import wait_until
 
@@ -39,25 +41,26 @@ def fake() -> Iterator[FakeZalo]:
 
 
 @pytest.fixture
-def settings(fake: FakeZalo) -> NotifySettings:
+def settings(fake: FakeZalo) -> NotifySetup:
     """Zalo settings pointing every base URL at the fake."""
-    return NotifySettings(
-        zalo_app_id=APP_ID,
-        zalo_app_secret=APP_SECRET,
-        zalo_oa_secret=OA_SECRET,
-        zalo_refresh_token=SEED_REFRESH,
-        zalo_api_url=fake.url,
-        zalo_oauth_url=fake.url,
-        zalo_zns_url=fake.url,
-        zalo_webhook_listen="127.0.0.1:0",
-        zalo_inbox_interval_s=0.05,
+    zalo = ZaloSettings(
+        app_id=APP_ID,
+        app_secret=APP_SECRET,
+        oa_secret=OA_SECRET,
+        refresh_token=SEED_REFRESH,
+        api_url=fake.url,
+        oauth_url=fake.url,
+        zns_url=fake.url,
+        webhook_listen="127.0.0.1:0",
+        inbox_interval_s=0.05,
     )
+    return notify_setup(zalo=zalo)
 
 
 @pytest.fixture
-def webhook(pool: ConnectionPool, settings: NotifySettings) -> Iterator[ZaloWebhook]:
+def webhook(pool: ConnectionPool, settings: NotifySetup) -> Iterator[ZaloWebhook]:
     """The webhook and its inbox worker, running."""
-    hook = build_webhook(pool, settings)
+    hook = build_webhook(pool, settings.zalo, local_zone(settings.notify.timezone))
     assert hook is not None
     hook.start()
     yield hook
@@ -138,7 +141,7 @@ def routes(receiver: dict[str, Any]) -> NotifyConfig:
 
 @pytest.fixture
 def channel(
-    pool: ConnectionPool, settings: NotifySettings
+    pool: ConnectionPool, settings: NotifySetup
 ) -> Iterator[Callable[[dict[str, Any]], Any]]:
     """Build Zalo channels for a receiver config (closed at teardown)."""
     built = []

@@ -9,7 +9,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts.notify.config import NotifyConfig
 from alerts.notify.service import Notifier
-from alerts.notify.settings import NotifySettings
+from alerts.notify.settings import NotifySetup
 from alerts.zalo.window import touch
 from tests.alerts.zalo.fakezalo import FakeZalo
 from tests.api.conftest import World
@@ -38,7 +38,7 @@ def test_storm_through_the_outbox_with_an_expired_token(
     db: psycopg.Connection,
     world: World,
     pool: ConnectionPool,
-    settings: NotifySettings,
+    settings: NotifySetup,
 ) -> None:
     touch(db, "8001", datetime.now(UTC), "user_send_text")
     notifier = Notifier(pool, settings, NotifyConfig.model_validate(CONFIG))
@@ -65,14 +65,14 @@ def test_storm_through_the_outbox_with_an_expired_token(
 
 
 def test_the_engine_serves_the_webhook(
-    fake: FakeZalo, db: psycopg.Connection, pool: ConnectionPool, settings: NotifySettings
+    fake: FakeZalo, db: psycopg.Connection, pool: ConnectionPool, settings: NotifySetup
 ) -> None:
     from alerts.engine import AlertEngine
     from alerts.settings import AlertSettings
     from alerts.zalo.webhook import ZaloWebhook
     from tests.alerts.zalo.conftest import Users
 
-    quiet = AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0)
+    quiet = AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0)
     engine = AlertEngine(quiet, pool, rules=[], notify=settings)
     assert isinstance(engine.zalo, ZaloWebhook)
     engine.zalo.start()

@@ -191,7 +191,7 @@ def test_cameras_and_nvr_through_collector_and_ingest(rig) -> None:  # type: ign
     pool = ConnectionPool(db_url, min_size=1, max_size=2, open=True)
     try:
         engine = AlertEngine(
-            AlertSettings(alerts_pipeline_silence_s=0, alerts_pipeline_heartbeat_s=0),
+            AlertSettings(pipeline_silence_s=0, pipeline_heartbeat_s=0),
             pool,
             notify=None,
         )
