@@ -15,13 +15,11 @@ import argparse
 import json
 import statistics
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import sql
 from psycopg_pool import ConnectionPool
+from throwaway import throwaway_database
 
 from alerts.engine import AlertEngine
 from alerts.settings import AlertSettings
@@ -110,11 +108,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="Keep the database (for EXPLAIN).")
     args = parser.parse_args()
     communes = max(1, args.devices // 100)
-    name = f"ioc_bench_alerts_{uuid.uuid4().hex[:8]}"
-    url = urlsplit(args.server)._replace(path=f"/{name}").geturl()
-    with psycopg.connect(args.server, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with throwaway_database(args.server, "alerts", keep=args.keep) as url:
         prepare_database(url, back_days=2, ahead_days=2, create=False)
         now = datetime.now(UTC)
         with psycopg.connect(url) as conn:
@@ -173,14 +167,6 @@ def main() -> int:
         figures["open_alerts_tick_p50_s"] = statistics.median(after)
         figures["open_alerts_tick_max_s"] = max(after)
         pool.close()
-    finally:
-        if args.keep:
-            print(f"kept database: {url}")
-        else:
-            with psycopg.connect(args.server, autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
     for key, value in figures.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
     print(json.dumps({"benchmark": "alert_eval", **figures}))

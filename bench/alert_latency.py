@@ -22,16 +22,16 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import psycopg
-from psycopg import sql
 from psycopg_pool import ConnectionPool
+from throwaway import throwaway_database
 
 from alerts.engine import AlertEngine
 from alerts.notify.channels.smtp_settings import SmtpSettings
@@ -135,10 +135,8 @@ def main() -> int:
     from ingest.settings import IngestSettings
 
     workdir = Path(tempfile.mkdtemp(prefix="ioc-alert-latency-"))
-    name = f"ioc_bench_latency_{uuid.uuid4().hex[:8]}"
-    url = urlsplit(args.server)._replace(path=f"/{name}").geturl()
-    with psycopg.connect(args.server, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    database = ExitStack()
+    url = database.enter_context(throwaway_database(args.server, "latency"))
     broker, port = start_broker(workdir)
     hook = Hook()
     threading.Thread(target=hook.serve_forever, daemon=True).start()
@@ -197,10 +195,7 @@ def main() -> int:
         broker.kill()
         hook.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
-        with psycopg.connect(args.server, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        database.close()
     figures: dict[str, float] = {
         "trials": len(devices),
         "fired": len(to_fire),

@@ -26,14 +26,13 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
-from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -50,6 +49,7 @@ from bench.ingest_throughput import (  # noqa: E402
     registry_yaml,
     written,
 )
+from bench.throwaway import throwaway_database  # noqa: E402
 from devices.registry import parse_yaml  # noqa: E402
 from devices.store import import_registry  # noqa: E402
 from ioc.bus.local import LocalCluster  # noqa: E402
@@ -228,10 +228,8 @@ def paced(bus: Bus, db_url: str, ingest_pids: list[int], rate: float, seconds: f
 
 
 def run_bus(kind: str, args: argparse.Namespace, directory: Path) -> list[dict[str, Any]]:
-    name = f"ioc_bench_bus_{uuid.uuid4().hex[:8]}"
-    db_url = urlsplit(args.admin_url)._replace(path=f"/{name}").geturl()
-    with psycopg.connect(args.admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    database = ExitStack()
+    db_url = database.enter_context(throwaway_database(args.admin_url, "bus"))
     bus = Bus(kind, directory)
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -279,8 +277,7 @@ def run_bus(kind: str, args: argparse.Namespace, directory: Path) -> list[dict[s
             proc.terminate()
             proc.wait(30)
         bus.stop()
-        with psycopg.connect(args.admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        database.close()
 
 
 def main() -> None:

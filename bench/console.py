@@ -22,15 +22,12 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import uvicorn
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,6 +44,7 @@ from api.app import create_app  # noqa: E402
 from api.console.settings import ConsoleSettings  # noqa: E402
 from api.passwords import set_password  # noqa: E402
 from api.settings import ApiSettings, ApiSetup  # noqa: E402
+from bench.throwaway import throwaway_database  # noqa: E402
 from devices.store import sync_catalogue  # noqa: E402
 from ioc import migrate  # noqa: E402
 from ioc.linkcode import code_digest  # noqa: E402
@@ -258,12 +256,8 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="Keep the bench database.")
     args = parser.parse_args()
-    name = f"ioc_bench_console_{uuid.uuid4().hex[:8]}"
-    url = urlsplit(args.server)._replace(path=f"/{name}").geturl()
-    admin = psycopg.connect(args.server, autocommit=True)
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     summary: dict[str, Any] = {}
-    try:
+    with throwaway_database(args.server, "console", keep=args.keep) as url:
         migrate.apply(url)
         started = time.perf_counter()
         seeded = _seed(url)
@@ -290,12 +284,6 @@ def main() -> None:
             server.should_exit = True
             thread.join(10)
         summary.update(_telegram(url, seeded["roots"], args.presses))
-    finally:
-        if not args.keep:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        admin.close()
     for key, value in summary.items():
         print(f"{key}: {value}")
     print(json.dumps(summary))

@@ -14,10 +14,8 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -25,6 +23,7 @@ from psycopg import sql
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]  # the packages first (bench/storage.py is a script)
 from alert_eval import LATEST_SQL, REGISTRY_SQL, STATUS_SQL, normal_values  # noqa: E402
+from throwaway import throwaway_database  # noqa: E402
 
 from devices.database import prepare_database  # noqa: E402
 from grafana.boards.overview import HEALTH_JOIN  # noqa: E402
@@ -63,11 +62,7 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=10000)
     args = parser.parse_args()
     communes = max(8, args.devices // 100)
-    name = f"ioc_bench_health_{uuid.uuid4().hex[:8]}"
-    url = urlsplit(args.server)._replace(path=f"/{name}").geturl()
-    with psycopg.connect(args.server, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with throwaway_database(args.server, "health") as url:
         prepare_database(url, back_days=1, ahead_days=1, create=False)
         now = datetime.now(UTC)
         with psycopg.connect(url) as conn:
@@ -88,9 +83,6 @@ def main() -> int:
                 conn.execute(sql.SQL("SET jit = {}").format(sql.Literal(jit)))
                 for label, query in QUERIES.items():
                     print(f"jit {jit}: {label}: {_time(conn, query):.1f} ms (median of 7)")
-    finally:
-        with psycopg.connect(args.server, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
     return 0
 
 

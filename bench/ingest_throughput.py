@@ -33,20 +33,20 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
-from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import fastpub  # noqa: E402
+from bench.throwaway import throwaway_database  # noqa: E402
 from devices.registry import parse_yaml  # noqa: E402
 from devices.store import import_registry  # noqa: E402
 from ioc.contract import TOPIC_ROOT, device_topic  # noqa: E402
@@ -428,10 +428,8 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
-    name = f"ioc_bench_ingest_{uuid.uuid4().hex[:8]}"
-    db_url = urlsplit(args.admin_url)._replace(path=f"/{name}").geturl()
-    with psycopg.connect(args.admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    database = ExitStack()
+    db_url = database.enter_context(throwaway_database(args.admin_url, "ingest"))
     summary: dict[str, Any] = {"messages": args.messages, "publishers": args.publishers, "runs": {}}
     broker: Mosquitto | None = None
     try:
@@ -560,10 +558,7 @@ def main() -> None:
     finally:
         if broker is not None:
             broker.close()
-        with psycopg.connect(args.admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        database.close()
     print(json.dumps(summary, indent=None, default=str))
 
 

@@ -18,17 +18,17 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import yaml
-from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
+from throwaway import throwaway_database
 
 from alerts.notify.channels.smtp_settings import SmtpSettings
 from alerts.notify.service import build_notifier
@@ -103,10 +103,8 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
 
-    name = f"ioc_bench_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect(args.server, autocommit=True)
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlsplit(args.server)._replace(path=f"/{name}").geturl()
+    database = ExitStack()
+    url = database.enter_context(throwaway_database(args.server, "notify"))
     sink = Sink()
     results: dict[str, float] = {}
     try:
@@ -165,10 +163,7 @@ def main() -> int:
             notifier.close()
     finally:
         sink.server.shutdown()
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.close()
+        database.close()
     for key, value in results.items():
         print(f"{key}: {value:.3f}")
     print(json.dumps({k: round(v, 4) for k, v in results.items()}))

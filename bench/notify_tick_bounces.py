@@ -28,13 +28,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import yaml
-from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
+from throwaway import throwaway_database
 
 from alerts.notify.channels.smtp_settings import SmtpSettings
 from alerts.notify.service import build_notifier
@@ -152,21 +151,12 @@ def main() -> int:
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--list", action="store_true", help="print every cross-module pair")
     args = parser.parse_args()
-    name = f"ioc_bench_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect(args.server, autocommit=True)
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlsplit(args.server)._replace(path=f"/{name}").geturl()
     hops = Hops()
-    try:
+    with throwaway_database(args.server, "bounces") as url:
         prepare_database(url, back_days=2, ahead_days=2, create=False)
         cfg = Path(tempfile.mkdtemp()) / "routes.yaml"
         cfg.write_text(yaml.safe_dump(ROUTES))
         scenario(url, cfg, hops)
-    finally:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.close()
     if args.list:
         for caller, callee in sorted(hops.stops):
             back = " (returns)" if (caller, callee) in hops.returns else ""

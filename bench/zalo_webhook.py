@@ -11,15 +11,13 @@ import json
 import logging
 import statistics
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import httpx
 import psycopg
-from psycopg import sql
 from psycopg_pool import ConnectionPool
+from throwaway import throwaway_database
 
 from alerts.chatops.signed import derive_key
 from alerts.notify.templates import local_zone
@@ -39,12 +37,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    name = f"ioc_bench_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect(args.server, autocommit=True)
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlsplit(args.server)._replace(path=f"/{name}").geturl()
     results: dict[str, float] = {}
-    try:
+    with throwaway_database(args.server, "zalo") as url:
         prepare_database(url, back_days=1, ahead_days=1, create=False)
         with ConnectionPool(url, min_size=2, max_size=args.clients + 4) as pool:
             dead = Urls("http://127.0.0.1:9", "http://127.0.0.1:9", "http://127.0.0.1:9")
@@ -84,11 +78,6 @@ def main() -> int:
         results["answer_max_ms"] = answers[-1] * 1000
         results["accepted_per_s"] = args.events / posted
         results["handled_per_s"] = args.events / drained
-    finally:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.close()
     for key, value in results.items():
         print(f"{key}: {value:.1f}")
     return 0
