@@ -13,7 +13,7 @@ from alerts.chatops.listener import Answer, Headers, webhook_listener
 from ioc.boundedhttp import Listener
 from tests.util import wait_until
 
-DEADLINE_S = 0.5
+DEADLINE_S = 1.0
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_slow_clients_are_cut_at_the_deadline_and_the_cap_answers_503(
             s.sendall(
                 b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Secret: s\r\nContent-Length: 50\r\n\r\n{"
             )
-        # Both slots taken (within the 0.5 s deadline): a third connection is refused at once.
+        # Both slots taken (within the 1 s deadline): a third connection is refused at once.
         wait_until(
             lambda: b" 503 " in _raw(port, b"POST /hook HTTP/1.1\r\nHost: x\r\n\r\n"), DEADLINE_S
         )
@@ -100,6 +100,8 @@ def test_slow_clients_are_cut_at_the_deadline_and_the_cap_answers_503(
                         break
                 except TimeoutError:
                     pass
+                except OSError:  # reset: the server closed it and the next byte met a RST
+                    break
                 assert time.monotonic() - started < 5 * DEADLINE_S, "slow client not cut"
         assert srv.refused >= 1
     finally:
