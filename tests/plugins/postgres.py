@@ -46,7 +46,11 @@ NOT_BOTH_PATHS = (
     "test_framing.py",
     "test_decode.py",
     "test_schemathesis.py",  # HTTP fuzzing; the API SQL runs in the other API tests
+    "test_webhook_listener.py",  # HTTP only
 )
+# ... and whole folders whose SQL never touches the time-series tables (the chat apps: links,
+# presses, outboxes on plain tables).
+NOT_BOTH_PATHS_DIRS = (("alerts", "telegram"), ("alerts", "zalo"))
 # A template takes no connections: TimescaleDB's launcher starts a scheduler (which keeps a
 # connection open) in every database that allows them, and restarts it after
 # stop_background_workers(); CREATE DATABASE ... TEMPLATE fails while any session is there.
@@ -88,6 +92,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         try:
             parts = item.path.resolve().relative_to(tests).parts
         except ValueError:
+            continue
+        if tuple(parts[:2]) in NOT_BOTH_PATHS_DIRS:
             continue
         if parts and parts[0] in BOTH_PATHS_DIRS and item.path.name not in NOT_BOTH_PATHS:
             item.add_marker(pytest.mark.both_paths)
