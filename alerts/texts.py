@@ -132,11 +132,14 @@ class PerLanguage:
     en: str
 
 
+def number_in(value: float | None, lang: str) -> str:
+    """A number for a ``lang`` summary: ``1.234,5`` in vi, ``1,234.5`` in en (``?`` unknown)."""
+    return "?" if value is None else glossary.number(value, lang)
+
+
 def number_text(value: float | None) -> PerLanguage:
-    """A number for a summary: ``1.234,5`` in vi, ``1,234.5`` in en (``?`` when unknown)."""
-    if value is None:
-        return PerLanguage("?", "?")
-    return PerLanguage(glossary.number(value, "vi"), glossary.number(value, "en"))
+    """A number for a summary in both languages (see :func:`number_in`)."""
+    return PerLanguage(number_in(value, "vi"), number_in(value, "en"))
 
 
 class _Lenient(dict[str, Any]):

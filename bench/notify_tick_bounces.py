@@ -31,15 +31,12 @@ from typing import Any
 
 import psycopg
 import yaml
+from notify_bench import notify_setup
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from throwaway import throwaway_database
 
-from alerts.notify.channels.smtp_settings import SmtpSettings
 from alerts.notify.service import build_notifier
-from alerts.notify.settings import NotifySettings, NotifySetup
-from alerts.telegram.settings import TelegramSettings
-from alerts.zalo.settings import ZaloSettings
 from devices.database import prepare_database
 
 T0 = datetime(2030, 1, 1, 7, 0, tzinfo=UTC)
@@ -100,16 +97,6 @@ class Hops:
             return modules is None or all(f"{PACKAGE}.{p.split('.')[0]}" in modules for p in pair)
 
         return sum(map(inside, self.stops)), sum(map(inside, self.returns))
-
-
-def notify_setup(routes: Path) -> NotifySetup:
-    """Notification settings with ``routes`` as IOC_ALERTS_CONFIG, nothing from .env."""
-    return NotifySetup(
-        NotifySettings(_env_file=None, alerts_config=routes),  # type: ignore[call-arg]
-        SmtpSettings(_env_file=None),  # type: ignore[call-arg]
-        TelegramSettings(_env_file=None),  # type: ignore[call-arg]
-        ZaloSettings(_env_file=None),  # type: ignore[call-arg]
-    )
 
 
 def fire(conn: psycopg.Connection, device: str, t: datetime) -> int:

@@ -94,11 +94,6 @@ def create_database_if_missing(url: str) -> bool:
     return True
 
 
-def pending(url: str) -> list[str]:
-    """Ids of migrations not yet applied to the database at ``url``."""
-    return unapplied(url)
-
-
 def plan(ids: list[str]) -> list[str]:
     """One line per migration id: ``id  first comment line of its file``."""
     base = resources.files("ioc") / "migrations"
@@ -113,8 +108,9 @@ def plan(ids: list[str]) -> list[str]:
 APPLIED_SQL = "SELECT migration_id FROM _yoyo_migration"
 
 
-def unapplied(url: str) -> list[str]:
-    """``pending`` for the run-time roles: read the applied ids only (no yoyo lock row)."""
+def pending(url: str) -> list[str]:
+    """Ids of migrations not yet applied to the database at ``url`` (reads the applied ids
+    only, no yoyo lock row, so the run-time roles may ask; a renamed one counts as applied)."""
     with connect(url) as conn:
         try:
             done = {RENAMED.get(row[0], row[0]) for row in conn.execute(APPLIED_SQL)}
@@ -140,7 +136,7 @@ def record_renames(url: str) -> int:
 
 def require_current(url: str) -> None:
     """Raise ``SchemaNotCurrent`` when migrations are pending."""
-    todo = unapplied(url)
+    todo = pending(url)
     if todo:
         raise SchemaNotCurrent(
             f"database schema is not current ({len(todo)} migration(s) pending, first "

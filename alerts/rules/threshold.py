@@ -9,7 +9,7 @@ import psycopg
 from pydantic import field_validator, model_validator
 
 from alerts.rules.base import Condition, EvalContext, RuleBase, Texts
-from alerts.texts import PerLanguage
+from alerts.texts import PerLanguage, number_in
 from devices.catalogue import TYPES, Metric, all_metrics
 from ioc import glossary
 
@@ -124,7 +124,7 @@ class _MetricRule(RuleBase):
 
     def value_text(self, value: float | None, lang: str) -> str:
         """The value as people read it in ``lang`` (``24,5`` in vi, ``24.5`` in en)."""
-        return "?" if value is None else glossary.number(value, lang)
+        return number_in(value, lang)
 
 
 class ThresholdRule(_MetricRule):
